@@ -1,0 +1,39 @@
+//! The ports of moclojer cloud: what the apps need from the outside world, as traits.
+//!
+//! Every IO-bound port is an `#[async_trait]` trait with `Debug + Send + Sync + 'static`,
+//! held as `Arc<dyn Port>` and picked at start-up from configuration. Each method's docs
+//! say which [`PortErrorKind`] it returns in which case; the contract suites in
+//! `moclojer-testkit` check exactly those sentences against every adapter.
+//!
+//! Repository writes that other services must hear about take their [`Event`]s in the same
+//! call, so that an adapter commits the change and its outbox rows in one transaction:
+//! a crash between the two is impossible by construction.
+//!
+//! This crate holds no implementation beyond the two trivial ones of the synchronous ports
+//! ([`SystemClock`], [`RandomIds`]); adapters live in `adapters/`.
+//!
+//! [`Event`]: moclojer_domain::Event
+
+mod accounts;
+mod clock;
+mod dns;
+mod error;
+mod identity;
+mod mocks;
+mod object_store;
+mod outbox;
+mod publications;
+mod queue;
+mod scope;
+
+pub use accounts::{AccountRepository, UserRecord};
+pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
+pub use dns::{DnsProvider, DnsRecord, PaasProvider, RecordKind, StoredRecord, check_domain_name};
+pub use error::{PortError, PortErrorKind, PortResult};
+pub use identity::{Caller, Identity, IssuedToken, TokenIssuer};
+pub use mocks::MockRepository;
+pub use object_store::{ETag, Object, ObjectKey, ObjectKeyError, ObjectMeta, ObjectStore};
+pub use outbox::{Outbox, OutboxEntry};
+pub use publications::PublicationRepository;
+pub use queue::{DeadLetter, Delivery, EventQueue, MessageId, QueueSettings, check_group_name};
+pub use scope::Scope;

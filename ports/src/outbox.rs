@@ -1,0 +1,33 @@
+//! The transactional outbox: events recorded with the change that caused them, waiting to
+//! be relayed to the event queue.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use moclojer_domain::Event;
+
+use crate::PortResult;
+
+/// An event waiting in the outbox, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Increasing in the order events were recorded.
+    pub seq: u64,
+    /// The event.
+    pub event: Event,
+}
+
+/// The outbox of a database. Repository writes append to it in their own transaction; a
+/// relay reads what is pending, publishes it, and marks it sent.
+#[async_trait]
+pub trait Outbox: Debug + Send + Sync + 'static {
+    /// Records `events` that are not tied to a repository write (e.g. `config.published`).
+    async fn append(&self, events: &[Event]) -> PortResult<()>;
+
+    /// Up to `limit` events not yet marked sent, oldest first.
+    async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxEntry>>;
+
+    /// Marks entries as sent; they are no longer pending. Unknown or already sent
+    /// positions are ignored, so a relay that retries is harmless.
+    async fn mark_sent(&self, seqs: &[u64]) -> PortResult<()>;
+}
