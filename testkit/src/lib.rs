@@ -1,1 +1,14 @@
-//! Placeholder.
+//! Test support for moclojer: one contract suite per port, and the fixtures they use.
+//!
+//! A contract suite is an async function that takes an implementation of a port and
+//! panics, with a message naming the broken rule, if it does not behave as the port's docs
+//! say. Every adapter runs the same suites from its own tests: `moclojer-memory` through
+//! this crate's tests, the others (SQLite, file system, PostgreSQL, Redis, S3, ...) from
+//! theirs, with this crate as a dev-dependency.
+//!
+//! This crate is for tests only; no app depends on it outside `[dev-dependencies]`.
+
+pub mod contracts;
+mod fixtures;
+
+pub use fixtures::{Fixture, ManualClock, Repos, expect_kind, unique_suffix};

@@ -1,1 +1,33 @@
-//! Placeholder.
+//! In-memory implementations of every moclojer port.
+//!
+//! These are real implementations, not test doubles: the mock server and local development
+//! run on them, and they pass the same contract suites (`moclojer-testkit`) as the
+//! PostgreSQL, SQLite, Redis, S3 and file-system adapters. What they deliberately are not:
+//! durable. Everything is gone when the process ends.
+//!
+//! - [`InMemoryDatabase`]: accounts, mocks, publications and the outbox, behind one lock so
+//!   that a change and its events are recorded together;
+//! - [`InMemoryEventQueue`]: consumer groups with acknowledgement, redelivery and dead
+//!   letters;
+//! - [`InMemoryObjectStore`], [`InMemoryDns`], [`InMemoryPaas`];
+//! - [`InMemoryIdentity`]: opaque bearer tokens, kept as SHA-256 digests.
+
+mod database;
+mod dns;
+mod identity;
+mod object_store;
+mod queue;
+
+pub use database::InMemoryDatabase;
+pub use dns::{InMemoryDns, InMemoryPaas};
+pub use identity::InMemoryIdentity;
+pub use object_store::InMemoryObjectStore;
+pub use queue::InMemoryEventQueue;
+
+/// Locks a mutex, recovering from poisoning: every critical section here leaves the state
+/// consistent before it can panic, so the data behind a poisoned lock is still good.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,545 @@
+//! The `AccountRepository` contract.
+
+use moclojer_domain::{Email, EventKind, Handle, Role, Workspace, WorkspaceKind};
+use moclojer_ports::{IdGenerator, PortErrorKind::*, RandomIds, Scope};
+
+use crate::{Fixture, Repos, expect_kind};
+
+/// Runs every rule of `AccountRepository` against `repos` (fresh).
+///
+/// # Panics
+/// At the first rule the implementation breaks.
+pub async fn account_repository_contract(repos: Repos) {
+    let fx = Fixture::new();
+    users(&fx, &repos).await;
+    handles(&fx, &repos).await;
+    orgs(&fx, &repos).await;
+    saving_orgs(&fx, &repos).await;
+    deleting_orgs(&fx, &repos).await;
+}
+
+async fn users(fx: &Fixture, repos: &Repos) {
+    let accounts = &repos.accounts;
+    let user = fx.user();
+    accounts
+        .create_user(&user, Some("hash-1"))
+        .await
+        .expect("create a user");
+    assert_eq!(
+        accounts.get_user(user.id).await.expect("get the user"),
+        user,
+        "a user reads back as written"
+    );
+    let record = accounts
+        .find_user_by_email(&user.email)
+        .await
+        .expect("find by e-mail");
+    assert_eq!(record.user, user);
+    assert_eq!(
+        record.password_hash.as_deref(),
+        Some("hash-1"),
+        "the password hash reads back"
+    );
+
+    let mut same_email = fx.user();
+    same_email.email = user.email.clone();
+    expect_kind(
+        accounts.create_user(&same_email, None).await,
+        Conflict,
+        "a second user with a taken e-mail",
+    );
+    let mut same_id = fx.user();
+    same_id.id = user.id;
+    expect_kind(
+        accounts.create_user(&same_id, None).await,
+        Conflict,
+        "a second user with a taken id",
+    );
+
+    let no_password = fx.user();
+    accounts
+        .create_user(&no_password, None)
+        .await
+        .expect("a user without a password");
+    let record = accounts
+        .find_user_by_email(&no_password.email)
+        .await
+        .expect("find");
+    assert_eq!(record.password_hash, None);
+
+    expect_kind(
+        accounts.get_user(RandomIds.user_id()).await,
+        NotFound,
+        "get an unknown user",
+    );
+    let nobody = Email::parse("nobody@example.com").expect("email");
+    expect_kind(
+        accounts.find_user_by_email(&nobody).await,
+        NotFound,
+        "find an unknown e-mail",
+    );
+}
+
+async fn handles(fx: &Fixture, repos: &Repos) {
+    let accounts = &repos.accounts;
+    let mut alice = fx.user();
+    accounts
+        .create_user(&alice, None)
+        .await
+        .expect("create alice");
+    let handle = fx.handle();
+    assert!(
+        accounts
+            .handle_available(&handle)
+            .await
+            .expect("availability"),
+        "a fresh handle is available"
+    );
+    expect_kind(
+        accounts.find_user_by_handle(&handle).await,
+        NotFound,
+        "find a user by an unused handle",
+    );
+
+    alice.choose_handle(handle.clone()).expect("choose");
+    let personal = Workspace::personal(RandomIds.workspace_id(), &alice, fx.now).expect("personal");
+    accounts
+        .create_personal_workspace(&alice, &personal)
+        .await
+        .expect("create the personal workspace");
+    assert!(
+        !accounts
+            .handle_available(&handle)
+            .await
+            .expect("availability"),
+        "a chosen handle is taken"
+    );
+    assert_eq!(
+        accounts
+            .get_user(alice.id)
+            .await
+            .expect("get")
+            .handle
+            .as_ref(),
+        Some(&handle),
+        "the handle is stored"
+    );
+    assert_eq!(
+        accounts
+            .find_user_by_handle(&handle)
+            .await
+            .expect("find by handle")
+            .id,
+        alice.id
+    );
+    let scope = Scope::User(alice.id);
+    assert_eq!(
+        accounts
+            .get_workspace(&scope, personal.id)
+            .await
+            .expect("own workspace"),
+        personal
+    );
+    assert_eq!(
+        accounts
+            .find_workspace(&scope, &handle)
+            .await
+            .expect("own workspace by handle"),
+        personal
+    );
+
+    // Someone else wants the same handle: refused, and nothing of it is stored.
+    let mut bob = fx.user();
+    accounts.create_user(&bob, None).await.expect("create bob");
+    bob.choose_handle(handle.clone())
+        .expect("bob's domain object takes it");
+    let bobs = Workspace::personal(RandomIds.workspace_id(), &bob, fx.now).expect("personal");
+    expect_kind(
+        accounts.create_personal_workspace(&bob, &bobs).await,
+        Conflict,
+        "a taken handle",
+    );
+    assert_eq!(
+        accounts.get_user(bob.id).await.expect("get bob").handle,
+        None,
+        "a refused handle is not stored"
+    );
+    expect_kind(
+        accounts.get_workspace(&Scope::System, bobs.id).await,
+        NotFound,
+        "a refused workspace",
+    );
+
+    // Alice cannot take a second handle.
+    let mut alice_again = accounts.get_user(alice.id).await.expect("get");
+    alice_again.handle = Some(fx.handle());
+    let second =
+        Workspace::personal(RandomIds.workspace_id(), &alice_again, fx.now).expect("personal");
+    expect_kind(
+        accounts
+            .create_personal_workspace(&alice_again, &second)
+            .await,
+        Conflict,
+        "a second handle",
+    );
+
+    // The workspace must be the user's own.
+    let mut carol = fx.user();
+    accounts
+        .create_user(&carol, None)
+        .await
+        .expect("create carol");
+    carol.choose_handle(fx.handle()).expect("choose");
+    let mut wrong =
+        Workspace::personal(RandomIds.workspace_id(), &carol, fx.now).expect("personal");
+    wrong.handle = fx.handle();
+    expect_kind(
+        accounts.create_personal_workspace(&carol, &wrong).await,
+        Invalid,
+        "a workspace under another handle",
+    );
+    let mut not_hers =
+        Workspace::personal(RandomIds.workspace_id(), &carol, fx.now).expect("personal");
+    not_hers.kind = WorkspaceKind::Personal { owner: alice.id };
+    expect_kind(
+        accounts.create_personal_workspace(&carol, &not_hers).await,
+        Invalid,
+        "someone else's workspace",
+    );
+
+    // An unknown user.
+    let mut ghost = fx.user();
+    ghost.choose_handle(fx.handle()).expect("choose");
+    let ghosts = Workspace::personal(RandomIds.workspace_id(), &ghost, fx.now).expect("personal");
+    expect_kind(
+        accounts.create_personal_workspace(&ghost, &ghosts).await,
+        NotFound,
+        "an unknown user",
+    );
+}
+
+async fn orgs(fx: &Fixture, repos: &Repos) {
+    let accounts = &repos.accounts;
+    let (owner, personal) = fx.signed_up(repos).await;
+    let (stranger, _) = fx.signed_up(repos).await;
+
+    let org = Workspace::org(
+        RandomIds.workspace_id(),
+        fx.handle(),
+        Some("Acme"),
+        owner.id,
+        fx.now,
+    )
+    .expect("org");
+    let created = fx.event(EventKind::PublicationChanged {
+        mock_id: RandomIds.mock_id(),
+    });
+    accounts
+        .create_org(&org, std::slice::from_ref(&created))
+        .await
+        .expect("create an org");
+    assert!(
+        !accounts
+            .handle_available(&org.handle)
+            .await
+            .expect("availability"),
+        "an org's handle is taken"
+    );
+    expect_kind(
+        accounts.find_user_by_handle(&org.handle).await,
+        NotFound,
+        "an org's handle is not a user's",
+    );
+
+    let as_owner = Scope::User(owner.id);
+    let as_stranger = Scope::User(stranger.id);
+    assert_eq!(
+        accounts
+            .get_workspace(&as_owner, org.id)
+            .await
+            .expect("owner sees the org"),
+        org
+    );
+    assert_eq!(
+        accounts
+            .get_workspace(&Scope::System, org.id)
+            .await
+            .expect("system sees the org"),
+        org
+    );
+    expect_kind(
+        accounts.get_workspace(&as_stranger, org.id).await,
+        NotFound,
+        "a stranger gets the org",
+    );
+    expect_kind(
+        accounts.find_workspace(&as_stranger, &org.handle).await,
+        NotFound,
+        "a stranger finds the org",
+    );
+    let strangers: Vec<_> = accounts
+        .list_workspaces(&as_stranger)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert!(
+        !strangers.contains(&org.id),
+        "a stranger's list has no foreign org"
+    );
+
+    // Listing: personal first, then orgs by handle.
+    let second = Workspace::org(
+        RandomIds.workspace_id(),
+        fx.handle(),
+        None,
+        owner.id,
+        fx.now,
+    )
+    .expect("org");
+    accounts
+        .create_org(&second, &[])
+        .await
+        .expect("create a second org");
+    let listed: Vec<Handle> = accounts
+        .list_workspaces(&as_owner)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|w| w.handle)
+        .collect();
+    let mut org_handles = vec![org.handle.clone(), second.handle.clone()];
+    org_handles.sort();
+    assert_eq!(
+        listed,
+        [vec![personal.handle.clone()], org_handles].concat(),
+        "personal first, then orgs by handle"
+    );
+
+    // Refusals.
+    let taken_by_user = Workspace::org(
+        RandomIds.workspace_id(),
+        personal.handle.clone(),
+        None,
+        owner.id,
+        fx.now,
+    )
+    .expect("org");
+    expect_kind(
+        accounts.create_org(&taken_by_user, &[]).await,
+        Conflict,
+        "an org under a user's handle",
+    );
+    let taken_by_org = Workspace::org(
+        RandomIds.workspace_id(),
+        org.handle.clone(),
+        None,
+        owner.id,
+        fx.now,
+    )
+    .expect("org");
+    expect_kind(
+        accounts.create_org(&taken_by_org, &[]).await,
+        Conflict,
+        "an org under an org's handle",
+    );
+    let mut same_id = Workspace::org(org.id, fx.handle(), None, owner.id, fx.now).expect("org");
+    expect_kind(
+        accounts.create_org(&same_id, &[]).await,
+        Conflict,
+        "an org with a taken id",
+    );
+    same_id.id = RandomIds.workspace_id();
+    same_id.kind = WorkspaceKind::Personal { owner: owner.id };
+    expect_kind(
+        accounts.create_org(&same_id, &[]).await,
+        Invalid,
+        "a personal workspace as an org",
+    );
+    let ghost_owner = Workspace::org(
+        RandomIds.workspace_id(),
+        fx.handle(),
+        None,
+        RandomIds.user_id(),
+        fx.now,
+    )
+    .expect("org");
+    expect_kind(
+        accounts.create_org(&ghost_owner, &[]).await,
+        NotFound,
+        "an org owned by an unknown user",
+    );
+    assert!(
+        accounts
+            .handle_available(&ghost_owner.handle)
+            .await
+            .expect("availability"),
+        "a refused org takes no handle"
+    );
+}
+
+async fn saving_orgs(fx: &Fixture, repos: &Repos) {
+    let accounts = &repos.accounts;
+    let (owner, personal) = fx.signed_up(repos).await;
+    let (member, _) = fx.signed_up(repos).await;
+    let (stranger, _) = fx.signed_up(repos).await;
+    let mut org = fx.org(repos, &owner).await;
+    let as_owner = Scope::User(owner.id);
+
+    org.add_member(owner.id, member.id, Role::Member)
+        .expect("domain allows");
+    org.rename(owner.id, "Renamed").expect("domain allows");
+    accounts
+        .save_workspace(&as_owner, &org)
+        .await
+        .expect("save members and name");
+    let stored = accounts
+        .get_workspace(&Scope::User(member.id), org.id)
+        .await
+        .expect("the new member sees the org");
+    assert_eq!(stored.display_name(), "Renamed");
+    assert_eq!(stored.role_of(member.id), Some(Role::Member));
+    assert_eq!(stored.members.len(), 2);
+
+    expect_kind(
+        accounts
+            .save_workspace(&Scope::User(stranger.id), &org)
+            .await,
+        NotFound,
+        "a stranger saves the org",
+    );
+    expect_kind(
+        accounts.save_workspace(&as_owner, &personal).await,
+        Invalid,
+        "saving a personal workspace",
+    );
+    let mut rehandled = org.clone();
+    rehandled.handle = fx.handle();
+    expect_kind(
+        accounts.save_workspace(&as_owner, &rehandled).await,
+        Invalid,
+        "changing an org's handle",
+    );
+    let mut ownerless = org.clone();
+    ownerless.members.retain(|m| m.role != Role::Owner);
+    expect_kind(
+        accounts.save_workspace(&as_owner, &ownerless).await,
+        Invalid,
+        "an org without an owner",
+    );
+    let mut ghost_member = org.clone();
+    ghost_member
+        .add_member(owner.id, RandomIds.user_id(), Role::Member)
+        .expect("domain allows");
+    expect_kind(
+        accounts.save_workspace(&as_owner, &ghost_member).await,
+        NotFound,
+        "an unknown user as a member",
+    );
+    assert_eq!(
+        accounts
+            .get_workspace(&as_owner, org.id)
+            .await
+            .expect("get"),
+        stored,
+        "refused saves change nothing"
+    );
+
+    // Removing a member takes the org out of their sight.
+    let mut without = stored.clone();
+    without
+        .remove_member(owner.id, member.id)
+        .expect("domain allows");
+    accounts
+        .save_workspace(&as_owner, &without)
+        .await
+        .expect("save");
+    expect_kind(
+        accounts
+            .get_workspace(&Scope::User(member.id), org.id)
+            .await,
+        NotFound,
+        "a removed member",
+    );
+}
+
+async fn deleting_orgs(fx: &Fixture, repos: &Repos) {
+    let accounts = &repos.accounts;
+    let (owner, personal) = fx.signed_up(repos).await;
+    let (stranger, _) = fx.signed_up(repos).await;
+    let org = fx.org(repos, &owner).await;
+    let as_owner = Scope::User(owner.id);
+    let mock = fx.stored_mock(repos, &as_owner, &org, "doomed").await;
+
+    expect_kind(
+        accounts
+            .delete_org(&Scope::User(stranger.id), org.id, &[mock.id], &[])
+            .await,
+        NotFound,
+        "a stranger deletes the org",
+    );
+    expect_kind(
+        accounts.delete_org(&as_owner, personal.id, &[], &[]).await,
+        Invalid,
+        "deleting a personal workspace",
+    );
+    expect_kind(
+        accounts.delete_org(&as_owner, org.id, &[], &[]).await,
+        Conflict,
+        "deleting with a mock unaccounted for",
+    );
+    assert_eq!(
+        repos
+            .mocks
+            .get(&as_owner, mock.id)
+            .await
+            .expect("the mock survives a refused delete"),
+        mock
+    );
+
+    let deleted = fx.event(EventKind::MockDeleted {
+        mock_id: mock.id,
+        host: mock.host.clone(),
+    });
+    let before = repos.outbox.pending(10_000).await.expect("pending").len();
+    accounts
+        .delete_org(
+            &as_owner,
+            org.id,
+            &[mock.id],
+            std::slice::from_ref(&deleted),
+        )
+        .await
+        .expect("delete the org");
+    expect_kind(
+        accounts.get_workspace(&Scope::System, org.id).await,
+        NotFound,
+        "a deleted org",
+    );
+    expect_kind(
+        repos.mocks.get(&Scope::System, mock.id).await,
+        NotFound,
+        "a deleted org's mock",
+    );
+    expect_kind(
+        repos.publications.get(&Scope::System, mock.id).await,
+        NotFound,
+        "a deleted org's publication",
+    );
+    assert!(
+        accounts
+            .handle_available(&org.handle)
+            .await
+            .expect("availability"),
+        "a deleted org frees its handle"
+    );
+    let pending = repos.outbox.pending(10_000).await.expect("pending");
+    assert_eq!(pending.len(), before + 1, "the delete records its event");
+    assert_eq!(pending.last().map(|e| &e.event), Some(&deleted));
+    expect_kind(
+        accounts.delete_org(&as_owner, org.id, &[], &[]).await,
+        NotFound,
+        "deleting twice",
+    );
+}

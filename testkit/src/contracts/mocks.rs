@@ -1,0 +1,387 @@
+//! The `MockRepository` contract.
+
+use moclojer_domain::{EventKind, Host, Revision, Role, SpecSource};
+use moclojer_ports::{IdGenerator, PortErrorKind::*, RandomIds, Scope};
+
+use crate::{Fixture, Repos, expect_kind};
+
+/// Runs every rule of `MockRepository` against `repos` (fresh).
+///
+/// # Panics
+/// At the first rule the implementation breaks.
+pub async fn mock_repository_contract(repos: Repos) {
+    let fx = Fixture::new();
+    creating_and_reading(&fx, &repos).await;
+    updating(&fx, &repos).await;
+    deleting(&fx, &repos).await;
+    org_members(&fx, &repos).await;
+}
+
+async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
+    let mocks = &repos.mocks;
+    let (alice, personal) = fx.signed_up(repos).await;
+    let (bob, bobs) = fx.signed_up(repos).await;
+    let as_alice = Scope::User(alice.id);
+    let as_bob = Scope::User(bob.id);
+
+    let hello = fx.mock(&personal, "hello");
+    let changed = fx.event(EventKind::MockChanged {
+        mock_id: hello.id,
+        revision: hello.revision,
+    });
+    mocks
+        .create(&as_alice, &hello, std::slice::from_ref(&changed))
+        .await
+        .expect("create a mock");
+    assert_eq!(
+        mocks.get(&as_alice, hello.id).await.expect("get"),
+        hello,
+        "a mock reads back as written"
+    );
+    assert_eq!(
+        mocks
+            .get(&Scope::System, hello.id)
+            .await
+            .expect("system get"),
+        hello
+    );
+    assert_eq!(
+        mocks
+            .find_by_host(&as_alice, &hello.host)
+            .await
+            .expect("find by host"),
+        hello
+    );
+    let revisions = mocks
+        .revisions(&as_alice, hello.id)
+        .await
+        .expect("revisions");
+    assert_eq!(
+        revisions,
+        vec![hello.current_revision()],
+        "creation stores revision 1"
+    );
+
+    // Another user sees none of it.
+    expect_kind(
+        mocks.get(&as_bob, hello.id).await,
+        NotFound,
+        "another user gets the mock",
+    );
+    expect_kind(
+        mocks.find_by_host(&as_bob, &hello.host).await,
+        NotFound,
+        "another user finds the host",
+    );
+    expect_kind(
+        mocks.revisions(&as_bob, hello.id).await,
+        NotFound,
+        "another user reads the history",
+    );
+    expect_kind(
+        mocks.revision(&as_bob, hello.id, Revision::FIRST).await,
+        NotFound,
+        "another user reads a revision",
+    );
+    expect_kind(
+        mocks.list_in_workspace(&as_bob, personal.id).await,
+        NotFound,
+        "another user lists the workspace",
+    );
+    assert!(
+        mocks.list(&as_bob).await.expect("list").is_empty(),
+        "another user's list is empty"
+    );
+
+    // Nor can they create in alice's workspace.
+    let intruder = fx.mock(&personal, "intruder");
+    expect_kind(
+        mocks.create(&as_bob, &intruder, &[]).await,
+        NotFound,
+        "creating in another user's workspace",
+    );
+    expect_kind(
+        mocks.get(&Scope::System, intruder.id).await,
+        NotFound,
+        "a refused mock",
+    );
+
+    // Hosts are unique across everything; ids too.
+    let mut same_host = fx.mock(&personal, "hello");
+    same_host.content = SpecSource::new("[]").expect("spec");
+    expect_kind(
+        mocks.create(&as_alice, &same_host, &[]).await,
+        Conflict,
+        "a taken host",
+    );
+    let mut same_id = fx.mock(&personal, "other");
+    same_id.id = hello.id;
+    expect_kind(
+        mocks.create(&as_alice, &same_id, &[]).await,
+        Conflict,
+        "a taken id",
+    );
+
+    // Listing, by host.
+    let api = fx.stored_mock(repos, &as_alice, &personal, "api").await;
+    let zed = fx.stored_mock(repos, &as_alice, &personal, "zed").await;
+    let bobs_mock = fx.stored_mock(repos, &as_bob, &bobs, "hello").await;
+    let mut expected = vec![api.clone(), hello.clone(), zed.clone()];
+    expected.sort_by(|a, b| a.host.cmp(&b.host));
+    assert_eq!(
+        mocks.list(&as_alice).await.expect("list"),
+        expected,
+        "a user's mocks, by host"
+    );
+    assert_eq!(
+        mocks
+            .list_in_workspace(&as_alice, personal.id)
+            .await
+            .expect("list"),
+        expected
+    );
+    assert_eq!(
+        mocks.list(&as_bob).await.expect("list"),
+        vec![bobs_mock.clone()]
+    );
+    let all = mocks.list(&Scope::System).await.expect("list all");
+    assert!(
+        all.contains(&bobs_mock) && all.contains(&hello),
+        "the system sees every mock"
+    );
+    expect_kind(
+        mocks
+            .list_in_workspace(&as_alice, RandomIds.workspace_id())
+            .await,
+        NotFound,
+        "an unknown workspace",
+    );
+    let nowhere = Host::parse_any("nothing-here.test.localhost").expect("host");
+    expect_kind(
+        mocks.find_by_host(&Scope::System, &nowhere).await,
+        NotFound,
+        "an unknown host",
+    );
+    expect_kind(
+        mocks.get(&Scope::System, RandomIds.mock_id()).await,
+        NotFound,
+        "an unknown mock",
+    );
+}
+
+async fn updating(fx: &Fixture, repos: &Repos) {
+    let mocks = &repos.mocks;
+    let (alice, personal) = fx.signed_up(repos).await;
+    let (bob, _) = fx.signed_up(repos).await;
+    let as_alice = Scope::User(alice.id);
+    let original = fx.stored_mock(repos, &as_alice, &personal, "edited").await;
+
+    let mut edited = original.clone();
+    let new_content = SpecSource::new("- endpoint:\n    path: /v2\n").expect("spec");
+    assert!(
+        edited
+            .edit(
+                new_content.clone(),
+                Some(Revision::FIRST),
+                fx.now.plus_millis(5)
+            )
+            .expect("edit")
+    );
+    mocks
+        .update(&as_alice, &edited, Revision::FIRST, &[])
+        .await
+        .expect("store an edit");
+    let stored = mocks.get(&as_alice, original.id).await.expect("get");
+    assert_eq!(stored, edited, "an edit reads back");
+    let two = Revision::new(2).expect("2");
+    let history = mocks
+        .revisions(&as_alice, original.id)
+        .await
+        .expect("revisions");
+    let numbers: Vec<u64> = history.iter().map(|r| r.revision.get()).collect();
+    assert_eq!(numbers, [2, 1], "history, newest first");
+    assert_eq!(history[0].content, new_content);
+    assert_eq!(
+        mocks
+            .revision(&as_alice, original.id, Revision::FIRST)
+            .await
+            .expect("rev 1")
+            .content,
+        original.content
+    );
+    expect_kind(
+        mocks.revision(&as_alice, original.id, two.next()).await,
+        NotFound,
+        "a revision that never was",
+    );
+
+    // A change based on revision 1 is refused now.
+    let mut stale = original.clone();
+    stale
+        .edit(SpecSource::new("[]").expect("spec"), None, fx.now)
+        .expect("edit");
+    expect_kind(
+        mocks.update(&as_alice, &stale, Revision::FIRST, &[]).await,
+        Conflict,
+        "a stale update",
+    );
+    assert_eq!(
+        mocks.get(&as_alice, original.id).await.expect("get"),
+        edited,
+        "a stale update changes nothing"
+    );
+
+    // Enabling moves no revision and adds no history.
+    let mut enabled = edited.clone();
+    enabled.set_enabled(true, fx.now.plus_millis(9));
+    mocks
+        .update(&as_alice, &enabled, two, &[])
+        .await
+        .expect("enable");
+    assert!(
+        mocks
+            .get(&as_alice, original.id)
+            .await
+            .expect("get")
+            .enabled,
+        "enabled is stored"
+    );
+    assert_eq!(
+        mocks
+            .revisions(&as_alice, original.id)
+            .await
+            .expect("revisions")
+            .len(),
+        2,
+        "enabling adds no revision"
+    );
+
+    // Malformed updates.
+    let mut leap = enabled.clone();
+    leap.revision = two.next().next();
+    expect_kind(
+        mocks.update(&as_alice, &leap, two, &[]).await,
+        Invalid,
+        "a revision that leaps",
+    );
+    let mut rehosted = enabled.clone();
+    rehosted.host = Host::parse_any("moved-elsewhere.test.localhost").expect("host");
+    expect_kind(
+        mocks.update(&as_alice, &rehosted, two, &[]).await,
+        Invalid,
+        "a changed host",
+    );
+    expect_kind(
+        mocks.update(&Scope::User(bob.id), &enabled, two, &[]).await,
+        NotFound,
+        "another user's update",
+    );
+    let mut ghost = enabled.clone();
+    ghost.id = RandomIds.mock_id();
+    expect_kind(
+        mocks.update(&as_alice, &ghost, two, &[]).await,
+        NotFound,
+        "updating an unknown mock",
+    );
+    assert_eq!(
+        mocks.get(&as_alice, original.id).await.expect("get"),
+        enabled,
+        "refused updates change nothing"
+    );
+}
+
+async fn deleting(fx: &Fixture, repos: &Repos) {
+    let mocks = &repos.mocks;
+    let (alice, personal) = fx.signed_up(repos).await;
+    let (bob, _) = fx.signed_up(repos).await;
+    let as_alice = Scope::User(alice.id);
+    let doomed = fx.stored_mock(repos, &as_alice, &personal, "doomed").await;
+
+    expect_kind(
+        mocks.delete(&Scope::User(bob.id), doomed.id, &[]).await,
+        NotFound,
+        "another user deletes the mock",
+    );
+    assert!(
+        mocks.get(&as_alice, doomed.id).await.is_ok(),
+        "a refused delete keeps the mock"
+    );
+
+    assert_eq!(
+        mocks
+            .delete(&as_alice, doomed.id, &[])
+            .await
+            .expect("delete"),
+        doomed,
+        "delete returns the mock"
+    );
+    expect_kind(
+        mocks.get(&Scope::System, doomed.id).await,
+        NotFound,
+        "a deleted mock",
+    );
+    expect_kind(
+        mocks.revisions(&Scope::System, doomed.id).await,
+        NotFound,
+        "a deleted mock's history",
+    );
+    expect_kind(
+        repos.publications.get(&Scope::System, doomed.id).await,
+        NotFound,
+        "a deleted mock's publication",
+    );
+    expect_kind(
+        mocks.delete(&as_alice, doomed.id, &[]).await,
+        NotFound,
+        "deleting twice",
+    );
+
+    // The host is free again.
+    let reborn = fx.mock(&personal, "doomed");
+    mocks
+        .create(&as_alice, &reborn, &[])
+        .await
+        .expect("a deleted mock's host can be taken again");
+}
+
+async fn org_members(fx: &Fixture, repos: &Repos) {
+    let mocks = &repos.mocks;
+    let (owner, _) = fx.signed_up(repos).await;
+    let (member, _) = fx.signed_up(repos).await;
+    let mut org = fx.org(repos, &owner).await;
+    org.add_member(owner.id, member.id, Role::Member)
+        .expect("domain allows");
+    repos
+        .accounts
+        .save_workspace(&Scope::User(owner.id), &org)
+        .await
+        .expect("save");
+
+    let as_member = Scope::User(member.id);
+    let shared = fx.stored_mock(repos, &as_member, &org, "shared").await;
+    assert_eq!(
+        mocks
+            .get(&Scope::User(owner.id), shared.id)
+            .await
+            .expect("the owner sees a member's mock"),
+        shared
+    );
+
+    org.remove_member(owner.id, member.id)
+        .expect("domain allows");
+    repos
+        .accounts
+        .save_workspace(&Scope::User(owner.id), &org)
+        .await
+        .expect("save");
+    expect_kind(
+        mocks.get(&as_member, shared.id).await,
+        NotFound,
+        "a removed member reads an org mock",
+    );
+    expect_kind(
+        mocks.delete(&as_member, shared.id, &[]).await,
+        NotFound,
+        "a removed member deletes an org mock",
+    );
+}

@@ -1,0 +1,219 @@
+//! The `Outbox` contract, including the atomicity of writes and their events.
+
+use moclojer_domain::{Event, EventKind, Revision, SpecSource};
+use moclojer_ports::{PortErrorKind::*, Scope};
+
+use crate::{Fixture, Repos, expect_kind};
+
+/// Runs every rule of `Outbox` against `repos` (fresh: an empty outbox).
+///
+/// # Panics
+/// At the first rule the implementation breaks.
+pub async fn outbox_contract(repos: Repos) {
+    let fx = Fixture::new();
+    let outbox = &repos.outbox;
+    assert!(
+        outbox.pending(100).await.expect("pending").is_empty(),
+        "a fresh outbox is empty"
+    );
+
+    // Writes record their events, in order, with their data intact.
+    let (alice, personal) = fx.signed_up(&repos).await;
+    let as_alice = Scope::User(alice.id);
+    let mock = fx.mock(&personal, "outboxed");
+    let events = vec![
+        fx.event(EventKind::MockChanged {
+            mock_id: mock.id,
+            revision: mock.revision,
+        }),
+        fx.event(EventKind::DomainRequested {
+            mock_id: mock.id,
+            host: mock.host.clone(),
+        }),
+    ];
+    repos
+        .mocks
+        .create(&as_alice, &mock, &events)
+        .await
+        .expect("create");
+    let pending = outbox.pending(100).await.expect("pending");
+    let recorded: Vec<&Event> = pending.iter().map(|e| &e.event).collect();
+    assert_eq!(
+        recorded,
+        events.iter().collect::<Vec<_>>(),
+        "a write records its events in order"
+    );
+    assert!(
+        pending.windows(2).all(|w| w[0].seq < w[1].seq),
+        "positions increase"
+    );
+
+    // A refused write records nothing.
+    let mut taken = fx.mock(&personal, "outboxed");
+    taken.content = SpecSource::new("[]").expect("spec");
+    let lost = fx.event(EventKind::MockChanged {
+        mock_id: taken.id,
+        revision: Revision::FIRST,
+    });
+    expect_kind(
+        repos
+            .mocks
+            .create(&as_alice, &taken, std::slice::from_ref(&lost))
+            .await,
+        Conflict,
+        "a taken host",
+    );
+    let mut stale = mock.clone();
+    stale
+        .edit(SpecSource::new("[]").expect("spec"), None, fx.now)
+        .expect("edit");
+    expect_kind(
+        repos
+            .mocks
+            .update(
+                &as_alice,
+                &stale,
+                Revision::FIRST.next(),
+                std::slice::from_ref(&lost),
+            )
+            .await,
+        Conflict,
+        "a stale update",
+    );
+    let publication = repos
+        .publications
+        .get(&as_alice, mock.id)
+        .await
+        .expect("get");
+    let mut stale_publication = publication.clone();
+    stale_publication.version += 7;
+    expect_kind(
+        repos
+            .publications
+            .save(&as_alice, &stale_publication, std::slice::from_ref(&lost))
+            .await,
+        Conflict,
+        "a stale save",
+    );
+    expect_kind(
+        repos
+            .mocks
+            .delete(
+                &Scope::User(fx.user().id),
+                mock.id,
+                std::slice::from_ref(&lost),
+            )
+            .await,
+        NotFound,
+        "a foreign delete",
+    );
+    assert_eq!(
+        outbox.pending(100).await.expect("pending"),
+        pending,
+        "refused writes record no events"
+    );
+
+    // Events of an accepted update, delete and publication save are recorded.
+    let mut edited = mock.clone();
+    edited
+        .edit(SpecSource::new("[]").expect("spec"), None, fx.now)
+        .expect("edit");
+    let edit_event = fx.event(EventKind::MockChanged {
+        mock_id: mock.id,
+        revision: edited.revision,
+    });
+    repos
+        .mocks
+        .update(
+            &as_alice,
+            &edited,
+            Revision::FIRST,
+            std::slice::from_ref(&edit_event),
+        )
+        .await
+        .expect("update");
+    let save_event = fx.event(EventKind::PublicationChanged { mock_id: mock.id });
+    repos
+        .publications
+        .save(&as_alice, &publication, std::slice::from_ref(&save_event))
+        .await
+        .expect("save");
+    let delete_event = fx.event(EventKind::MockDeleted {
+        mock_id: mock.id,
+        host: mock.host.clone(),
+    });
+    repos
+        .mocks
+        .delete(&as_alice, mock.id, std::slice::from_ref(&delete_event))
+        .await
+        .expect("delete");
+    let tail: Vec<Event> = outbox
+        .pending(100)
+        .await
+        .expect("pending")
+        .into_iter()
+        .skip(2)
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        tail,
+        vec![edit_event, save_event, delete_event],
+        "accepted writes record their events"
+    );
+
+    // Appending, limits and marking sent.
+    let appended = fx.event(EventKind::ConfigPublished {
+        generation: 1,
+        key: "moclojer.yml".to_owned(),
+        checksum: "0".repeat(64),
+    });
+    outbox
+        .append(std::slice::from_ref(&appended))
+        .await
+        .expect("append");
+    let all = outbox.pending(100).await.expect("pending");
+    assert_eq!(all.len(), 6);
+    assert_eq!(
+        all.last().map(|e| &e.event),
+        Some(&appended),
+        "appended events come last"
+    );
+    assert_eq!(
+        outbox.pending(2).await.expect("pending"),
+        all[..2].to_vec(),
+        "the limit takes the oldest"
+    );
+
+    let first_two: Vec<u64> = all[..2].iter().map(|e| e.seq).collect();
+    outbox.mark_sent(&first_two).await.expect("mark sent");
+    assert_eq!(
+        outbox.pending(100).await.expect("pending"),
+        all[2..].to_vec(),
+        "sent events are no longer pending"
+    );
+    outbox
+        .mark_sent(&first_two)
+        .await
+        .expect("marking twice is harmless");
+    outbox
+        .mark_sent(&[u64::MAX - 1])
+        .await
+        .expect("marking an unknown position is harmless");
+    let rest: Vec<u64> = all[2..].iter().map(|e| e.seq).collect();
+    outbox.mark_sent(&rest).await.expect("mark sent");
+    assert!(
+        outbox.pending(100).await.expect("pending").is_empty(),
+        "everything sent"
+    );
+
+    // New events get new positions after the old ones.
+    outbox
+        .append(std::slice::from_ref(&appended))
+        .await
+        .expect("append");
+    let again = outbox.pending(100).await.expect("pending");
+    assert!(
+        again.len() == 1 && again[0].seq > all[5].seq,
+        "positions never go back"
+    );
+}

@@ -1,0 +1,72 @@
+//! Every contract suite against the in-memory adapters.
+
+use std::sync::Arc;
+
+use moclojer_memory::{
+    InMemoryDatabase, InMemoryDns, InMemoryEventQueue, InMemoryIdentity, InMemoryObjectStore,
+    InMemoryPaas,
+};
+use moclojer_ports::{DnsRecord, RecordKind};
+use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
+
+fn repos() -> Repos {
+    Repos::from_database(InMemoryDatabase::new())
+}
+
+#[tokio::test]
+async fn accounts() {
+    contracts::account_repository_contract(repos()).await;
+}
+
+#[tokio::test]
+async fn mocks() {
+    contracts::mock_repository_contract(repos()).await;
+}
+
+#[tokio::test]
+async fn publications() {
+    contracts::publication_repository_contract(repos()).await;
+}
+
+#[tokio::test]
+async fn outbox() {
+    contracts::outbox_contract(repos()).await;
+}
+
+#[tokio::test]
+async fn event_queue() {
+    contracts::event_queue_contract(Arc::new(InMemoryEventQueue::new(
+        contracts::CONTRACT_QUEUE_SETTINGS,
+    )))
+    .await;
+}
+
+#[tokio::test]
+async fn object_store() {
+    contracts::object_store_contract(Arc::new(InMemoryObjectStore::new())).await;
+}
+
+#[tokio::test]
+async fn dns() {
+    let dns = InMemoryDns::new();
+    dns.insert_foreign(DnsRecord {
+        name: "www.moclojer.test".to_owned(),
+        kind: RecordKind::A,
+        content: "192.0.2.1".to_owned(),
+        proxied: false,
+        ttl: 300,
+    });
+    contracts::dns_provider_contract(Arc::new(dns), "moclojer.test", "www.moclojer.test").await;
+}
+
+#[tokio::test]
+async fn paas() {
+    contracts::paas_provider_contract(Arc::new(InMemoryPaas::new())).await;
+}
+
+#[tokio::test]
+async fn identity() {
+    let clock = ManualClock::new(Fixture::new().now);
+    let identity = InMemoryIdentity::new(Arc::new(clock.clone()));
+    contracts::identity_contract(Arc::new(identity.clone()), Arc::new(identity), clock).await;
+}
