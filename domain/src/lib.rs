@@ -30,6 +30,8 @@ mod ids;
 mod mock;
 mod names;
 mod publication;
+pub mod spec;
+pub mod template;
 mod timestamp;
 mod user;
 mod workspace;

@@ -1,0 +1,1 @@
+//! The egress guard. (Being built.)
