@@ -108,7 +108,10 @@ pub trait ObjectStore: Debug + Send + Sync + 'static {
     /// Writes `bytes` at `key`, replacing what was there; returns the new version tag.
     ///
     /// # Errors
-    /// `Unavailable` or `Timeout` when the store cannot be reached.
+    /// `Unavailable` or `Timeout` when the store cannot be reached; `Conflict` when a store
+    /// with real folders (the file system) has `key` as a folder or one of its prefixes as
+    /// an object; `Invalid` when a segment is longer than the store allows (255 bytes on
+    /// most file systems). Keys the system writes are short and never nest under an object.
     async fn put(&self, key: &ObjectKey, bytes: Bytes) -> PortResult<ETag>;
 
     /// The object at `key`.
