@@ -21,10 +21,12 @@ pub struct UserRecord {
 /// Handles of users and orgs share one namespace: no two workspaces have the same handle.
 #[async_trait]
 pub trait AccountRepository: Debug + Send + Sync + 'static {
-    /// Stores a new user (normally without a handle yet).
+    /// Stores a new user, without a handle: the handle comes with the personal workspace
+    /// ([`Self::create_personal_workspace`]).
     ///
     /// # Errors
-    /// `Conflict` when the e-mail address or the id is taken.
+    /// `Conflict` when the e-mail address or the id is taken; `Invalid` when the user
+    /// already has a handle.
     async fn create_user(&self, user: &User, password_hash: Option<&str>) -> PortResult<()>;
 
     /// The user with `id`.

@@ -15,6 +15,7 @@ pub trait MockRepository: Debug + Send + Sync + 'static {
     ///
     /// # Errors
     /// `NotFound` when the workspace does not exist or `scope` does not see it;
+    /// `Invalid` when the host's handle is not the workspace's handle;
     /// `Conflict` when the host (or the id) is taken — by anyone, in any workspace.
     async fn create(&self, scope: &Scope, mock: &Mock, events: &[Event]) -> PortResult<()>;
 

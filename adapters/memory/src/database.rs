@@ -110,10 +110,8 @@ impl AccountRepository for InMemoryDatabase {
         if state.users.values().any(|u| u.user.email == user.email) {
             return Err(PortError::conflict("the e-mail address is taken"));
         }
-        if let Some(handle) = &user.handle
-            && state.handle_taken(handle)
-        {
-            return Err(PortError::conflict(format!("the handle {handle} is taken")));
+        if user.handle.is_some() {
+            return Err(PortError::invalid("a new user has no handle yet"));
         }
         let record = UserRecord {
             user: user.clone(),
@@ -307,7 +305,11 @@ impl AccountRepository for InMemoryDatabase {
 impl MockRepository for InMemoryDatabase {
     async fn create(&self, scope: &Scope, mock: &Mock, events: &[Event]) -> PortResult<()> {
         let mut state = lock(&self.state);
-        state.visible_workspace(scope, mock.workspace_id)?;
+        if state.visible_workspace(scope, mock.workspace_id)?.handle != *mock.host.handle() {
+            return Err(PortError::invalid(
+                "the host is not under the workspace's handle",
+            ));
+        }
         if state.mocks.contains_key(&mock.id) {
             return Err(PortError::conflict(format!("mock {} exists", mock.id)));
         }

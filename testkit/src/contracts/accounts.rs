@@ -56,6 +56,19 @@ async fn users(fx: &Fixture, repos: &Repos) {
         "a second user with a taken id",
     );
 
+    let mut handled = fx.user();
+    handled.handle = Some(fx.handle());
+    expect_kind(
+        accounts.create_user(&handled, None).await,
+        Invalid,
+        "a new user with a handle",
+    );
+    expect_kind(
+        accounts.get_user(handled.id).await,
+        NotFound,
+        "a refused user",
+    );
+
     let no_password = fx.user();
     accounts
         .create_user(&no_password, None)

@@ -106,6 +106,16 @@ async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
         "a refused mock",
     );
 
+    // The host belongs to the workspace's handle.
+    let misplaced = fx.mock(&bobs, "misplaced");
+    let mut under_alice = misplaced.clone();
+    under_alice.workspace_id = personal.id;
+    expect_kind(
+        mocks.create(&as_alice, &under_alice, &[]).await,
+        Invalid,
+        "a host under another workspace's handle",
+    );
+
     // Hosts are unique across everything; ids too.
     let mut same_host = fx.mock(&personal, "hello");
     same_host.content = SpecSource::new("[]").expect("spec");
