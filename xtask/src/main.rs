@@ -116,6 +116,8 @@ fn ci() -> Result<(), String> {
 }
 
 fn dev(args: &[String]) -> Result<(), String> {
+    // `cargo xtask dev -- --flag` and `cargo xtask dev --flag` both pass `--flag` on.
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
     let mut command = cargo();
     command
         .args([
