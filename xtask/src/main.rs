@@ -14,6 +14,7 @@
     reason = "a command-line tool reports on the terminal"
 )]
 
+mod bench;
 mod tidy;
 
 use std::env;
@@ -27,6 +28,8 @@ usage: cargo xtask <task>
 tasks:
   ci      format check, clippy (-D warnings), all tests; what CI runs
   dev     run every service in one process on the embedded defaults
+  bench foss [SECONDS]
+          the mock server against a minimal hyper server, as ratios (release build)
   tidy    check dependency directions and module docs
 ";
 
@@ -35,6 +38,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("dev") => dev(&args[1..]),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("foss") => bench::foss(args.get(2).map_or("5", String::as_str)),
+            _ => Err(format!(
+                "bench what? `cargo xtask bench foss [seconds]`\n\n{USAGE}"
+            )),
+        },
         Some("tidy") => tidy::check(&project_root()).map_err(|problems| problems.join("\n")),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

@@ -1,0 +1,34 @@
+//! The moclojer mock server: a drop-in for the original moclojer (Clojure), and the engine
+//! every tenant of moclojer cloud runs on.
+//!
+//! - [`Engine`]: a spec compiled once — routing table (host, then path, then method; static
+//!   beats parameter; first definition wins), templates, rate limiters — and the request
+//!   handler on it;
+//! - [`load_files`] / [`watch`]: standalone mode, from a file, reloaded on change;
+//! - [`reload_unified`]: cloud mode, from the unified config, keeping each host's last good
+//!   part;
+//! - [`serve`]: the HTTP server with body limits, header timeouts and graceful shutdown.
+//!
+//! It is not the hosted service's control plane: accounts, publishing and DNS live in the
+//! api, generator and ops.
+
+mod context;
+mod engine;
+mod external;
+mod load;
+mod ratelimit;
+mod request;
+mod router;
+mod server;
+mod watch;
+mod webhook;
+
+pub use engine::{Engine, EngineOptions, Reply};
+pub use external::MAX_EXTERNAL_BYTES;
+pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
+pub use server::{
+    HEADER_READ_TIMEOUT, SHUTDOWN_GRACE, ServeOptions, SharedEngine, SystemEnv, handle, serve,
+    serve_with,
+};
+pub use watch::{POLL_INTERVAL, reload, watch};
+pub use webhook::{MAX_PENDING_WEBHOOKS, Webhooks};

@@ -1,0 +1,196 @@
+//! Reading what a request says: its host, path parameters and query string.
+
+use std::borrow::Cow;
+
+/// Why the request's host cannot be trusted.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum HostError {
+    /// More than one `Host` header.
+    Multiple,
+    /// Neither an absolute-form target nor a `Host` header.
+    Missing,
+    /// Not a host name.
+    Malformed,
+}
+
+/// The host a request is for: the authority of an absolute-form target if there is one
+/// (RFC 9112 §3.2.2), else the single `Host` header; lower-cased, without port or trailing
+/// dot. `X-Forwarded-Host` is never consulted.
+pub(crate) fn request_host(
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+) -> Result<String, HostError> {
+    if let Some(authority) = uri.authority() {
+        return normalise_host(authority.host());
+    }
+    let mut values = headers.get_all(http::header::HOST).iter();
+    let value = values.next().ok_or(HostError::Missing)?;
+    if values.next().is_some() {
+        return Err(HostError::Multiple);
+    }
+    let text = value.to_str().map_err(|_| HostError::Malformed)?;
+    let host = match text.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => rest
+            .split_once(']')
+            .map(|(inside, _)| inside)
+            .ok_or(HostError::Malformed)?,
+        None => text.rsplit_once(':').map_or(text, |(host, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                host
+            } else {
+                text
+            }
+        }),
+    };
+    normalise_host(host)
+}
+
+fn normalise_host(raw: &str) -> Result<String, HostError> {
+    let raw = raw.trim_start_matches('[').trim_end_matches(']');
+    let host = raw.strip_suffix('.').unwrap_or(raw);
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_'));
+    if ok {
+        Ok(host.to_ascii_lowercase())
+    } else {
+        Err(HostError::Malformed)
+    }
+}
+
+/// Decodes `%XX` escapes (a `+` stays a `+`, as in paths). Invalid escapes are kept as
+/// they are; invalid UTF-8 is replaced.
+pub(crate) fn percent_decode(raw: &str) -> Cow<'_, str> {
+    decode(raw, false)
+}
+
+/// Decodes a query-string component: `+` is a space, then `%XX` escapes.
+pub(crate) fn form_decode(raw: &str) -> Cow<'_, str> {
+    decode(raw, true)
+}
+
+fn decode(raw: &str, plus_is_space: bool) -> Cow<'_, str> {
+    if !raw
+        .bytes()
+        .any(|b| b == b'%' || (plus_is_space && b == b'+'))
+    {
+        return Cow::Borrowed(raw);
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' if plus_is_space => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The query string's pairs, decoded, in order (repeated keys repeat).
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                form_decode(key).into_owned(),
+                form_decode(value).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_of(uri: &str, hosts: &[&str]) -> Result<String, HostError> {
+        let uri: http::Uri = uri.parse().expect("uri");
+        let mut headers = http::HeaderMap::new();
+        for h in hosts {
+            headers.append(http::header::HOST, h.parse().expect("header"));
+        }
+        request_host(&uri, &headers)
+    }
+
+    #[test]
+    fn hosts() {
+        let cases: &[(&str, &[&str], Result<&str, HostError>)] = &[
+            (
+                "/x",
+                &["Hello-Alice.localhost:8080"],
+                Ok("hello-alice.localhost"),
+            ),
+            ("/x", &["example.com."], Ok("example.com")),
+            ("/x", &["[::1]:8000"], Ok("::1")),
+            ("/x", &["127.0.0.1:80"], Ok("127.0.0.1")),
+            (
+                "http://Abs.Example.com:9/x",
+                &["other.test"],
+                Ok("abs.example.com"),
+            ),
+            ("/x", &[], Err(HostError::Missing)),
+            ("/x", &["a.test", "b.test"], Err(HostError::Multiple)),
+            ("/x", &["bad host"], Err(HostError::Malformed)),
+            ("/x", &[""], Err(HostError::Malformed)),
+            ("/x", &["a/b"], Err(HostError::Malformed)),
+        ];
+        for (uri, hosts, expected) in cases {
+            let got = host_of(uri, hosts);
+            assert_eq!(
+                got.as_deref(),
+                expected.as_ref().map(|s| *s),
+                "{uri} {hosts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("John%20Doe"), "John Doe");
+        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(form_decode("a+b%21"), "a b!");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%e2%82%ac"), "€");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn queries() {
+        assert_eq!(
+            query_pairs("a=1&b=x+y&a=2&flag&=v&&c=%26"),
+            vec![
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "x y".to_owned()),
+                ("a".to_owned(), "2".to_owned()),
+                ("flag".to_owned(), String::new()),
+                (String::new(), "v".to_owned()),
+                ("c".to_owned(), "&".to_owned()),
+            ]
+        );
+    }
+}

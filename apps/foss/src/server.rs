@@ -1,0 +1,189 @@
+//! The HTTP server around the engine: connections, body limits, timeouts, graceful
+//! shutdown, and the engine swapped atomically on reload.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use moclojer_domain::template::Env;
+use tokio::net::TcpListener;
+
+use crate::engine::Engine;
+
+/// How long a client may take to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The engine currently serving; a reload stores a new one, and requests in flight finish
+/// on the one they started with.
+pub type SharedEngine = Arc<ArcSwap<Engine>>;
+
+/// The real clock and randomness, for templates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemEnv;
+
+impl Env for SystemEnv {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+
+    fn uuid(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn random(&self) -> u64 {
+        fastrand::u64(..)
+    }
+}
+
+/// Answers one request: reads the body within the limit, then asks the current engine.
+pub async fn handle(
+    engine: &SharedEngine,
+    request: http::Request<Incoming>,
+    remote: SocketAddr,
+) -> http::Response<Full<Bytes>> {
+    let engine = engine.load_full();
+    let limit = engine.options().max_body_bytes;
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(limit);
+    }
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(limit),
+        Err(_) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            );
+        }
+    };
+    let reply = engine.handle(&parts, body, remote, &SystemEnv).await;
+    reply.map(Full::new)
+}
+
+fn too_large(limit: usize) -> http::Response<Full<Bytes>> {
+    let body =
+        serde_json::json!({ "error": format!("the request body is larger than {limit} bytes") })
+            .to_string();
+    let mut response = http::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn plain(status: StatusCode, message: &'static str) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::from_static(message.as_bytes())));
+    *response.status_mut() = status;
+    response
+}
+
+/// Connection-level settings of [`serve_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// How long a client may take to send its request headers; then the connection is
+    /// closed (slow-header clients do not hold a connection forever).
+    pub header_read_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            shutdown_grace: SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Serves `engine` on `listener` until `shutdown` completes, then lets requests in flight
+/// finish (up to [`SHUTDOWN_GRACE`]).
+///
+/// # Errors
+/// Never in practice: accept errors are logged and the loop goes on.
+pub async fn serve(
+    listener: TcpListener,
+    engine: SharedEngine,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_with(listener, engine, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with explicit connection settings.
+///
+/// # Errors
+/// Never in practice: accept errors are logged and the loop goes on.
+pub async fn serve_with(
+    listener: TcpListener,
+    engine: SharedEngine,
+    settings: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(64 * 1024)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                stream.set_nodelay(true).ok();
+                let engine = Arc::clone(&engine);
+                let service = hyper::service::service_fn(move |request| {
+                    let engine = Arc::clone(&engine);
+                    async move { Ok::<_, Infallible>(handle(&engine, request, remote).await) }
+                });
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, %remote, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(settings.shutdown_grace) => tracing::warn!("shutdown grace period over; closing remaining connections"),
+    }
+    Ok(())
+}

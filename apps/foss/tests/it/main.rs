@@ -1,0 +1,9 @@
+//! The mock server's integration tests: spec files with expected exchanges
+//! (`tests/cases/*.yml`), and tests of what needs real sockets, time or files.
+
+mod cases;
+mod helpers;
+mod limits;
+mod reload;
+mod server;
+mod webhooks;

@@ -1,0 +1,339 @@
+//! `cargo xtask bench foss`: the mock server against a minimal hyper server returning the
+//! same bytes, measured in the same run on loopback, printed as ratios.
+//!
+//! Measured: (a) `GET /hello`, static JSON; (b) `GET /users/42`, the id templated twice;
+//! (c) a spec of 10,000 hosts × 5 endpoints: load time, RSS, and (a) and (b) against it;
+//! (d) requests during repeated reloads, which must all succeed.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{cargo, jobs, project_root, step};
+
+const CONNECTIONS: &str = "64";
+
+struct Server {
+    child: Child,
+    address: String,
+    started_in: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Server {
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        kib / 1024.0
+    }
+}
+
+/// Starts `program`, waiting for the line that says where it listens (stdout or stderr).
+fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .env("RUST_LOG", "warn,moclojer_foss=info,moclojer=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", program.display()))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("http://") {
+                    let address: String = line[at + 7..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
+                    tx.send(address).ok();
+                }
+            }
+        });
+    }
+    let address = rx
+        .recv_timeout(Duration::from_secs(120))
+        .map_err(|_| format!("{} did not say where it listens", program.display()))?;
+    Ok(Server {
+        child,
+        address,
+        started_in: started.elapsed(),
+    })
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Load {
+    rps: f64,
+    p99_us: f64,
+    errors: f64,
+}
+
+fn load(loadgen: &Path, url: &str, host: Option<&str>, seconds: &str) -> Result<Load, String> {
+    let mut command = Command::new(loadgen);
+    command.args([url, CONNECTIONS, seconds]);
+    if let Some(host) = host {
+        command.arg(host);
+    }
+    let output = command.output().map_err(|e| format!("loadgen: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |name: &str| -> f64 {
+        text.split(&format!("\"{name}\":"))
+            .nth(1)
+            .and_then(|rest| rest.split([',', '}']).next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    if !output.status.success() {
+        return Err(format!(
+            "loadgen failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(Load {
+        rps: field("rps"),
+        p99_us: field("p99_us"),
+        errors: field("errors"),
+    })
+}
+
+const SMALL_SPEC: &str = r#"- endpoint:
+    method: GET
+    path: /hello
+    response:
+      status: 200
+      body: '{"hello":"world"}'
+- endpoint:
+    method: GET
+    path: /users/:id
+    response:
+      status: 200
+      body: '{"id":{{path-params.id}},"name":"user-{{path-params.id}}"}'
+"#;
+
+fn large_spec(hosts: usize) -> String {
+    let mut spec = String::with_capacity(hosts * 5 * 200);
+    for i in 0..hosts {
+        let host = format!("m{i}-bench.localhost");
+        for (path, body) in [
+            ("/hello", r#"'{"hello":"world"}'"#),
+            (
+                "/users/:id",
+                r#"'{"id":{{path-params.id}},"name":"user-{{path-params.id}}"}'"#,
+            ),
+            ("/items", r#"'[1,2,3]'"#),
+            ("/items/:id|int", r#"'{"item":{{path-params.id}}}'"#),
+            ("/status", r#"'{"ok":true}'"#),
+        ] {
+            writeln!(spec, "- endpoint:\n    host: {host}\n    method: GET\n    path: {path}\n    response:\n      body: {body}").ok();
+        }
+    }
+    spec
+}
+
+pub(crate) fn foss(seconds: &str) -> Result<(), String> {
+    step(
+        "build (release)",
+        cargo().args([
+            "build",
+            "--release",
+            "--jobs",
+            &jobs(),
+            "--package",
+            "moclojer-foss",
+            "--bin",
+            "moclojer",
+            "--example",
+            "bench_reference",
+            "--example",
+            "loadgen",
+        ]),
+    )?;
+    let release = project_root().join("target/release");
+    let moclojer = release.join("moclojer");
+    let reference = release.join("examples/bench_reference");
+    let loadgen = release.join("examples/loadgen");
+    let work = std::env::temp_dir().join(format!("moclojer-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let small = work.join("small.yml");
+    std::fs::write(&small, SMALL_SPEC).map_err(|e| e.to_string())?;
+    let big = work.join("big.yml");
+    std::fs::write(&big, large_spec(10_000)).map_err(|e| e.to_string())?;
+
+    let mut report = String::new();
+    let mut line = |text: String| {
+        println!("{text}");
+        report.push_str(&text);
+        report.push('\n');
+    };
+    let serve = |spec: &PathBuf| {
+        start(
+            &moclojer,
+            &[
+                "-c",
+                &spec.to_string_lossy(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
+        )
+    };
+
+    println!("\n==> static: GET /hello ({CONNECTIONS} connections, {seconds}s each)");
+    let reference_static = start(&reference, &["0", r#"{"hello":"world"}"#])?;
+    let base_static = load(
+        &loadgen,
+        &format!("http://{}/hello", reference_static.address),
+        None,
+        seconds,
+    )?;
+    drop(reference_static);
+    let server = serve(&small)?;
+    let ours_static = load(
+        &loadgen,
+        &format!("http://{}/hello", server.address),
+        None,
+        seconds,
+    )?;
+
+    println!("==> templated: GET /users/42");
+    let ours_templated = load(
+        &loadgen,
+        &format!("http://{}/users/42", server.address),
+        None,
+        seconds,
+    )?;
+    let small_rss = server.rss_mib();
+    drop(server);
+    let reference_templated = start(&reference, &["0", r#"{"id":42,"name":"user-42"}"#])?;
+    let base_templated = load(
+        &loadgen,
+        &format!("http://{}/users/42", reference_templated.address),
+        None,
+        seconds,
+    )?;
+    drop(reference_templated);
+
+    println!("==> 10,000 hosts x 5 endpoints");
+    let big_server = serve(&big)?;
+    let big_load = big_server.started_in;
+    let big_rss = big_server.rss_mib();
+    let host = "m9999-bench.localhost";
+    let big_static = load(
+        &loadgen,
+        &format!("http://{}/hello", big_server.address),
+        Some(host),
+        seconds,
+    )?;
+    let big_templated = load(
+        &loadgen,
+        &format!("http://{}/users/42", big_server.address),
+        Some(host),
+        seconds,
+    )?;
+    drop(big_server);
+
+    println!("==> reloads under load");
+    let server = serve(&small)?;
+    let url = format!("http://{}/hello", server.address);
+    let (loadgen_c, seconds_c) = (loadgen.clone(), seconds.to_owned());
+    let during = std::thread::spawn(move || load(&loadgen_c, &url, None, &seconds_c));
+    let secs: f64 = seconds.parse().unwrap_or(5.0);
+    let mut reloads = 0;
+    let until = Instant::now() + Duration::from_secs_f64(secs * 0.8);
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(600));
+        let edited = SMALL_SPEC.replace("world", &format!("world-{reloads}"));
+        std::fs::write(&small, edited).map_err(|e| e.to_string())?;
+        reloads += 1;
+    }
+    let reload_load = during
+        .join()
+        .map_err(|_| "loadgen thread panicked".to_owned())??;
+    drop(server);
+    std::fs::remove_dir_all(&work).ok();
+
+    line(String::new());
+    line("| measure | moclojer | reference (hyper) | ratio | target |".to_owned());
+    line("| --- | --- | --- | --- | --- |".to_owned());
+    line(format!(
+        "| static GET /hello, req/s | {:.0} | {:.0} | {:.2} | >= 0.85 |",
+        ours_static.rps,
+        base_static.rps,
+        ours_static.rps / base_static.rps
+    ));
+    line(format!(
+        "| templated GET /users/42, req/s | {:.0} | {:.0} | {:.2} | >= 0.70 |",
+        ours_templated.rps,
+        base_templated.rps,
+        ours_templated.rps / base_templated.rps
+    ));
+    line(format!(
+        "| static p99 (64 conns) | {:.2} ms | {:.2} ms | | < 2 ms |",
+        ours_static.p99_us / 1000.0,
+        base_static.p99_us / 1000.0
+    ));
+    line(format!(
+        "| templated p99 (64 conns) | {:.2} ms | {:.2} ms | | < 2 ms |",
+        ours_templated.p99_us / 1000.0,
+        base_templated.p99_us / 1000.0
+    ));
+    line(format!(
+        "| 10k hosts: load to listening | {:.2} s | | | < 2 s |",
+        big_load.as_secs_f64()
+    ));
+    line(format!(
+        "| 10k hosts: RSS | {big_rss:.0} MiB (small spec: {small_rss:.0} MiB) | | | < 300 MB |"
+    ));
+    line(format!(
+        "| 10k hosts: static req/s | {:.0} | {:.0} | {:.2} | |",
+        big_static.rps,
+        base_static.rps,
+        big_static.rps / base_static.rps
+    ));
+    line(format!(
+        "| 10k hosts: templated req/s | {:.0} | {:.0} | {:.2} | |",
+        big_templated.rps,
+        base_templated.rps,
+        big_templated.rps / base_templated.rps
+    ));
+    line(format!(
+        "| {reloads} reloads under load: failed requests | {:.0} of {:.0} | | | 0 |",
+        reload_load.errors,
+        reload_load.rps * secs
+    ));
+    let errors =
+        ours_static.errors + ours_templated.errors + big_static.errors + big_templated.errors;
+    line(format!(
+        "| failed requests in the other runs | {errors:.0} | {:.0} | | 0 |",
+        base_static.errors + base_templated.errors
+    ));
+    Ok(())
+}
