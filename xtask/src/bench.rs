@@ -52,6 +52,7 @@ fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
         .spawn()
         .map_err(|e| format!("start {}: {e}", program.display()))?;
     let (tx, rx) = std::sync::mpsc::channel();
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     for stream in [
         child
             .stdout
@@ -66,8 +67,14 @@ fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
     .flatten()
     {
         let tx = tx.clone();
+        let said = std::sync::Arc::clone(&said);
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Ok(mut said) = said.lock()
+                    && said.len() < 20
+                {
+                    said.push(line.clone());
+                }
                 if let Some(at) = line.find("http://") {
                     let address: String = line[at + 7..]
                         .chars()
@@ -78,9 +85,14 @@ fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
             }
         });
     }
-    let address = rx
-        .recv_timeout(Duration::from_secs(120))
-        .map_err(|_| format!("{} did not say where it listens", program.display()))?;
+    drop(tx);
+    let address = rx.recv_timeout(Duration::from_secs(120)).map_err(|_| {
+        let said = said.lock().map(|s| s.join("\n")).unwrap_or_default();
+        format!(
+            "{} did not say where it listens; it said:\n{said}",
+            program.display()
+        )
+    })?;
     Ok(Server {
         child,
         address,
@@ -202,6 +214,8 @@ pub(crate) fn foss(seconds: &str) -> Result<(), String> {
                 "127.0.0.1",
                 "--port",
                 "0",
+                "--max-spec-bytes",
+                "67108864",
             ],
         )
     };

@@ -52,6 +52,9 @@ struct Args {
     /// Destinations allowed even under `--egress strict` (host, *.suffix, or CIDR); repeatable.
     #[arg(long = "egress-allow", value_name = "RULE")]
     egress_allow: Vec<AllowRule>,
+    /// Largest spec file accepted, in bytes; the budgets for values and items grow with it.
+    #[arg(long, env = "MOCLOJER_MAX_SPEC_BYTES", default_value_t = moclojer_domain::MAX_SPEC_BYTES)]
+    max_spec_bytes: usize,
     /// Answer cross-origin requests permissively (default) or not at all.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     cors: bool,
@@ -102,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
         egress: Some(egress),
         ..EngineOptions::default()
     };
-    let limits = Limits::default();
+    let limits = Limits::for_bytes(args.max_spec_bytes);
     let engine = load_files(&files, options.clone(), &limits)
         .with_context(|| format!("load {}", files.config.display()))?;
     for warning in engine.warnings() {

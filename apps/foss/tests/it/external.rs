@@ -1,0 +1,255 @@
+//! External bodies: JSON, YAML and XLSX sources, local (standalone, inside the spec's
+//! folder only) or by URL through the egress guard; their content is a template.
+
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::path::Path;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use moclojer_domain::spec::{self, Limits, Mode};
+use moclojer_egress::{Egress, EgressConfig};
+use moclojer_foss::{Engine, EngineOptions};
+
+use crate::helpers::{Req, engine_with, options, send};
+
+fn spec_dir_options(dir: &Path) -> EngineOptions {
+    EngineOptions {
+        spec_dir: Some(dir.to_path_buf()),
+        ..options(Mode::Standalone)
+    }
+}
+
+const SPEC: &str = r#"
+- endpoint:
+    path: /users/:id
+    response:
+      external-body:
+        provider: json
+        path: data/user-{{path-params.id}}.json
+- endpoint:
+    path: /config
+    response:
+      external-body:
+        provider: yaml
+        path: data/config.yml
+- endpoint:
+    path: /sheet
+    response:
+      external-body:
+        provider: xlsx
+        path: data/people.xlsx
+        sheet-name: People
+- endpoint:
+    path: /escape
+    response:
+      external-body:
+        provider: json
+        path: ../secret.json
+- endpoint:
+    path: /other-format
+    response:
+      external-body:
+        provider: xml
+        path: data/config.yml
+"#;
+
+/// A minimal XLSX (stored, uncompressed) with one sheet of inline strings and numbers.
+fn write_xlsx(path: &Path) {
+    let file = std::fs::File::create(path).expect("create xlsx");
+    let mut zip = zip::ZipWriter::new(file);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let parts: [(&str, &str); 5] = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+        ),
+        (
+            "xl/workbook.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="People" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c><c r="B1" t="inlineStr"><is><t>age</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Ana</t></is></c><c r="B2"><v>30</v></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>Bruno</t></is></c><c r="B3"><v>41</v></c></row></sheetData></worksheet>"#,
+        ),
+    ];
+    for (name, content) in parts {
+        zip.start_file(name, stored).expect("zip entry");
+        zip.write_all(content.as_bytes()).expect("zip write");
+    }
+    zip.finish().expect("zip finish");
+}
+
+fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let spec_dir = root.path().join("spec");
+    std::fs::create_dir_all(spec_dir.join("data")).expect("mkdir");
+    std::fs::write(
+        spec_dir.join("data/user-7.json"),
+        r#"{"id": {{path-params.id}}, "name": "seven"}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        spec_dir.join("data/config.yml"),
+        "name: moclojer\nfeatures: [mocks, webhooks]\nlimits: {rps: 100}\n",
+    )
+    .expect("write");
+    write_xlsx(&spec_dir.join("data/people.xlsx"));
+    std::fs::write(root.path().join("secret.json"), r#"{"secret": true}"#).expect("write");
+    (root, spec_dir)
+}
+
+#[tokio::test]
+async fn local_json_yaml_and_xlsx_sources() {
+    let (_root, spec_dir) = fixture();
+    let engine = engine_with(SPEC, spec_dir_options(&spec_dir));
+
+    let user = send(&engine, Req::get("/users/7")).await;
+    assert_eq!(
+        (user.status, user.json()),
+        (200, serde_json::json!({"id": 7, "name": "seven"})),
+        "{}",
+        user.body
+    );
+
+    let missing = send(&engine, Req::get("/users/8")).await;
+    assert_eq!(missing.status, 500);
+    assert!(
+        missing.body.contains("user-8.json"),
+        "the error names the file: {}",
+        missing.body
+    );
+
+    let config = send(&engine, Req::get("/config")).await;
+    assert_eq!(
+        config.json(),
+        serde_json::json!({"name": "moclojer", "features": ["mocks", "webhooks"], "limits": {"rps": 100}})
+    );
+
+    let sheet = send(&engine, Req::get("/sheet")).await;
+    assert_eq!(sheet.status, 200, "{}", sheet.body);
+    assert_eq!(
+        sheet.json(),
+        serde_json::json!([{"name": "Ana", "age": 30}, {"name": "Bruno", "age": 41}])
+    );
+
+    let escape = send(&engine, Req::get("/escape")).await;
+    assert_eq!(escape.status, 500);
+    assert!(escape.body.contains("outside"), "{}", escape.body);
+    assert!(
+        !escape.body.contains("secret\": true"),
+        "nothing of the file leaks"
+    );
+
+    let other = send(&engine, Req::get("/other-format")).await;
+    assert_eq!(other.body, "format not supported, read documentation");
+}
+
+async fn json_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(
+                        br#"{"remote": "{{query-params.who}}"}"#,
+                    ))))
+                });
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await
+                    .ok();
+            });
+        }
+    });
+    address
+}
+
+fn url_spec(address: std::net::SocketAddr) -> String {
+    format!(
+        "- endpoint:\n    path: /remote\n    response:\n      external-body:\n        provider: json\n        path: http://{address}/data.json\n"
+    )
+}
+
+#[tokio::test]
+async fn sources_by_url_go_through_the_egress_guard() {
+    let address = json_server().await;
+    let open = EngineOptions {
+        egress: Some(Egress::new(EgressConfig::open()).expect("egress")),
+        ..options(Mode::Standalone)
+    };
+    let engine = engine_with(&url_spec(address), open);
+    let res = send(&engine, Req::get("/remote?who=ana")).await;
+    assert_eq!(
+        (res.status, res.json()),
+        (200, serde_json::json!({"remote": "ana"})),
+        "{}",
+        res.body
+    );
+
+    let strict = EngineOptions {
+        egress: Some(Egress::new(EgressConfig::strict()).expect("egress")),
+        ..options(Mode::Standalone)
+    };
+    let engine = engine_with(&url_spec(address), strict);
+    let res = send(&engine, Req::get("/remote?who=ana")).await;
+    assert_eq!(
+        res.status, 500,
+        "a strict guard refuses loopback: {}",
+        res.body
+    );
+}
+
+#[test]
+fn in_cloud_mode_local_files_and_broken_templates_are_refused_at_load() {
+    for source in [
+        "- endpoint:\n    host: a-b.localhost\n    path: /x\n    response:\n      external-body: {provider: json, path: data/x.json}\n",
+        "- endpoint:\n    host: a-b.localhost\n    path: /x\n    response:\n      body: '{{x|nofilter}}'\n",
+    ] {
+        let spec = spec::parse_yaml(source, &Limits::default()).expect("parses");
+        let refused = Engine::build(spec, options(Mode::Cloud)).expect_err("refused in cloud mode");
+        assert!(refused.iter().any(|d| d.is_error()), "{refused:#?}");
+    }
+    let hostless =
+        spec::parse_yaml("- endpoint:\n    path: /x\n", &Limits::default()).expect("parses");
+    let refused =
+        Engine::build(hostless, options(Mode::Cloud)).expect_err("a host-less route in cloud mode");
+    assert!(
+        refused.iter().any(|d| d.message.contains("host")),
+        "{refused:#?}"
+    );
+}
+
+#[tokio::test]
+async fn cors_can_be_turned_off() {
+    let spec = "- endpoint:\n    path: /x\n    response:\n      body: '{}'\n";
+    let engine = engine_with(
+        spec,
+        EngineOptions {
+            cors: false,
+            ..options(Mode::Standalone)
+        },
+    );
+    let res = send(
+        &engine,
+        Req::get("/x").header("origin", "https://app.example"),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("access-control-allow-origin"), None);
+}
