@@ -9,8 +9,9 @@
 //! call, so that an adapter commits the change and its outbox rows in one transaction:
 //! a crash between the two is impossible by construction.
 //!
-//! This crate holds no implementation beyond the two trivial ones of the synchronous ports
-//! ([`SystemClock`], [`RandomIds`]); adapters live in `adapters/`.
+//! This crate holds no adapter: beyond the traits it has the two trivial implementations of
+//! the synchronous ports ([`SystemClock`], [`RandomIds`]) and the outbox [`Relay`], which is
+//! orchestration over two ports; adapters live in `adapters/`.
 //!
 //! [`Event`]: moclojer_domain::Event
 
@@ -24,6 +25,7 @@ mod object_store;
 mod outbox;
 mod publications;
 mod queue;
+mod relay;
 mod scope;
 
 pub use accounts::{AccountRepository, UserRecord};
@@ -36,4 +38,5 @@ pub use object_store::{ETag, Object, ObjectKey, ObjectKeyError, ObjectMeta, Obje
 pub use outbox::{Outbox, OutboxEntry};
 pub use publications::PublicationRepository;
 pub use queue::{DeadLetter, Delivery, EventQueue, MessageId, QueueSettings, check_group_name};
+pub use relay::{Relay, RelaySettings};
 pub use scope::Scope;

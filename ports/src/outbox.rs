@@ -2,6 +2,7 @@
 //! be relayed to the event queue.
 
 use std::fmt::Debug;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use moclojer_domain::Event;
@@ -24,8 +25,24 @@ pub trait Outbox: Debug + Send + Sync + 'static {
     /// Records `events` that are not tied to a repository write (e.g. `config.published`).
     async fn append(&self, events: &[Event]) -> PortResult<()>;
 
-    /// Up to `limit` events not yet marked sent, oldest first.
+    /// Up to `limit` events not yet marked sent, oldest first, claimed or not (for
+    /// inspection and monitoring; relays use [`Self::claim`]).
     async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxEntry>>;
+
+    /// Claims up to `limit` pending events for `relay`, oldest first, skipping those
+    /// another relay claimed less than `lease` ago; the claim lasts `lease`. Several relays
+    /// can run at once without publishing the same event twice while their claims hold; a
+    /// relay that dies leaves its claims to expire, and another takes them over.
+    /// Claiming again as the same relay renews its own claims.
+    ///
+    /// # Errors
+    /// `Invalid` for an empty relay name or a zero `limit`.
+    async fn claim(
+        &self,
+        relay: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> PortResult<Vec<OutboxEntry>>;
 
     /// Marks entries as sent; they are no longer pending. Unknown or already sent
     /// positions are ignored, so a relay that retries is harmless.

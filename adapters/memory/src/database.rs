@@ -23,6 +23,8 @@ struct State {
     revisions: BTreeMap<(MockId, Revision), MockRevision>,
     publications: BTreeMap<MockId, Publication>,
     outbox: BTreeMap<u64, Event>,
+    /// Relay claims on outbox entries: who, and until when.
+    claims: BTreeMap<u64, (String, std::time::Instant)>,
     next_seq: u64,
 }
 
@@ -531,10 +533,45 @@ impl Outbox for InMemoryDatabase {
             .collect())
     }
 
+    async fn claim(
+        &self,
+        relay: &str,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> PortResult<Vec<OutboxEntry>> {
+        if relay.is_empty() || limit == 0 {
+            return Err(PortError::invalid(
+                "a claim needs a relay name and a limit above zero",
+            ));
+        }
+        let now = std::time::Instant::now();
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        let mut claimed = Vec::new();
+        for (seq, event) in &state.outbox {
+            if claimed.len() == limit {
+                break;
+            }
+            let free = match state.claims.get(seq) {
+                None => true,
+                Some((holder, until)) => holder == relay || *until <= now,
+            };
+            if free {
+                state.claims.insert(*seq, (relay.to_owned(), now + lease));
+                claimed.push(OutboxEntry {
+                    seq: *seq,
+                    event: event.clone(),
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
     async fn mark_sent(&self, seqs: &[u64]) -> PortResult<()> {
         let mut state = lock(&self.state);
         for seq in seqs {
             state.outbox.remove(seq);
+            state.claims.remove(seq);
         }
         Ok(())
     }

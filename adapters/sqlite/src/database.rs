@@ -23,8 +23,14 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The embedded schema, in order. Applied migrations are tracked by sqlx in
 /// `_sqlx_migrations`, with a checksum, so an edited migration is refused instead of being
 /// silently skipped: add a new file instead.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "outbox claims",
+        include_str!("../migrations/0002_outbox_claims.sql"),
+    ),
+];
 
 /// Where the database is and how many connections it may use.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

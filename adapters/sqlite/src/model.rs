@@ -383,6 +383,11 @@ impl FromRow<'_, SqliteRow> for OutboxRow {
 }
 
 impl OutboxRow {
+    /// The position, for ordering.
+    pub(crate) fn seq(&self) -> i64 {
+        self.seq
+    }
+
     /// The entry.
     pub(crate) fn into_entry(self) -> PortResult<moclojer_ports::OutboxEntry> {
         let seq = u64::try_from(self.seq)

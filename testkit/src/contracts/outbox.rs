@@ -216,4 +216,108 @@ pub async fn outbox_contract(repos: Repos) {
         again.len() == 1 && again[0].seq > all[5].seq,
         "positions never go back"
     );
+    outbox.mark_sent(&[again[0].seq]).await.expect("mark sent");
+
+    claims(&fx, outbox.as_ref()).await;
+}
+
+/// Relays claim entries for a lease: no two relays hold the same entry at once; a dead
+/// relay's claims expire and are taken over.
+async fn claims(fx: &Fixture, outbox: &dyn moclojer_ports::Outbox) {
+    use moclojer_ports::IdGenerator as _;
+    use std::time::Duration;
+    let minute = Duration::from_secs(60);
+    let events: Vec<Event> = (0..5)
+        .map(|_| {
+            fx.event(EventKind::PublicationChanged {
+                mock_id: moclojer_ports::RandomIds.mock_id(),
+            })
+        })
+        .collect();
+    outbox.append(&events).await.expect("append");
+
+    expect_kind(
+        outbox.claim("", 1, minute).await,
+        Invalid,
+        "a claim without a relay name",
+    );
+    expect_kind(
+        outbox.claim("r1", 0, minute).await,
+        Invalid,
+        "a claim of nothing",
+    );
+
+    let first = outbox.claim("r1", 2, minute).await.expect("claim");
+    let firsts: Vec<&Event> = first.iter().map(|e| &e.event).collect();
+    assert_eq!(
+        firsts,
+        events[..2].iter().collect::<Vec<_>>(),
+        "a claim takes the oldest"
+    );
+    let second = outbox.claim("r2", 10, minute).await.expect("claim");
+    let seconds: Vec<&Event> = second.iter().map(|e| &e.event).collect();
+    assert_eq!(
+        seconds,
+        events[2..].iter().collect::<Vec<_>>(),
+        "another relay skips claimed entries"
+    );
+    assert!(
+        outbox
+            .claim("r3", 10, minute)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "everything is claimed"
+    );
+    let renewed = outbox.claim("r1", 10, minute).await.expect("claim");
+    assert_eq!(
+        renewed, first,
+        "a relay claiming again gets its own entries back"
+    );
+    assert_eq!(
+        outbox.pending(100).await.expect("pending").len(),
+        5,
+        "claimed entries are still pending"
+    );
+
+    let first_seqs: Vec<u64> = first.iter().map(|e| e.seq).collect();
+    outbox.mark_sent(&first_seqs).await.expect("mark sent");
+    assert!(
+        outbox
+            .claim("r1", 10, minute)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "sent entries are not claimed again"
+    );
+
+    // r2 dies: its short claims expire and r4 takes them over.
+    let second_seqs: Vec<u64> = second.iter().map(|e| e.seq).collect();
+    let short = outbox
+        .claim("r2", 10, Duration::from_millis(200))
+        .await
+        .expect("renew with a short lease");
+    assert_eq!(short.len(), 3);
+    assert!(
+        outbox
+            .claim("r4", 10, minute)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a live claim holds"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let taken: Vec<u64> = outbox
+        .claim("r4", 10, minute)
+        .await
+        .expect("claim")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        taken, second_seqs,
+        "an expired claim is taken over, in order"
+    );
+    outbox.mark_sent(&taken).await.expect("mark sent");
+    assert!(outbox.pending(100).await.expect("pending").is_empty());
 }

@@ -122,7 +122,11 @@ async fn migrations_run_once_however_often_the_file_is_opened() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(applied, [(1, true)]);
+    assert_eq!(
+        applied,
+        [(1, true), (2, true)],
+        "each migration applied once"
+    );
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&pool)
         .await
