@@ -15,6 +15,7 @@
 )]
 
 mod bench;
+mod services;
 mod tidy;
 
 use std::env;
@@ -26,7 +27,8 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      format check, clippy (-D warnings), all tests; what CI runs
+  ci      format check, clippy (-D warnings), all tests; what CI runs. Starts
+          PostgreSQL, Redis and moto (S3) when they are not running
   dev     run every service in one process on the embedded defaults
   bench foss [SECONDS]
           the mock server against a minimal hyper server, as ratios (release build)
@@ -113,9 +115,12 @@ fn ci() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    let services = services::start()?;
     step(
         "tests",
-        cargo().args(["test", "--workspace", "--jobs", &jobs]),
+        cargo()
+            .args(["test", "--workspace", "--jobs", &jobs])
+            .envs(services),
     )?;
     println!(
         "\n==> ci: all green in {:.0}s",

@@ -25,6 +25,7 @@ use crate::context::{Refusal, check_against_example, coerce};
 use crate::ratelimit::{RateLimiter, Verdict};
 use crate::request::{percent_decode, query_pairs};
 use crate::router::{Lookup, METHODS, PatternSegment, RouteTable};
+use crate::socket::CompiledSocket;
 use crate::webhook::{CompiledWebhook, Webhooks};
 use moclojer_egress::Egress;
 
@@ -143,6 +144,8 @@ pub struct Engine {
     warnings: Vec<Diagnostic>,
     spec: Spec,
     webhooks: Webhooks,
+    socket_table: RouteTable,
+    sockets: Vec<Arc<CompiledSocket>>,
 }
 
 /// The answer to a request.
@@ -216,6 +219,31 @@ impl Engine {
             }
             endpoints.push(compile_endpoint(endpoint, &mut diagnostics));
         }
+        let mut socket_table = RouteTable::default();
+        let mut sockets = Vec::with_capacity(spec.websockets.len());
+        for socket in &spec.websockets {
+            let index = u32::try_from(sockets.len()).unwrap_or(u32::MAX);
+            let segments: Vec<PatternSegment> = socket
+                .path
+                .segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Static(text) => PatternSegment::Static(text.clone()),
+                    Segment::Param { .. } => PatternSegment::Param,
+                })
+                .collect();
+            if !socket_table.insert(socket.host.as_deref(), &segments, 0, index) {
+                continue;
+            }
+            let (compiled, problems) = CompiledSocket::compile(socket);
+            for problem in problems {
+                diagnostics.push(
+                    Diagnostic::warning(socket.line, 1, format!("websocket: {problem}"))
+                        .in_item(socket.item, "websocket"),
+                );
+            }
+            sockets.push(Arc::new(compiled));
+        }
         let webhooks = Webhooks::new(options.egress.clone());
         Ok(Self {
             table,
@@ -224,6 +252,8 @@ impl Engine {
             warnings: diagnostics,
             spec,
             webhooks,
+            socket_table,
+            sockets,
         })
     }
 
@@ -307,7 +337,19 @@ impl Engine {
                     reply(StatusCode::METHOD_NOT_ALLOWED, headers, Bytes::new())
                 }
             }
-            Lookup::NotFound => reply(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new()),
+            Lookup::NotFound => match self.socket_for(&parts.uri, &parts.headers) {
+                // A plain GET of a websocket path gets the greeting, as the original answered.
+                Some((socket, context)) if parts.method == HttpMethod::GET => {
+                    match socket.greeting(&context, env, &self.options.render) {
+                        Some(Ok(text)) => {
+                            reply(StatusCode::OK, HeaderMap::new(), Bytes::from(text))
+                        }
+                        Some(Err(message)) => template_error(&message),
+                        None => reply(StatusCode::UPGRADE_REQUIRED, HeaderMap::new(), Bytes::new()),
+                    }
+                }
+                _ => reply(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new()),
+            },
         };
         if let Some(origin) = origin {
             let headers = response.headers_mut();
@@ -323,6 +365,29 @@ impl Engine {
             );
         }
         response
+    }
+
+    /// The websocket endpoint for this request's host and path, with its context (typed
+    /// path parameters, query), if any.
+    pub(crate) fn socket_for(
+        &self,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+    ) -> Option<(Arc<CompiledSocket>, Value)> {
+        let host = crate::request::request_host(uri, headers).ok()?;
+        let Lookup::Found { endpoint, params } = self.socket_table.lookup(&host, 0, uri.path())
+        else {
+            return None;
+        };
+        let socket = self.sockets.get(endpoint as usize)?;
+        let mut path_params = Map::new();
+        for ((name, ty), raw) in socket.params.iter().zip(&params) {
+            path_params.insert(name.clone(), coerce(&percent_decode(raw), *ty).ok()?);
+        }
+        Some((
+            Arc::clone(socket),
+            crate::socket::context(path_params, uri.query().unwrap_or("")),
+        ))
     }
 
     #[allow(

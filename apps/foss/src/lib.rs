@@ -20,6 +20,7 @@ mod ratelimit;
 mod request;
 mod router;
 mod server;
+mod socket;
 mod watch;
 mod webhook;
 
@@ -30,5 +31,6 @@ pub use server::{
     HEADER_READ_TIMEOUT, SHUTDOWN_GRACE, ServeOptions, SharedEngine, SystemEnv, handle, serve,
     serve_with,
 };
+pub use socket::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use watch::{POLL_INTERVAL, reload, watch};
 pub use webhook::{MAX_PENDING_WEBHOOKS, Webhooks};

@@ -50,10 +50,13 @@ impl Env for SystemEnv {
 /// Answers one request: reads the body within the limit, then asks the current engine.
 pub async fn handle(
     engine: &SharedEngine,
-    request: http::Request<Incoming>,
+    mut request: http::Request<Incoming>,
     remote: SocketAddr,
 ) -> http::Response<Full<Bytes>> {
     let engine = engine.load_full();
+    if let Some(response) = upgrade(&engine, &mut request) {
+        return response;
+    }
     let limit = engine.options().max_body_bytes;
     let (parts, body) = request.into_parts();
     let declared = parts
@@ -76,6 +79,68 @@ pub async fn handle(
     };
     let reply = engine.handle(&parts, body, remote, &SystemEnv).await;
     reply.map(Full::new)
+}
+
+/// Answers a websocket handshake for a websocket endpoint: 101, and the connection is
+/// served in the background once hyper hands it over.
+fn upgrade(
+    engine: &Arc<Engine>,
+    request: &mut http::Request<Incoming>,
+) -> Option<http::Response<Full<Bytes>>> {
+    use http::header::{
+        CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+    };
+    let headers = request.headers();
+    let has = |name: http::header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+    };
+    if request.method() != http::Method::GET
+        || !has(UPGRADE, "websocket")
+        || !has(CONNECTION, "upgrade")
+    {
+        return None;
+    }
+    let (socket, context) = engine.socket_for(request.uri(), request.headers())?;
+    if headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
+        return Some(plain(
+            StatusCode::BAD_REQUEST,
+            "unsupported websocket version",
+        ));
+    }
+    let key = headers.get(SEC_WEBSOCKET_KEY)?.as_bytes().to_owned();
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+    let on_upgrade = hyper::upgrade::on(request);
+    let limits = engine.options().render;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                socket
+                    .serve(upgraded, context, Arc::new(SystemEnv), limits)
+                    .await
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    let mut response = http::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, http::HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, http::HeaderValue::from_static("Upgrade"));
+    if let Ok(value) = http::HeaderValue::from_str(&accept) {
+        headers.insert(SEC_WEBSOCKET_ACCEPT, value);
+    }
+    Some(response)
 }
 
 fn too_large(limit: usize) -> http::Response<Full<Bytes>> {

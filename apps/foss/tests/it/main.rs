@@ -8,3 +8,4 @@ mod limits;
 mod reload;
 mod server;
 mod webhooks;
+mod websocket;
