@@ -101,10 +101,8 @@ pub(crate) fn moto_bin() -> PathBuf {
 }
 
 fn moto() -> Result<(), String> {
-    if answers("127.0.0.1:9000") {
-        println!("    s3 (moto): running on 127.0.0.1:9000");
-        return Ok(());
-    }
+    // Installed even when an S3 server already answers: the tests start a second moto of
+    // their own to see what a stopped server does.
     let home = moto_home();
     if !moto_bin().is_file() {
         println!(
@@ -123,6 +121,10 @@ fn moto() -> Result<(), String> {
                 "moto[server]",
             ],
         )?;
+    }
+    if answers("127.0.0.1:9000") {
+        println!("    s3 (moto): running on 127.0.0.1:9000");
+        return Ok(());
     }
     println!("    s3 (moto): starting on 127.0.0.1:9000");
     let log = std::fs::File::create(std::env::temp_dir().join("moclojer-moto.log"))
