@@ -1,0 +1,44 @@
+//! `moclojer-testkit`'s repository and outbox suites, each on a fresh database.
+
+use moclojer_testkit::{Repos, contracts};
+
+use crate::helpers::TestDb;
+
+/// A fresh database; keep the `TestDb` alive while the suite runs. `None`: skipped.
+async fn fresh() -> Option<(TestDb, Repos)> {
+    let pg = TestDb::create().await?;
+    let db = pg.connect().await;
+    Some((pg, Repos::from_database(db)))
+}
+
+#[tokio::test]
+async fn accounts() {
+    let Some((_pg, repos)) = fresh().await else {
+        return;
+    };
+    contracts::account_repository_contract(repos).await;
+}
+
+#[tokio::test]
+async fn mocks() {
+    let Some((_pg, repos)) = fresh().await else {
+        return;
+    };
+    contracts::mock_repository_contract(repos).await;
+}
+
+#[tokio::test]
+async fn publications() {
+    let Some((_pg, repos)) = fresh().await else {
+        return;
+    };
+    contracts::publication_repository_contract(repos).await;
+}
+
+#[tokio::test]
+async fn outbox() {
+    let Some((_pg, repos)) = fresh().await else {
+        return;
+    };
+    contracts::outbox_contract(repos).await;
+}

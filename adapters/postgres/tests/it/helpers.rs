@@ -1,0 +1,312 @@
+//! A fresh database per test on the server `MOCLOJER_TEST_DATABASE_URL` names, fixtures
+//! built from the domain's constructors, and a raw view of the tables.
+
+use std::time::Duration;
+
+use moclojer_domain::{
+    Email, Event, EventId, EventKind, Handle, Mock, MockId, MockName, SpecSource, Timestamp, User,
+    UserId, Workspace, WorkspaceId, Zone,
+};
+use moclojer_ports::{AccountRepository, MockRepository, Scope};
+use moclojer_postgres::{PostgresConfig, PostgresDatabase};
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, Connection, Executor};
+use uuid::Uuid;
+
+/// The variable naming the server: an admin URL that may create and drop databases.
+pub(crate) const URL_VAR: &str = "MOCLOJER_TEST_DATABASE_URL";
+
+/// The admin URL, or `None` when the tests are to be skipped (the variable is unset and
+/// this is not CI).
+///
+/// # Panics
+/// Under `CI=true` without the variable: there, tests against a real server never pass
+/// silently.
+pub(crate) fn admin_url() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{URL_VAR} is not set, and CI=true: the PostgreSQL adapter's tests need a \
+                 PostgreSQL server; set {URL_VAR} to an admin URL that may create databases, \
+                 e.g. postgres://postgres@127.0.0.1:5432/test"
+            );
+            skip_notice();
+            None
+        }
+    }
+}
+
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped test says so, once, where cargo test shows it"
+)]
+fn skip_notice() {
+    eprintln!(
+        "skipped: {URL_VAR} is not set, so there is no PostgreSQL server to test against \
+         (e.g. {URL_VAR}=postgres://postgres@127.0.0.1:5432/test)"
+    );
+}
+
+/// A database of its own on the test server, `moclojer_t_<random>`, dropped (best effort)
+/// when this value goes, even when the test panicked.
+#[derive(Debug)]
+pub(crate) struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// A new, empty database, or `None` when the tests are skipped.
+    ///
+    /// # Panics
+    /// When the server named by the variable cannot be reached or refuses.
+    pub(crate) async fn create() -> Option<Self> {
+        let admin = admin_url()?;
+        let name = format!("moclojer_t_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("connect to the server {URL_VAR} names: {e}"));
+        conn.execute(AssertSqlSafe(format!(
+            "CREATE DATABASE {name} TEMPLATE template0"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
+        conn.close().await.ok();
+        let mut url = url::Url::parse(&admin).expect("the admin url parses");
+        url.set_path(&format!("/{name}"));
+        Some(Self {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    /// The URL of this database.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A configuration for this database with a small pool.
+    pub(crate) fn config(&self) -> PostgresConfig {
+        PostgresConfig {
+            max_connections: 5,
+            ..PostgresConfig::new(self.url.clone())
+        }
+    }
+
+    /// The adapter on this database, migrated.
+    pub(crate) async fn connect(&self) -> PostgresDatabase {
+        PostgresDatabase::connect(&self.config())
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// A raw pool on this database, for looking behind the ports.
+    pub(crate) async fn raw(&self) -> PgPool {
+        PgPool::connect(&self.url).await.expect("raw pool")
+    }
+
+    /// Row counts of every table.
+    pub(crate) async fn counts(&self) -> Counts {
+        let pool = self.raw().await;
+        let mut counts = Vec::new();
+        for sql in [
+            "SELECT COUNT(*) FROM users",
+            "SELECT COUNT(*) FROM workspaces",
+            "SELECT COUNT(*) FROM members",
+            "SELECT COUNT(*) FROM mocks",
+            "SELECT COUNT(*) FROM mock_revisions",
+            "SELECT COUNT(*) FROM publications",
+            "SELECT COUNT(*) FROM outbox",
+        ] {
+            counts.push(
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count"),
+            );
+        }
+        pool.close().await;
+        Counts {
+            users: counts[0],
+            workspaces: counts[1],
+            members: counts[2],
+            mocks: counts[3],
+            revisions: counts[4],
+            publications: counts[5],
+            outbox: counts[6],
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // The test's runtime may be gone or busy: drop on a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let mut conn = PgConnection::connect(&admin).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let dropped = conn.execute(AssertSqlSafe(sql)).await.ok();
+                conn.close().await.ok();
+                dropped
+            })
+        })
+        .join();
+        // Best effort: a database left behind is harmless and named as a test's.
+        drop(dropped);
+    }
+}
+
+/// Row counts of every table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) users: i64,
+    pub(crate) workspaces: i64,
+    pub(crate) members: i64,
+    pub(crate) mocks: i64,
+    pub(crate) revisions: i64,
+    pub(crate) publications: i64,
+    pub(crate) outbox: i64,
+}
+
+/// A bound on how long anything in these tests may wait.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
+
+pub(crate) fn t(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(ms)
+}
+
+pub(crate) fn user_id(n: u128) -> UserId {
+    UserId::from_uuid(Uuid::from_u128(n))
+}
+
+pub(crate) fn workspace_id(n: u128) -> WorkspaceId {
+    WorkspaceId::from_uuid(Uuid::from_u128(0x1000 + n))
+}
+
+pub(crate) fn mock_id(n: u128) -> MockId {
+    MockId::from_uuid(Uuid::from_u128(0x2000 + n))
+}
+
+pub(crate) fn event(n: u128, kind: EventKind) -> Event {
+    Event::new(
+        EventId::from_uuid(Uuid::from_u128(0x3000 + n)),
+        t(500),
+        kind,
+    )
+}
+
+pub(crate) fn spec(text: &str) -> SpecSource {
+    SpecSource::new(text).unwrap()
+}
+
+/// A user without a handle.
+pub(crate) fn user(n: u128, email: &str) -> User {
+    User::new(user_id(n), Email::parse(email).unwrap(), t(10))
+}
+
+/// A mock named `name` in `workspace`, under `localhost`.
+pub(crate) fn mock(n: u128, workspace: &Workspace, name: &str) -> Mock {
+    Mock::create(
+        mock_id(n),
+        workspace,
+        MockName::parse(name).unwrap(),
+        &Zone::parse("localhost").unwrap(),
+        spec("- endpoint: {path: /hello}"),
+        t(100),
+    )
+}
+
+/// Alice with her personal workspace, Bob with his, and the org `acme` that Alice owns and
+/// Bob is a member of.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) alice: User,
+    pub(crate) bob: User,
+    pub(crate) alice_ws: Workspace,
+    pub(crate) bob_ws: Workspace,
+    pub(crate) acme: Workspace,
+}
+
+impl World {
+    pub(crate) async fn create(db: &PostgresDatabase) -> Self {
+        let mut alice = user(1, "alice@example.com");
+        let mut bob = user(2, "bob@example.com");
+        db.create_user(&alice, Some("$argon2id$v=19$alice"))
+            .await
+            .unwrap();
+        db.create_user(&bob, None).await.unwrap();
+        alice
+            .choose_handle(Handle::parse("alice").unwrap())
+            .unwrap();
+        bob.choose_handle(Handle::parse("bob").unwrap()).unwrap();
+        let alice_ws = Workspace::personal(workspace_id(1), &alice, t(20)).unwrap();
+        let bob_ws = Workspace::personal(workspace_id(2), &bob, t(20)).unwrap();
+        db.create_personal_workspace(&alice, &alice_ws)
+            .await
+            .unwrap();
+        db.create_personal_workspace(&bob, &bob_ws).await.unwrap();
+        let mut acme = Workspace::org(
+            workspace_id(3),
+            Handle::parse("acme").unwrap(),
+            Some("Acme Inc."),
+            alice.id,
+            t(30),
+        )
+        .unwrap();
+        acme.add_member(alice.id, bob.id, moclojer_domain::Role::Member)
+            .unwrap();
+        db.create_org(&acme, &[]).await.unwrap();
+        Self {
+            alice,
+            bob,
+            alice_ws,
+            bob_ws,
+            acme,
+        }
+    }
+
+    pub(crate) fn alice_scope(&self) -> Scope {
+        Scope::User(self.alice.id)
+    }
+
+    pub(crate) fn bob_scope(&self) -> Scope {
+        Scope::User(self.bob.id)
+    }
+
+    /// Stores `mock` for Alice with one `mock.changed` event.
+    pub(crate) async fn create_mock(&self, db: &PostgresDatabase, mock: &Mock, event_n: u128) {
+        let changed = event(
+            event_n,
+            EventKind::MockChanged {
+                mock_id: mock.id,
+                revision: mock.revision,
+            },
+        );
+        db.create(&self.alice_scope(), mock, &[changed])
+            .await
+            .unwrap();
+    }
+}
+
+/// The error kind of a result that must be an error.
+pub(crate) fn kind<T>(result: moclojer_ports::PortResult<T>) -> moclojer_ports::PortErrorKind {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(err) => err.kind(),
+    }
+}
