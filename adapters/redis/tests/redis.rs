@@ -727,3 +727,106 @@ async fn a_cancelled_receive_does_not_hold_up_the_next_one() {
     })
     .await;
 }
+
+/// The path the hosted service depends on: writes record events in the database's outbox,
+/// a relay moves them to Redis. Redis stops while events keep being written; when it
+/// returns, every event arrives (Redis keeps its streams on disk with AOF, as a production
+/// Redis does).
+#[tokio::test]
+async fn events_written_while_redis_is_down_all_arrive_through_the_outbox() {
+    use moclojer_ports::{Outbox, Relay, RelaySettings};
+    let test = "events_written_while_redis_is_down_all_arrive_through_the_outbox";
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = data.path().to_string_lossy().into_owned();
+    let persistent = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir.as_str(),
+    ];
+    let Some(mut server) = own_server_with(test, &persistent) else {
+        return;
+    };
+    let port = server.port;
+    let url = format!("redis://127.0.0.1:{port}");
+    let settings = QueueSettings {
+        redeliver_after: Duration::from_millis(500),
+        max_deliveries: 5,
+    };
+    let queue = Arc::new(
+        RedisEventQueue::connect(&config(&url, "relay-test", settings))
+            .await
+            .expect("connect"),
+    );
+    queue.ensure_group("consumer").await.expect("group");
+    let outbox = moclojer_sqlite::SqliteDatabase::in_memory()
+        .await
+        .expect("database");
+    let relay_settings = RelaySettings {
+        idle: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        ..RelaySettings::named("relay-1")
+    };
+    let relay = Relay::new(Arc::new(outbox.clone()), queue.clone(), relay_settings);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relaying = tokio::spawn(relay.run(async move {
+        stopped.await.ok();
+    }));
+
+    let before: Vec<Event> = (0..20).map(|_| event()).collect();
+    outbox.append(&before).await.expect("append");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !outbox.pending(100).await.expect("pending").is_empty() {
+        assert!(Instant::now() < deadline, "the first events were relayed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    server.kill();
+    let during: Vec<Event> = (0..20).map(|_| event()).collect();
+    for chunk in during.chunks(5) {
+        outbox
+            .append(chunk)
+            .await
+            .expect("writes go on while Redis is down");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        outbox.pending(100).await.expect("pending").len(),
+        20,
+        "nothing was lost: the outbox holds them"
+    );
+
+    let _restarted = OwnServer::start_with(port, &persistent).expect("restart redis-server");
+    let mut seen = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < 40 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 40 events arrived",
+            seen.len()
+        );
+        let Ok(batch) = queue
+            .receive("consumer", "c1", 50, Duration::from_millis(200))
+            .await
+        else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let ids: Vec<_> = batch.iter().map(|d| d.id.clone()).collect();
+        seen.extend(batch.into_iter().map(|d| d.event.id));
+        if !ids.is_empty() {
+            queue.ack("consumer", &ids).await.ok();
+        }
+    }
+    let expected: std::collections::HashSet<_> =
+        before.iter().chain(&during).map(|e| e.id).collect();
+    assert_eq!(seen, expected, "every event arrived");
+    assert!(
+        outbox.pending(100).await.expect("pending").is_empty(),
+        "the outbox is drained"
+    );
+    stop.send(()).ok();
+    relaying.await.expect("relay task");
+}
