@@ -30,6 +30,8 @@ tasks:
   ci      format check, clippy (-D warnings), all tests; what CI runs. Starts
           PostgreSQL, Redis and moto (S3) when they are not running
   dev     run every service in one process on the embedded defaults
+  db migrate [URL]
+          bring a PostgreSQL schema up to date (URL or MOCLOJER_DATABASE_URL)
   bench foss [SECONDS]
           the mock server against a minimal hyper server, as ratios (release build)
   tidy    check dependency directions and module docs
@@ -40,6 +42,27 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("dev") => dev(&args[1..]),
+        Some("db") => match args.get(1).map(String::as_str) {
+            Some("migrate") => {
+                let mut command = cargo();
+                command.args([
+                    "run",
+                    "--quiet",
+                    "--jobs",
+                    &jobs(),
+                    "--package",
+                    "moclojer-postgres",
+                    "--example",
+                    "migrate",
+                    "--",
+                ]);
+                command.args(&args[2..]);
+                step("migrate", &mut command)
+            }
+            _ => Err(format!(
+                "db what? `cargo xtask db migrate [url]`\n\n{USAGE}"
+            )),
+        },
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("foss") => bench::foss(args.get(2).map_or("5", String::as_str)),
             _ => Err(format!(
@@ -119,7 +142,7 @@ fn ci() -> Result<(), String> {
     step(
         "tests",
         cargo()
-            .args(["test", "--workspace", "--jobs", &jobs])
+            .args(["test", "--workspace", "--no-fail-fast", "--jobs", &jobs])
             .envs(services),
     )?;
     println!(

@@ -123,6 +123,9 @@ fn read_member(root: &Path, place: &str) -> Result<Member, String> {
     let mut section = String::new();
     let mut dependencies = Vec::new();
     for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
         if line.starts_with('[') {
             section = line.trim_matches(|c| c == '[' || c == ']').to_owned();
             continue;
