@@ -1,0 +1,198 @@
+//! The worker: events wake one rebuild per batch; a timer rebuilds without them.
+
+use std::time::Duration;
+
+use moclojer_domain::{EventKind, Host};
+use moclojer_generator::{CONFIG_KEY, GROUP, StepOutcome, run, try_execute_next};
+use moclojer_memory::InMemoryEventQueue;
+use moclojer_ports::{EventQueue, Scope};
+
+use crate::helpers::{World, item_hosts};
+
+#[tokio::test]
+async fn an_event_wakes_one_rebuild_and_is_acked() {
+    let world = World::new();
+    let queue = InMemoryEventQueue::default();
+    queue.ensure_group(GROUP).await.unwrap();
+
+    assert_eq!(
+        try_execute_next(&world.deps, &queue, GROUP).await.unwrap(),
+        StepOutcome::Empty
+    );
+    assert!(
+        world.object(CONFIG_KEY).await.is_none(),
+        "no event, no rebuild"
+    );
+
+    let workspace = world.workspace().await;
+    let mock = world.published_mock(&workspace, "woken").await;
+    for _ in 0..3 {
+        queue
+            .publish(
+                &world
+                    .fx
+                    .event(EventKind::PublicationChanged { mock_id: mock.id }),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        try_execute_next(&world.deps, &queue, GROUP).await.unwrap(),
+        StepOutcome::Done
+    );
+    assert_eq!(
+        world.manifest().await.generation,
+        1,
+        "one rebuild for the batch"
+    );
+    assert_eq!(item_hosts(&world.config().await), [mock.host.as_str()]);
+    assert_eq!(
+        try_execute_next(&world.deps, &queue, GROUP).await.unwrap(),
+        StepOutcome::Empty,
+        "the batch was acked"
+    );
+}
+
+#[tokio::test]
+async fn replayed_and_reordered_events_are_harmless() {
+    let world = World::new();
+    let queue = InMemoryEventQueue::default();
+    queue.ensure_group(GROUP).await.unwrap();
+    let workspace = world.workspace().await;
+    let kept = world.published_mock(&workspace, "kept").await;
+    let removed = world.published_mock(&workspace, "removed").await;
+    moclojer_generator::rebuild(&world.deps).await.unwrap();
+    world
+        .repos
+        .mocks
+        .delete(&Scope::System, removed.id, &[])
+        .await
+        .unwrap();
+    moclojer_generator::rebuild(&world.deps).await.unwrap();
+    let manifest = world.manifest().await;
+    assert_eq!(manifest.generation, 2);
+
+    // stale and out-of-order hints: a deleted mock "changed", a live one "deleted",
+    // an old config.published, the same event twice
+    let replayed = world
+        .fx
+        .event(EventKind::PublicationChanged { mock_id: kept.id });
+    let stale: Vec<_> = vec![
+        world.fx.event(EventKind::MockDeleted {
+            mock_id: kept.id,
+            host: Host::parse_any(kept.host.as_str()).unwrap(),
+        }),
+        world.fx.event(EventKind::MockChanged {
+            mock_id: removed.id,
+            revision: removed.revision,
+        }),
+        world.fx.event(EventKind::ConfigPublished {
+            generation: 1,
+            key: CONFIG_KEY.to_owned(),
+            checksum: "00".repeat(32),
+        }),
+        replayed.clone(),
+        replayed,
+    ];
+    for event in &stale {
+        queue.publish(event).await.unwrap();
+    }
+    let writes = world.store.writes();
+    assert_eq!(
+        try_execute_next(&world.deps, &queue, GROUP).await.unwrap(),
+        StepOutcome::Done
+    );
+    assert_eq!(world.manifest().await, manifest);
+    assert_eq!(world.store.writes(), writes);
+    assert_eq!(item_hosts(&world.config().await), [kept.host.as_str()]);
+}
+
+#[tokio::test]
+async fn a_missing_group_is_created() {
+    let world = World::new();
+    let queue = InMemoryEventQueue::default();
+    assert_eq!(
+        try_execute_next(&world.deps, &queue, "fresh")
+            .await
+            .unwrap(),
+        StepOutcome::Empty
+    );
+    queue
+        .publish(&world.fx.event(EventKind::DomainRemoved {
+            host: Host::parse_any("x-y.test.localhost").unwrap(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        try_execute_next(&world.deps, &queue, "fresh")
+            .await
+            .unwrap(),
+        StepOutcome::Done
+    );
+}
+
+#[tokio::test]
+async fn run_rebuilds_at_start_and_on_events() {
+    let world = World::new();
+    let queue = InMemoryEventQueue::default();
+    let workspace = world.workspace().await;
+    let first = world.published_mock(&workspace, "first").await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async {
+        stop_rx.await.ok();
+    };
+    let check = async {
+        wait_for_hosts(&world, 1).await;
+        assert_eq!(item_hosts(&world.config().await), [first.host.as_str()]);
+        let second = world.published_mock(&workspace, "second").await;
+        queue
+            .publish(
+                &world
+                    .fx
+                    .event(EventKind::PublicationChanged { mock_id: second.id }),
+            )
+            .await
+            .unwrap();
+        wait_for_hosts(&world, 2).await;
+        stop_tx.send(()).ok();
+    };
+    // an hour between timed rebuilds: only the start and the event can do it
+    let (ran, ()) = tokio::join!(
+        run(&world.deps, &queue, Duration::from_secs(3600), stop),
+        check
+    );
+    ran.unwrap();
+}
+
+#[tokio::test]
+async fn run_rebuilds_on_its_timer_when_events_are_lost() {
+    let world = World::new();
+    let queue = InMemoryEventQueue::default();
+    let workspace = world.workspace().await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async {
+        stop_rx.await.ok();
+    };
+    let check = async {
+        wait_for_hosts(&world, 0).await;
+        // no event is ever published
+        world.published_mock(&workspace, "quiet").await;
+        wait_for_hosts(&world, 1).await;
+        stop_tx.send(()).ok();
+    };
+    let (ran, ()) = tokio::join!(
+        run(&world.deps, &queue, Duration::from_millis(100), stop),
+        check
+    );
+    ran.unwrap();
+}
+
+async fn wait_for_hosts(world: &World, n: usize) {
+    for _ in 0..100 {
+        if world.object(CONFIG_KEY).await.is_some() && world.manifest().await.hosts.len() == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the config never got {n} hosts");
+}
