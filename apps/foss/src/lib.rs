@@ -7,11 +7,15 @@
 //! - [`load_files`] / [`watch`]: standalone mode, from a file, reloaded on change;
 //! - [`reload_unified`]: cloud mode, from the unified config, keeping each host's last good
 //!   part;
+//! - [`CloudSource`] / [`follow`]: cloud mode, the unified config followed in the object
+//!   store (manifest, checksum, last known good), and [`serve_cloud`] wiring it to a
+//!   `--store` URL ([`StoreLocation`]);
 //! - [`serve`]: the HTTP server with body limits, header timeouts and graceful shutdown.
 //!
 //! It is not the hosted service's control plane: accounts, publishing and DNS live in the
 //! api, generator and ops.
 
+mod cloud;
 mod context;
 mod engine;
 mod external;
@@ -21,9 +25,14 @@ mod request;
 mod router;
 mod server;
 mod socket;
+mod store;
 mod watch;
 mod webhook;
 
+pub use cloud::{
+    BUILD_TIMEOUT, CLOUD_POLL_INTERVAL, CloudError, CloudSource, Loaded, MANIFEST_KEY, MAX_BACKOFF,
+    MAX_MANIFEST_BYTES, MAX_UNIFIED_BYTES, Manifest, ManifestError, Outcome, follow,
+};
 pub use engine::{Engine, EngineOptions, Reply};
 pub use external::MAX_EXTERNAL_BYTES;
 pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
@@ -32,5 +41,9 @@ pub use server::{
     serve_with,
 };
 pub use socket::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
+pub use store::{
+    S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials, StoreLocation, StoreUrlError,
+    cloud_options, empty_engine, open_store, serve_cloud,
+};
 pub use watch::{POLL_INTERVAL, reload, watch};
 pub use webhook::{MAX_PENDING_WEBHOOKS, Webhooks};

@@ -2,20 +2,28 @@
 //!
 //! `moclojer -c moclojer.yml` serves the spec on port 8000 and reloads it when the file
 //! changes; a change that does not validate is reported and the running spec stays.
+//!
+//! `moclojer --store URL` is the cloud mode: it follows the unified config the generator
+//! writes to an object store (`file:///dir` or `s3://bucket?endpoint=...`), routed by host,
+//! keeping the last good generation; outbound calls default to `--egress strict`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use clap::Parser;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_egress::{AllowRule, Egress, EgressConfig, Policy};
-use moclojer_foss::{EngineOptions, SpecFiles, load_files, serve, watch};
+use moclojer_foss::{
+    EngineOptions, MAX_UNIFIED_BYTES, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials,
+    SpecFiles, StoreLocation, load_files, open_store, serve, serve_cloud, watch,
+};
 use moclojer_telemetry::LogFormat;
 
-/// Serve moclojer mocks from a file.
+/// Serve moclojer mocks from a file, or (cloud mode) from an object store.
 #[derive(Debug, Parser)]
 #[command(name = "moclojer", version, about)]
 struct Args {
@@ -26,6 +34,25 @@ struct Args {
     /// OpenAPI mode: responses by operationId.
     #[arg(short = 'm', long = "mocks", env = "MOCKS")]
     mocks: Option<PathBuf>,
+    /// Cloud mode: follow the unified config in an object store, `file:///path/to/dir` or
+    /// `s3://bucket[/prefix]?endpoint=http://...&region=...` (credentials from
+    /// MOCLOJER_S3_ACCESS_KEY and MOCLOJER_S3_SECRET_KEY).
+    #[arg(
+        long,
+        env = "MOCLOJER_STORE",
+        value_name = "URL",
+        value_parser = StoreLocation::parse,
+        conflicts_with_all = ["config", "mocks"]
+    )]
+    store: Option<StoreLocation>,
+    /// Cloud mode: how often the store's manifest is looked at, in milliseconds.
+    #[arg(
+        long = "poll-ms",
+        env = "MOCLOJER_POLL_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(10..)
+    )]
+    poll_ms: u64,
     /// Port to listen on.
     #[arg(short = 'p', long, env = "PORT", default_value_t = 8000)]
     port: u16,
@@ -47,14 +74,16 @@ struct Args {
     log_filter: Option<String>,
     /// Outbound calls (webhooks, external bodies by URL): `open` lets a spec call services on
     /// this machine and network; `strict` refuses loopback, private and metadata addresses.
-    #[arg(long, env = "MOCLOJER_EGRESS", default_value = "open")]
-    egress: Policy,
+    /// Default: `open` from a file, `strict` with --store.
+    #[arg(long, env = "MOCLOJER_EGRESS")]
+    egress: Option<Policy>,
     /// Destinations allowed even under `--egress strict` (host, *.suffix, or CIDR); repeatable.
     #[arg(long = "egress-allow", value_name = "RULE")]
     egress_allow: Vec<AllowRule>,
     /// Largest spec file accepted, in bytes; the budgets for values and items grow with it.
-    #[arg(long, env = "MOCLOJER_MAX_SPEC_BYTES", default_value_t = moclojer_domain::MAX_SPEC_BYTES)]
-    max_spec_bytes: usize,
+    /// Default: 1 MiB from a file, 64 MiB (the unified config) with --store.
+    #[arg(long, env = "MOCLOJER_MAX_SPEC_BYTES")]
+    max_spec_bytes: Option<usize>,
     /// Answer cross-origin requests permissively (default) or not at all.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     cors: bool,
@@ -84,28 +113,91 @@ fn default_config() -> PathBuf {
         .unwrap_or(local)
 }
 
+/// The S3 credentials from the environment, if any is set.
+fn s3_credentials() -> Option<S3Credentials> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the binary's edge reads the environment"
+    )]
+    let read = |name: &str| std::env::var(name).ok();
+    match (read(S3_ACCESS_KEY_VAR), read(S3_SECRET_KEY_VAR)) {
+        (None, None) => None,
+        (access, secret) => Some(S3Credentials::new(
+            access.unwrap_or_default(),
+            secret.unwrap_or_default(),
+        )),
+    }
+}
+
+async fn bind(args: &Args) -> anyhow::Result<tokio::net::TcpListener> {
+    let address = SocketAddr::new(args.host, args.port);
+    tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listen on {address}"))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     moclojer_telemetry::init(log_format(&args.format)?, args.log_filter.as_deref())?;
-    let files = SpecFiles {
-        config: args.config.unwrap_or_else(default_config),
-        mocks: args.mocks,
-    };
+    let cloud = args.store.is_some();
+    let default_policy = if cloud { Policy::Strict } else { Policy::Open };
     let egress = Egress::new(EgressConfig {
-        policy: args.egress,
-        allow: args.egress_allow,
+        policy: args.egress.unwrap_or(default_policy),
+        allow: args.egress_allow.clone(),
         ..EgressConfig::open()
     })
     .context("set up the egress guard")?;
     let options = EngineOptions {
-        mode: Mode::Standalone,
+        mode: if cloud { Mode::Cloud } else { Mode::Standalone },
         cors: args.cors,
-        spec_dir: files.config.parent().map(PathBuf::from),
         egress: Some(egress),
         ..EngineOptions::default()
     };
-    let limits = Limits::for_bytes(args.max_spec_bytes);
+    match &args.store {
+        Some(location) => run_cloud(&args, location, options).await,
+        None => run_standalone(&args, options).await,
+    }
+}
+
+async fn run_cloud(
+    args: &Args,
+    location: &StoreLocation,
+    options: EngineOptions,
+) -> anyhow::Result<()> {
+    let limits = Limits::for_bytes(args.max_spec_bytes.unwrap_or(MAX_UNIFIED_BYTES));
+    let store = open_store(location, s3_credentials())
+        .await
+        .with_context(|| format!("open the object store ({location})"))?;
+    let listener = bind(args).await?;
+    let bound = listener.local_addr().context("read the bound address")?;
+    tracing::info!(store = %location, "cloud mode: listening on http://{bound}");
+    let interval = Duration::from_millis(args.poll_ms);
+    serve_cloud(
+        listener,
+        store,
+        options,
+        limits,
+        interval,
+        shutdown_signal(),
+    )
+    .await
+    .context("serve")
+}
+
+async fn run_standalone(args: &Args, options: EngineOptions) -> anyhow::Result<()> {
+    let files = SpecFiles {
+        config: args.config.clone().unwrap_or_else(default_config),
+        mocks: args.mocks.clone(),
+    };
+    let options = EngineOptions {
+        spec_dir: files.config.parent().map(PathBuf::from),
+        ..options
+    };
+    let limits = Limits::for_bytes(
+        args.max_spec_bytes
+            .unwrap_or(moclojer_domain::MAX_SPEC_BYTES),
+    );
     let engine = load_files(&files, options.clone(), &limits)
         .with_context(|| format!("load {}", files.config.display()))?;
     for warning in engine.warnings() {
@@ -114,10 +206,7 @@ async fn main() -> anyhow::Result<()> {
     let endpoints = engine.endpoint_count();
     let shared = Arc::new(ArcSwap::from_pointee(engine));
 
-    let address = SocketAddr::new(args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("listen on {address}"))?;
+    let listener = bind(args).await?;
     let bound = listener.local_addr().context("read the bound address")?;
     tracing::info!(file = %files.config.display(), endpoints, "listening on http://{bound}");
 

@@ -2,6 +2,7 @@
 //! (`tests/cases/*.yml`), and tests of what needs real sockets, time or files.
 
 mod cases;
+mod cloud;
 mod external;
 mod helpers;
 mod limits;
