@@ -11,7 +11,7 @@ pub const DEFAULT_STREAM: &str = "moclojer:events";
 /// The approximate length the stream is trimmed to unless told otherwise.
 pub const DEFAULT_MAX_LEN: u64 = 100_000;
 
-/// How long one Redis command may take unless told otherwise (security.md §3.8).
+/// How long one Redis command may take unless told otherwise.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The longest `command_timeout` accepted.

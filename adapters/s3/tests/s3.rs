@@ -3,7 +3,7 @@
 //! Most tests need an S3 server at `MOCLOJER_TEST_S3_URL` (moto in CI, e.g.
 //! `http://127.0.0.1:9000`), used with the credentials `testing`/`testing`; each test makes
 //! its own bucket. The stopped-server test starts and kills its own moto, found at
-//! `MOCLOJER_TEST_MOTO_BIN` (e.g. `/tmp/moto/bin/moto_server`). When a variable is unset,
+//! `MOCLOJER_TEST_MOTO_BIN` (e.g. `~/.cache/moclojer/moto/bin/moto_server`). When a variable is unset,
 //! its tests print one line to stderr and pass, except under `CI=true`, where they fail.
 //! The tests against a closed port and a silent server need nothing.
 
@@ -180,7 +180,7 @@ async fn buckets_are_created_once_in_any_region() {
         .unwrap();
     assert_eq!(again.get(&key("a")).await.unwrap().bytes, "1");
 
-    // us-east-1 takes no LocationConstraint (deps.md pitfall 4), with no environment
+    // us-east-1 takes no LocationConstraint, with no environment
     // variable set.
     assert!(std::env::var_os("RUST_S3_SKIP_LOCATION_CONSTRAINT").is_none());
     let mut east = config(&url, &fresh_bucket());
@@ -315,7 +315,10 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn a_stopped_server_is_unavailable_and_readers_keep_their_copy() {
-    let Some(bin) = required_env(MOTO_VAR, "moto_server, e.g. /tmp/moto/bin/moto_server") else {
+    let Some(bin) = required_env(
+        MOTO_VAR,
+        "moto_server, e.g. ~/.cache/moclojer/moto/bin/moto_server",
+    ) else {
         return;
     };
     let mut moto = Moto::start(&bin);

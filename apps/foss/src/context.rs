@@ -1,5 +1,5 @@
 //! The template context of a request: `path-params`, `query-params`, `json-params`,
-//! `header-params`, with declared types coerced (SPEC Part A §3, §4).
+//! `header-params`, with declared types coerced.
 
 use serde_json::{Map, Number, Value};
 

@@ -1,5 +1,5 @@
 //! External bodies (`response.external-body`): a JSON, YAML or XLSX source, local or by
-//! URL, whose content is itself a template (SPEC §8, Part A §8).
+//! URL, whose content is itself a template (the original's behaviour, with the decisions in ARCHITECTURE.md).
 //!
 //! URLs go through the egress guard. Local files exist only in standalone mode, and only
 //! under the working directory or the spec's folder: a path that leaves both is refused.

@@ -1,7 +1,7 @@
 //! Per-endpoint rate limits: a sliding window log per client key, with the
 //! `X-RateLimit-*` headers of the original.
 //!
-//! Each endpoint with a `rate-limit` has its own store (Part A §2: no store shared across
+//! Each endpoint with a `rate-limit` has its own store (no store shared across
 //! routes, no implicit limit). Memory is bounded: a store keeps at most
 //! [`MAX_KEYS`] clients; past that, expired entries are swept, and if it is still full a
 //! tenth of the clients are forgotten (their windows start again).

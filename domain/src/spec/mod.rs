@@ -8,7 +8,7 @@
 //! bomb or a 100,000-deep `[[[[` is refused in microseconds and no reader recurses without a
 //! bound.
 //!
-//! Meaning of the keys follows SPEC Part B (the original moclojer), with Part A's decisions:
+//! Meaning of the keys follows the original moclojer, with the decisions in ARCHITECTURE.md:
 //! `GET /` is mockable, both spellings of parameter types, `latency:`, per-endpoint rate
 //! limits with header keys, webhooks, and templates checked before serving.
 //!
@@ -80,7 +80,7 @@ impl Limits {
     }
 }
 
-/// Where a spec will run, which decides how strict validation is (SPEC Part A §8, §10).
+/// Where a spec will run, which decides how strict validation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// The mock server on a user's own machine: a template that does not compile is a warning
@@ -250,7 +250,7 @@ impl Default for Response {
 pub enum Body {
     /// No body given.
     Absent,
-    /// A template source; a YAML/EDN structure was converted to JSON text first (SPEC §6.2).
+    /// A template source; a YAML/EDN structure was converted to JSON text first.
     Text(String),
     /// A body loaded per request (`external-body`), which takes precedence over `body`.
     External(ExternalBody),
@@ -425,7 +425,7 @@ pub fn parse_edn(source: &str, limits: &Limits) -> Result<Spec, Vec<Diagnostic>>
 }
 
 /// Parses an OpenAPI (or Swagger 2.0) document and its mocks file (`operationId` →
-/// response, SPEC §17). When the mocks file is a YAML list it is used as a moclojer spec and
+/// response). When the mocks file is a YAML list it is used as a moclojer spec and
 /// the document is ignored; when it is empty the document is read as a moclojer spec, as the
 /// original does.
 ///

@@ -1,4 +1,4 @@
-//! OpenAPI mode (SPEC §17): every operation of an OpenAPI (or Swagger 2.0) document becomes an
+//! OpenAPI mode: every operation of an OpenAPI (or Swagger 2.0) document becomes an
 //! endpoint (`{id}` → `:id`) answering the response its `operationId` names in the mocks file.
 
 use super::read::{self, Key, Parsed, Reader, suggest};

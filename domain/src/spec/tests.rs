@@ -69,7 +69,7 @@ fn one(keys: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// SPEC §2.1: the annotated example, YAML and EDN
+// the original's documentation: the annotated example, YAML and EDN
 // ---------------------------------------------------------------------------------------
 
 const ANNOTATED: &str = r#"- endpoint:
@@ -200,7 +200,7 @@ fn the_edn_example_reads_like_the_yaml_one() {
 #[test]
 fn the_annotated_example_in_edn_gives_the_same_spec() {
     let edn = r#"
-; the annotated example of SPEC §2.1, in EDN
+; the annotated example of the original's documentation, in EDN
 {:endpoint {:method :post, :host "api.example.com", :path "/users/:id|int/posts", :tag "users"
             :query {:page :int, :q "string"}
             :body "{\"title\": \"x\", \"draft\": false}"
