@@ -16,6 +16,9 @@ struct Args {
     /// `text` (default) or `json` (one object per line, for log shipping).
     #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// Where the mocks answer, as `<mock>-<handle>.localhost:<port>`.
+    #[arg(long, env = "MOCLOJER_MOCKS_ADDR", default_value = "127.0.0.1:8080")]
+    mocks_addr: std::net::SocketAddr,
     /// Log filter, RUST_LOG syntax.
     #[arg(long, env = "RUST_LOG")]
     log_filter: Option<String>,
@@ -25,9 +28,10 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     moclojer_telemetry::init(args.log_format, args.log_filter.as_deref())?;
-    let app = App::build(Config {
-        data_dir: args.data_dir,
-    })
-    .await?;
+    let config = Config {
+        mocks_addr: args.mocks_addr,
+        ..Config::new(args.data_dir)
+    };
+    let app = App::build(config).await?;
     app.run_until_stopped().await
 }

@@ -8,7 +8,8 @@ use moclojer_ports::{AccountRepository, ObjectKey, ObjectStore};
 async fn data_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Config {
-        data_dir: dir.path().join("data"),
+        mocks_addr: "127.0.0.1:0".parse().expect("addr"),
+        ..Config::new(dir.path().join("data"))
     };
     let email = moclojer_domain_email();
     {
@@ -46,7 +47,8 @@ async fn a_data_dir_that_is_a_file_is_refused_clearly() {
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").expect("write");
     let err = App::build(Config {
-        data_dir: file.clone(),
+        mocks_addr: "127.0.0.1:0".parse().expect("addr"),
+        ..Config::new(file.clone())
     })
     .await
     .expect_err("a file is no data directory");
