@@ -117,6 +117,19 @@ struct Needs {
     headers: bool,
 }
 
+impl Needs {
+    /// Notes that a template reads the context root `root`.
+    fn read(&mut self, root: &str) {
+        match root {
+            "path-params" => self.path = true,
+            "query-params" => self.query = true,
+            "json-params" => self.json = true,
+            "header-params" => self.headers = true,
+            _ => {}
+        }
+    }
+}
+
 #[derive(Debug)]
 struct CompiledEndpoint {
     params: Vec<(String, spec::ParamType)>,
@@ -200,15 +213,7 @@ impl Engine {
         let mut endpoints = Vec::with_capacity(spec.endpoints.len());
         for endpoint in &spec.endpoints {
             let index = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
-            let segments: Vec<PatternSegment> = endpoint
-                .path
-                .segments
-                .iter()
-                .map(|s| match s {
-                    Segment::Static(text) => PatternSegment::Static(text.clone()),
-                    Segment::Param { .. } => PatternSegment::Param,
-                })
-                .collect();
+            let segments = route_segments(&endpoint.path);
             if !table.insert(
                 endpoint.host.as_deref(),
                 &segments,
@@ -223,15 +228,7 @@ impl Engine {
         let mut sockets = Vec::with_capacity(spec.websockets.len());
         for socket in &spec.websockets {
             let index = u32::try_from(sockets.len()).unwrap_or(u32::MAX);
-            let segments: Vec<PatternSegment> = socket
-                .path
-                .segments
-                .iter()
-                .map(|s| match s {
-                    Segment::Static(text) => PatternSegment::Static(text.clone()),
-                    Segment::Param { .. } => PatternSegment::Param,
-                })
-                .collect();
+            let segments = route_segments(&socket.path);
             if !socket_table.insert(socket.host.as_deref(), &segments, 0, index) {
                 continue;
             }
@@ -704,6 +701,17 @@ async fn simulate_latency(latency: &Latency) -> Option<Reply> {
     None
 }
 
+/// A path pattern's shape, as the router needs it (parameter names and types aside).
+fn route_segments(path: &spec::PathPattern) -> Vec<PatternSegment> {
+    path.segments
+        .iter()
+        .map(|s| match s {
+            Segment::Static(text) => PatternSegment::Static(text.clone()),
+            Segment::Param { .. } => PatternSegment::Param,
+        })
+        .collect()
+}
+
 fn compile_template(
     source: &str,
     what: &str,
@@ -726,13 +734,7 @@ fn compile_endpoint(endpoint: &Endpoint, diagnostics: &mut Vec<Diagnostic>) -> C
     let mut needs = Needs::default();
     let mut note = |template: &Template| {
         for root in template.variables() {
-            match root {
-                "path-params" => needs.path = true,
-                "query-params" => needs.query = true,
-                "json-params" => needs.json = true,
-                "header-params" => needs.headers = true,
-                _ => {}
-            }
+            needs.read(root);
         }
     };
 
@@ -840,13 +842,7 @@ fn compile_endpoint(endpoint: &Endpoint, diagnostics: &mut Vec<Diagnostic>) -> C
         .and_then(|w| match CompiledWebhook::compile(w) {
             Ok(compiled) => {
                 for root in compiled.variables() {
-                    match root.as_str() {
-                        "path-params" => needs.path = true,
-                        "query-params" => needs.query = true,
-                        "json-params" => needs.json = true,
-                        "header-params" => needs.headers = true,
-                        _ => {}
-                    }
+                    needs.read(root);
                 }
                 Some(compiled)
             }
@@ -861,12 +857,8 @@ fn compile_endpoint(endpoint: &Endpoint, diagnostics: &mut Vec<Diagnostic>) -> C
 
     let params = endpoint
         .path
-        .segments
-        .iter()
-        .filter_map(|s| match s {
-            Segment::Param { name, ty } => Some((name.clone(), *ty)),
-            Segment::Static(_) => None,
-        })
+        .params()
+        .map(|(name, ty)| (name.to_owned(), ty))
         .collect();
 
     CompiledEndpoint {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use moclojer_domain::spec::{ParamType, Segment, WebSocket};
+use moclojer_domain::spec::{ParamType, WebSocket};
 use moclojer_domain::template::{Env, Escape, RenderLimits, Template};
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -76,12 +76,8 @@ impl CompiledSocket {
         }
         let params = socket
             .path
-            .segments
-            .iter()
-            .filter_map(|s| match s {
-                Segment::Param { name, ty } => Some((name.clone(), *ty)),
-                Segment::Static(_) => None,
-            })
+            .params()
+            .map(|(name, ty)| (name.to_owned(), ty))
             .collect();
         (
             Self {
