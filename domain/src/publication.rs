@@ -37,6 +37,18 @@ pub enum ServerStatus {
     Published,
 }
 
+impl ServerStatus {
+    /// The status's name as shown (`offline`, `invalid`, `publishing`, `published`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::Invalid => "invalid",
+            Self::Publishing => "publishing",
+            Self::Published => "published",
+        }
+    }
+}
+
 /// The mock server's side of a publication, with the diagnostics of an invalid spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
@@ -78,6 +90,18 @@ pub enum DnsStatus {
     Published,
     /// Provisioning gave up.
     Failed,
+}
+
+impl DnsStatus {
+    /// The status's name as shown (`offline`, `provisioning`, `published`, `failed`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::Provisioning => "provisioning",
+            Self::Published => "published",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// The DNS side of a publication, with the reason of a failure.

@@ -32,7 +32,10 @@ pub use accounts::{AccountRepository, UserRecord};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
 pub use dns::{DnsProvider, DnsRecord, PaasProvider, RecordKind, StoredRecord, check_domain_name};
 pub use error::{PortError, PortErrorKind, PortResult};
-pub use identity::{Caller, Identity, IssuedToken, TokenIssuer};
+pub use identity::{
+    Caller, Identity, IssuedToken, LocalTokens, MAX_TOKEN_NAME_LEN, TOKEN_PREFIX, TokenDigest,
+    TokenId, TokenIssuer, TokenKind, TokenRecord, TokenStore,
+};
 pub use mocks::MockRepository;
 pub use object_store::{ETag, Object, ObjectKey, ObjectKeyError, ObjectMeta, ObjectStore};
 pub use outbox::{Outbox, OutboxEntry};

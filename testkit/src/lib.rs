@@ -6,9 +6,13 @@
 //! this crate's tests, the others (SQLite, file system, PostgreSQL, Redis, S3, ...) from
 //! theirs, with this crate as a dev-dependency.
 //!
+//! [`services`] names the real servers (PostgreSQL, Redis, S3) tests run against, and gives
+//! each test a database, stream or bucket of its own.
+//!
 //! This crate is for tests only; no app depends on it outside `[dev-dependencies]`.
 
 pub mod contracts;
 mod fixtures;
+pub mod services;
 
 pub use fixtures::{Fixture, ManualClock, Repos, expect_kind, unique_suffix};

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use moclojer_memory::{
-    InMemoryDatabase, InMemoryDns, InMemoryEventQueue, InMemoryIdentity, InMemoryObjectStore,
-    InMemoryPaas,
+    InMemoryDatabase, InMemoryDns, InMemoryEventQueue, InMemoryObjectStore, InMemoryPaas,
 };
 use moclojer_ports::{DnsRecord, RecordKind};
 use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
@@ -66,7 +65,11 @@ async fn paas() {
 
 #[tokio::test]
 async fn identity() {
-    let clock = ManualClock::new(Fixture::new().now);
-    let identity = InMemoryIdentity::new(Arc::new(clock.clone()));
-    contracts::identity_contract(Arc::new(identity.clone()), Arc::new(identity), clock).await;
+    let database = InMemoryDatabase::new();
+    contracts::identity_contract(
+        Arc::new(database.clone()),
+        Arc::new(database),
+        ManualClock::new(Fixture::new().now),
+    )
+    .await;
 }

@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use moclojer_domain::{Event, Host, Mock, MockId, MockRevision, Revision, WorkspaceId};
+use moclojer_domain::{
+    Event, Host, Mock, MockId, MockRevision, Revision, Timestamp, UserId, WorkspaceId,
+};
 use moclojer_memory::{InMemoryDatabase, InMemoryEventQueue, InMemoryObjectStore};
 use moclojer_ports::{
     DeadLetter, Delivery, ETag, EventQueue, MessageId, MockRepository, Object, ObjectKey,
-    ObjectMeta, ObjectStore, PortErrorKind, PortResult, Scope,
+    ObjectMeta, ObjectStore, PortErrorKind, PortResult, Scope, TokenDigest, TokenId, TokenKind,
+    TokenRecord, TokenStore,
 };
-use moclojer_testkit::{Repos, contracts};
+use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
 
 /// Runs `suite` and reports whether it panicked.
 async fn panics<F>(suite: F) -> bool
@@ -161,4 +164,88 @@ async fn an_unacked_message_never_redelivered_is_caught() {
         contracts::CONTRACT_QUEUE_SETTINGS,
     )));
     assert!(panics(contracts::event_queue_contract(broken)).await);
+}
+
+/// One rule of the token store broken at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFault {
+    /// Sound: breaks nothing.
+    None,
+    /// Revoking a token by id that is not the caller's (or unknown) quietly succeeds.
+    RevokeByIdNeverFails,
+    /// Purges tokens expired *before* now only, keeping those expiring at this instant.
+    PurgeSparesTheExpiringInstant,
+    /// Lists tokens by id instead of by age.
+    ListsById,
+}
+
+#[derive(Debug)]
+struct FaultyTokens(InMemoryDatabase, TokenFault);
+
+#[async_trait]
+impl TokenStore for FaultyTokens {
+    async fn insert_token(&self, record: &TokenRecord) -> PortResult<()> {
+        self.0.insert_token(record).await
+    }
+    async fn find_token(&self, digest: &TokenDigest) -> PortResult<TokenRecord> {
+        self.0.find_token(digest).await
+    }
+    async fn list_tokens(&self, user: UserId, kind: TokenKind) -> PortResult<Vec<TokenRecord>> {
+        let mut found = self.0.list_tokens(user, kind).await?;
+        if self.1 == TokenFault::ListsById {
+            found.sort_by_key(|t| t.id);
+        }
+        Ok(found)
+    }
+    async fn delete_token(&self, user: UserId, id: TokenId) -> PortResult<()> {
+        match self.0.delete_token(user, id).await {
+            Err(e)
+                if self.1 == TokenFault::RevokeByIdNeverFails
+                    && e.kind() == PortErrorKind::NotFound =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+    async fn delete_token_by_digest(&self, digest: &TokenDigest) -> PortResult<()> {
+        self.0.delete_token_by_digest(digest).await
+    }
+    async fn delete_expired_tokens(&self, now: Timestamp) -> PortResult<u64> {
+        let now = if self.1 == TokenFault::PurgeSparesTheExpiringInstant {
+            now.plus_millis(-1)
+        } else {
+            now
+        };
+        self.0.delete_expired_tokens(now).await
+    }
+}
+
+/// Whether the identity suite fails on a token store with `fault`.
+async fn identity_suite_panics(fault: TokenFault) -> bool {
+    let database = InMemoryDatabase::new();
+    panics(contracts::identity_contract(
+        Arc::new(FaultyTokens(database.clone(), fault)),
+        Arc::new(database),
+        ManualClock::new(Fixture::new().now),
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn broken_token_stores_are_caught() {
+    assert!(
+        !identity_suite_panics(TokenFault::None).await,
+        "the wrapper itself is sound"
+    );
+    for fault in [
+        TokenFault::RevokeByIdNeverFails,
+        TokenFault::PurgeSparesTheExpiringInstant,
+        TokenFault::ListsById,
+    ] {
+        assert!(
+            identity_suite_panics(fault).await,
+            "{fault:?} went unnoticed"
+        );
+    }
 }

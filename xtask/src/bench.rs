@@ -351,3 +351,25 @@ pub(crate) fn foss(seconds: &str) -> Result<(), String> {
     ));
     Ok(())
 }
+
+/// `cargo xtask bench api [SECONDS]`: the all-in-one's api, in a release build.
+pub(crate) fn api(seconds: &str) -> Result<(), String> {
+    let seconds: f64 = seconds
+        .parse()
+        .map_err(|_| format!("seconds must be a number, not {seconds:?}"))?;
+    let mut command = cargo();
+    command.current_dir(project_root()).args([
+        "run",
+        "--release",
+        "--quiet",
+        "--jobs",
+        &jobs(),
+        "--package",
+        "moclojer-cloud",
+        "--example",
+        "bench_api",
+        "--",
+        &seconds.to_string(),
+    ]);
+    step("bench api", &mut command)
+}

@@ -1,16 +1,18 @@
-//! Accounts, mocks, publications and the outbox in one in-memory state.
+//! Accounts, mocks, publications, the outbox and the service's own tokens in one in-memory
+//! state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use moclojer_domain::{
-    Email, Event, Handle, Host, Mock, MockId, MockRevision, Publication, Revision, Role, User,
-    UserId, Workspace, WorkspaceId, WorkspaceKind,
+    Email, Event, Handle, Host, Mock, MockId, MockRevision, Publication, Revision, Role, Timestamp,
+    User, UserId, Workspace, WorkspaceId, WorkspaceKind,
 };
 use moclojer_ports::{
     AccountRepository, MockRepository, Outbox, OutboxEntry, PortError, PortResult,
-    PublicationRepository, Scope, UserRecord,
+    PublicationRepository, Scope, TokenDigest, TokenId, TokenKind, TokenRecord, TokenStore,
+    UserRecord,
 };
 
 use crate::lock;
@@ -26,9 +28,13 @@ struct State {
     /// Relay claims on outbox entries: who, and until when.
     claims: BTreeMap<u64, (String, std::time::Instant)>,
     next_seq: u64,
+    /// The service's own tokens (digests, never secrets), by id.
+    tokens: BTreeMap<TokenId, TokenRecord>,
+    /// The id of the token with each digest: how a bearer token is looked up.
+    token_ids: HashMap<TokenDigest, TokenId>,
 }
 
-/// The repositories and the outbox in memory. Cloning shares the data.
+/// The repositories, the outbox and the token store in memory. Cloning shares the data.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryDatabase {
     state: Arc<Mutex<State>>,
@@ -87,6 +93,12 @@ impl State {
             ))),
             None => Ok(()),
         }
+    }
+
+    fn remove_token(&mut self, id: TokenId) -> Option<TokenRecord> {
+        let record = self.tokens.remove(&id)?;
+        self.token_ids.remove(&record.digest);
+        Some(record)
     }
 
     fn remove_mock(&mut self, id: MockId) -> Option<Mock> {
@@ -574,5 +586,83 @@ impl Outbox for InMemoryDatabase {
             state.claims.remove(seq);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenStore for InMemoryDatabase {
+    async fn insert_token(&self, record: &TokenRecord) -> PortResult<()> {
+        let mut state = lock(&self.state);
+        if !state.users.contains_key(&record.user_id) {
+            return Err(PortError::not_found(format!(
+                "user {} not found",
+                record.user_id
+            )));
+        }
+        if state.tokens.contains_key(&record.id) {
+            return Err(PortError::conflict(format!("token {} exists", record.id)));
+        }
+        if state.token_ids.contains_key(&record.digest) {
+            return Err(PortError::conflict("a token with that digest exists"));
+        }
+        state.token_ids.insert(record.digest, record.id);
+        state.tokens.insert(record.id, record.clone());
+        Ok(())
+    }
+
+    async fn find_token(&self, digest: &TokenDigest) -> PortResult<TokenRecord> {
+        let state = lock(&self.state);
+        state
+            .token_ids
+            .get(digest)
+            .and_then(|id| state.tokens.get(id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("no token has that digest"))
+    }
+
+    async fn list_tokens(&self, user: UserId, kind: TokenKind) -> PortResult<Vec<TokenRecord>> {
+        let state = lock(&self.state);
+        let mut found: Vec<TokenRecord> = state
+            .tokens
+            .values()
+            .filter(|t| t.user_id == user && t.kind == kind)
+            .cloned()
+            .collect();
+        found.sort_by_key(|t| (t.created_at, t.id));
+        Ok(found)
+    }
+
+    async fn delete_token(&self, user: UserId, id: TokenId) -> PortResult<()> {
+        let mut state = lock(&self.state);
+        // Another user's token is not found either.
+        match state.tokens.get(&id) {
+            Some(token) if token.user_id == user => {
+                state.remove_token(id);
+                Ok(())
+            }
+            _ => Err(PortError::not_found(format!("token {id} not found"))),
+        }
+    }
+
+    async fn delete_token_by_digest(&self, digest: &TokenDigest) -> PortResult<()> {
+        let mut state = lock(&self.state);
+        if let Some(id) = state.token_ids.get(digest).copied() {
+            state.remove_token(id);
+        }
+        Ok(())
+    }
+
+    async fn delete_expired_tokens(&self, now: Timestamp) -> PortResult<u64> {
+        let mut state = lock(&self.state);
+        let expired: Vec<TokenId> = state
+            .tokens
+            .values()
+            .filter(|t| t.expires_at.is_some_and(|at| at <= now))
+            .map(|t| t.id)
+            .collect();
+        for id in &expired {
+            state.remove_token(*id);
+        }
+        Ok(u64::try_from(expired.len()).unwrap_or(u64::MAX))
     }
 }

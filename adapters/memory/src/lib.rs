@@ -5,22 +5,24 @@
 //! PostgreSQL, SQLite, Redis, S3 and file-system adapters. What they deliberately are not:
 //! durable. Everything is gone when the process ends.
 //!
-//! - [`InMemoryDatabase`]: accounts, mocks, publications and the outbox, behind one lock so
-//!   that a change and its events are recorded together;
+//! - [`InMemoryDatabase`]: accounts, mocks, publications, the outbox and the service's own
+//!   tokens, behind one lock so that a change and its events are recorded together. Its
+//!   [`TokenStore`] keeps SHA-256 digests only; the local identity is
+//!   [`LocalTokens`] over it;
 //! - [`InMemoryEventQueue`]: consumer groups with acknowledgement, redelivery and dead
 //!   letters;
-//! - [`InMemoryObjectStore`], [`InMemoryDns`], [`InMemoryPaas`];
-//! - [`InMemoryIdentity`]: opaque bearer tokens, kept as SHA-256 digests.
+//! - [`InMemoryObjectStore`], [`InMemoryDns`], [`InMemoryPaas`].
+//!
+//! [`TokenStore`]: moclojer_ports::TokenStore
+//! [`LocalTokens`]: moclojer_ports::LocalTokens
 
 mod database;
 mod dns;
-mod identity;
 mod object_store;
 mod queue;
 
 pub use database::InMemoryDatabase;
 pub use dns::{InMemoryDns, InMemoryPaas};
-pub use identity::InMemoryIdentity;
 pub use object_store::InMemoryObjectStore;
 pub use queue::InMemoryEventQueue;
 

@@ -16,8 +16,10 @@ use crate::error::{db, from_sqlx};
 /// The embedded schema, in order. Applied migrations are tracked by sqlx in
 /// `_sqlx_migrations`, with a checksum, so an edited migration is refused instead of being
 /// silently skipped: add a new file instead.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (2, "tokens", include_str!("../migrations/0002_tokens.sql")),
+];
 
 /// The `application_name` the server shows for our sessions, unless the URL names one.
 const APPLICATION_NAME: &str = "moclojer";
@@ -84,7 +86,7 @@ impl fmt::Debug for PostgresConfig {
 }
 
 /// moclojer cloud's data in one PostgreSQL database: accounts, mocks with their history,
-/// publications and the outbox. Cloning is cheap and shares the connection pool.
+/// publications, the outbox and the service's own tokens. Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct PostgresDatabase {
     pool: PgPool,
@@ -295,6 +297,14 @@ mod tests {
             "host         TEXT COLLATE \"C\" NOT NULL UNIQUE",
         ] {
             assert!(initial.contains(needle), "{needle}");
+        }
+        let tokens = MIGRATIONS[1].2;
+        for needle in [
+            "CREATE TABLE tokens",
+            "REFERENCES users (id) ON DELETE CASCADE",
+            "digest     BYTEA NOT NULL UNIQUE",
+        ] {
+            assert!(tokens.contains(needle), "{needle}");
         }
     }
 }

@@ -1,9 +1,9 @@
-//! PostgreSQL repositories and outbox for moclojer cloud: the database the hosted services
-//! share.
+//! PostgreSQL repositories, outbox and token store for moclojer cloud: the database the
+//! hosted services share.
 //!
 //! [`PostgresDatabase`] holds one sqlx connection pool and implements the storage ports of
-//! `moclojer-ports` — [`AccountRepository`], [`MockRepository`], [`PublicationRepository`]
-//! and [`Outbox`] — on one PostgreSQL database. It behaves as `moclojer-sqlite` does (same
+//! `moclojer-ports` — [`AccountRepository`], [`MockRepository`], [`PublicationRepository`],
+//! [`Outbox`] and [`TokenStore`] — on one PostgreSQL database. It behaves as `moclojer-sqlite` does (same
 //! checks, same error kinds, same orderings) and passes the same contract suites. Every
 //! write that records events inserts them into the `outbox` table in the same transaction
 //! as the change, so a change and its events are committed together or not at all.
@@ -34,6 +34,7 @@
 //! [`MockRepository`]: moclojer_ports::MockRepository
 //! [`PublicationRepository`]: moclojer_ports::PublicationRepository
 //! [`Outbox`]: moclojer_ports::Outbox
+//! [`TokenStore`]: moclojer_ports::TokenStore
 //! [`PortError`]: moclojer_ports::PortError
 
 mod accounts;
@@ -43,5 +44,6 @@ mod mocks;
 mod model;
 mod outbox;
 mod publications;
+mod tokens;
 
 pub use database::{PostgresConfig, PostgresDatabase};

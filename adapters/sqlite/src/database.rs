@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox claims",
         include_str!("../migrations/0002_outbox_claims.sql"),
     ),
+    (3, "tokens", include_str!("../migrations/0003_tokens.sql")),
 ];
 
 /// Where the database is and how many connections it may use.
@@ -63,7 +64,7 @@ impl SqliteConfig {
 }
 
 /// moclojer cloud's data in one SQLite database: accounts, mocks with their history,
-/// publications and the outbox. Cloning is cheap and shares the connection pool.
+/// publications, the outbox and the service's own tokens. Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct SqliteDatabase {
     pool: SqlitePool,

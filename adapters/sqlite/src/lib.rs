@@ -1,10 +1,12 @@
-//! SQLite repositories and outbox for moclojer cloud: the embedded default database.
+//! SQLite repositories, outbox and token store for moclojer cloud: the embedded default
+//! database.
 //!
 //! [`SqliteDatabase`] holds one sqlx connection pool and implements the storage ports of
-//! `moclojer-ports` — [`AccountRepository`], [`MockRepository`], [`PublicationRepository`]
-//! and [`Outbox`] — on a single SQLite file. Every write that records events inserts them
-//! into the `outbox` table in the same transaction as the change, so a change and its
-//! events are committed together or not at all.
+//! `moclojer-ports` — [`AccountRepository`], [`MockRepository`], [`PublicationRepository`],
+//! [`Outbox`] and [`TokenStore`] — on a single SQLite file. Every write that records events
+//! inserts them into the `outbox` table in the same transaction as the change, so a change
+//! and its events are committed together or not at all. Tokens are kept as SHA-256 digests
+//! only.
 //!
 //! [`SqliteDatabase::connect`] applies the embedded migrations (`migrations/*.sql`, compiled
 //! into the binary) and sets WAL mode, `foreign_keys = ON` and a busy timeout. Queries are
@@ -18,6 +20,7 @@
 //! [`MockRepository`]: moclojer_ports::MockRepository
 //! [`PublicationRepository`]: moclojer_ports::PublicationRepository
 //! [`Outbox`]: moclojer_ports::Outbox
+//! [`TokenStore`]: moclojer_ports::TokenStore
 //! [`PortError`]: moclojer_ports::PortError
 
 mod accounts;
@@ -27,5 +30,6 @@ mod mocks;
 mod model;
 mod outbox;
 mod publications;
+mod tokens;
 
 pub use database::{SqliteConfig, SqliteDatabase};

@@ -1,7 +1,7 @@
 //! Rows as stored, and their conversion to and from domain values.
 //!
 //! Ids are hyphenated UUID text, timestamps unix milliseconds, revisions and versions
-//! integers, the publication's two state machines serde JSON. A stored value that does not
+//! integers, the publication's two state machines serde JSON, token digests 32-byte blobs. A stored value that does not
 //! decode into its domain type is corrupt data: `Internal`.
 
 use std::error::Error as StdError;
@@ -12,9 +12,12 @@ use moclojer_domain::{
     Revision, Role, ServerState, SpecSource, Timestamp, User, UserId, Workspace, WorkspaceId,
     WorkspaceKind,
 };
-use moclojer_ports::{PortError, PortResult, UserRecord};
+use moclojer_ports::{
+    PortError, PortResult, TokenDigest, TokenId, TokenKind, TokenRecord, UserRecord,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, Row};
+use uuid::Uuid;
 
 /// Now, in unix milliseconds, for the outbox's bookkeeping columns.
 pub(crate) fn now_millis() -> i64 {
@@ -397,5 +400,53 @@ impl OutboxRow {
                 .with_source(err)
         })?;
         Ok(moclojer_ports::OutboxEntry { seq, event })
+    }
+}
+
+/// A `tokens` row.
+#[derive(Debug)]
+pub(crate) struct TokenRow {
+    id: String,
+    user_id: String,
+    kind: String,
+    name: String,
+    digest: Vec<u8>,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+impl FromRow<'_, SqliteRow> for TokenRow {
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            kind: row.try_get("kind")?,
+            name: row.try_get("name")?,
+            digest: row.try_get("digest")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }
+}
+
+impl TokenRow {
+    /// The token's record.
+    pub(crate) fn into_domain(self) -> PortResult<TokenRecord> {
+        let digest: [u8; 32] = self
+            .digest
+            .as_slice()
+            .try_into()
+            .map_err(corrupt("token digest"))?;
+        Ok(TokenRecord {
+            id: TokenId::from_uuid(Uuid::try_parse(&self.id).map_err(corrupt("token id"))?),
+            user_id: UserId::parse(&self.user_id).map_err(corrupt("user id"))?,
+            kind: TokenKind::parse(&self.kind).ok_or_else(|| {
+                PortError::internal(format!("a stored token kind ({:?}) is unknown", self.kind))
+            })?,
+            name: self.name,
+            digest: TokenDigest::from_bytes(digest),
+            created_at: Timestamp::from_unix_millis(self.created_at),
+            expires_at: self.expires_at.map(Timestamp::from_unix_millis),
+        })
     }
 }

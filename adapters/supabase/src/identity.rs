@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use moclojer_domain::UserId;
+use moclojer_domain::{Email, UserId};
 use moclojer_ports::{Caller, Identity, PortError, PortResult};
 use reqwest::redirect;
 use serde::Deserialize;
@@ -34,6 +34,9 @@ const USER_ROLE: &str = "authenticated";
 /// answers `Unavailable` (or `Timeout`, both retryable) only when the token names a JWKS key
 /// that is not cached and the JWKS cannot be fetched; keys already cached keep working
 /// while the endpoint is down.
+///
+/// An accepted token's caller has the `sub` as user id and the `email` claim as e-mail
+/// address when that claim is one (`None` when it is missing, empty or malformed).
 #[derive(Clone)]
 pub struct SupabaseIdentity {
     inner: Arc<Inner>,
@@ -148,6 +151,8 @@ struct Claims {
     role: Option<Value>,
     #[serde(default)]
     is_anonymous: Option<Value>,
+    #[serde(default)]
+    email: Option<Value>,
 }
 
 fn unauthenticated(message: &'static str) -> PortError {
@@ -246,8 +251,16 @@ impl Inner {
             .filter(|s| s.len() == 36)
             .and_then(|s| Uuid::try_parse(s).ok())
             .ok_or_else(|| unauthenticated("token subject is not a user id"))?;
+        // Informative only: an address that is missing, empty or malformed leaves the
+        // caller without one rather than refusing a token that is otherwise good.
+        let email = claims
+            .email
+            .as_ref()
+            .and_then(Value::as_str)
+            .and_then(|raw| Email::parse(raw).ok());
         Ok(Caller {
             user_id: UserId::from_uuid(uuid),
+            email,
         })
     }
 }

@@ -11,7 +11,8 @@
 //!   cached and refreshed at a bounded rate;
 //! - the claims: `exp` (required), `nbf`, `iss`, `aud`, and `sub`, which must be the user's
 //!   UUID and becomes [`Caller::user_id`]. Tokens of other roles (`anon`, `service_role`)
-//!   and of anonymous sign-ins are refused.
+//!   and of anonymous sign-ins are refused. The `email` claim, when it is an e-mail address,
+//!   becomes [`Caller::email`]; a missing or malformed one leaves it `None`.
 //!
 //! What it is not:
 //!
@@ -24,6 +25,7 @@
 //!
 //! [`Caller`]: moclojer_ports::Caller
 //! [`Caller::user_id`]: moclojer_ports::Caller::user_id
+//! [`Caller::email`]: moclojer_ports::Caller::email
 
 mod config;
 mod identity;

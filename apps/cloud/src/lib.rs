@@ -1,13 +1,15 @@
-//! `moclojer-cloud`: every moclojer cloud service in one process, on the embedded defaults
-//! (SQLite, an in-process queue, a folder for generated files).
+//! `moclojer-cloud`: every moclojer cloud service in one process.
 //!
-//! What runs today: the database (opened and migrated), the outbox relay (SQLite outbox →
-//! in-process queue), the generator (rebuilding the unified config on every event and on a
-//! timer) and the mock server following the object store, serving every published mock at
-//! `http://<mock>-<handle>.localhost:8080`. The api and the web interface join as they are
-//! built; until then mocks are created through the repositories (as the tests do). It is not
-//! a production deployment: each service also runs as its own process on PostgreSQL, Redis
-//! and S3.
+//! On the embedded defaults (SQLite, an in-process queue, a folder for the generated
+//! files, all under `--data-dir`) it needs nothing installed. With `--database-url`,
+//! `--redis-url` and `--store` the same process runs on PostgreSQL, Redis and S3.
+//!
+//! What runs: the api (`http://127.0.0.1:3000/api/v1`), the outbox relay, the generator
+//! (rebuilding the unified config on every event and on a timer) and the mock server
+//! following the object store, serving every published mock at
+//! `http://<mock>-<handle>.localhost:8080`. ops, the proxy and the web interface join as
+//! they are built. Each service also runs as its own process (`moclojer-api`,
+//! `moclojer-generator`, `moclojer --store`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,13 +17,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use moclojer_api::{DatabaseChoice, DatabasePorts, MocksUrl, Passwords, State};
+use moclojer_domain::Zone;
 use moclojer_domain::spec::{Limits, Mode};
-use moclojer_foss::{EngineOptions, serve_cloud};
-use moclojer_fs::FsObjectStore;
+use moclojer_foss::{
+    ConfigEvents, EngineOptions, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials,
+    StoreLocation, open_store, serve_cloud_with_events,
+};
 use moclojer_generator::Deps;
 use moclojer_memory::InMemoryEventQueue;
-use moclojer_ports::{RandomIds, Relay, RelaySettings, SystemClock};
-use moclojer_sqlite::SqliteDatabase;
+use moclojer_ports::{EventQueue, ObjectStore, RandomIds, Relay, RelaySettings, SystemClock};
+use moclojer_redis::{RedisConfig, RedisEventQueue};
 use tokio::net::TcpListener;
 
 /// Where and how the all-in-one runs.
@@ -29,20 +35,52 @@ use tokio::net::TcpListener;
 pub struct Config {
     /// Everything the embedded defaults keep: `moclojer.sqlite`, `store/`.
     pub data_dir: PathBuf,
+    /// Where the api listens.
+    pub api_addr: SocketAddr,
     /// Where the mocks are served (`<mock>-<handle>.localhost` on this port).
     pub mocks_addr: SocketAddr,
     /// How often the mock server looks at the store for a new generation.
     pub poll: Duration,
+    /// PostgreSQL (or another SQLite file) instead of `<data_dir>/moclojer.sqlite`.
+    pub database_url: Option<String>,
+    /// Redis instead of the in-process queue.
+    pub redis_url: Option<String>,
+    /// An object store (`s3://bucket?endpoint=…`, `file:///dir`) instead of
+    /// `<data_dir>/store`.
+    pub store_url: Option<String>,
+    /// The zone of mock hosts.
+    pub zone: Zone,
 }
 
 impl Config {
-    /// The defaults under `data_dir`: mocks on 127.0.0.1:8080, polled every 200 ms.
+    /// The embedded defaults under `data_dir`: api on 127.0.0.1:3000, mocks on
+    /// 127.0.0.1:8080 under `localhost`, the store polled every 200 ms.
+    ///
+    /// # Panics
+    /// Never: `localhost` is a valid zone.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             mocks_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             poll: Duration::from_millis(200),
+            database_url: None,
+            redis_url: None,
+            store_url: None,
+            zone: Zone::parse("localhost").expect("localhost is a zone"),
         }
+    }
+}
+
+/// The S3 credentials from the environment, if any is set.
+fn s3_credentials() -> Option<S3Credentials> {
+    let read = |name: &str| std::env::var(name).ok();
+    match (read(S3_ACCESS_KEY_VAR), read(S3_SECRET_KEY_VAR)) {
+        (None, None) => None,
+        (access, secret) => Some(S3Credentials::new(
+            access.unwrap_or_default(),
+            secret.unwrap_or_default(),
+        )),
     }
 }
 
@@ -50,43 +88,81 @@ impl Config {
 #[derive(Debug)]
 pub struct App {
     data_dir: PathBuf,
-    database: SqliteDatabase,
-    store: FsObjectStore,
-    queue: InMemoryEventQueue,
-    listener: TcpListener,
-    mocks_addr: SocketAddr,
+    database: DatabaseChoice,
+    ports: DatabasePorts,
+    store: Arc<dyn ObjectStore>,
+    queue: Arc<dyn EventQueue>,
+    redis: Option<RedisEventQueue>,
+    api_listener: TcpListener,
+    mocks_listener: TcpListener,
+    api: Arc<State>,
     poll: Duration,
 }
 
 impl App {
-    /// Opens (and migrates) the database and the object store under `config.data_dir`, and
-    /// binds the mocks' address.
+    /// Opens (and migrates) the database, opens the object store and the queue, and binds
+    /// both addresses.
     ///
     /// # Errors
-    /// When the data directory cannot be made, the database cannot be opened, or the
+    /// When the data directory cannot be made, a dependency cannot be opened, or an
     /// address cannot be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let data_dir = config.data_dir;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("create the data directory {}", data_dir.display()))?;
-        let db_path = data_dir.join("moclojer.sqlite");
-        let database = SqliteDatabase::open(&db_path)
+        let database_url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("moclojer.sqlite").display()));
+        let database = DatabaseChoice::open(&database_url)
             .await
-            .with_context(|| format!("open the database {}", db_path.display()))?;
-        let store_path = data_dir.join("store");
-        let store = FsObjectStore::open(&store_path)
-            .with_context(|| format!("open the object store {}", store_path.display()))?;
-        let listener = TcpListener::bind(config.mocks_addr)
+            .with_context(|| format!("open the database in {}", data_dir.display()))?;
+        let ports = database.ports();
+        let location = match &config.store_url {
+            Some(url) => StoreLocation::parse(url).context("--store")?,
+            None => StoreLocation::Dir(data_dir.join("store")),
+        };
+        let store = open_store(&location, s3_credentials())
             .await
-            .with_context(|| format!("listen on {}", config.mocks_addr))?;
-        let mocks_addr = listener.local_addr().context("read the mocks address")?;
+            .with_context(|| format!("open the object store ({location})"))?;
+        let (queue, redis): (Arc<dyn EventQueue>, _) = match &config.redis_url {
+            None => (Arc::new(InMemoryEventQueue::default()), None),
+            Some(url) => {
+                let redis = RedisEventQueue::connect(&RedisConfig::new(url.clone()))
+                    .await
+                    .context("connect to Redis")?;
+                (Arc::new(redis.clone()), Some(redis))
+            }
+        };
+        let api_listener = TcpListener::bind(config.api_addr)
+            .await
+            .with_context(|| format!("listen on {} (the api)", config.api_addr))?;
+        let mocks_listener = TcpListener::bind(config.mocks_addr)
+            .await
+            .with_context(|| format!("listen on {} (the mocks)", config.mocks_addr))?;
+        let mocks_port = mocks_listener
+            .local_addr()
+            .context("the mocks address")?
+            .port();
+        let api = State::local_over(
+            ports.clone(),
+            config.zone,
+            MocksUrl {
+                scheme: "http".to_owned(),
+                port: (mocks_port != 80).then_some(mocks_port),
+            },
+            Passwords::default(),
+        );
         Ok(Self {
             data_dir,
             database,
+            ports,
             store,
-            queue: InMemoryEventQueue::default(),
-            listener,
-            mocks_addr,
+            queue,
+            redis,
+            api_listener,
+            mocks_listener,
+            api: Arc::new(api),
             poll: config.poll,
         })
     }
@@ -96,86 +172,121 @@ impl App {
         &self.data_dir
     }
 
-    /// The embedded database.
-    pub fn database(&self) -> &SqliteDatabase {
-        &self.database
+    /// The database's ports.
+    pub fn ports(&self) -> &DatabasePorts {
+        &self.ports
     }
 
-    /// The embedded object store.
-    pub fn store(&self) -> &FsObjectStore {
+    /// Closes the database (for tests that only build the app).
+    pub async fn close(&self) {
+        self.database.close().await;
+    }
+
+    /// The object store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }
 
-    /// Where the mocks answer.
-    pub fn mocks_addr(&self) -> SocketAddr {
-        self.mocks_addr
+    /// Where the api answers.
+    ///
+    /// # Panics
+    /// Never for a bound listener.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_listener.local_addr().expect("bound")
     }
 
-    /// Runs the relay, the generator and the mock server until `stop` completes.
+    /// Where the mocks answer.
+    ///
+    /// # Panics
+    /// Never for a bound listener.
+    pub fn mocks_addr(&self) -> SocketAddr {
+        self.mocks_listener.local_addr().expect("bound")
+    }
+
+    /// Runs every service until `stop` completes.
     ///
     /// # Errors
-    /// When the mock server fails to serve.
+    /// When the api or the mock server fails to serve.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stopped = |n: &Arc<tokio::sync::Notify>| {
             let n = Arc::clone(n);
             async move { n.notified().await }
         };
-        let queue = Arc::new(self.queue.clone());
         let relay = Relay::new(
-            Arc::new(self.database.clone()),
-            queue.clone(),
+            Arc::clone(&self.ports.outbox),
+            Arc::clone(&self.queue),
             RelaySettings::named("cloud"),
         );
         let relaying = tokio::spawn(relay.run(stopped(&stopping)));
         let deps = Deps {
-            mocks: Arc::new(self.database.clone()),
-            publications: Arc::new(self.database.clone()),
-            outbox: Arc::new(self.database.clone()),
-            store: Arc::new(self.store.clone()),
+            mocks: Arc::clone(&self.ports.mocks),
+            publications: Arc::clone(&self.ports.publications),
+            outbox: Arc::clone(&self.ports.outbox),
+            store: Arc::clone(&self.store),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             limits: Limits::default(),
         };
         let generating = {
-            let queue = queue.clone();
+            let queue = Arc::clone(&self.queue);
             let stop = stopped(&stopping);
             tokio::spawn(async move {
                 moclojer_generator::run(&deps, queue.as_ref(), Duration::from_secs(5), stop).await
             })
         };
+        let api_addr = self.api_listener.local_addr()?;
+        let mocks_addr = self.mocks_listener.local_addr()?;
+        let serving_api = {
+            let endpoint = moclojer_api::endpoint(Arc::clone(&self.api));
+            tokio::spawn(moclojer_api::serve(
+                self.api_listener,
+                endpoint,
+                stopped(&stopping),
+            ))
+        };
+        tracing::info!(
+            data_dir = %self.data_dir.display(),
+            "api on http://{api_addr}/api/v1 (docs at /api/v1/docs); mocks on http://<mock>-<handle>.localhost:{}",
+            mocks_addr.port()
+        );
+        tracing::warn!(
+            missing = "ops, proxy, web",
+            "these services are not built yet; the all-in-one runs what exists"
+        );
         let options = EngineOptions {
             mode: Mode::Cloud,
             ..EngineOptions::default()
         };
-        tracing::info!(
-            data_dir = %self.data_dir.display(),
-            "mocks on http://<mock>-<handle>.localhost:{}",
-            self.mocks_addr.port()
-        );
-        tracing::warn!(
-            missing = "api, ops, proxy, web",
-            "these services are not built yet; the all-in-one runs what exists"
-        );
-        let store: Arc<dyn moclojer_ports::ObjectStore> = Arc::new(self.store.clone());
-        let served = serve_cloud(
-            self.listener,
-            store,
+        // The mock server reloads as soon as the generator announces a config, and polls.
+        let events = ConfigEvents {
+            queue: Arc::clone(&self.queue),
+            group: "foss".to_owned(),
+        };
+        let served = serve_cloud_with_events(
+            self.mocks_listener,
+            Arc::clone(&self.store),
             options,
             Limits::for_bytes(64 << 20),
             self.poll,
+            Some(events),
             stop,
         )
         .await;
         stopping.notify_waiters();
+        let api = serving_api.await;
         relaying.await.ok();
         match generating.await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the generator stopped with an error"),
             Err(e) => tracing::warn!(error = %e, "the generator task failed"),
             Ok(Ok(())) => {}
         }
+        if let Some(redis) = &self.redis {
+            redis.close().await;
+        }
         self.database.close().await;
-        served.context("serve the mocks")
+        served.context("serve the mocks")?;
+        api.context("the api task")?.context("serve the api")
     }
 
     /// [`Self::run`] until Ctrl-C or SIGTERM.

@@ -4,21 +4,39 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use moclojer_cloud::{App, Config};
+use moclojer_domain::Zone;
 use moclojer_telemetry::LogFormat;
 
-/// Every moclojer cloud service in one process, on the embedded defaults.
+/// Every moclojer cloud service in one process: on the embedded defaults (SQLite, an
+/// in-process queue, a folder store, all under --data-dir), or on PostgreSQL, Redis and S3.
 #[derive(Debug, Parser)]
 #[command(name = "moclojer-cloud", version)]
 struct Args {
     /// Where the embedded defaults keep their data.
     #[arg(long, env = "MOCLOJER_DATA_DIR", default_value = ".moclojer")]
     data_dir: PathBuf,
-    /// `text` (default) or `json` (one object per line, for log shipping).
-    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
+    /// Where the api answers (`/api/v1`, docs at `/api/v1/docs`).
+    #[arg(long, env = "MOCLOJER_API_ADDR", default_value = "127.0.0.1:3000")]
+    api_addr: std::net::SocketAddr,
     /// Where the mocks answer, as `<mock>-<handle>.localhost:<port>`.
     #[arg(long, env = "MOCLOJER_MOCKS_ADDR", default_value = "127.0.0.1:8080")]
     mocks_addr: std::net::SocketAddr,
+    /// `postgres://…` (or `sqlite:PATH`) instead of the data directory's SQLite file.
+    #[arg(long, env = "MOCLOJER_DATABASE_URL")]
+    database_url: Option<String>,
+    /// `redis://host:port` instead of the in-process queue.
+    #[arg(long, env = "MOCLOJER_REDIS_URL")]
+    redis_url: Option<String>,
+    /// `s3://bucket[/prefix]?endpoint=…&region=…` (credentials from MOCLOJER_S3_ACCESS_KEY
+    /// and MOCLOJER_S3_SECRET_KEY) or `file:///dir`, instead of the data directory's store.
+    #[arg(long = "store", alias = "s3-url", env = "MOCLOJER_STORE")]
+    store: Option<String>,
+    /// The zone of mock hosts: `<mock>-<handle>.<zone>`.
+    #[arg(long, env = "MOCLOJER_ZONE", default_value = "localhost")]
+    zone: String,
+    /// `text` (default) or `json` (one object per line, for log shipping).
+    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
     /// Log filter, RUST_LOG syntax.
     #[arg(long, env = "RUST_LOG")]
     log_filter: Option<String>,
@@ -29,7 +47,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     moclojer_telemetry::init(args.log_format, args.log_filter.as_deref())?;
     let config = Config {
+        api_addr: args.api_addr,
         mocks_addr: args.mocks_addr,
+        database_url: args.database_url,
+        redis_url: args.redis_url,
+        store_url: args.store,
+        zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         ..Config::new(args.data_dir)
     };
     let app = App::build(config).await?;

@@ -1,94 +1,131 @@
-//! The all-in-one running: a mock published in its database answers on its host, through
-//! the relay, the generator and the mock server, within a second or two.
+//! The all-in-one on its embedded defaults, driven through its api like a user would:
+//! every change shows on the mock's host within a second; a restart keeps everything.
 
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use moclojer_cloud::{App, Config};
-use moclojer_domain::SpecSource;
-use moclojer_ports::Scope;
-use moclojer_testkit::{Fixture, Repos};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
+use support::{Client, LIVE_WITHIN, get, hello, publish_path, until};
 
-async fn get(address: std::net::SocketAddr, host: &str, path: &str) -> String {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
-        return String::new();
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return String::new();
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        api_addr: "127.0.0.1:0".parse().expect("addr"),
+        mocks_addr: "127.0.0.1:0".parse().expect("addr"),
+        poll: Duration::from_millis(100),
+        ..Config::new(dir)
     }
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.ok();
-    String::from_utf8_lossy(&answer).into_owned()
+}
+
+struct Running {
+    api: std::net::SocketAddr,
+    mocks: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(config: Config) -> Running {
+    let app = App::build(config).await.expect("build");
+    let (api, mocks) = (app.api_addr(), app.mocks_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async move {
+        stopped.await.ok();
+    }));
+    Running {
+        api,
+        mocks,
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.send(()).ok();
+        self.task.await.expect("task").expect("run");
+    }
 }
 
 #[tokio::test]
-async fn a_published_mock_answers_on_its_host() {
+async fn sign_up_create_publish_edit_unpublish_delete() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
-        mocks_addr: "127.0.0.1:0".parse().expect("addr"),
-        poll: Duration::from_millis(100),
-        ..Config::new(dir.path())
-    };
-    let app = App::build(config).await.expect("build");
-    let address = app.mocks_addr();
-    let repos = Repos::from_database(app.database().clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(app.run(async move {
-        stopped.await.ok();
-    }));
+    let running = start(config(dir.path())).await;
+    publish_path(running.api, running.mocks, "alice").await;
+    assert_eq!(
+        get(running.mocks, "nobody-here.localhost", "/hello")
+            .await
+            .0,
+        404
+    );
+    running.stop().await;
+}
 
-    let fx = Fixture::new();
-    let (user, personal) = fx.signed_up(&repos).await;
-    let scope = Scope::User(user.id);
-    let mut mock = fx.mock(&personal, "hello");
-    mock.content = SpecSource::new(
-        "- endpoint:\n    path: /hello\n    response:\n      body: '{\"hello\": \"all-in-one\"}'\n",
+#[tokio::test]
+async fn a_restart_keeps_accounts_mocks_and_publications() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = start(config(dir.path())).await;
+    let mut alice = Client::new(first.api);
+    alice.sign_up("alice").await;
+    let (status, mock) = alice
+        .post(
+            "/mocks",
+            json!({"workspace": "alice", "name": "kept", "content": hello("kept")}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = mock["id"].as_str().expect("id").to_owned();
+    let host = mock["host"].as_str().expect("host").to_owned();
+    assert_eq!(
+        alice
+            .post(&format!("/mocks/{id}/publish"), json!({}))
+            .await
+            .0,
+        200
+    );
+    until(
+        first.mocks,
+        &host,
+        "/hello",
+        LIVE_WITHIN,
+        "publish",
+        |s, _| s == 200,
     )
-    .expect("spec");
-    mock.enabled = true;
-    repos
-        .mocks
-        .create(&scope, &mock, &[])
-        .await
-        .expect("create");
-    let mut publication = repos
-        .publications
-        .get(&scope, mock.id)
-        .await
-        .expect("publication");
-    publication
-        .request_publish(mock.revision, fx.now)
-        .expect("request");
-    let changed = fx.event(moclojer_domain::EventKind::PublicationChanged { mock_id: mock.id });
-    repos
-        .publications
-        .save(&scope, &publication, &[changed])
-        .await
-        .expect("save");
+    .await;
+    let (status, org) = alice.post("/orgs", json!({"handle": "acme"})).await;
+    assert_eq!(status, 201, "{org}");
+    let (_, personal_token) = alice.post("/tokens", json!({"name": "ci"})).await;
+    first.stop().await;
 
-    let published_at = Instant::now();
-    let host = mock.host.as_str().to_owned();
-    let mut answer = String::new();
-    while published_at.elapsed() < Duration::from_secs(10) {
-        answer = get(address, &host, "/hello").await;
-        if answer.starts_with("HTTP/1.1 200") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        answer.starts_with("HTTP/1.1 200") && answer.contains("all-in-one"),
-        "the mock answers: {answer}"
+    let second = start(config(dir.path())).await;
+    until(
+        second.mocks,
+        &host,
+        "/hello",
+        Duration::from_secs(5),
+        "served again after the restart, without a new publish",
+        |s, b| s == 200 && b.contains("kept"),
+    )
+    .await;
+    // The old session token, the personal token and the password all still work.
+    let mut again = Client::new(second.api);
+    again.token = alice.token.clone();
+    let (status, me) = again.send(reqwest::Method::GET, "/me", None).await;
+    assert_eq!((status, &me["handle"]), (200, &json!("alice")));
+    again.token = personal_token["token"].as_str().map(str::to_owned);
+    assert_eq!(again.send(reqwest::Method::GET, "/me", None).await.0, 200);
+    again.log_in("alice").await;
+    let (_, list) = again.send(reqwest::Method::GET, "/mocks", None).await;
+    let handles: Vec<&str> = list["workspaces"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["workspace"]["handle"].as_str().expect("handle"))
+        .collect();
+    assert_eq!(handles, ["alice", "acme"]);
+    assert_eq!(
+        list["workspaces"][0]["mocks"][0]["publication"]["server"]["status"],
+        "published"
     );
-    assert!(
-        published_at.elapsed() < Duration::from_secs(5),
-        "live in {:?}",
-        published_at.elapsed()
-    );
-    let other = get(address, "nobody-here.localhost", "/hello").await;
-    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
-
-    stop.send(()).ok();
-    running.await.expect("task").expect("run");
+    second.stop().await;
 }

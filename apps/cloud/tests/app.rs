@@ -2,12 +2,13 @@
 //! clearly when it cannot.
 
 use moclojer_cloud::{App, Config};
-use moclojer_ports::{AccountRepository, ObjectKey, ObjectStore};
+use moclojer_ports::ObjectKey;
 
 #[tokio::test]
 async fn data_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Config {
+        api_addr: "127.0.0.1:0".parse().expect("addr"),
         mocks_addr: "127.0.0.1:0".parse().expect("addr"),
         ..Config::new(dir.path().join("data"))
     };
@@ -15,7 +16,8 @@ async fn data_survives_a_restart() {
     {
         let app = App::build(config.clone()).await.expect("first start");
         let user = moclojer_ports_user(&email);
-        app.database()
+        app.ports()
+            .accounts
             .create_user(&user, None)
             .await
             .expect("create user");
@@ -24,11 +26,12 @@ async fn data_survives_a_restart() {
             .put(&key, "- endpoint: {path: /x}".into())
             .await
             .expect("put");
-        app.database().close().await;
+        app.close().await;
     }
     let app = App::build(config).await.expect("second start");
     let found = app
-        .database()
+        .ports()
+        .accounts
         .find_user_by_email(&email)
         .await
         .expect("the user is still there");
@@ -47,6 +50,7 @@ async fn a_data_dir_that_is_a_file_is_refused_clearly() {
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").expect("write");
     let err = App::build(Config {
+        api_addr: "127.0.0.1:0".parse().expect("addr"),
         mocks_addr: "127.0.0.1:0".parse().expect("addr"),
         ..Config::new(file.clone())
     })

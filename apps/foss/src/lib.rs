@@ -42,8 +42,9 @@ pub use server::{
 };
 pub use socket::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use store::{
-    S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials, StoreLocation, StoreUrlError,
-    cloud_options, empty_engine, open_store, serve_cloud,
+    ConfigEvents, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials, StoreLocation,
+    StoreUrlError, cloud_options, empty_engine, listen_for_configs, open_store, serve_cloud,
+    serve_cloud_with_events,
 };
 pub use watch::{POLL_INTERVAL, reload, watch};
 pub use webhook::{MAX_PENDING_WEBHOOKS, Webhooks};

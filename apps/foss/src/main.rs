@@ -18,9 +18,11 @@ use clap::Parser;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_egress::{AllowRule, Egress, EgressConfig, Policy};
 use moclojer_foss::{
-    EngineOptions, MAX_UNIFIED_BYTES, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials,
-    SpecFiles, StoreLocation, load_files, open_store, serve, serve_cloud, watch,
+    ConfigEvents, EngineOptions, MAX_UNIFIED_BYTES, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR,
+    S3Credentials, SpecFiles, StoreLocation, load_files, open_store, serve,
+    serve_cloud_with_events, watch,
 };
+use moclojer_redis::{RedisConfig, RedisEventQueue};
 use moclojer_telemetry::LogFormat;
 
 /// Serve moclojer mocks from a file, or (cloud mode) from an object store.
@@ -53,6 +55,17 @@ struct Args {
         value_parser = clap::value_parser!(u64).range(10..)
     )]
     poll_ms: u64,
+    /// Cloud mode: `redis://host:port` to reload as soon as the generator announces a new
+    /// config (`config.published`), not only at the next poll.
+    #[arg(long, env = "MOCLOJER_REDIS_URL", requires = "store")]
+    redis_url: Option<String>,
+    /// Cloud mode with --redis-url: the stream the generator's events go to.
+    #[arg(long, env = "MOCLOJER_REDIS_STREAM", requires = "redis_url")]
+    redis_stream: Option<String>,
+    /// Cloud mode with --redis-url: this replica's name, for its own consumer group
+    /// (`foss-<name>`; 1 to 59 of `[a-z0-9_-]`). Default: a random one per start.
+    #[arg(long, env = "MOCLOJER_INSTANCE", requires = "redis_url")]
+    instance: Option<String>,
     /// Port to listen on.
     #[arg(short = 'p', long, env = "PORT", default_value_t = 8000)]
     port: u16,
@@ -173,12 +186,36 @@ async fn run_cloud(
     let bound = listener.local_addr().context("read the bound address")?;
     tracing::info!(store = %location, "cloud mode: listening on http://{bound}");
     let interval = Duration::from_millis(args.poll_ms);
-    serve_cloud(
+    let events = match &args.redis_url {
+        None => None,
+        Some(url) => {
+            let mut redis = RedisConfig::new(url.clone());
+            if let Some(stream) = &args.redis_stream {
+                redis.stream.clone_from(stream);
+            }
+            let queue = RedisEventQueue::connect(&redis)
+                .await
+                .context("connect to Redis")?;
+            let instance = args
+                .instance
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+            let group = format!("foss-{instance}");
+            moclojer_ports::check_group_name(&group).context("--instance")?;
+            tracing::info!(group, "reloading on config.published from Redis");
+            Some(ConfigEvents {
+                queue: Arc::new(queue),
+                group,
+            })
+        }
+    };
+    serve_cloud_with_events(
         listener,
         store,
         options,
         limits,
         interval,
+        events,
         shutdown_signal(),
     )
     .await

@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use moclojer_domain::EventKind;
 use moclojer_domain::spec::{Limits, Mode, Spec};
 use moclojer_fs::FsObjectStore;
-use moclojer_ports::{ObjectStore, PortError};
+use moclojer_ports::{EventQueue, ObjectStore, PortError};
 use moclojer_s3::{S3Config, S3ObjectStore, Secret};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -236,6 +237,59 @@ pub fn cloud_options(options: &EngineOptions) -> EngineOptions {
     }
 }
 
+/// Where a mock server hears `config.published`: a queue and its own consumer group.
+/// Every replica needs its own group, since every replica must reload.
+#[derive(Debug, Clone)]
+pub struct ConfigEvents {
+    /// The queue the generator's events reach.
+    pub queue: Arc<dyn EventQueue>,
+    /// This replica's consumer group (1 to 64 of `[a-z0-9_-]`).
+    pub group: String,
+}
+
+/// How long one wait for events lasts before the listener looks at `stop` again.
+const EVENT_WAIT: Duration = Duration::from_secs(1);
+
+/// Wakes `trigger` whenever `config.published` arrives, until `stop`; acks everything it
+/// hears. A queue that fails is retried every few seconds: polling keeps the mock server
+/// current meanwhile.
+pub async fn listen_for_configs(
+    events: ConfigEvents,
+    trigger: Arc<Notify>,
+    stop: impl Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let ConfigEvents { queue, group } = events;
+    loop {
+        let step = async {
+            queue.ensure_group(&group).await?;
+            let batch = queue.receive(&group, &group, 64, EVENT_WAIT).await?;
+            if batch
+                .iter()
+                .any(|d| matches!(d.event.kind, EventKind::ConfigPublished { .. }))
+            {
+                trigger.notify_one();
+            }
+            let ids: Vec<_> = batch.into_iter().map(|d| d.id).collect();
+            if !ids.is_empty() {
+                queue.ack(&group, &ids).await?;
+            }
+            Ok::<(), PortError>(())
+        };
+        let failed = tokio::select! {
+            result = step => result.err(),
+            () = &mut stop => return,
+        };
+        if let Some(e) = failed {
+            tracing::warn!(error = %e, group, "cannot hear config events; polling meanwhile");
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3)) => {}
+                () = &mut stop => return,
+            }
+        }
+    }
+}
+
 /// Serves on `listener` what `store` holds, following it every `interval` (see
 /// [`follow`]), until `shutdown` completes; then requests in flight finish as in
 /// [`serve`]. Until the store has a manifest every host gets 404.
@@ -250,11 +304,36 @@ pub async fn serve_cloud(
     interval: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_cloud_with_events(listener, store, options, limits, interval, None, shutdown).await
+}
+
+/// [`serve_cloud`], also reloading as soon as `events` hears `config.published`.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_cloud_with_events(
+    listener: TcpListener,
+    store: Arc<dyn ObjectStore>,
+    options: EngineOptions,
+    limits: Limits,
+    interval: Duration,
+    events: Option<ConfigEvents>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let options = cloud_options(&options);
     let engine = empty_engine(&options);
     let stop = Arc::new(Notify::new());
+    let source = CloudSource::new(store);
+    let stop_listening = Arc::new(Notify::new());
+    let listening = events.map(|events| {
+        let trigger = source.reload_now();
+        let stop = Arc::clone(&stop_listening);
+        tokio::spawn(listen_for_configs(events, trigger, async move {
+            stop.notified().await;
+        }))
+    });
     let follower = tokio::spawn(follow(
-        CloudSource::new(store),
+        source,
         Arc::clone(&engine),
         options,
         limits,
@@ -266,8 +345,12 @@ pub async fn serve_cloud(
     ));
     let served = serve(listener, engine, shutdown).await;
     stop.notify_one();
+    stop_listening.notify_one();
     if let Err(e) = follower.await {
         tracing::warn!(error = %e, "the store follower ended abnormally");
+    }
+    if let Some(listening) = listening {
+        listening.await.ok();
     }
     served
 }

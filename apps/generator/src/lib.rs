@@ -32,6 +32,11 @@
 //! Events only wake it ([`try_execute_next`] coalesces a batch into one rebuild), and
 //! [`run`] also rebuilds on a fixed interval.
 //!
+//! [`App`] is the process: it picks the adapters by the schemes of its URLs (SQLite or
+//! PostgreSQL, a folder or S3, Redis or no queue; see [`Config`]) and, with Redis, reads the
+//! events as the [`GROUP`] consumer group and runs the outbox relay next to the worker, so
+//! its `config.published` events reach the other services.
+//!
 //! What it deliberately is not: a lease holder. One generator writes a store at a time;
 //! fencing between several (a lease and a generation check in the database) is not here yet.
 
@@ -49,7 +54,10 @@ use moclojer_ports::{
 };
 
 pub use store::{CONFIG_KEY, MANIFEST_KEY, MOCKS_PREFIX, Manifest, mock_key};
-pub use wiring::{App, Config};
+pub use wiring::{
+    App, Config, DatabaseLocation, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials,
+    StoreLocation, check_redis_url,
+};
 pub use worker::{GROUP, StepOutcome, run, try_execute_next};
 
 /// What the generator needs from the world.

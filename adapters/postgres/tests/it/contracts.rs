@@ -1,6 +1,8 @@
-//! `moclojer-testkit`'s repository and outbox suites, each on a fresh database.
+//! `moclojer-testkit`'s repository, outbox and token suites, each on a fresh database.
 
-use moclojer_testkit::{Repos, contracts};
+use std::sync::Arc;
+
+use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
 
 use crate::helpers::TestDb;
 
@@ -41,4 +43,18 @@ async fn outbox() {
         return;
     };
     contracts::outbox_contract(repos).await;
+}
+
+#[tokio::test]
+async fn identity() {
+    let Some(pg) = TestDb::create().await else {
+        return;
+    };
+    let db = pg.connect().await;
+    contracts::identity_contract(
+        Arc::new(db.clone()),
+        Arc::new(db),
+        ManualClock::new(Fixture::new().now),
+    )
+    .await;
 }

@@ -6,8 +6,8 @@
 //! tests say they are skipped, except under `CI=true`, where they fail.
 //!
 //! What is specific to PostgreSQL lives here: atomicity of a change and its outbox rows
-//! under concurrent writers, relays claiming at once, an unreachable server, timeouts,
-//! migrations and reconnecting. The port contracts themselves are checked by
+//! under concurrent writers, relays claiming at once, tokens racing for one digest, an
+//! unreachable server, timeouts, migrations and reconnecting. The port contracts themselves are checked by
 //! `moclojer-testkit`'s suites.
 
 mod atomicity;
@@ -16,3 +16,4 @@ mod connection;
 mod contracts;
 mod helpers;
 mod scoping;
+mod tokens;

@@ -1,6 +1,9 @@
-//! `moclojer-testkit`'s repository and outbox suites, each on a fresh database file.
+//! `moclojer-testkit`'s repository, outbox and token suites, each on a fresh database file.
 
-use moclojer_testkit::{Repos, contracts};
+use std::sync::Arc;
+
+use moclojer_sqlite::SqliteDatabase;
+use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
 
 use crate::helpers::TempDb;
 
@@ -35,10 +38,27 @@ async fn outbox() {
     contracts::outbox_contract(repos).await;
 }
 
+/// The identity suite: `LocalTokens` over the database's token store, its users made
+/// through the same database.
+async fn identity_on(db: SqliteDatabase) {
+    contracts::identity_contract(
+        Arc::new(db.clone()),
+        Arc::new(db),
+        ManualClock::new(Fixture::new().now),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn identity() {
+    let file = TempDb::new();
+    identity_on(file.connect().await).await;
+}
+
 #[tokio::test]
 async fn every_suite_in_memory() {
     for run in 0..4 {
-        let db = moclojer_sqlite::SqliteDatabase::in_memory().await.unwrap();
+        let db = SqliteDatabase::in_memory().await.unwrap();
         let repos = Repos::from_database(db);
         match run {
             0 => contracts::account_repository_contract(repos).await,
@@ -47,4 +67,5 @@ async fn every_suite_in_memory() {
             _ => contracts::outbox_contract(repos).await,
         }
     }
+    identity_on(SqliteDatabase::in_memory().await.unwrap()).await;
 }

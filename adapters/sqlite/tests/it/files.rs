@@ -1,12 +1,26 @@
 //! The database file: what survives reopening, migrations, and files that are not ours.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use moclojer_domain::{EventKind, Handle, Revision};
 use moclojer_ports::{
-    AccountRepository, MockRepository, Outbox, PortErrorKind, PublicationRepository, Scope,
+    AccountRepository, Identity, LocalTokens, MockRepository, Outbox, PortErrorKind,
+    PublicationRepository, RandomIds, Scope, TOKEN_PREFIX, TokenIssuer, TokenKind, TokenStore,
 };
 use moclojer_sqlite::{SqliteConfig, SqliteDatabase};
+use moclojer_testkit::ManualClock;
 
 use crate::helpers::{TempDb, World, event, mock, raw, spec, t, user};
+
+/// `LocalTokens` over `db`, reading time from `clock`.
+fn local_tokens(db: &SqliteDatabase, clock: &ManualClock) -> LocalTokens {
+    LocalTokens::new(
+        Arc::new(db.clone()),
+        Arc::new(clock.clone()),
+        Arc::new(RandomIds),
+    )
+}
 
 #[tokio::test]
 async fn data_survives_closing_and_reopening_the_file() {
@@ -89,6 +103,129 @@ async fn data_survives_closing_and_reopening_the_file() {
 }
 
 #[tokio::test]
+async fn tokens_survive_closing_and_reopening_the_file() {
+    let file = TempDb::new();
+    let clock = ManualClock::new(t(1_000));
+    let db = file.connect().await;
+    let world = World::create(&db).await;
+    let tokens = local_tokens(&db, &clock);
+    let session = tokens
+        .issue(world.alice.id, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let revoked = tokens
+        .issue(world.alice.id, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let ci = tokens
+        .issue_personal(world.bob.id, "ci", None)
+        .await
+        .unwrap();
+    tokens.revoke(&revoked.token).await.unwrap();
+    db.close().await;
+    drop(db);
+
+    // Only digests are kept: the kept tokens' digests are in the files, no token's secret
+    // is, in any form it could be written (text or bytes).
+    let mut bytes = std::fs::read(file.path()).unwrap();
+    let mut wal = file.path().into_os_string();
+    wal.push("-wal");
+    if let Ok(more) = std::fs::read(&wal) {
+        bytes.extend(more);
+    }
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    for kept in [&session, &ci] {
+        assert!(contains(kept.record.digest.as_bytes()), "a kept digest");
+    }
+    for issued in [&session, &revoked, &ci] {
+        let secret = issued.token.strip_prefix(TOKEN_PREFIX).unwrap();
+        assert!(!contains(secret.as_bytes()), "a token's secret as text");
+        let raw_secret: Vec<u8> = (0..secret.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&secret[i..i + 2], 16).unwrap())
+            .collect();
+        assert!(!contains(&raw_secret), "a token's secret as bytes");
+    }
+
+    let db = SqliteDatabase::open(&file.path()).await.unwrap();
+    clock.advance(Duration::from_secs(60));
+    let tokens = local_tokens(&db, &clock);
+    assert_eq!(
+        tokens.authenticate(&session.token).await.unwrap().user_id,
+        world.alice.id
+    );
+    assert_eq!(
+        tokens.authenticate(&ci.token).await.unwrap().user_id,
+        world.bob.id
+    );
+    assert_eq!(
+        tokens
+            .authenticate(&revoked.token)
+            .await
+            .unwrap_err()
+            .kind(),
+        PortErrorKind::Unauthenticated,
+        "a revoked token stays revoked"
+    );
+    assert_eq!(
+        db.find_token(&session.record.digest).await.unwrap(),
+        session.record
+    );
+    assert_eq!(
+        tokens.list_personal(world.bob.id).await.unwrap(),
+        std::slice::from_ref(&ci.record)
+    );
+    assert_eq!(
+        db.list_tokens(world.alice.id, TokenKind::Session)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&session.record)
+    );
+    // The session expires on the reopened database's clock as it would have before.
+    clock.advance(Duration::from_secs(3540));
+    assert_eq!(
+        tokens
+            .authenticate(&session.token)
+            .await
+            .unwrap_err()
+            .kind(),
+        PortErrorKind::Unauthenticated
+    );
+    assert_eq!(tokens.purge_expired().await.unwrap(), 1);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn tokens_go_with_their_user() {
+    let file = TempDb::new();
+    let clock = ManualClock::new(t(1_000));
+    let db = file.connect().await;
+    let lone = user(7, "lone@example.com");
+    db.create_user(&lone, None).await.unwrap();
+    let tokens = local_tokens(&db, &clock);
+    let issued = tokens.issue_personal(lone.id, "ci", None).await.unwrap();
+
+    // No port deletes users yet; the schema already drops their tokens with them.
+    let pool = raw(&file.path()).await;
+    sqlx::query("DELETE FROM users WHERE id = ?1")
+        .bind(lone.id.to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    pool.close().await;
+    assert_eq!(
+        tokens.authenticate(&issued.token).await.unwrap_err().kind(),
+        PortErrorKind::Unauthenticated
+    );
+    db.close().await;
+}
+
+#[tokio::test]
 async fn migrations_run_once_however_often_the_file_is_opened() {
     let file = TempDb::new();
     let first = file.connect().await;
@@ -124,7 +261,7 @@ async fn migrations_run_once_however_often_the_file_is_opened() {
             .unwrap();
     assert_eq!(
         applied,
-        [(1, true), (2, true)],
+        [(1, true), (2, true), (3, true)],
         "each migration applied once"
     );
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")

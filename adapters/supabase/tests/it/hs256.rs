@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::Algorithm;
-use moclojer_domain::UserId;
+use moclojer_domain::{Email, UserId};
 use moclojer_ports::Identity;
 use moclojer_supabase::{SecretString, SupabaseConfig, SupabaseIdentity};
 use serde_json::json;
@@ -46,6 +46,60 @@ async fn a_valid_token_names_its_user() {
         json!(["authenticated", "elsewhere"]),
     );
     assert!(identity().authenticate(&hs256(&claims)).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_caller_carries_the_email_claim_when_it_is_an_address() {
+    let id = identity();
+    let user = Uuid::new_v4();
+    let caller = id
+        .authenticate(&hs256(&user_claims(user)))
+        .await
+        .expect("accepted");
+    assert_eq!(caller.user_id, UserId::from_uuid(user));
+    assert_eq!(
+        caller.email,
+        Some(Email::parse("someone@example.com").expect("an address"))
+    );
+
+    // Normalised as the domain normalises addresses.
+    let claims = with(
+        user_claims(user),
+        "email",
+        json!("Someone.Else@Example.COM"),
+    );
+    let caller = id.authenticate(&hs256(&claims)).await.expect("accepted");
+    assert_eq!(
+        caller.email.as_ref().map(Email::as_str),
+        Some("someone.else@example.com")
+    );
+
+    // Without a usable address the token is still good; the caller just has none.
+    let cases = [
+        ("no email", without(user_claims(user), "email")),
+        ("empty email", with(user_claims(user), "email", json!(""))),
+        (
+            "not an address",
+            with(user_claims(user), "email", json!("someone")),
+        ),
+        (
+            "email a number",
+            with(user_claims(user), "email", json!(42)),
+        ),
+        ("email null", with(user_claims(user), "email", json!(null))),
+        (
+            "email a list",
+            with(user_claims(user), "email", json!(["someone@example.com"])),
+        ),
+    ];
+    for (what, claims) in cases {
+        let caller = id
+            .authenticate(&hs256(&claims))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: refused: {e}"));
+        assert_eq!(caller.user_id, UserId::from_uuid(user), "{what}");
+        assert_eq!(caller.email, None, "{what}");
+    }
 }
 
 #[tokio::test]

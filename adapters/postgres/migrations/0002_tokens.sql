@@ -1,0 +1,24 @@
+-- The service's own bearer tokens: session tokens from sign-in and personal API tokens;
+-- the twin of the SQLite adapter's 0003_tokens.sql.
+--
+-- Only the SHA-256 of a token is kept (`digest`, 32 bytes), so the table holds nothing a
+-- caller could present. Timestamps are unix milliseconds (UTC), as in the other domain
+-- tables. A token goes with its user.
+
+CREATE TABLE tokens (
+    id         TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    user_id    TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('session', 'personal')),
+    -- the name the user gave a personal token; empty for a session token
+    name       TEXT NOT NULL,
+    digest     BYTEA NOT NULL UNIQUE CHECK (octet_length(digest) = 32),
+    created_at BIGINT NOT NULL,
+    -- NULL: a personal token that does not expire
+    expires_at BIGINT
+);
+
+-- A user's tokens of one kind, oldest first.
+CREATE INDEX tokens_by_user ON tokens (user_id, kind, created_at);
+
+-- What a purge deletes.
+CREATE INDEX tokens_by_expiry ON tokens (expires_at) WHERE expires_at IS NOT NULL;

@@ -1,0 +1,105 @@
+//! `moclojer-api`: the REST api of moclojer cloud, under `/api/v1`.
+//!
+//! poem with poem-openapi: every operation is typed, and the OpenAPI document
+//! (`/api/v1/openapi.json`) and a docs UI (`/api/v1/docs`) come from the same code.
+//!
+//! - **Auth**: local accounts (argon2id password hashes, the service's own session tokens)
+//!   or an external identity (Supabase access tokens); personal API tokens either way.
+//! - **Scope**: every repository call is scoped to the caller; what the caller may not see
+//!   answers 404, exactly like what does not exist, and nothing changes.
+//! - **Errors**: one envelope, `{"error": {"code", "message", "details"}}`, for every
+//!   failure, including the ones raised before a handler runs (bad JSON, no token, unknown
+//!   route, oversize body).
+//! - **Writes** carry their events (`mock.changed`, `publication.changed`, ...) into the
+//!   repositories, which commit them to the outbox in the same transaction.
+//!
+//! The api does not publish anything itself: it records the intent, and the generator
+//! settles it (see ARCHITECTURE.md).
+
+pub mod error;
+mod middleware;
+pub mod passwords;
+pub mod routes;
+pub mod state;
+pub mod views;
+mod wiring;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::TcpAcceptor;
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, Server};
+use poem_openapi::OpenApiService;
+
+pub use error::{ApiError, ApiResult};
+pub use middleware::MAX_BODY_BYTES;
+pub use passwords::Passwords;
+pub use routes::mocks::STARTER_SPEC;
+pub use state::{AuthMode, MocksUrl, State};
+pub use wiring::{App, Config, DatabaseChoice, DatabasePorts};
+
+use routes::HealthApi;
+use routes::accounts::AccountsApi;
+use routes::mocks::MocksApi;
+use routes::orgs::OrgsApi;
+
+/// The OpenAPI service of every operation.
+fn service(state: &Arc<State>) -> OpenApiService<(AccountsApi, OrgsApi, MocksApi, HealthApi), ()> {
+    OpenApiService::new(
+        (
+            AccountsApi(Arc::clone(state)),
+            OrgsApi(Arc::clone(state)),
+            MocksApi(Arc::clone(state)),
+            HealthApi(Arc::clone(state)),
+        ),
+        "moclojer cloud api",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Accounts, orgs and mocks of moclojer cloud. Authenticate with \
+         `Authorization: Bearer <token>`: a session token from /auth/login, or a personal API \
+         token from /tokens. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+    )
+}
+
+/// The OpenAPI document, as JSON.
+pub fn openapi_json(state: &Arc<State>) -> String {
+    service(state).spec()
+}
+
+/// The whole api as one endpoint: operations, `/api/v1/openapi.json`, `/api/v1/docs`,
+/// the error envelope, the body limit and request ids.
+pub fn endpoint(state: Arc<State>) -> impl Endpoint + 'static {
+    let service = service(&state);
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    Route::new()
+        .nest("/", service)
+        .at("/api/v1/openapi.json", spec)
+        .nest("/api/v1/docs", docs)
+        .catch_all_error(|error: poem::Error| async move {
+            if error.is_from_response() {
+                return error.into_response();
+            }
+            error::envelope_for(error.status(), &error.to_string()).into_response()
+        })
+        .with(middleware::BodyLimit::new(MAX_BODY_BYTES))
+        .around(middleware::correlate)
+}
+
+/// Serves `endpoint` on `listener` until `stop` completes; requests in flight get up to 10
+/// seconds to finish.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    endpoint: impl Endpoint + 'static,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(endpoint, stop, Some(Duration::from_secs(10)))
+        .await
+}

@@ -1,0 +1,539 @@
+//! Mocks: create, read, edit, delete, publish and unpublish, with their history.
+//!
+//! Content is validated on every write with the validator the generator uses, so an
+//! invalid spec is refused (422, with line and column) before it is stored. An edit of a
+//! published mock republishes it; the generator settles every publish, keeping the last
+//! good revision live until the new one is.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use moclojer_domain::{
+    CorrelationId, DnsStatus, Event, EventKind, Mock, MockError, MockId, MockName, Publication,
+    Revision, SpecSource, SpecSourceError, User,
+};
+use moclojer_ports::{PortErrorKind, Scope};
+use poem::web::Data;
+use poem_openapi::OpenApi;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+
+use super::Tag;
+use crate::error::{ApiError, ApiResult, diagnostics_json};
+use crate::state::{BearerToken, State};
+use crate::views::{
+    Created, EditMock, MockList, MockView, NewMock, NoContent, PublicationView, RevisionView,
+    ValidateReply, ValidateRequest, WorkspaceMocks, WorkspaceView,
+};
+
+/// What a mock holds when it is made without content: one endpoint that says hello.
+pub const STARTER_SPEC: &str = r#"- endpoint:
+    method: GET
+    path: /hello
+    response:
+      status: 200
+      headers:
+        Content-Type: application/json
+      body: >
+        {"hello": "world"}
+"#;
+
+/// How often a publication write is tried again when the generator wrote it meanwhile.
+const PUBLICATION_ATTEMPTS: usize = 5;
+
+/// Mocks and their publication.
+#[derive(Debug, Clone)]
+pub struct MocksApi(pub Arc<State>);
+
+fn spec_source(content: String) -> ApiResult<SpecSource> {
+    SpecSource::new(content).map_err(|e| match e {
+        SpecSourceError::TooLarge { .. } => ApiError::too_large(e.to_string()),
+        SpecSourceError::Nul(_) => ApiError::bad_field("content", e.to_string()),
+    })
+}
+
+impl MocksApi {
+    fn checked(&self, content: String) -> ApiResult<SpecSource> {
+        let source = spec_source(content)?;
+        self.0
+            .check(source.as_str())
+            .map_err(|diagnostics| ApiError::invalid_spec(&diagnostics))?;
+        Ok(source)
+    }
+
+    async fn view(
+        &self,
+        user: &User,
+        mock: &Mock,
+        publication: Option<&Publication>,
+    ) -> ApiResult<MockView> {
+        let state = &self.0;
+        let workspace = state
+            .accounts
+            .get_workspace(&Scope::User(user.id), mock.workspace_id)
+            .await
+            .map_err(|e| ApiError::from_port(e, "mock"))?;
+        let mut view = MockView::new(
+            mock,
+            workspace.handle.as_str(),
+            state.mocks_url.of(mock.host.as_str()),
+        );
+        let publication = match publication {
+            Some(p) => p.clone(),
+            None => state
+                .publications
+                .get(&Scope::User(user.id), mock.id)
+                .await
+                .map_err(|e| ApiError::from_port(e, "mock"))?,
+        };
+        view.publication = Some(PublicationView::from(&publication));
+        Ok(view)
+    }
+
+    /// Loads the publication, applies `change`, and saves it with the events `change`
+    /// returns; when the generator saved it meanwhile, starts again from the fresh one.
+    /// `change` returning `None` means there is nothing to save.
+    async fn change_publication<F>(
+        &self,
+        scope: &Scope,
+        mock_id: MockId,
+        change: F,
+    ) -> ApiResult<Publication>
+    where
+        F: Fn(&mut Publication) -> ApiResult<Option<Vec<Event>>>,
+    {
+        let state = &self.0;
+        for _ in 0..PUBLICATION_ATTEMPTS {
+            let mut publication = state
+                .publications
+                .get(scope, mock_id)
+                .await
+                .map_err(|e| ApiError::from_port(e, "mock"))?;
+            let Some(events) = change(&mut publication)? else {
+                return Ok(publication);
+            };
+            match state.publications.save(scope, &publication, &events).await {
+                Ok(saved) => return Ok(saved),
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(ApiError::from_port(e, "mock")),
+            }
+        }
+        Err(ApiError::conflict(
+            "conflict",
+            "the publication keeps changing; try again",
+        ))
+    }
+
+    /// Asks for `mock`'s current revision to be served.
+    async fn request_publish(
+        &self,
+        scope: &Scope,
+        mock: &Mock,
+        correlation: &CorrelationId,
+    ) -> ApiResult<Publication> {
+        let state = &self.0;
+        self.change_publication(scope, mock.id, |p| {
+            if p.live_revision == Some(mock.revision)
+                && p.server.status() == moclojer_domain::ServerStatus::Published
+            {
+                return Ok(None);
+            }
+            p.request_publish(mock.revision, state.clock.now())
+                .map_err(|e| ApiError::conflict("stale_revision", e.to_string()))?;
+            let mut events = vec![state.event(
+                EventKind::PublicationChanged { mock_id: mock.id },
+                Some(correlation),
+            )];
+            if matches!(p.dns.status(), DnsStatus::Offline | DnsStatus::Failed) {
+                events.push(state.event(
+                    EventKind::DomainRequested {
+                        mock_id: mock.id,
+                        host: mock.host.clone(),
+                    },
+                    Some(correlation),
+                ));
+            }
+            Ok(Some(events))
+        })
+        .await
+    }
+
+    async fn set_enabled(
+        &self,
+        scope: &Scope,
+        mock: &mut Mock,
+        enabled: bool,
+        correlation: &CorrelationId,
+    ) -> ApiResult<()> {
+        let state = &self.0;
+        if !mock.set_enabled(enabled, state.clock.now()) {
+            return Ok(());
+        }
+        let event = state.event(
+            EventKind::MockChanged {
+                mock_id: mock.id,
+                revision: mock.revision,
+            },
+            Some(correlation),
+        );
+        state
+            .mocks
+            .update(scope, mock, mock.revision, &[event])
+            .await
+            .map_err(|e| match e.kind() {
+                PortErrorKind::Conflict => ApiError::conflict(
+                    "stale_revision",
+                    "the mock changed meanwhile; reload it and try again",
+                ),
+                _ => ApiError::from_port(e, "mock"),
+            })
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1")]
+impl MocksApi {
+    /// Makes a mock in a workspace the caller belongs to. Its host is
+    /// `<name>-<workspace handle>.<zone>`, unique across everyone.
+    #[oai(path = "/mocks", method = "post", tag = "Tag::Mocks")]
+    async fn create_mock(
+        &self,
+        auth: BearerToken,
+        body: Json<NewMock>,
+        correlation: Data<&CorrelationId>,
+    ) -> ApiResult<Created<MockView>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let workspace = state.workspace(&user, body.workspace.trim()).await?;
+        let name = MockName::parse(body.name.trim())
+            .map_err(|e| ApiError::bad_field("name", e.to_string()))?;
+        let content = self.checked(body.0.content.unwrap_or_else(|| STARTER_SPEC.to_owned()))?;
+        let now = state.clock.now();
+        let mock = Mock::create(
+            state.ids.mock_id(),
+            &workspace,
+            name,
+            &state.zone,
+            content,
+            now,
+        );
+        let event = state.event(
+            EventKind::MockChanged {
+                mock_id: mock.id,
+                revision: mock.revision,
+            },
+            Some(&correlation),
+        );
+        state
+            .mocks
+            .create(&Scope::User(user.id), &mock, &[event])
+            .await
+            .map_err(|e| match e.kind() {
+                PortErrorKind::Conflict => ApiError::conflict(
+                    "host_taken",
+                    format!("{} is taken; choose another name", mock.host),
+                ),
+                _ => ApiError::from_port(e, "workspace"),
+            })?;
+        let publication = Publication::new(mock.id, now);
+        Ok(Created::Created(Json(
+            self.view(&user, &mock, Some(&publication)).await?,
+        )))
+    }
+
+    /// Every mock the caller sees, grouped by workspace (the personal one first, then orgs
+    /// by handle), without content.
+    #[oai(path = "/mocks", method = "get", tag = "Tag::Mocks")]
+    async fn list_mocks(&self, auth: BearerToken) -> ApiResult<Json<MockList>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let scope = Scope::User(user.id);
+        let workspaces = state
+            .accounts
+            .list_workspaces(&scope)
+            .await
+            .map_err(|e| ApiError::from_port(e, "workspace"))?;
+        let mocks = state
+            .mocks
+            .list(&scope)
+            .await
+            .map_err(|e| ApiError::from_port(e, "mock"))?;
+        let mut publications: HashMap<MockId, Publication> = state
+            .publications
+            .list(&scope)
+            .await
+            .map_err(|e| ApiError::from_port(e, "mock"))?
+            .into_iter()
+            .map(|p| (p.mock_id, p))
+            .collect();
+        let mut groups: Vec<WorkspaceMocks> = workspaces
+            .iter()
+            .map(|w| WorkspaceMocks {
+                workspace: WorkspaceView::new(w, user.id),
+                mocks: Vec::new(),
+            })
+            .collect();
+        let index: HashMap<_, _> = workspaces
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.id, i))
+            .collect();
+        for mock in &mocks {
+            let Some(&i) = index.get(&mock.workspace_id) else {
+                continue;
+            };
+            let handle = workspaces[i].handle.as_str();
+            let mut view = MockView::new(mock, handle, state.mocks_url.of(mock.host.as_str()));
+            view.content = None;
+            view.publication = publications
+                .remove(&mock.id)
+                .as_ref()
+                .map(PublicationView::from);
+            groups[i].mocks.push(view);
+        }
+        Ok(Json(MockList { workspaces: groups }))
+    }
+
+    /// One mock, with its content and publication.
+    #[oai(path = "/mocks/:id", method = "get", tag = "Tag::Mocks")]
+    async fn get_mock(&self, auth: BearerToken, id: Path<String>) -> ApiResult<Json<MockView>> {
+        let user = self.0.caller(&auth).await?;
+        let mock = self.0.mock(&user, &id.0).await?;
+        Ok(Json(self.view(&user, &mock, None).await?))
+    }
+
+    /// Replaces a mock's content. Invalid content is refused with 422 and the
+    /// validator's diagnostics, and nothing changes. A published mock is republished.
+    #[oai(path = "/mocks/:id", method = "put", tag = "Tag::Mocks")]
+    async fn edit_mock(
+        &self,
+        auth: BearerToken,
+        id: Path<String>,
+        body: Json<EditMock>,
+        correlation: Data<&CorrelationId>,
+    ) -> ApiResult<Json<MockView>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let scope = Scope::User(user.id);
+        let mut mock = state.mock(&user, &id.0).await?;
+        let based_on = match body.revision {
+            None => None,
+            Some(n) => Some(
+                Revision::new(n)
+                    .ok_or_else(|| ApiError::bad_field("revision", "revisions start at 1"))?,
+            ),
+        };
+        let content = self.checked(body.0.content)?;
+        let before = mock.revision;
+        let changed = mock
+            .edit(content, based_on, state.clock.now())
+            .map_err(|e| match e {
+                MockError::StaleRevision { .. } => {
+                    ApiError::conflict("stale_revision", e.to_string())
+                }
+            })?;
+        if changed {
+            let event = state.event(
+                EventKind::MockChanged {
+                    mock_id: mock.id,
+                    revision: mock.revision,
+                },
+                Some(&correlation),
+            );
+            state
+                .mocks
+                .update(&scope, &mock, before, &[event])
+                .await
+                .map_err(|e| match e.kind() {
+                    PortErrorKind::Conflict => ApiError::conflict(
+                        "stale_revision",
+                        "the mock changed meanwhile; reload it and edit again",
+                    ),
+                    _ => ApiError::from_port(e, "mock"),
+                })?;
+        }
+        let publication = if mock.enabled {
+            Some(self.request_publish(&scope, &mock, &correlation).await?)
+        } else {
+            None
+        };
+        Ok(Json(self.view(&user, &mock, publication.as_ref()).await?))
+    }
+
+    /// Deletes a mock with its history; its host stops answering.
+    #[oai(path = "/mocks/:id", method = "delete", tag = "Tag::Mocks")]
+    async fn delete_mock(
+        &self,
+        auth: BearerToken,
+        id: Path<String>,
+        correlation: Data<&CorrelationId>,
+    ) -> ApiResult<NoContent> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let mock = state.mock(&user, &id.0).await?;
+        let events = [
+            state.event(
+                EventKind::MockDeleted {
+                    mock_id: mock.id,
+                    host: mock.host.clone(),
+                },
+                Some(&correlation),
+            ),
+            state.event(
+                EventKind::DomainRemoved {
+                    host: mock.host.clone(),
+                },
+                Some(&correlation),
+            ),
+        ];
+        state
+            .mocks
+            .delete(&Scope::User(user.id), mock.id, &events)
+            .await
+            .map_err(|e| ApiError::from_port(e, "mock"))?;
+        tracing::info!(mock = %mock.id, host = %mock.host, "mock deleted");
+        Ok(NoContent::Done)
+    }
+
+    /// Serves the mock's current revision at its host (within about a second).
+    #[oai(path = "/mocks/:id/publish", method = "post", tag = "Tag::Mocks")]
+    async fn publish(
+        &self,
+        auth: BearerToken,
+        id: Path<String>,
+        correlation: Data<&CorrelationId>,
+    ) -> ApiResult<Json<PublicationView>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let scope = Scope::User(user.id);
+        let mut mock = state.mock(&user, &id.0).await?;
+        state
+            .check(mock.content.as_str())
+            .map_err(|diagnostics| ApiError::invalid_spec(&diagnostics))?;
+        self.set_enabled(&scope, &mut mock, true, &correlation)
+            .await?;
+        let publication = self.request_publish(&scope, &mock, &correlation).await?;
+        Ok(Json(PublicationView::from(&publication)))
+    }
+
+    /// Takes the mock out of service: its host stops answering (within about a second).
+    #[oai(path = "/mocks/:id/unpublish", method = "post", tag = "Tag::Mocks")]
+    async fn unpublish(
+        &self,
+        auth: BearerToken,
+        id: Path<String>,
+        correlation: Data<&CorrelationId>,
+    ) -> ApiResult<Json<PublicationView>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let scope = Scope::User(user.id);
+        let mut mock = state.mock(&user, &id.0).await?;
+        self.set_enabled(&scope, &mut mock, false, &correlation)
+            .await?;
+        let publication = self
+            .change_publication(&scope, mock.id, |p| {
+                if !p.unpublish(state.clock.now()) {
+                    return Ok(None);
+                }
+                Ok(Some(vec![
+                    state.event(
+                        EventKind::PublicationChanged { mock_id: mock.id },
+                        Some(&correlation),
+                    ),
+                    state.event(
+                        EventKind::DomainRemoved {
+                            host: mock.host.clone(),
+                        },
+                        Some(&correlation),
+                    ),
+                ]))
+            })
+            .await?;
+        Ok(Json(PublicationView::from(&publication)))
+    }
+
+    /// What of the mock is live: the server and DNS statuses.
+    #[oai(path = "/mocks/:id/publication", method = "get", tag = "Tag::Mocks")]
+    async fn publication(
+        &self,
+        auth: BearerToken,
+        id: Path<String>,
+    ) -> ApiResult<Json<PublicationView>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let mock = state.mock(&user, &id.0).await?;
+        let publication = state
+            .publications
+            .get(&Scope::User(user.id), mock.id)
+            .await
+            .map_err(|e| ApiError::from_port(e, "mock"))?;
+        Ok(Json(PublicationView::from(&publication)))
+    }
+
+    /// The mock's revisions, newest first, without content.
+    #[oai(path = "/mocks/:id/revisions", method = "get", tag = "Tag::Mocks")]
+    async fn revisions(
+        &self,
+        auth: BearerToken,
+        id: Path<String>,
+    ) -> ApiResult<Json<Vec<RevisionView>>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let mock = state.mock(&user, &id.0).await?;
+        let revisions = state
+            .mocks
+            .revisions(&Scope::User(user.id), mock.id)
+            .await
+            .map_err(|e| ApiError::from_port(e, "mock"))?;
+        Ok(Json(
+            revisions
+                .iter()
+                .map(|r| RevisionView::new(r, false))
+                .collect(),
+        ))
+    }
+
+    /// One revision of the mock, with its content.
+    #[oai(
+        path = "/mocks/:id/revisions/:revision",
+        method = "get",
+        tag = "Tag::Mocks"
+    )]
+    async fn revision(
+        &self,
+        auth: BearerToken,
+        id: Path<String>,
+        revision: Path<u64>,
+    ) -> ApiResult<Json<RevisionView>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let mock = state.mock(&user, &id.0).await?;
+        let revision =
+            Revision::new(revision.0).ok_or_else(|| ApiError::not_found("no such revision"))?;
+        let found = state
+            .mocks
+            .revision(&Scope::User(user.id), mock.id, revision)
+            .await
+            .map_err(|e| ApiError::from_port(e, "revision"))?;
+        Ok(Json(RevisionView::new(&found, true)))
+    }
+
+    /// Checks moclojer YAML without storing it: every finding with line and column.
+    #[oai(path = "/validate", method = "post", tag = "Tag::Mocks")]
+    async fn validate(
+        &self,
+        auth: BearerToken,
+        body: Json<ValidateRequest>,
+    ) -> ApiResult<Json<ValidateReply>> {
+        let state = &self.0;
+        state.caller(&auth).await?;
+        let source = spec_source(body.0.content)?;
+        let (valid, diagnostics) = match state.check(source.as_str()) {
+            Ok(warnings) => (true, warnings),
+            Err(findings) => (false, findings),
+        };
+        Ok(Json(ValidateReply {
+            valid,
+            diagnostics: diagnostics_json(&diagnostics),
+        }))
+    }
+}

@@ -1,0 +1,178 @@
+//! What every handler shares: the ports, the settings, and who the caller is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moclojer_domain::spec::{self, Format, Limits, Mode};
+use moclojer_domain::{
+    CorrelationId, Diagnostic, Email, Event, EventKind, Handle, Mock, User, Workspace, Zone,
+};
+use moclojer_ports::{
+    AccountRepository, Caller, Clock, IdGenerator, Identity, LocalTokens, MockRepository,
+    PortErrorKind, PublicationRepository, Scope,
+};
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+
+use crate::error::{ApiError, ApiResult};
+use crate::passwords::Passwords;
+
+/// How callers sign in.
+#[derive(Debug, Clone)]
+pub enum AuthMode {
+    /// Accounts live in the database: sign-up and sign-in with a password, the service's
+    /// own session tokens.
+    Local,
+    /// An external identity (Supabase) mints the session tokens; sign-up and sign-in
+    /// happen there, and a caller's local account is made on first sight.
+    External(Arc<dyn Identity>),
+}
+
+/// Where mocks answer, to show their URLs: `<scheme>://<host>[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MocksUrl {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The port, when not the scheme's default.
+    pub port: Option<u16>,
+}
+
+impl MocksUrl {
+    /// The URL of `host`.
+    pub fn of(&self, host: &str) -> String {
+        match self.port {
+            Some(port) => format!("{}://{host}:{port}", self.scheme),
+            None => format!("{}://{host}", self.scheme),
+        }
+    }
+}
+
+/// The api's state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Users and workspaces.
+    pub accounts: Arc<dyn AccountRepository>,
+    /// Mocks.
+    pub mocks: Arc<dyn MockRepository>,
+    /// Publications.
+    pub publications: Arc<dyn PublicationRepository>,
+    /// The service's own tokens (sessions in local mode, personal API tokens always).
+    pub tokens: LocalTokens,
+    /// How people sign in.
+    pub auth: AuthMode,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Fresh ids.
+    pub ids: Arc<dyn IdGenerator>,
+    /// The zone mock hosts live under.
+    pub zone: Zone,
+    /// Where mocks answer.
+    pub mocks_url: MocksUrl,
+    /// How long a session token lasts.
+    pub session_ttl: Duration,
+    /// The spec validator's limits.
+    pub limits: Limits,
+}
+
+/// `Authorization: Bearer <token>`: a session token, a personal API token (`mcj_…`), or
+/// in Supabase mode a Supabase access token.
+#[derive(Debug, SecurityScheme)]
+#[oai(ty = "bearer")]
+pub struct BearerToken(pub Bearer);
+
+impl State {
+    /// The caller `token` stands for, with their account (made on first sight for an
+    /// external identity's caller).
+    ///
+    /// # Errors
+    /// 401 for a bad token; 503 when the verifier or the database is down.
+    pub async fn caller(&self, token: &BearerToken) -> ApiResult<User> {
+        let token = token.0.token.as_str();
+        let caller = if LocalTokens::is_ours(token) {
+            moclojer_ports::Identity::authenticate(&self.tokens, token).await
+        } else {
+            match &self.auth {
+                AuthMode::Local => {
+                    return Err(ApiError::unauthenticated("malformed token"));
+                }
+                AuthMode::External(identity) => identity.authenticate(token).await,
+            }
+        }
+        .map_err(|e| ApiError::from_port(e, "token"))?;
+        self.account(caller).await
+    }
+
+    async fn account(&self, caller: Caller) -> ApiResult<User> {
+        match self.accounts.get_user(caller.user_id).await {
+            Ok(user) => Ok(user),
+            Err(e) if e.kind() == PortErrorKind::NotFound => {
+                let Some(email) = caller.email else {
+                    return Err(ApiError::unauthenticated("the token's user has no account"));
+                };
+                let user = User::new(caller.user_id, email, self.clock.now());
+                match self.accounts.create_user(&user, None).await {
+                    Ok(()) => Ok(user),
+                    // Two first requests at once: the other one made it.
+                    Err(e) if e.kind() == PortErrorKind::Conflict => {
+                        self.accounts.get_user(caller.user_id).await.map_err(|_| {
+                            ApiError::conflict(
+                                "email_taken",
+                                "another account already uses this e-mail address",
+                            )
+                        })
+                    }
+                    Err(e) => Err(ApiError::from_port(e, "user")),
+                }
+            }
+            Err(e) => Err(ApiError::from_port(e, "user")),
+        }
+    }
+
+    /// A new event, correlated with the request.
+    pub fn event(&self, kind: EventKind, correlation: Option<&CorrelationId>) -> Event {
+        Event::new(self.ids.event_id(), self.clock.now(), kind).correlated(correlation.cloned())
+    }
+
+    /// The workspace with `handle`, if `user` is a member.
+    ///
+    /// # Errors
+    /// 404 when there is none or `user` is not a member.
+    pub async fn workspace(&self, user: &User, handle: &str) -> ApiResult<Workspace> {
+        let handle = Handle::parse(handle).map_err(|_| ApiError::not_found("no such workspace"))?;
+        self.accounts
+            .find_workspace(&Scope::User(user.id), &handle)
+            .await
+            .map_err(|e| ApiError::from_port(e, "workspace"))
+    }
+
+    /// The mock with the id `raw`, if `user` sees it.
+    ///
+    /// # Errors
+    /// 404 when the id is malformed, unknown, or not visible.
+    pub async fn mock(&self, user: &User, raw: &str) -> ApiResult<Mock> {
+        let id =
+            moclojer_domain::MockId::parse(raw).map_err(|_| ApiError::not_found("no such mock"))?;
+        self.mocks
+            .get(&Scope::User(user.id), id)
+            .await
+            .map_err(|e| ApiError::from_port(e, "mock"))
+    }
+
+    /// Validates spec text as the generator will.
+    ///
+    /// # Errors
+    /// Every finding, when at least one is an error.
+    pub fn check(&self, content: &str) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        spec::check(content, Format::Yaml, Mode::Cloud, &self.limits).map(|(_, warnings)| warnings)
+    }
+
+    /// Reads an e-mail address from a request.
+    ///
+    /// # Errors
+    /// 400 naming the field.
+    pub fn email(raw: &str) -> ApiResult<Email> {
+        Email::parse(raw.trim()).map_err(|e| ApiError::bad_field("email", e.to_string()))
+    }
+}

@@ -1,0 +1,191 @@
+//! The publish path with every service in its own process, on PostgreSQL, Redis and S3:
+//! `moclojer-api`, `moclojer-generator` and `moclojer --store`, talking only through the
+//! database, the event stream and the bucket. The same user path as the all-in-one's test,
+//! with the same one-second bound on every change.
+//!
+//! Needs `MOCLOJER_TEST_DATABASE_URL`, `MOCLOJER_TEST_REDIS_URL` and
+//! `MOCLOJER_TEST_S3_URL` (see `moclojer_testkit::services`); skipped without them, except
+//! under `CI=true`, where it fails.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use moclojer_ports::{ObjectKey, ObjectStore};
+use moclojer_s3::{S3Config, S3ObjectStore};
+use moclojer_testkit::services::{
+    S3_TEST_CREDENTIALS, TestDb, TestStream, all_servers, unique_bucket,
+};
+
+const REGION: &str = "us-east-1";
+
+/// A child process killed when the test ends, however it ends.
+struct Process {
+    name: &'static str,
+    child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Process {
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited early with {status}", self.name);
+        }
+    }
+}
+
+/// The binary `name` of package `package`, built next to this test when missing (a test
+/// run of one package does not build the others' binaries).
+fn binary(package: &str, name: &str) -> PathBuf {
+    let dir = std::env::current_exe()
+        .expect("the test's path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target directory")
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", package, "--bin", name])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "build {name}");
+    }
+    path
+}
+
+fn free_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+fn spawn(name: &'static str, path: PathBuf, args: &[String], env: &[(&str, &str)]) -> Process {
+    let mut command = Command::new(path);
+    command
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Process {
+        name,
+        child: command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}")),
+    }
+}
+
+async fn wait_until(what: &str, limit: Duration, mut ready: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !ready().await {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn publish_path_across_processes_on_postgres_redis_and_s3() {
+    let Some((database, redis, s3)) = all_servers() else {
+        return;
+    };
+    let db = TestDb::create(&database).await;
+    let stream = TestStream::new(&redis, "cloud");
+    let bucket = unique_bucket("cloud");
+    let store_url = format!("s3://{bucket}/cloud?endpoint={s3}&region={REGION}&create_bucket=true");
+    let (access, secret) = S3_TEST_CREDENTIALS;
+    let s3_env = [
+        ("MOCLOJER_S3_ACCESS_KEY", access),
+        ("MOCLOJER_S3_SECRET_KEY", secret),
+    ];
+    let api_addr = free_port();
+    let mocks_addr = free_port();
+
+    let mut api = spawn(
+        "moclojer-api",
+        binary("moclojer-api", "moclojer-api"),
+        &[
+            format!("--addr={api_addr}"),
+            format!("--database-url={}", db.url()),
+            format!("--redis-url={redis}"),
+            format!("--redis-stream={}", stream.name()),
+        ],
+        &[],
+    );
+    let mut generator = spawn(
+        "moclojer-generator",
+        binary("moclojer-generator", "moclojer-generator"),
+        &[
+            format!("--database-url={}", db.url()),
+            format!("--store={store_url}"),
+            format!("--redis-url={redis}"),
+            format!("--redis-stream={}", stream.name()),
+            // a minute between timed rebuilds: only the events can explain a quick change
+            "--interval=60".to_owned(),
+        ],
+        &s3_env,
+    );
+
+    // The generator's first rebuild makes the bucket and an empty generation.
+    let mut config = S3Config::new(&s3, bucket.clone(), access, secret);
+    config.region = REGION.to_owned();
+    config.create_bucket = true;
+    config.prefix = Some("cloud".to_owned());
+    let view = S3ObjectStore::connect(&config).await.expect("the bucket");
+    let manifest = ObjectKey::parse("manifest.json").expect("key");
+    wait_until(
+        "the generator's first generation",
+        Duration::from_secs(60),
+        async || {
+            generator.assert_running();
+            view.head(&manifest).await.is_ok()
+        },
+    )
+    .await;
+
+    let mut foss = spawn(
+        "moclojer",
+        binary("moclojer-foss", "moclojer"),
+        &[
+            format!("--store={store_url}"),
+            "--host=127.0.0.1".to_owned(),
+            format!("--port={}", mocks_addr.port()),
+            "--poll-ms=1000".to_owned(),
+            format!("--redis-url={redis}"),
+            format!("--redis-stream={}", stream.name()),
+        ],
+        &s3_env,
+    );
+    let client = reqwest::Client::new();
+    wait_until("the api's readiness", Duration::from_secs(60), async || {
+        api.assert_running();
+        client
+            .get(format!("http://{api_addr}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    wait_until("the mock server", Duration::from_secs(60), async || {
+        foss.assert_running();
+        support::get(mocks_addr, "nobody.localhost", "/").await.0 == 404
+    })
+    .await;
+
+    // The mock server polls once a second: an answer within the second comes from the
+    // config.published event, not from luck.
+    support::publish_path(api_addr, mocks_addr, "alice").await;
+    api.assert_running();
+    generator.assert_running();
+    foss.assert_running();
+}

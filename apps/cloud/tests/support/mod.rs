@@ -1,0 +1,243 @@
+//! The user's path through a running deployment, over its sockets: sign up, create,
+//! publish, edit, break, fix, unpublish, delete — each change seen on the mock's host
+//! within a second.
+
+#![allow(dead_code, reason = "each test file uses part of the support")]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long a change may take to show on the host.
+pub(crate) const LIVE_WITHIN: Duration = Duration::from_secs(1);
+
+/// `GET path` on the mocks' address with `Host: host`; the status and body, or (0, "")
+/// when the server cannot be reached.
+pub(crate) async fn get(address: SocketAddr, host: &str, path: &str) -> (u16, String) {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
+        return (0, String::new());
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return (0, String::new());
+    }
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.ok();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Polls the host until `want` holds or `limit` passes; returns how long it took.
+///
+/// # Panics
+/// When `limit` passes first, with the last answer.
+pub(crate) async fn until(
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+    limit: Duration,
+    what: &str,
+    want: impl Fn(u16, &str) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (status, body) = get(address, host, path).await;
+        if want(status, &body) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{what}: not within {limit:?}; last answer {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A client of a running api.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: Option<String>,
+}
+
+impl Client {
+    pub(crate) fn new(api: SocketAddr) -> Self {
+        Self {
+            base: format!("http://{api}/api/v1"),
+            http: reqwest::Client::new(),
+            token: None,
+        }
+    }
+
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the api answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Signs up and takes `handle`; keeps the token.
+    pub(crate) async fn sign_up(&mut self, handle: &str) {
+        let (status, body) = self
+            .post(
+                "/auth/signup",
+                json!({"email": format!("{handle}@example.com"), "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, 201, "sign up: {body}");
+        self.token = body["token"].as_str().map(str::to_owned);
+        let (status, body) = self
+            .send(reqwest::Method::PUT, "/me", Some(json!({"handle": handle})))
+            .await;
+        assert_eq!(status, 200, "choose a handle: {body}");
+    }
+
+    /// Signs in again with the password [`Self::sign_up`] used.
+    pub(crate) async fn log_in(&mut self, handle: &str) {
+        let (status, body) = self
+            .post(
+                "/auth/login",
+                json!({"email": format!("{handle}@example.com"), "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, 200, "log in: {body}");
+        self.token = body["token"].as_str().map(str::to_owned);
+    }
+}
+
+/// A spec whose `/hello` says `word`.
+pub(crate) fn hello(word: &str) -> String {
+    format!(
+        "- endpoint:\n    method: GET\n    path: /hello\n    response:\n      status: 200\n      headers:\n        Content-Type: application/json\n      body: '{{\"hello\": \"{word}\"}}'\n"
+    )
+}
+
+/// The whole path on a running deployment; returns the publish-to-live time.
+pub(crate) async fn publish_path(api: SocketAddr, mocks: SocketAddr, handle: &str) -> Duration {
+    let mut client = Client::new(api);
+    client.sign_up(handle).await;
+    let (status, mock) = client
+        .post(
+            "/mocks",
+            json!({"workspace": handle, "name": "hello", "content": hello("one")}),
+        )
+        .await;
+    assert_eq!(status, 201, "create: {mock}");
+    let id = mock["id"].as_str().expect("id").to_owned();
+    let host = mock["host"].as_str().expect("host").to_owned();
+    assert_eq!(host, format!("hello-{handle}.localhost"));
+    assert_eq!(
+        get(mocks, &host, "/hello").await.0,
+        404,
+        "not served before publishing"
+    );
+
+    let (status, publication) = client
+        .post(&format!("/mocks/{id}/publish"), json!({}))
+        .await;
+    assert_eq!(status, 200, "publish: {publication}");
+    let live = until(mocks, &host, "/hello", LIVE_WITHIN, "publish", |s, b| {
+        s == 200 && b.contains("\"one\"")
+    })
+    .await;
+    let (_, publication) = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/mocks/{id}/publication"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        publication["server"]["status"], "published",
+        "{publication}"
+    );
+
+    let (status, edited) = client
+        .send(
+            reqwest::Method::PUT,
+            &format!("/mocks/{id}"),
+            Some(json!({"content": hello("two")})),
+        )
+        .await;
+    assert_eq!(status, 200, "edit: {edited}");
+    until(mocks, &host, "/hello", LIVE_WITHIN, "edit", |s, b| {
+        s == 200 && b.contains("\"two\"")
+    })
+    .await;
+
+    let (status, refused) = client
+        .send(
+            reqwest::Method::PUT,
+            &format!("/mocks/{id}"),
+            Some(json!({"content": "- endpoint:\n    path: hello\n"})),
+        )
+        .await;
+    assert_eq!(status, 422, "an invalid edit: {refused}");
+    assert_eq!(
+        refused["error"]["details"]["diagnostics"][0]["line"], 2,
+        "{refused}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = get(mocks, &host, "/hello").await;
+    assert_eq!(
+        (status, body.contains("\"two\"")),
+        (200, true),
+        "the good version stays: {body}"
+    );
+
+    let (status, _) = client
+        .post(&format!("/mocks/{id}/unpublish"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    until(mocks, &host, "/hello", LIVE_WITHIN, "unpublish", |s, _| {
+        s == 404
+    })
+    .await;
+
+    let (status, _) = client
+        .post(&format!("/mocks/{id}/publish"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    until(
+        mocks,
+        &host,
+        "/hello",
+        LIVE_WITHIN,
+        "publish again",
+        |s, _| s == 200,
+    )
+    .await;
+    let (status, _) = client
+        .send(reqwest::Method::DELETE, &format!("/mocks/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    until(mocks, &host, "/hello", LIVE_WITHIN, "delete", |s, _| {
+        s == 404
+    })
+    .await;
+    live
+}

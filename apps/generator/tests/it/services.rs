@@ -1,0 +1,462 @@
+//! The generator as its own process on the real services: PostgreSQL, Redis and S3.
+//!
+//! The servers come from `MOCLOJER_TEST_DATABASE_URL` (an admin URL that may create and
+//! drop databases, e.g. `postgres://postgres@127.0.0.1:5432/test`; each test works in a
+//! database of its own), `MOCLOJER_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`; each test
+//! works on a stream of its own, deleted afterwards) and `MOCLOJER_TEST_S3_URL` (an S3
+//! server such as moto, e.g. `http://127.0.0.1:9000`, with the credentials
+//! `testing`/`testing`; each test makes a bucket of its own). When a variable is unset the
+//! tests print one line to stderr and pass, except under `CI=true`, where they fail.
+
+use std::time::Duration;
+
+use fred::clients::Client;
+use fred::interfaces::ClientLike;
+use fred::types::{ClusterHash, CustomCommand, Value};
+use moclojer_domain::{EventKind, ServerState, SpecSource};
+use moclojer_generator::{App, CONFIG_KEY, Config, MANIFEST_KEY, Manifest, S3Credentials};
+use moclojer_ports::{EventQueue, ObjectKey, ObjectStore, PortErrorKind, Scope};
+use moclojer_postgres::{PostgresConfig, PostgresDatabase};
+use moclojer_redis::{RedisConfig, RedisEventQueue};
+use moclojer_s3::{S3Config, S3ObjectStore};
+use moclojer_testkit::{Fixture, Repos, unique_suffix};
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Connection, Executor};
+use tokio::time::Instant;
+
+const DATABASE_VAR: &str = "MOCLOJER_TEST_DATABASE_URL";
+const REDIS_VAR: &str = "MOCLOJER_TEST_REDIS_URL";
+const S3_VAR: &str = "MOCLOJER_TEST_S3_URL";
+const REGION: &str = "eu-west-1";
+
+/// How long the generator may take to react; far below its 60 s interval.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The value of `var`; `None` (after one stderr line) when it is unset outside CI.
+///
+/// # Panics
+/// When it is unset under `CI=true`: these tests must not pass silently there.
+fn required_env(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
+        _ => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "{var} is not set: under CI=true it must name {what}");
+            skip_notice(var, what);
+            None
+        }
+    }
+}
+
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped test says so, once, where cargo test shows it"
+)]
+fn skip_notice(var: &str, what: &str) {
+    eprintln!("skipping: {var} is not set ({what})");
+}
+
+/// The three servers' URLs, or `None` when the tests are skipped.
+fn servers() -> Option<(String, String, String)> {
+    let database = required_env(
+        DATABASE_VAR,
+        "a PostgreSQL admin URL, e.g. postgres://postgres@127.0.0.1:5432/test",
+    );
+    let redis = required_env(REDIS_VAR, "a Redis server, e.g. redis://127.0.0.1:6379");
+    let s3 = required_env(
+        S3_VAR,
+        "an S3 server such as moto, e.g. http://127.0.0.1:9000",
+    );
+    Some((database?, redis?, s3?))
+}
+
+/// A database of its own on the test server, dropped (best effort) when this value goes,
+/// even when the test panicked.
+#[derive(Debug)]
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create(admin: &str) -> Self {
+        let name = format!("moclojer_t_{}", unique_suffix());
+        let mut conn = PgConnection::connect(admin)
+            .await
+            .unwrap_or_else(|e| panic!("connect to the server {DATABASE_VAR} names: {e}"));
+        conn.execute(AssertSqlSafe(format!(
+            "CREATE DATABASE {name} TEMPLATE template0"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
+        conn.close().await.ok();
+        let mut url = url::Url::parse(admin).expect("the admin url parses");
+        url.set_path(&format!("/{name}"));
+        Self {
+            admin: admin.to_owned(),
+            name,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // The test's runtime may be gone or busy: drop on a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let mut conn = PgConnection::connect(&admin).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let dropped = conn.execute(AssertSqlSafe(sql)).await.ok();
+                conn.close().await.ok();
+                dropped
+            })
+        })
+        .join();
+        // Best effort: a database left behind is harmless and named as a test's.
+        drop(dropped);
+    }
+}
+
+/// A stream of its own on the test Redis, deleted (best effort, with its dead-letter
+/// streams) when this value goes.
+#[derive(Debug)]
+struct TestStream {
+    url: String,
+    name: String,
+}
+
+impl TestStream {
+    fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            name: format!("moclojer:test:generator:{}", unique_suffix()),
+        }
+    }
+}
+
+impl Drop for TestStream {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let stream = self.name.clone();
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let config = fred::types::config::Config::from_url(&url).ok()?;
+                let client = Client::new(config, None, None, None);
+                client.init().await.ok()?;
+                let keys = vec![
+                    Value::from(stream.as_str()),
+                    Value::from(format!("{stream}:dead:{}", moclojer_generator::GROUP)),
+                    Value::from(format!("{stream}:dead:observer")),
+                ];
+                let deleted = client
+                    .custom::<Value, Value>(
+                        CustomCommand::new_static("DEL", ClusterHash::FirstKey, false),
+                        keys,
+                    )
+                    .await
+                    .ok();
+                client.quit().await.ok();
+                deleted
+            })
+        })
+        .join();
+        drop(deleted);
+    }
+}
+
+/// One generator's world on the real services: a fresh database, stream and bucket, the
+/// test's own view of each, and the generator's configuration for them.
+struct World {
+    db: TestDb,
+    _stream: TestStream,
+    fx: Fixture,
+    database: PostgresDatabase,
+    repos: Repos,
+    /// The same bucket as the generator's, opened by the test.
+    store: S3ObjectStore,
+    /// The same stream as the generator's, read by the test as the `observer` group.
+    observer: RedisEventQueue,
+    config: Config,
+}
+
+impl World {
+    async fn new(database_url: &str, redis_url: &str, s3_url: &str) -> Self {
+        let db = TestDb::create(database_url).await;
+        let stream = TestStream::new(redis_url);
+        let bucket = format!("moclojer-generator-{}", unique_suffix());
+        let config = Config {
+            database_url: db.url.clone(),
+            store: format!(
+                "s3://{bucket}/cloud?endpoint={s3_url}&region={REGION}&create_bucket=true&timeout_ms=5000"
+            ),
+            s3_credentials: Some(S3Credentials::new("testing", "testing")),
+            redis_url: Some(redis_url.to_owned()),
+            redis_stream: stream.name.clone(),
+            // a minute between timed rebuilds: within the test only events can do it
+            interval: Duration::from_secs(60),
+        };
+        let database = PostgresDatabase::connect(&PostgresConfig {
+            max_connections: 3,
+            ..PostgresConfig::new(db.url.clone())
+        })
+        .await
+        .expect("connect to the test database");
+        let repos = Repos::from_database(database.clone());
+        let mut s3 = S3Config::new(s3_url, bucket, "testing", "testing");
+        s3.region = REGION.to_owned();
+        s3.create_bucket = true;
+        s3.prefix = Some("cloud".to_owned());
+        let store = S3ObjectStore::connect(&s3).await.expect("the test bucket");
+        let observer = RedisEventQueue::connect(&RedisConfig {
+            stream: stream.name.clone(),
+            ..RedisConfig::new(redis_url)
+        })
+        .await
+        .expect("connect to the test redis");
+        observer
+            .ensure_group("observer")
+            .await
+            .expect("the observer group");
+        Self {
+            db,
+            _stream: stream,
+            fx: Fixture::new(),
+            database,
+            repos,
+            store,
+            observer,
+            config,
+        }
+    }
+
+    async fn object(&self, raw: &str) -> Option<Vec<u8>> {
+        match self.store.get(&ObjectKey::parse(raw).unwrap()).await {
+            Ok(object) => Some(object.bytes.to_vec()),
+            Err(e) if e.kind() == PortErrorKind::NotFound => None,
+            Err(e) => panic!("read {raw}: {e}"),
+        }
+    }
+
+    async fn manifest(&self) -> Option<Manifest> {
+        let bytes = self.object(MANIFEST_KEY).await?;
+        Some(Manifest::from_json(&bytes).expect("a manifest"))
+    }
+
+    /// Waits for a manifest of `generation`.
+    async fn wait_for_generation(&self, generation: u64) -> Manifest {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(manifest) = self.manifest().await
+                && manifest.generation >= generation
+            {
+                assert_eq!(manifest.generation, generation, "{manifest:?}");
+                return manifest;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no generation {generation} within {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for the `config.published` of `generation` on the stream, as another service
+    /// would hear it.
+    async fn wait_for_config_published(&self, generation: u64) {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            let batch = self
+                .observer
+                .receive("observer", "test", 100, Duration::from_millis(500))
+                .await
+                .expect("receive");
+            let ids: Vec<_> = batch.iter().map(|d| d.id.clone()).collect();
+            let found = batch.iter().any(|d| {
+                matches!(
+                    &d.event.kind,
+                    EventKind::ConfigPublished { generation: g, key, .. }
+                        if *g == generation && key == CONFIG_KEY
+                )
+            });
+            if !ids.is_empty() {
+                self.observer.ack("observer", &ids).await.expect("ack");
+            }
+            if found {
+                return;
+            }
+        }
+        panic!("no config.published of generation {generation} on the stream within {PATIENCE:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_event_through_redis_makes_the_generator_write_s3() {
+    let Some((database_url, redis_url, s3_url)) = servers() else {
+        return;
+    };
+    let world = World::new(&database_url, &redis_url, &s3_url).await;
+
+    let app = App::build(world.config.clone()).await.expect("build");
+    assert!(app.hears_events());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run(async move {
+        stop_rx.await.ok();
+    }));
+
+    // the rebuild at start: an empty config, and its config.published relayed to Redis
+    let manifest = world.wait_for_generation(1).await;
+    assert!(manifest.hosts.is_empty(), "{manifest:?}");
+    assert_eq!(world.object(CONFIG_KEY).await.unwrap(), b"[]\n");
+    world.wait_for_config_published(1).await;
+
+    // a user publishes a mock, as the api does: the request and its event in one save
+    let (user, workspace) = world.fx.signed_up(&world.repos).await;
+    let scope = Scope::User(user.id);
+    let mut mock = world.fx.mock(&workspace, "orders");
+    mock.content = SpecSource::new(
+        "- endpoint:\n    method: GET\n    path: /orders\n    response:\n      status: 200\n      body: '{\"orders\": []}'\n",
+    )
+    .unwrap();
+    mock.enabled = true;
+    world
+        .repos
+        .mocks
+        .create(&scope, &mock, &[])
+        .await
+        .expect("create the mock");
+    let mut publication = world
+        .repos
+        .publications
+        .get(&scope, mock.id)
+        .await
+        .expect("the publication");
+    publication
+        .request_publish(mock.revision, world.fx.now)
+        .expect("request publish");
+    let changed = world
+        .fx
+        .event(EventKind::PublicationChanged { mock_id: mock.id });
+    world
+        .repos
+        .publications
+        .save(&scope, &publication, &[changed])
+        .await
+        .expect("save the publish request");
+    let requested = Instant::now();
+
+    // within seconds, not the minute of the interval: the event woke it
+    let manifest = world.wait_for_generation(2).await;
+    assert!(requested.elapsed() < PATIENCE);
+    assert_eq!(
+        manifest.hosts.keys().collect::<Vec<_>>(),
+        [mock.host.as_str()]
+    );
+    let config = world.object(CONFIG_KEY).await.expect("moclojer.yml");
+    let text = String::from_utf8(config).unwrap();
+    assert!(text.contains(mock.host.as_str()), "{text}");
+    assert!(text.contains("/orders"), "{text}");
+    let items: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(items[0]["endpoint"]["host"], mock.host.as_str());
+
+    let publication = world
+        .repos
+        .publications
+        .get(&scope, mock.id)
+        .await
+        .expect("the publication");
+    assert_eq!(
+        publication.server,
+        ServerState::Published,
+        "{publication:?}"
+    );
+    assert_eq!(publication.live_revision, Some(mock.revision));
+
+    // and the generator's own config.published went from its outbox to Redis
+    world.wait_for_config_published(2).await;
+
+    stop_tx.send(()).ok();
+    tokio::time::timeout(PATIENCE, running)
+        .await
+        .expect("the generator stops")
+        .expect("the generator task")
+        .expect("the generator ran");
+    world.observer.close().await;
+    world.database.close().await;
+    drop(world.db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_rebuilds_and_relays_its_outbox_to_redis() {
+    let Some((database_url, redis_url, s3_url)) = servers() else {
+        return;
+    };
+    let world = World::new(&database_url, &redis_url, &s3_url).await;
+    let (_, workspace) = world.fx.signed_up(&world.repos).await;
+    let mut mock = world.fx.mock(&workspace, "once");
+    mock.enabled = true;
+    world
+        .repos
+        .mocks
+        .create(&Scope::System, &mock, &[])
+        .await
+        .expect("create the mock");
+    let mut publication = world
+        .repos
+        .publications
+        .get(&Scope::System, mock.id)
+        .await
+        .expect("the publication");
+    publication
+        .request_publish(mock.revision, world.fx.now)
+        .expect("request publish");
+    world
+        .repos
+        .publications
+        .save(&Scope::System, &publication, &[])
+        .await
+        .expect("save the publish request");
+
+    let outcome = App::build(world.config.clone())
+        .await
+        .expect("build")
+        .run_once()
+        .await
+        .expect("run once");
+    assert_eq!(
+        (outcome.generation, outcome.hosts, outcome.published),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        world.manifest().await.expect("a manifest").hosts.len(),
+        1,
+        "written to the bucket"
+    );
+    // no relay runs any more: only --once can have put it on the stream
+    world.wait_for_config_published(1).await;
+    let left = world
+        .repos
+        .outbox
+        .claim("test", 100, Duration::from_secs(30))
+        .await
+        .expect("claim");
+    assert!(
+        left.iter()
+            .all(|entry| !matches!(entry.event.kind, EventKind::ConfigPublished { .. })),
+        "config.published left in the outbox: {left:?}"
+    );
+    world.observer.close().await;
+    world.database.close().await;
+    drop(world.db);
+}
