@@ -2,7 +2,8 @@
 //! (`MOCLOJER_TEST_DATABASE_URL`), a Redis (`MOCLOJER_TEST_REDIS_URL`) and an S3 server
 //! (`MOCLOJER_TEST_S3_URL`, moto in CI, credentials `testing`/`testing`).
 //!
-//! A test asks for what it needs with [`required_env`]: when a variable is unset the test
+//! A test asks for what it needs with [`database_url`], [`redis_url`], [`s3_url`],
+//! [`all_servers`] or, for anything else, [`required_env`]: when a variable is unset the test
 //! prints one line to stderr and passes, except under `CI=true`, where it fails — a test
 //! that needs a service never passes silently in CI. Each test works in a space of its own
 //! ([`TestDb`], [`TestStream`], a bucket from [`unique_bucket`]) removed afterwards.
@@ -21,16 +22,25 @@ pub const S3_VAR: &str = "MOCLOJER_TEST_S3_URL";
 /// The S3 test server's access key and secret.
 pub const S3_TEST_CREDENTIALS: (&str, &str) = ("testing", "testing");
 
+/// Whether this is CI (`CI=true`), where a test that lacks what it needs fails instead of
+/// skipping.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
 /// The value of `var`; `None` (after one stderr line) when it is unset outside CI.
 ///
 /// # Panics
 /// When it is unset under `CI=true`: tests needing it must not pass silently there.
+#[track_caller]
 pub fn required_env(var: &str, what: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
         _ => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "{var} is not set: under CI=true it must name {what}");
+            assert!(
+                !under_ci(),
+                "{var} is not set: under CI=true it must name {what}"
+            );
             skip_notice(var, what);
             None
         }
@@ -45,20 +55,49 @@ fn skip_notice(var: &str, what: &str) {
     eprintln!("skipping: {var} is not set ({what})");
 }
 
-/// The three servers' URLs (PostgreSQL admin, Redis, S3), or `None` when skipped.
+/// The PostgreSQL admin URL [`DATABASE_VAR`] names, or `None` when skipped.
 ///
 /// # Panics
 /// As [`required_env`].
-pub fn all_servers() -> Option<(String, String, String)> {
-    let database = required_env(
+#[track_caller]
+pub fn database_url() -> Option<String> {
+    required_env(
         DATABASE_VAR,
         "a PostgreSQL admin URL, e.g. postgres://postgres@127.0.0.1:5432/test",
-    );
-    let redis = required_env(REDIS_VAR, "a Redis server, e.g. redis://127.0.0.1:6379");
-    let s3 = required_env(
+    )
+}
+
+/// The Redis URL [`REDIS_VAR`] names, or `None` when skipped.
+///
+/// # Panics
+/// As [`required_env`].
+#[track_caller]
+pub fn redis_url() -> Option<String> {
+    required_env(REDIS_VAR, "a Redis server, e.g. redis://127.0.0.1:6379")
+}
+
+/// The S3 endpoint [`S3_VAR`] names, or `None` when skipped.
+///
+/// # Panics
+/// As [`required_env`].
+#[track_caller]
+pub fn s3_url() -> Option<String> {
+    required_env(
         S3_VAR,
         "an S3 server such as moto, e.g. http://127.0.0.1:9000",
-    );
+    )
+}
+
+/// The three servers' URLs (PostgreSQL admin, Redis, S3), or `None` when skipped; each
+/// unset variable says so in a line of its own.
+///
+/// # Panics
+/// As [`required_env`].
+#[track_caller]
+pub fn all_servers() -> Option<(String, String, String)> {
+    let database = database_url();
+    let redis = redis_url();
+    let s3 = s3_url();
     Some((database?, redis?, s3?))
 }
 

@@ -210,6 +210,32 @@ impl Egress {
         }
     }
 
+    /// Whether `url` could be sent at all, judged without a DNS lookup: its scheme, the
+    /// absence of credentials, a literal address's class, and the names that always mean
+    /// loopback (`localhost`, `*.localhost`). For checking a spec when it is saved; a name
+    /// that passes here is still resolved and checked when the request is made.
+    ///
+    /// # Errors
+    /// The [`EgressError`] the request would fail with.
+    pub fn check_destination(&self, url: &str) -> Result<(), EgressError> {
+        let url = self.checked_url(url)?;
+        if let Some(Host::Domain(name)) = url.host() {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            let allowed = self
+                .inner
+                .config
+                .allow
+                .iter()
+                .any(|rule| rule.matches_name(&name));
+            if (name == "localhost" || name.ends_with(".localhost")) && !allowed {
+                self.inner
+                    .guard
+                    .check_literal(&name, IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Parses `text` and applies every check that does not need a lookup.
     fn checked_url(&self, text: &str) -> Result<Url, EgressError> {
         let url = Url::parse(text.trim()).map_err(|err| EgressError::BadUrl(format!("{err}")))?;

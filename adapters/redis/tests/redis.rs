@@ -20,36 +20,14 @@ use fred::types::{ClusterHash, CustomCommand, Value};
 use moclojer_domain::{Event, EventKind};
 use moclojer_ports::{EventQueue, IdGenerator, PortErrorKind, QueueSettings, RandomIds};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
+use moclojer_testkit::Fixture;
 use moclojer_testkit::contracts::{CONTRACT_QUEUE_SETTINGS, event_queue_contract};
-use moclojer_testkit::{Fixture, unique_suffix};
+use moclojer_testkit::services::{TestStream, redis_url, under_ci};
 use tokio::time::Instant;
-
-const URL_VAR: &str = "MOCLOJER_TEST_REDIS_URL";
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
 
 #[allow(clippy::print_stderr)]
 fn skip(test: &str, why: &str) {
     eprintln!("skipping {test}: {why}");
-}
-
-/// The test server's URL; `None` (after one stderr line) when the tests should skip.
-///
-/// # Panics
-/// Under `CI=true` when the variable is unset.
-fn test_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if under_ci() => {
-            panic!("{URL_VAR} is not set: the Redis tests need a Redis server under CI=true")
-        }
-        _ => {
-            skip(test, &format!("{URL_VAR} is not set"));
-            None
-        }
-    }
 }
 
 fn config(url: &str, stream: &str, settings: QueueSettings) -> RedisConfig {
@@ -87,38 +65,20 @@ fn v(text: &str) -> Value {
     Value::from(text)
 }
 
-/// Deletes the stream and its dead-letter streams.
-async fn cleanup(url: &str, stream: &str) {
-    let client = raw_client(url).await;
-    let keys = raw(&client, "KEYS", vec![v(&format!("{stream}*"))]).await;
-    let keys: Vec<Value> = keys.into_array();
-    if !keys.is_empty() && !keys[0].is_null() {
-        raw(&client, "DEL", keys).await;
-    }
-    client.quit().await.ok();
-}
-
-/// Runs `test` with a stream name of its own, then deletes the stream, even when the test
-/// panics.
+/// Runs `test` with a stream of its own, a [`TestStream`]: deleted afterwards with its
+/// dead-letter streams, even when the test panics.
 async fn with_stream<F, Fut>(url: &str, test: F)
 where
     F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = ()>,
 {
-    let stream = format!("moclojer:test:{}", unique_suffix());
-    let outcome = tokio::spawn(test(stream.clone())).await;
-    cleanup(url, &stream).await;
-    if let Err(error) = outcome {
-        match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => panic!("test task failed: {error}"),
-        }
-    }
+    let stream = TestStream::new(url, "redis");
+    test(stream.name().to_owned()).await;
 }
 
 #[tokio::test]
 async fn keeps_the_event_queue_contract() {
-    let Some(url) = test_url("keeps_the_event_queue_contract") else {
+    let Some(url) = redis_url() else {
         return;
     };
     let started = Instant::now();
@@ -134,7 +94,7 @@ async fn keeps_the_event_queue_contract() {
 
 #[tokio::test]
 async fn a_message_whose_consumer_died_goes_to_another_consumer() {
-    let Some(url) = test_url("a_message_whose_consumer_died_goes_to_another_consumer") else {
+    let Some(url) = redis_url() else {
         return;
     };
     with_stream(&url.clone(), |stream| async move {
@@ -199,7 +159,7 @@ async fn a_message_whose_consumer_died_goes_to_another_consumer() {
 
 #[tokio::test]
 async fn poison_messages_end_in_the_dead_letters_and_the_rest_flows() {
-    let Some(url) = test_url("poison_messages_end_in_the_dead_letters_and_the_rest_flows") else {
+    let Some(url) = redis_url() else {
         return;
     };
     with_stream(&url.clone(), |stream| async move {
@@ -561,7 +521,7 @@ async fn wrong_credentials_are_refused_at_connect() {
 
 #[tokio::test]
 async fn the_stream_is_trimmed_to_about_max_len() {
-    let Some(url) = test_url("the_stream_is_trimmed_to_about_max_len") else {
+    let Some(url) = redis_url() else {
         return;
     };
     with_stream(&url.clone(), |stream| async move {
@@ -591,7 +551,7 @@ async fn the_stream_is_trimmed_to_about_max_len() {
 
 #[tokio::test]
 async fn blocking_reads_do_not_hold_up_other_calls() {
-    let Some(url) = test_url("blocking_reads_do_not_hold_up_other_calls") else {
+    let Some(url) = redis_url() else {
         return;
     };
     with_stream(&url.clone(), |stream| async move {
@@ -691,7 +651,7 @@ async fn a_hung_redis_times_out_and_calls_recover() {
 
 #[tokio::test]
 async fn a_cancelled_receive_does_not_hold_up_the_next_one() {
-    let Some(url) = test_url("a_cancelled_receive_does_not_hold_up_the_next_one") else {
+    let Some(url) = redis_url() else {
         return;
     };
     with_stream(&url.clone(), |stream| async move {

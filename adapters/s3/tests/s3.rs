@@ -7,7 +7,7 @@
 //! its tests print one line to stderr and pass, except under `CI=true`, where they fail.
 //! The tests against a closed port and a silent server need nothing.
 
-#![allow(clippy::print_stderr)] // the skip lines
+#![allow(clippy::print_stderr)] // timings and the stopped server's error, for the log
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -18,10 +18,9 @@ use bytes::Bytes;
 use moclojer_ports::{ObjectKey, ObjectStore, PortError, PortErrorKind, PortResult};
 use moclojer_s3::{S3Config, S3ObjectStore};
 use moclojer_testkit::contracts::object_store_contract;
-use moclojer_testkit::unique_suffix;
+use moclojer_testkit::services::{S3_TEST_CREDENTIALS, required_env, s3_url, unique_bucket};
 use tokio::task::JoinSet;
 
-const URL_VAR: &str = "MOCLOJER_TEST_S3_URL";
 const MOTO_VAR: &str = "MOCLOJER_TEST_MOTO_BIN";
 const REGION: &str = "eu-west-1";
 
@@ -29,43 +28,17 @@ fn key(raw: &str) -> ObjectKey {
     ObjectKey::parse(raw).unwrap()
 }
 
-/// The value of `var`; `None` (after one stderr line) when it is unset outside CI.
-///
-/// # Panics
-/// When it is unset under `CI=true`: these tests must not pass silently there.
-fn required_env(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
-        _ => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "{var} is not set: under CI=true it must name {what}");
-            eprintln!("skipping: {var} is not set ({what})");
-            None
-        }
-    }
-}
-
-fn server_url() -> Option<String> {
-    required_env(
-        URL_VAR,
-        "an S3 server such as moto, e.g. http://127.0.0.1:9000",
-    )
-}
-
 fn config(endpoint: &str, bucket: &str) -> S3Config {
-    let mut config = S3Config::new(endpoint, bucket, "testing", "testing");
+    let (access, secret) = S3_TEST_CREDENTIALS;
+    let mut config = S3Config::new(endpoint, bucket, access, secret);
     config.region = REGION.to_owned();
     config.create_bucket = true;
     config.request_timeout = Duration::from_secs(5);
     config
 }
 
-fn fresh_bucket() -> String {
-    format!("moclojer-test-{}", unique_suffix())
-}
-
 async fn fresh_store(endpoint: &str) -> S3ObjectStore {
-    S3ObjectStore::connect(&config(endpoint, &fresh_bucket()))
+    S3ObjectStore::connect(&config(endpoint, &unique_bucket("test")))
         .await
         .unwrap()
 }
@@ -87,7 +60,7 @@ fn assert_retryable<T: std::fmt::Debug>(result: PortResult<T>, what: &str) -> Po
 
 #[tokio::test]
 async fn s3_object_store_keeps_the_object_store_contract() {
-    let Some(url) = server_url() else { return };
+    let Some(url) = s3_url() else { return };
     let store = fresh_store(&url).await;
     object_store_contract(Arc::new(store.clone())).await;
 
@@ -126,7 +99,7 @@ async fn s3_object_store_keeps_the_object_store_contract() {
 async fn listing_follows_continuation_tokens_past_one_page() {
     const COUNT: usize = 1_050;
     const IN_FLIGHT: usize = 16;
-    let Some(url) = server_url() else { return };
+    let Some(url) = s3_url() else { return };
     let store = Arc::new(fresh_store(&url).await);
     let started = Instant::now();
 
@@ -165,8 +138,8 @@ async fn listing_follows_continuation_tokens_past_one_page() {
 
 #[tokio::test]
 async fn buckets_are_created_once_in_any_region() {
-    let Some(url) = server_url() else { return };
-    let bucket = fresh_bucket();
+    let Some(url) = s3_url() else { return };
+    let bucket = unique_bucket("test");
     let first = S3ObjectStore::connect(&config(&url, &bucket))
         .await
         .unwrap();
@@ -183,7 +156,7 @@ async fn buckets_are_created_once_in_any_region() {
     // us-east-1 takes no LocationConstraint, with no environment
     // variable set.
     assert!(std::env::var_os("RUST_S3_SKIP_LOCATION_CONSTRAINT").is_none());
-    let mut east = config(&url, &fresh_bucket());
+    let mut east = config(&url, &unique_bucket("test"));
     east.region = "us-east-1".to_owned();
     let east = S3ObjectStore::connect(&east).await.unwrap();
     let etag = east.put(&key("b"), Bytes::from_static(b"2")).await.unwrap();
@@ -194,8 +167,8 @@ async fn buckets_are_created_once_in_any_region() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_a_configuration_error() {
-    let Some(url) = server_url() else { return };
-    let mut missing = config(&url, &fresh_bucket());
+    let Some(url) = s3_url() else { return };
+    let mut missing = config(&url, &unique_bucket("test"));
     missing.create_bucket = false;
     let store = S3ObjectStore::connect(&missing).await.unwrap();
     let k = key("a");
@@ -322,7 +295,7 @@ async fn a_stopped_server_is_unavailable_and_readers_keep_their_copy() {
         return;
     };
     let mut moto = Moto::start(&bin);
-    let config = config(&moto.url, &fresh_bucket());
+    let config = config(&moto.url, &unique_bucket("test"));
     let deadline = Instant::now() + Duration::from_secs(60);
     let store = loop {
         match S3ObjectStore::connect(&config).await {

@@ -14,6 +14,9 @@ pub const MAX_BODY_BYTES: usize = 3 << 20;
 
 const REQUEST_ID: &str = "x-request-id";
 
+/// What a 503 tells clients to wait before trying again, in seconds.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 /// Reads `X-Request-Id` (or makes one), puts it in the request's data for the events, runs
 /// the request in a span carrying it, and answers with it.
 pub(crate) async fn correlate<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
@@ -42,6 +45,12 @@ pub(crate) async fn correlate<E: Endpoint>(next: E, mut req: Request) -> Result<
         );
         if let Ok(value) = HeaderValue::from_str(id.as_str()) {
             response.headers_mut().insert(REQUEST_ID, value);
+        }
+        if response.status() == poem::http::StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .entry(poem::http::header::RETRY_AFTER)
+                .or_insert(HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         Ok(response)
     }

@@ -7,6 +7,7 @@ use moclojer_domain::spec::{self, Format, Limits, Mode};
 use moclojer_domain::{
     CorrelationId, Diagnostic, Email, Event, EventKind, Handle, Mock, User, Workspace, Zone,
 };
+use moclojer_egress::Egress;
 use moclojer_ports::{
     AccountRepository, Caller, Clock, IdGenerator, Identity, LocalTokens, MockRepository,
     PortErrorKind, PublicationRepository, Scope,
@@ -74,6 +75,8 @@ pub struct State {
     pub session_ttl: Duration,
     /// The spec validator's limits.
     pub limits: Limits,
+    /// The strict egress guard, for checking the destinations a spec names.
+    pub egress: Egress,
 }
 
 /// `Authorization: Bearer <token>`: a session token, a personal API token (`mcj_…`), or
@@ -164,8 +167,48 @@ impl State {
     ///
     /// # Errors
     /// Every finding, when at least one is an error.
+    /// Every webhook and external-body URL that is not a template is also checked
+    /// against the egress guard's strict policy (scheme, credentials, address class,
+    /// `localhost`), so that a mock aiming at a private or metadata address is refused when
+    /// saved, not only when it fires.
     pub fn check(&self, content: &str) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
-        spec::check(content, Format::Yaml, Mode::Cloud, &self.limits).map(|(_, warnings)| warnings)
+        let (spec, warnings) = spec::check(content, Format::Yaml, Mode::Cloud, &self.limits)?;
+        let mut refused = Vec::new();
+        for endpoint in &spec.endpoints {
+            let mut destinations = Vec::new();
+            if let Some(webhook) = &endpoint.webhook {
+                destinations.push(("endpoint.webhook.url", webhook.url.as_str()));
+            }
+            if let spec::Body::External(external) = &endpoint.response.body
+                && external.path.contains("://")
+            {
+                destinations.push((
+                    "endpoint.response.external-body.path",
+                    external.path.as_str(),
+                ));
+            }
+            for (key, url) in destinations {
+                if url.contains("{{") || url.contains("{%") {
+                    continue; // known only per request; the guard checks it then
+                }
+                if let Err(e) = self.egress.check_destination(url) {
+                    refused.push(
+                        Diagnostic::error(
+                            endpoint.line,
+                            1,
+                            format!("destination not allowed: {url}: {e}"),
+                        )
+                        .in_item(endpoint.item, key),
+                    );
+                }
+            }
+        }
+        if refused.is_empty() {
+            Ok(warnings)
+        } else {
+            refused.extend(warnings);
+            Err(refused)
+        }
     }
 
     /// Reads an e-mail address from a request.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use moclojer_domain::Zone;
 use moclojer_domain::spec::Limits;
+use moclojer_egress::{Egress, EgressConfig};
 use moclojer_ports::{
     AccountRepository, Clock, IdGenerator, LocalTokens, MockRepository, Outbox,
     PublicationRepository, RandomIds, Relay, RelaySettings, SystemClock, TokenStore,
@@ -200,6 +201,8 @@ impl State {
             mocks_url,
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             limits: Limits::default(),
+            egress: Egress::new(EgressConfig::strict())
+                .expect("the strict egress configuration is valid"),
         }
     }
 }

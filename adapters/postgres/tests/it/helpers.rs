@@ -1,5 +1,6 @@
-//! A fresh database per test on the server `MOCLOJER_TEST_DATABASE_URL` names, fixtures
-//! built from the domain's constructors, and a raw view of the tables.
+//! A fresh database per test on the server `MOCLOJER_TEST_DATABASE_URL` names (through
+//! `moclojer_testkit::services`), fixtures built from the domain's constructors, and a raw
+//! view of the tables.
 
 use std::time::Duration;
 
@@ -9,96 +10,43 @@ use moclojer_domain::{
 };
 use moclojer_ports::{AccountRepository, MockRepository, Scope};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
-use sqlx::postgres::{PgConnection, PgPool};
-use sqlx::{AssertSqlSafe, Connection, Executor};
+use moclojer_testkit::services;
+use sqlx::postgres::PgPool;
 use uuid::Uuid;
 
-/// The variable naming the server: an admin URL that may create and drop databases.
-pub(crate) const URL_VAR: &str = "MOCLOJER_TEST_DATABASE_URL";
-
-/// The admin URL, or `None` when the tests are to be skipped (the variable is unset and
-/// this is not CI).
-///
-/// # Panics
-/// Under `CI=true` without the variable: there, tests against a real server never pass
-/// silently.
-pub(crate) fn admin_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{URL_VAR} is not set, and CI=true: the PostgreSQL adapter's tests need a \
-                 PostgreSQL server; set {URL_VAR} to an admin URL that may create databases, \
-                 e.g. postgres://postgres@127.0.0.1:5432/test"
-            );
-            skip_notice();
-            None
-        }
-    }
-}
-
-#[expect(
-    clippy::print_stderr,
-    reason = "a skipped test says so, once, where cargo test shows it"
-)]
-fn skip_notice() {
-    eprintln!(
-        "skipped: {URL_VAR} is not set, so there is no PostgreSQL server to test against \
-         (e.g. {URL_VAR}=postgres://postgres@127.0.0.1:5432/test)"
-    );
-}
-
-/// A database of its own on the test server, `moclojer_t_<random>`, dropped (best effort)
-/// when this value goes, even when the test panicked.
+/// A database of its own on the test server: `moclojer_testkit`'s [`services::TestDb`]
+/// (dropped, best effort, when this value goes), with the adapter on it and a raw view of
+/// its tables.
 #[derive(Debug)]
-pub(crate) struct TestDb {
-    admin: String,
-    name: String,
-    url: String,
-}
+pub(crate) struct TestDb(services::TestDb);
 
 impl TestDb {
-    /// A new, empty database, or `None` when the tests are skipped.
+    /// A new, empty database on the server [`services::database_url`] names, or `None`
+    /// when the tests are skipped.
     ///
     /// # Panics
-    /// When the server named by the variable cannot be reached or refuses.
+    /// Under `CI=true` without the variable, and when the server cannot be reached or
+    /// refuses.
     pub(crate) async fn create() -> Option<Self> {
-        let admin = admin_url()?;
-        let name = format!("moclojer_t_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("connect to the server {URL_VAR} names: {e}"));
-        conn.execute(AssertSqlSafe(format!(
-            "CREATE DATABASE {name} TEMPLATE template0"
-        )))
-        .await
-        .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
-        conn.close().await.ok();
-        let mut url = url::Url::parse(&admin).expect("the admin url parses");
-        url.set_path(&format!("/{name}"));
-        Some(Self {
-            admin,
-            name,
-            url: url.to_string(),
-        })
+        let admin = services::database_url()?;
+        Some(Self(services::TestDb::create(&admin).await))
     }
 
     /// The URL of this database.
     pub(crate) fn url(&self) -> &str {
-        &self.url
+        self.0.url()
     }
 
     /// The database's name.
     pub(crate) fn name(&self) -> &str {
-        &self.name
+        self.0.name()
     }
 
     /// A configuration for this database with a small pool.
     pub(crate) fn config(&self) -> PostgresConfig {
         PostgresConfig {
             max_connections: 5,
-            ..PostgresConfig::new(self.url.clone())
+            ..PostgresConfig::new(self.url())
         }
     }
 
@@ -111,7 +59,7 @@ impl TestDb {
 
     /// A raw pool on this database, for looking behind the ports.
     pub(crate) async fn raw(&self) -> PgPool {
-        PgPool::connect(&self.url).await.expect("raw pool")
+        PgPool::connect(self.url()).await.expect("raw pool")
     }
 
     /// Row counts of every table.
@@ -144,30 +92,6 @@ impl TestDb {
             publications: counts[5],
             outbox: counts[6],
         }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let name = self.name.clone();
-        // The test's runtime may be gone or busy: drop on a thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async move {
-                let mut conn = PgConnection::connect(&admin).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                let dropped = conn.execute(AssertSqlSafe(sql)).await.ok();
-                conn.close().await.ok();
-                dropped
-            })
-        })
-        .join();
-        // Best effort: a database left behind is harmless and named as a test's.
-        drop(dropped);
     }
 }
 

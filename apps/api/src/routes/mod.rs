@@ -42,19 +42,30 @@ impl HealthApi {
         })
     }
 
-    /// The process can serve: its database answers.
+    /// The process can serve: its database answers within a second. (Redis is not needed:
+    /// events wait in the outbox.)
     #[oai(path = "/readyz", method = "get", tag = "Tag::Health")]
     async fn readyz(&self) -> ApiResult<Json<Health>> {
         let probe =
             moclojer_domain::Handle::parse("readyzprobe").map_err(|e| ApiError::internal(&e))?;
-        self.0
-            .accounts
-            .handle_available(&probe)
-            .await
-            .map_err(|e| {
+        let answered = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.0.accounts.handle_available(&probe),
+        )
+        .await;
+        match answered {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "not ready: the database does not answer");
-                ApiError::unavailable("the database does not answer")
-            })?;
+                return Err(ApiError::unavailable("the database does not answer"));
+            }
+            Err(_) => {
+                tracing::warn!("not ready: the database did not answer within 1 s");
+                return Err(ApiError::unavailable(
+                    "the database does not answer in time",
+                ));
+            }
+        }
         Ok(Json(Health {
             status: "ok".to_owned(),
         }))

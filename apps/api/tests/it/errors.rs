@@ -195,6 +195,22 @@ async fn documents_health_and_request_ids() {
     );
     api.database.close().await;
     assert_error(&api.get("/readyz", None).await, 503, "unavailable");
+    assert_eq!(
+        api.get("/livez", None).await.0,
+        200,
+        "alive while not ready"
+    );
+    let down = api
+        .client
+        .get(format!("{}/readyz", api.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(
+        down.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"5"[..]),
+        "a 503 says when to come back"
+    );
 
     let response = api
         .client

@@ -232,3 +232,66 @@ async fn validate_reports_positions_without_storing() {
         "unauthenticated",
     );
 }
+
+#[tokio::test]
+async fn specs_aiming_at_private_destinations_are_refused_when_saved() {
+    let api = Api::start().await;
+    let alice = api.account("alice").await;
+    let token = Some(alice.token.as_str());
+    let webhook = |url: &str| {
+        format!(
+            "- endpoint:\n    method: POST\n    path: /hook\n    response:\n      status: 200\n      body: ok\n    webhook:\n      url: '{url}'\n      body: '{{}}'\n"
+        )
+    };
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/",
+        "http://127.1:6379/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://localhost:8080/",
+        "http://app.localhost/",
+        "http://10.0.0.1/",
+        "http://user:pass@example.com/",
+    ] {
+        let refused = api
+            .post(
+                "/api/v1/mocks",
+                token,
+                json!({"workspace": "alice", "name": "hook", "content": webhook(url)}),
+            )
+            .await;
+        assert_error(&refused, 422, "invalid_spec");
+        let diagnostic = &refused.1["error"]["details"]["diagnostics"][0];
+        assert!(
+            diagnostic["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("destination not allowed")),
+            "{url}: {diagnostic}"
+        );
+        assert_eq!(diagnostic["key"], "endpoint.webhook.url", "{url}");
+    }
+    let external = "- endpoint:\n    path: /x\n    response:\n      external-body:\n        provider: json\n        path: http://169.254.169.254/data.json\n";
+    assert_error(
+        &api.post(
+            "/api/v1/mocks",
+            token,
+            json!({"workspace": "alice", "name": "ext", "content": external}),
+        )
+        .await,
+        422,
+        "invalid_spec",
+    );
+    // Public destinations, and templated ones (checked when they fire), are accepted.
+    for url in ["https://example.com/hook", "{{json-params.callback}}"] {
+        let (status, body) = api
+            .post("/api/v1/validate", token, json!({"content": webhook(url)}))
+            .await;
+        assert_eq!(
+            (status, &body["valid"]),
+            (200, &json!(true)),
+            "{url}: {body}"
+        );
+    }
+    let (_, list) = api.get("/api/v1/mocks", token).await;
+    assert_eq!(list["workspaces"][0]["mocks"], json!([]), "nothing stored");
+}

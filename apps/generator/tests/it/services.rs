@@ -1,180 +1,28 @@
 //! The generator as its own process on the real services: PostgreSQL, Redis and S3.
 //!
-//! The servers come from `MOCLOJER_TEST_DATABASE_URL` (an admin URL that may create and
-//! drop databases, e.g. `postgres://postgres@127.0.0.1:5432/test`; each test works in a
-//! database of its own), `MOCLOJER_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`; each test
-//! works on a stream of its own, deleted afterwards) and `MOCLOJER_TEST_S3_URL` (an S3
-//! server such as moto, e.g. `http://127.0.0.1:9000`, with the credentials
-//! `testing`/`testing`; each test makes a bucket of its own). When a variable is unset the
-//! tests print one line to stderr and pass, except under `CI=true`, where they fail.
+//! The servers, and each test's own database, stream and bucket, come from
+//! `moclojer_testkit::services` (`MOCLOJER_TEST_DATABASE_URL`, `MOCLOJER_TEST_REDIS_URL`,
+//! `MOCLOJER_TEST_S3_URL`). When a variable is unset the tests print one line to stderr
+//! and pass, except under `CI=true`, where they fail.
 
 use std::time::Duration;
 
-use fred::clients::Client;
-use fred::interfaces::ClientLike;
-use fred::types::{ClusterHash, CustomCommand, Value};
 use moclojer_domain::{EventKind, ServerState, SpecSource};
 use moclojer_generator::{App, CONFIG_KEY, Config, MANIFEST_KEY, Manifest, S3Credentials};
 use moclojer_ports::{EventQueue, ObjectKey, ObjectStore, PortErrorKind, Scope};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
 use moclojer_s3::{S3Config, S3ObjectStore};
-use moclojer_testkit::{Fixture, Repos, unique_suffix};
-use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection, Executor};
+use moclojer_testkit::services::{
+    S3_TEST_CREDENTIALS, TestDb, TestStream, all_servers, unique_bucket,
+};
+use moclojer_testkit::{Fixture, Repos};
 use tokio::time::Instant;
 
-const DATABASE_VAR: &str = "MOCLOJER_TEST_DATABASE_URL";
-const REDIS_VAR: &str = "MOCLOJER_TEST_REDIS_URL";
-const S3_VAR: &str = "MOCLOJER_TEST_S3_URL";
 const REGION: &str = "eu-west-1";
 
 /// How long the generator may take to react; far below its 60 s interval.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// The value of `var`; `None` (after one stderr line) when it is unset outside CI.
-///
-/// # Panics
-/// When it is unset under `CI=true`: these tests must not pass silently there.
-fn required_env(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
-        _ => {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "{var} is not set: under CI=true it must name {what}");
-            skip_notice(var, what);
-            None
-        }
-    }
-}
-
-#[expect(
-    clippy::print_stderr,
-    reason = "a skipped test says so, once, where cargo test shows it"
-)]
-fn skip_notice(var: &str, what: &str) {
-    eprintln!("skipping: {var} is not set ({what})");
-}
-
-/// The three servers' URLs, or `None` when the tests are skipped.
-fn servers() -> Option<(String, String, String)> {
-    let database = required_env(
-        DATABASE_VAR,
-        "a PostgreSQL admin URL, e.g. postgres://postgres@127.0.0.1:5432/test",
-    );
-    let redis = required_env(REDIS_VAR, "a Redis server, e.g. redis://127.0.0.1:6379");
-    let s3 = required_env(
-        S3_VAR,
-        "an S3 server such as moto, e.g. http://127.0.0.1:9000",
-    );
-    Some((database?, redis?, s3?))
-}
-
-/// A database of its own on the test server, dropped (best effort) when this value goes,
-/// even when the test panicked.
-#[derive(Debug)]
-struct TestDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn create(admin: &str) -> Self {
-        let name = format!("moclojer_t_{}", unique_suffix());
-        let mut conn = PgConnection::connect(admin)
-            .await
-            .unwrap_or_else(|e| panic!("connect to the server {DATABASE_VAR} names: {e}"));
-        conn.execute(AssertSqlSafe(format!(
-            "CREATE DATABASE {name} TEMPLATE template0"
-        )))
-        .await
-        .unwrap_or_else(|e| panic!("create the test database {name}: {e}"));
-        conn.close().await.ok();
-        let mut url = url::Url::parse(admin).expect("the admin url parses");
-        url.set_path(&format!("/{name}"));
-        Self {
-            admin: admin.to_owned(),
-            name,
-            url: url.to_string(),
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let name = self.name.clone();
-        // The test's runtime may be gone or busy: drop on a thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async move {
-                let mut conn = PgConnection::connect(&admin).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                let dropped = conn.execute(AssertSqlSafe(sql)).await.ok();
-                conn.close().await.ok();
-                dropped
-            })
-        })
-        .join();
-        // Best effort: a database left behind is harmless and named as a test's.
-        drop(dropped);
-    }
-}
-
-/// A stream of its own on the test Redis, deleted (best effort, with its dead-letter
-/// streams) when this value goes.
-#[derive(Debug)]
-struct TestStream {
-    url: String,
-    name: String,
-}
-
-impl TestStream {
-    fn new(url: &str) -> Self {
-        Self {
-            url: url.to_owned(),
-            name: format!("moclojer:test:generator:{}", unique_suffix()),
-        }
-    }
-}
-
-impl Drop for TestStream {
-    fn drop(&mut self) {
-        let url = self.url.clone();
-        let stream = self.name.clone();
-        let deleted = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async move {
-                let config = fred::types::config::Config::from_url(&url).ok()?;
-                let client = Client::new(config, None, None, None);
-                client.init().await.ok()?;
-                let keys = vec![
-                    Value::from(stream.as_str()),
-                    Value::from(format!("{stream}:dead:{}", moclojer_generator::GROUP)),
-                    Value::from(format!("{stream}:dead:observer")),
-                ];
-                let deleted = client
-                    .custom::<Value, Value>(
-                        CustomCommand::new_static("DEL", ClusterHash::FirstKey, false),
-                        keys,
-                    )
-                    .await
-                    .ok();
-                client.quit().await.ok();
-                deleted
-            })
-        })
-        .join();
-        drop(deleted);
-    }
-}
 
 /// One generator's world on the real services: a fresh database, stream and bucket, the
 /// test's own view of each, and the generator's configuration for them.
@@ -194,33 +42,34 @@ struct World {
 impl World {
     async fn new(database_url: &str, redis_url: &str, s3_url: &str) -> Self {
         let db = TestDb::create(database_url).await;
-        let stream = TestStream::new(redis_url);
-        let bucket = format!("moclojer-generator-{}", unique_suffix());
+        let stream = TestStream::new(redis_url, "generator");
+        let bucket = unique_bucket("generator");
+        let (access, secret) = S3_TEST_CREDENTIALS;
         let config = Config {
-            database_url: db.url.clone(),
+            database_url: db.url().to_owned(),
             store: format!(
                 "s3://{bucket}/cloud?endpoint={s3_url}&region={REGION}&create_bucket=true&timeout_ms=5000"
             ),
-            s3_credentials: Some(S3Credentials::new("testing", "testing")),
+            s3_credentials: Some(S3Credentials::new(access, secret)),
             redis_url: Some(redis_url.to_owned()),
-            redis_stream: stream.name.clone(),
+            redis_stream: stream.name().to_owned(),
             // a minute between timed rebuilds: within the test only events can do it
             interval: Duration::from_secs(60),
         };
         let database = PostgresDatabase::connect(&PostgresConfig {
             max_connections: 3,
-            ..PostgresConfig::new(db.url.clone())
+            ..PostgresConfig::new(db.url().to_owned())
         })
         .await
         .expect("connect to the test database");
         let repos = Repos::from_database(database.clone());
-        let mut s3 = S3Config::new(s3_url, bucket, "testing", "testing");
+        let mut s3 = S3Config::new(s3_url, bucket, access, secret);
         s3.region = REGION.to_owned();
         s3.create_bucket = true;
         s3.prefix = Some("cloud".to_owned());
         let store = S3ObjectStore::connect(&s3).await.expect("the test bucket");
         let observer = RedisEventQueue::connect(&RedisConfig {
-            stream: stream.name.clone(),
+            stream: stream.name().to_owned(),
             ..RedisConfig::new(redis_url)
         })
         .await
@@ -303,7 +152,7 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_event_through_redis_makes_the_generator_write_s3() {
-    let Some((database_url, redis_url, s3_url)) = servers() else {
+    let Some((database_url, redis_url, s3_url)) = all_servers() else {
         return;
     };
     let world = World::new(&database_url, &redis_url, &s3_url).await;
@@ -399,7 +248,7 @@ async fn a_publish_event_through_redis_makes_the_generator_write_s3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_rebuilds_and_relays_its_outbox_to_redis() {
-    let Some((database_url, redis_url, s3_url)) = servers() else {
+    let Some((database_url, redis_url, s3_url)) = all_servers() else {
         return;
     };
     let world = World::new(&database_url, &redis_url, &s3_url).await;
