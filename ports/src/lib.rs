@@ -19,27 +19,33 @@ mod accounts;
 mod clock;
 mod dns;
 mod error;
+mod http;
 mod identity;
+mod lease;
 mod mocks;
 mod object_store;
 mod outbox;
 mod publications;
 mod queue;
 mod relay;
+mod retry;
 mod scope;
 
 pub use accounts::{AccountRepository, UserRecord};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
 pub use dns::{DnsProvider, DnsRecord, PaasProvider, RecordKind, StoredRecord, check_domain_name};
 pub use error::{PortError, PortErrorKind, PortResult};
+pub use http::{HttpClient, HttpRequest, HttpResponse};
 pub use identity::{
     Caller, Identity, IssuedToken, LocalTokens, MAX_TOKEN_NAME_LEN, TOKEN_PREFIX, TokenDigest,
     TokenId, TokenIssuer, TokenKind, TokenRecord, TokenStore,
 };
+pub use lease::{Lease, LeaseStore, MAX_LEASE_NAME_LEN, check_lease_name, lease_ttl_millis};
 pub use mocks::MockRepository;
 pub use object_store::{ETag, Object, ObjectKey, ObjectKeyError, ObjectMeta, ObjectStore};
 pub use outbox::{Outbox, OutboxEntry};
 pub use publications::PublicationRepository;
 pub use queue::{DeadLetter, Delivery, EventQueue, MessageId, QueueSettings, check_group_name};
 pub use relay::{Relay, RelaySettings};
+pub use retry::jittered_backoff;
 pub use scope::Scope;

@@ -12,6 +12,7 @@
 //! This crate is for tests only; no app depends on it outside `[dev-dependencies]`.
 
 pub mod contracts;
+pub mod fakes;
 mod fixtures;
 pub mod services;
 

@@ -64,6 +64,19 @@ async fn paas() {
 }
 
 #[tokio::test]
+async fn leases() {
+    let clock = ManualClock::new(Fixture::new().now);
+    let database = InMemoryDatabase::with_clock(Arc::new(clock.clone()));
+    contracts::lease_contract(Arc::new(database), Some(clock)).await;
+}
+
+/// On the system clock, with the acquirers racing on several threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_on_the_system_clock() {
+    contracts::lease_contract(Arc::new(InMemoryDatabase::new()), None).await;
+}
+
+#[tokio::test]
 async fn identity() {
     let database = InMemoryDatabase::new();
     contracts::identity_contract(

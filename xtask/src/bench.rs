@@ -373,3 +373,99 @@ pub(crate) fn api(seconds: &str) -> Result<(), String> {
     ]);
     step("bench api", &mut command)
 }
+
+/// `cargo xtask bench proxy [SECONDS]`: `GET /hello` on a mock host straight to foss, then
+/// through `moclojer-proxy` in front of the same foss, in one run (release build, loopback,
+/// the `loadgen` example of `moclojer-foss`). Prints requests/s, p99 and their ratio.
+pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
+    step(
+        "build (release)",
+        cargo().args([
+            "build",
+            "--release",
+            "--jobs",
+            &jobs(),
+            "--package",
+            "moclojer-foss",
+            "--bin",
+            "moclojer",
+            "--example",
+            "loadgen",
+            "--package",
+            "moclojer-proxy",
+            "--bin",
+            "moclojer-proxy",
+        ]),
+    )?;
+    let release = project_root().join("target/release");
+    let loadgen = release.join("examples/loadgen");
+    let work = std::env::temp_dir().join(format!("moclojer-bench-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let spec = work.join("small.yml");
+    std::fs::write(&spec, SMALL_SPEC).map_err(|e| e.to_string())?;
+    let foss = start(
+        &release.join("moclojer"),
+        &[
+            "-c",
+            &spec.to_string_lossy(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+    )?;
+    let upstream = foss.address.clone();
+    let proxy = start(
+        &release.join("moclojer-proxy"),
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+            "--rate-limit",
+            "0",
+            // The listening line, not one access line per request.
+            "--log-filter",
+            "warn,moclojer_proxy=info,moclojer_proxy::access=warn",
+        ],
+    )?;
+    let host = "hello-bench.localhost";
+
+    println!("\n==> GET /hello on {host} ({CONNECTIONS} connections, {seconds}s each)");
+    let direct = load(
+        &loadgen,
+        &format!("http://{upstream}/hello"),
+        Some(host),
+        seconds,
+    )?;
+    let proxied = load(
+        &loadgen,
+        &format!("http://{}/hello", proxy.address),
+        Some(host),
+        seconds,
+    )?;
+    drop(proxy);
+    drop(foss);
+    std::fs::remove_dir_all(&work).ok();
+
+    println!();
+    println!("| measure | through the proxy | straight to foss | ratio / added | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| req/s | {:.0} | {:.0} | {:.2} | >= 0.80 |",
+        proxied.rps,
+        direct.rps,
+        proxied.rps / direct.rps
+    );
+    println!(
+        "| p99 | {:.2} ms | {:.2} ms | +{:.2} ms | < 1 ms added |",
+        proxied.p99_us / 1000.0,
+        direct.p99_us / 1000.0,
+        (proxied.p99_us - direct.p99_us) / 1000.0
+    );
+    println!(
+        "| failed requests | {:.0} | {:.0} | | 0 |",
+        proxied.errors, direct.errors
+    );
+    Ok(())
+}

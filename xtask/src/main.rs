@@ -37,6 +37,9 @@ tasks:
   bench api [SECONDS]
           publish-to-live latency (50 publishes) and GET /api/v1/mocks with 100 mocks
           against GET /livez on the same server (release build)
+  bench proxy [SECONDS]
+          requests/s and p99 through moclojer-proxy against straight to foss
+          (release build)
   tidy    check dependency directions and module docs
 ";
 
@@ -69,8 +72,9 @@ fn main() -> ExitCode {
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("foss") => bench::foss(args.get(2).map_or("5", String::as_str)),
             Some("api") => bench::api(args.get(2).map_or("5", String::as_str)),
+            Some("proxy") => bench::proxy(args.get(2).map_or("5", String::as_str)),
             _ => Err(format!(
-                "bench what? `cargo xtask bench foss|api [seconds]`\n\n{USAGE}"
+                "bench what? `cargo xtask bench foss|api|proxy [seconds]`\n\n{USAGE}"
             )),
         },
         Some("tidy") => tidy::check(&project_root()).map_err(|problems| problems.join("\n")),

@@ -366,6 +366,39 @@ fn transport_error(err: reqwest::Error) -> EgressError {
     EgressError::Http(message)
 }
 
+/// The egress guard as the `HttpClient` port, for adapters that call third-party APIs.
+#[async_trait::async_trait]
+impl moclojer_ports::HttpClient for Egress {
+    async fn send(
+        &self,
+        request: moclojer_ports::HttpRequest,
+    ) -> moclojer_ports::PortResult<moclojer_ports::HttpResponse> {
+        use moclojer_ports::PortError;
+        let outbound = OutboundRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+        };
+        match Egress::send(self, outbound).await {
+            Ok(response) => Ok(moclojer_ports::HttpResponse {
+                status: response.status,
+                headers: response.headers,
+                body: response.body,
+            }),
+            Err(e) => Err(match &e {
+                EgressError::Timeout => PortError::timeout(e.to_string()),
+                EgressError::Http(_) | EgressError::Resolve(_) => {
+                    PortError::unavailable(e.to_string())
+                }
+                EgressError::TooLarge { .. } => PortError::internal(e.to_string()),
+                EgressError::Redirect { .. } => PortError::unavailable(e.to_string()),
+                _ => PortError::invalid(e.to_string()),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -780,3 +780,66 @@ async fn transport_failures_are_http_errors() {
     let result = get(&impatient, &format!("https://{}/", receiver.addr)).await;
     assert_eq!(result, Err(EgressError::Timeout));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The guard as the `HttpClient` port that provider adapters send through.
+
+#[tokio::test]
+async fn as_the_http_client_port_it_sends_and_maps_refusals_to_port_errors() {
+    use moclojer_ports::{HttpClient, HttpRequest, PortErrorKind};
+    let receiver = Receiver::start(|seen| Reply::Respond {
+        status: 201,
+        headers: vec![("x-seen", seen.method.clone())],
+        body: b"made".to_vec(),
+        declare_length: true,
+    })
+    .await;
+    let open: Arc<dyn HttpClient> = Arc::new(Egress::new(EgressConfig::open()).unwrap());
+    let answer = open
+        .send(HttpRequest {
+            method: http::Method::POST,
+            url: receiver.url("/records"),
+            headers: vec![("authorization".to_owned(), "Bearer t".to_owned())],
+            body: Bytes::from_static(b"{}"),
+        })
+        .await
+        .expect("sent");
+    assert_eq!(answer.status, 201);
+    assert_eq!(answer.header("X-Seen"), Some("POST"));
+    assert_eq!(&answer.body[..], b"made");
+
+    let strict: Arc<dyn HttpClient> = Arc::new(Egress::new(EgressConfig::strict()).unwrap());
+    let refused = strict
+        .send(HttpRequest {
+            method: http::Method::GET,
+            url: receiver.url("/"),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        })
+        .await
+        .expect_err("loopback is refused under strict");
+    assert_eq!(refused.kind(), PortErrorKind::Invalid, "{refused}");
+    assert_eq!(
+        receiver.seen.lock().unwrap().len(),
+        1,
+        "nothing sent when refused"
+    );
+
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let unreachable = open
+        .send(HttpRequest {
+            method: http::Method::GET,
+            url: format!("http://{dead}/"),
+            headers: Vec::new(),
+            body: Bytes::new(),
+        })
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(
+        unreachable.kind(),
+        PortErrorKind::Unavailable,
+        "{unreachable}"
+    );
+}

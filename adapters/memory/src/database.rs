@@ -1,5 +1,5 @@
 //! Accounts, mocks, publications, the outbox and the service's own tokens in one in-memory
-//! state.
+//! state; named leases beside it, judged by the database's [`Clock`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -10,9 +10,9 @@ use moclojer_domain::{
     User, UserId, Workspace, WorkspaceId, WorkspaceKind,
 };
 use moclojer_ports::{
-    AccountRepository, MockRepository, Outbox, OutboxEntry, PortError, PortResult,
-    PublicationRepository, Scope, TokenDigest, TokenId, TokenKind, TokenRecord, TokenStore,
-    UserRecord,
+    AccountRepository, Clock, Lease, LeaseStore, MockRepository, Outbox, OutboxEntry, PortError,
+    PortResult, PublicationRepository, Scope, SystemClock, TokenDigest, TokenId, TokenKind,
+    TokenRecord, TokenStore, UserRecord, check_lease_name, lease_ttl_millis,
 };
 
 use crate::lock;
@@ -34,16 +34,36 @@ struct State {
     token_ids: HashMap<TokenDigest, TokenId>,
 }
 
-/// The repositories, the outbox and the token store in memory. Cloning shares the data.
-#[derive(Debug, Clone, Default)]
+/// The repositories, the outbox, the token store and the lease store in memory. Cloning
+/// shares the data.
+#[derive(Debug, Clone)]
 pub struct InMemoryDatabase {
     state: Arc<Mutex<State>>,
+    /// Named leases by name; a released one stays, expired, to keep its fence.
+    leases: Arc<Mutex<BTreeMap<String, Lease>>>,
+    /// What lease expiry is judged by.
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for InMemoryDatabase {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
 }
 
 impl InMemoryDatabase {
-    /// An empty database.
+    /// An empty database on the system clock.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty database whose leases ([`LeaseStore`]) expire by `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            state: Arc::default(),
+            leases: Arc::default(),
+            clock,
+        }
     }
 }
 
@@ -584,6 +604,53 @@ impl Outbox for InMemoryDatabase {
         for seq in seqs {
             state.outbox.remove(seq);
             state.claims.remove(seq);
+        }
+        Ok(())
+    }
+}
+
+/// When a released lease "expires": before any instant a clock can show.
+const RELEASED: Timestamp = Timestamp::from_unix_millis(i64::MIN);
+
+#[async_trait]
+impl LeaseStore for InMemoryDatabase {
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> PortResult<Option<Lease>> {
+        check_lease_name("name", name)?;
+        check_lease_name("holder", holder)?;
+        let ttl = lease_ttl_millis(ttl)?;
+        let now = self.clock.now();
+        let expires_at = now.plus_millis(ttl);
+        let mut leases = lock(&self.leases);
+        // An unknown lease is taken as a released one that was never held (fence 0).
+        let lease = leases.entry(name.to_owned()).or_insert_with(|| Lease {
+            name: name.to_owned(),
+            holder: String::new(),
+            expires_at: RELEASED,
+            fence: 0,
+        });
+        if lease.expires_at <= now {
+            lease.holder = holder.to_owned();
+            lease.fence += 1;
+        } else if lease.holder != holder {
+            return Ok(None);
+        }
+        lease.expires_at = expires_at;
+        Ok(Some(lease.clone()))
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> PortResult<()> {
+        check_lease_name("name", name)?;
+        check_lease_name("holder", holder)?;
+        if let Some(lease) = lock(&self.leases)
+            .get_mut(name)
+            .filter(|lease| lease.holder == holder)
+        {
+            lease.expires_at = RELEASED;
         }
         Ok(())
     }

@@ -8,13 +8,14 @@
 //! - [`InMemoryDatabase`]: accounts, mocks, publications, the outbox and the service's own
 //!   tokens, behind one lock so that a change and its events are recorded together. Its
 //!   [`TokenStore`] keeps SHA-256 digests only; the local identity is
-//!   [`LocalTokens`] over it;
+//!   [`LocalTokens`] over it. It is also a [`LeaseStore`], on the clock it was made with;
 //! - [`InMemoryEventQueue`]: consumer groups with acknowledgement, redelivery and dead
 //!   letters;
 //! - [`InMemoryObjectStore`], [`InMemoryDns`], [`InMemoryPaas`].
 //!
 //! [`TokenStore`]: moclojer_ports::TokenStore
 //! [`LocalTokens`]: moclojer_ports::LocalTokens
+//! [`LeaseStore`]: moclojer_ports::LeaseStore
 
 mod database;
 mod dns;

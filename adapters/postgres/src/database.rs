@@ -19,6 +19,7 @@ use crate::error::{db, from_sqlx};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "tokens", include_str!("../migrations/0002_tokens.sql")),
+    (3, "leases", include_str!("../migrations/0003_leases.sql")),
 ];
 
 /// The `application_name` the server shows for our sessions, unless the URL names one.
@@ -86,7 +87,8 @@ impl fmt::Debug for PostgresConfig {
 }
 
 /// moclojer cloud's data in one PostgreSQL database: accounts, mocks with their history,
-/// publications, the outbox and the service's own tokens. Cloning is cheap and shares the connection pool.
+/// publications, the outbox, the service's own tokens and named leases. Cloning is cheap
+/// and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct PostgresDatabase {
     pool: PgPool,
@@ -305,6 +307,14 @@ mod tests {
             "digest     BYTEA NOT NULL UNIQUE",
         ] {
             assert!(tokens.contains(needle), "{needle}");
+        }
+        let leases = MIGRATIONS[2].2;
+        for needle in [
+            "CREATE TABLE leases",
+            "name       TEXT COLLATE \"C\" NOT NULL PRIMARY KEY",
+            "expires_at TIMESTAMPTZ NOT NULL",
+        ] {
+            assert!(leases.contains(needle), "{needle}");
         }
     }
 }

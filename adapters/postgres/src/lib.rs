@@ -3,10 +3,11 @@
 //!
 //! [`PostgresDatabase`] holds one sqlx connection pool and implements the storage ports of
 //! `moclojer-ports` — [`AccountRepository`], [`MockRepository`], [`PublicationRepository`],
-//! [`Outbox`] and [`TokenStore`] — on one PostgreSQL database. It behaves as `moclojer-sqlite` does (same
-//! checks, same error kinds, same orderings) and passes the same contract suites. Every
-//! write that records events inserts them into the `outbox` table in the same transaction
-//! as the change, so a change and its events are committed together or not at all.
+//! [`Outbox`], [`TokenStore`] and [`LeaseStore`] — on one PostgreSQL database. It behaves
+//! as `moclojer-sqlite` does (same checks, same error kinds, same orderings) and passes the
+//! same contract suites. Every write that records events inserts them into the `outbox`
+//! table in the same transaction as the change, so a change and its events are committed
+//! together or not at all.
 //!
 //! Many processes may use the database at once, so where the SQLite adapter relies on its
 //! single writer, this one relies on PostgreSQL: writes run at READ COMMITTED; uniqueness
@@ -14,7 +15,7 @@
 //! revision, a publication's version) sit in the `UPDATE`'s `WHERE`; read-then-write steps
 //! lock their row (`FOR UPDATE`); reads of several tables share one snapshot. Relays claim
 //! outbox rows with `FOR UPDATE SKIP LOCKED` and leases on the server's clock, so several
-//! can run at once.
+//! can run at once; named leases are judged by the server's clock too.
 //!
 //! [`PostgresDatabase::connect`] applies the embedded migrations (`migrations/*.sql`,
 //! compiled into the binary, under a PostgreSQL advisory lock) unless told not to. Queries
@@ -35,11 +36,13 @@
 //! [`PublicationRepository`]: moclojer_ports::PublicationRepository
 //! [`Outbox`]: moclojer_ports::Outbox
 //! [`TokenStore`]: moclojer_ports::TokenStore
+//! [`LeaseStore`]: moclojer_ports::LeaseStore
 //! [`PortError`]: moclojer_ports::PortError
 
 mod accounts;
 mod database;
 mod error;
+mod lease;
 mod mocks;
 mod model;
 mod outbox;

@@ -21,8 +21,9 @@ use crate::error::db;
 use crate::model::OutboxRow;
 
 /// The longest lease taken as asked; longer ones are cut to it (about 1,000 years), which
-/// keeps `now() + lease` inside PostgreSQL's timestamp range.
-const MAX_LEASE_MILLIS: i64 = 1_000 * 366 * 24 * 60 * 60 * 1_000;
+/// keeps `now() + lease` inside PostgreSQL's timestamp range. Named leases are cut to it
+/// too.
+pub(crate) const MAX_LEASE_MILLIS: i64 = 1_000 * 366 * 24 * 60 * 60 * 1_000;
 
 #[async_trait]
 impl Outbox for PostgresDatabase {

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_outbox_claims.sql"),
     ),
     (3, "tokens", include_str!("../migrations/0003_tokens.sql")),
+    (4, "leases", include_str!("../migrations/0004_leases.sql")),
 ];
 
 /// Where the database is and how many connections it may use.
@@ -64,7 +65,7 @@ impl SqliteConfig {
 }
 
 /// moclojer cloud's data in one SQLite database: accounts, mocks with their history,
-/// publications, the outbox and the service's own tokens. Cloning is cheap and shares the connection pool.
+/// publications, the outbox, the service's own tokens and named leases. Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct SqliteDatabase {
     pool: SqlitePool,

@@ -3,7 +3,7 @@
 //!
 //! [`SqliteDatabase`] holds one sqlx connection pool and implements the storage ports of
 //! `moclojer-ports` — [`AccountRepository`], [`MockRepository`], [`PublicationRepository`],
-//! [`Outbox`] and [`TokenStore`] — on a single SQLite file. Every write that records events
+//! [`Outbox`], [`TokenStore`] and [`LeaseStore`] — on a single SQLite file. Every write that records events
 //! inserts them into the `outbox` table in the same transaction as the change, so a change
 //! and its events are committed together or not at all. Tokens are kept as SHA-256 digests
 //! only.
@@ -21,11 +21,13 @@
 //! [`PublicationRepository`]: moclojer_ports::PublicationRepository
 //! [`Outbox`]: moclojer_ports::Outbox
 //! [`TokenStore`]: moclojer_ports::TokenStore
+//! [`LeaseStore`]: moclojer_ports::LeaseStore
 //! [`PortError`]: moclojer_ports::PortError
 
 mod accounts;
 mod database;
 mod error;
+mod lease;
 mod mocks;
 mod model;
 mod outbox;

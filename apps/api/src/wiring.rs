@@ -286,7 +286,10 @@ impl App {
             let relay = Relay::new(
                 Arc::clone(&self.outbox),
                 Arc::new(queue.clone()),
-                RelaySettings::named("api"),
+                RelaySettings {
+                    idle: Duration::from_millis(50),
+                    ..RelaySettings::named("api")
+                },
             );
             let stopping = Arc::clone(&stopping);
             tokio::spawn(relay.run(async move { stopping.notified().await }))

@@ -30,6 +30,9 @@ use moclojer_ports::{EventQueue, ObjectStore, RandomIds, Relay, RelaySettings, S
 use moclojer_redis::{RedisConfig, RedisEventQueue};
 use tokio::net::TcpListener;
 
+/// How long the relay waits between looks at an empty outbox.
+const RELAY_IDLE: Duration = Duration::from_millis(25);
+
 /// Where and how the all-in-one runs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -213,10 +216,15 @@ impl App {
             let n = Arc::clone(n);
             async move { n.notified().await }
         };
+        // A short idle poll: the outbox is one indexed query away, and each hop (api →
+        // generator → mock server) waits for it, so it bounds publish-to-live.
         let relay = Relay::new(
             Arc::clone(&self.ports.outbox),
             Arc::clone(&self.queue),
-            RelaySettings::named("cloud"),
+            RelaySettings {
+                idle: RELAY_IDLE,
+                ..RelaySettings::named("cloud")
+            },
         );
         let relaying = tokio::spawn(relay.run(stopped(&stopping)));
         let deps = Deps {

@@ -30,6 +30,10 @@ use crate::webhook::{CompiledWebhook, Webhooks};
 use moclojer_egress::Egress;
 
 /// The order methods are listed in `Allow`, as the original lists them.
+/// The request header with which ops asks, in cloud mode, whether a host is served (204)
+/// or not (404).
+pub const PROBE_HEADER: &str = "x-moclojer-probe";
+
 const METHOD_ORDER: [Method; METHODS] = [
     Method::Get,
     Method::Head,
@@ -275,7 +279,9 @@ impl Engine {
         &self.options
     }
 
-    /// Answers one request whose body has been read (at most `max_body_bytes`).
+    /// Answers one request whose body has been read (at most `max_body_bytes`). In cloud
+    /// mode a request carrying [`PROBE_HEADER`] gets 204 when its host is served and 404
+    /// when not, whatever its method and path: that is how ops verifies a host.
     pub async fn handle(
         &self,
         parts: &http::request::Parts,
@@ -288,6 +294,15 @@ impl Engine {
             Ok(host) => host,
             Err(_) => return reply(StatusCode::BAD_REQUEST, HeaderMap::new(), Bytes::new()),
         };
+        if self.options.mode == Mode::Cloud && parts.headers.contains_key(PROBE_HEADER) {
+            // ops asks whether this host is served, without touching the tenant's routes.
+            let status = if self.table.serves_host(&host) {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            return reply(status, HeaderMap::new(), Bytes::new());
+        }
         let path = parts.uri.path();
         let origin = parts
             .headers

@@ -33,7 +33,7 @@ pub use cloud::{
     BUILD_TIMEOUT, CLOUD_POLL_INTERVAL, CloudError, CloudSource, Loaded, MANIFEST_KEY, MAX_BACKOFF,
     MAX_MANIFEST_BYTES, MAX_UNIFIED_BYTES, Manifest, ManifestError, Outcome, follow,
 };
-pub use engine::{Engine, EngineOptions, Reply};
+pub use engine::{Engine, EngineOptions, PROBE_HEADER, Reply};
 pub use external::MAX_EXTERNAL_BYTES;
 pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
 pub use server::{

@@ -109,6 +109,11 @@ impl RouteTable {
     }
 
     /// Finds the route for `host` (lower case, no port), `method` and `path` (no query).
+    /// Whether some route is for `host` (routes without a host do not count).
+    pub(crate) fn serves_host(&self, host: &str) -> bool {
+        self.hosts.contains_key(host)
+    }
+
     pub(crate) fn lookup<'p>(&self, host: &str, method: usize, path: &'p str) -> Lookup<'p> {
         let segments = split_path(path);
         let mut params = Vec::new();

@@ -5,6 +5,7 @@
 mod accounts;
 mod dns;
 mod identity;
+mod lease;
 mod mocks;
 mod object_store;
 mod outbox;
@@ -14,6 +15,7 @@ mod queue;
 pub use accounts::account_repository_contract;
 pub use dns::{dns_provider_contract, paas_provider_contract};
 pub use identity::identity_contract;
+pub use lease::lease_contract;
 pub use mocks::mock_repository_contract;
 pub use object_store::object_store_contract;
 pub use outbox::outbox_contract;

@@ -1,4 +1,4 @@
-//! `moclojer-testkit`'s repository, outbox and token suites, each on a fresh database.
+//! `moclojer-testkit`'s repository, outbox, token and lease suites, each on a fresh database.
 
 use std::sync::Arc;
 
@@ -57,4 +57,13 @@ async fn identity() {
         ManualClock::new(Fixture::new().now),
     )
     .await;
+}
+
+/// Acquirers racing on several threads and connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases() {
+    let Some(pg) = TestDb::create().await else {
+        return;
+    };
+    contracts::lease_contract(Arc::new(pg.connect().await), None).await;
 }

@@ -1,4 +1,5 @@
-//! `moclojer-testkit`'s repository, outbox and token suites, each on a fresh database file.
+//! `moclojer-testkit`'s repository, outbox, token and lease suites, each on a fresh database
+//! file.
 
 use std::sync::Arc;
 
@@ -55,6 +56,13 @@ async fn identity() {
     identity_on(file.connect().await).await;
 }
 
+/// On a file with several connections, acquirers racing on several threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases() {
+    let file = TempDb::new();
+    contracts::lease_contract(Arc::new(file.connect().await), None).await;
+}
+
 #[tokio::test]
 async fn every_suite_in_memory() {
     for run in 0..4 {
@@ -68,4 +76,5 @@ async fn every_suite_in_memory() {
         }
     }
     identity_on(SqliteDatabase::in_memory().await.unwrap()).await;
+    contracts::lease_contract(Arc::new(SqliteDatabase::in_memory().await.unwrap()), None).await;
 }

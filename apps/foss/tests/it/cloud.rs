@@ -606,3 +606,41 @@ async fn the_generators_layout_reads_and_an_empty_generation_serves_nothing() {
     assert_eq!(status(&engine, ALICE).await, 404);
     assert_eq!(status(&engine, BOB).await, 404);
 }
+
+/// How ops verifies a host: in cloud mode a request with the probe header gets 204 for a
+/// served host and 404 for any other, whatever its path; without the header nothing
+/// changes, and standalone mode ignores the header.
+#[tokio::test]
+async fn the_probe_header_tells_served_hosts_from_others() {
+    use crate::helpers::{Req, engine_with, options, send};
+    let yaml = "- endpoint:\n    host: hello-alice.localhost\n    path: /hello\n    response:\n      body: hi\n";
+    let cloud = engine_with(yaml, options(moclojer_domain::spec::Mode::Cloud));
+    let probe = |host: &str, path: &str| {
+        Req::get(path)
+            .host(host)
+            .header(moclojer_foss::PROBE_HEADER, "1")
+    };
+    assert_eq!(
+        send(&cloud, probe("hello-alice.localhost", "/"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send(&cloud, probe("hello-alice.localhost:8080", "/nope"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send(&cloud, probe("other-bob.localhost", "/hello"))
+            .await
+            .status,
+        404
+    );
+    let plain = send(&cloud, Req::get("/hello").host("hello-alice.localhost")).await;
+    assert_eq!((plain.status, plain.body.as_str()), (200, "hi"));
+    let standalone = engine_with(yaml, options(moclojer_domain::spec::Mode::Standalone));
+    let ignored = send(&standalone, probe("hello-alice.localhost", "/hello")).await;
+    assert_eq!((ignored.status, ignored.body.as_str()), (200, "hi"));
+}

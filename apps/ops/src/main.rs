@@ -1,0 +1,145 @@
+//! The `moclojer-ops` binary: flags and environment in, [`App`] out.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use moclojer_cloudflare::{ApiToken as CloudflareToken, CloudflareConfig};
+use moclojer_digitalocean::{ApiToken as DigitalOceanToken, DigitalOceanConfig};
+use moclojer_domain::Zone;
+use moclojer_ops::{App, Config, DnsChoice, Mode, Settings};
+use moclojer_telemetry::LogFormat;
+
+/// Makes published mocks' hosts resolvable and routed: DNS records and App Platform
+/// domains, verified through the proxy, reconciled with the providers.
+#[derive(Debug, Parser)]
+#[command(name = "moclojer-ops", version)]
+struct Args {
+    /// `sqlite:PATH` or `postgres://…`.
+    #[arg(long, env = "MOCLOJER_DATABASE_URL")]
+    database_url: String,
+    /// `redis://…`: events as the `ops` group (without it, the reconcile alone).
+    #[arg(long, env = "MOCLOJER_REDIS_URL")]
+    redis_url: Option<String>,
+    /// The Redis stream, when not the default.
+    #[arg(long, env = "MOCLOJER_REDIS_STREAM", requires = "redis_url")]
+    redis_stream: Option<String>,
+    /// The zone of mock hosts: `<mock>-<handle>.<zone>`.
+    #[arg(long, env = "MOCLOJER_ZONE")]
+    zone: String,
+    /// `per-host` (one record and domain per host) or `wildcard` (one for `*.<zone>`).
+    #[arg(long, env = "MOCLOJER_OPS_MODE", default_value = "per-host")]
+    mode: String,
+    /// What the records point to (the proxy's public name).
+    #[arg(long, env = "MOCLOJER_OPS_TARGET")]
+    target: String,
+    /// `memory`, `cloudflare` or `digitalocean`.
+    #[arg(long, env = "MOCLOJER_DNS", default_value = "memory")]
+    dns: String,
+    /// Cloudflare: the zone id.
+    #[arg(long, env = "MOCLOJER_CLOUDFLARE_ZONE_ID")]
+    cloudflare_zone_id: Option<String>,
+    /// Cloudflare: an API token with DNS edit rights on the zone.
+    #[arg(long, env = "MOCLOJER_CLOUDFLARE_TOKEN", hide_env_values = true)]
+    cloudflare_token: Option<String>,
+    /// DigitalOcean: a personal access token (Domains, and Apps with --app-id).
+    #[arg(long, env = "MOCLOJER_DIGITALOCEAN_TOKEN", hide_env_values = true)]
+    digitalocean_token: Option<String>,
+    /// DigitalOcean App Platform: the app whose domains ops manages.
+    #[arg(long, env = "MOCLOJER_DIGITALOCEAN_APP_ID")]
+    app_id: Option<String>,
+    /// Probes ask `<scheme>://<host>[:port]/`: `http://:8080`, `https://`.
+    #[arg(long, env = "MOCLOJER_OPS_PROBE", default_value = "https://")]
+    probe: String,
+    /// Seconds between reconciles.
+    #[arg(long, env = "MOCLOJER_OPS_RECONCILE_SECS", default_value_t = 60)]
+    reconcile_secs: u64,
+    /// This instance's name (for the reconcile lease); default: the host name and pid.
+    #[arg(long, env = "MOCLOJER_INSTANCE")]
+    instance: Option<String>,
+    /// `text` (default) or `json`.
+    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter, RUST_LOG syntax.
+    #[arg(long, env = "RUST_LOG")]
+    log_filter: Option<String>,
+}
+
+fn probe(raw: &str) -> anyhow::Result<(String, Option<u16>)> {
+    let (scheme, rest) = raw
+        .split_once("://")
+        .context("--probe is scheme://[:port], e.g. http://:8080")?;
+    if scheme != "http" && scheme != "https" {
+        bail!("--probe's scheme is http or https");
+    }
+    let port = match rest.trim_end_matches('/').rsplit_once(':') {
+        Some((_, port)) => Some(port.parse().context("--probe's port")?),
+        None => None,
+    };
+    Ok((scheme.to_owned(), port))
+}
+
+fn config(args: Args) -> anyhow::Result<Config> {
+    let zone = Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
+    let mut settings = Settings::new(zone, args.target.clone());
+    settings.mode = match args.mode.as_str() {
+        "per-host" => Mode::PerHost,
+        "wildcard" => Mode::Wildcard,
+        other => bail!("--mode is per-host or wildcard, not {other:?}"),
+    };
+    let digitalocean = args
+        .digitalocean_token
+        .map(|t| DigitalOceanConfig::new(DigitalOceanToken::new(t)));
+    let dns = match args.dns.as_str() {
+        "memory" => DnsChoice::Memory,
+        "cloudflare" => {
+            let (Some(zone_id), Some(token)) = (args.cloudflare_zone_id, args.cloudflare_token)
+            else {
+                bail!("--dns cloudflare needs --cloudflare-zone-id and MOCLOJER_CLOUDFLARE_TOKEN");
+            };
+            DnsChoice::Cloudflare(CloudflareConfig::new(zone_id, CloudflareToken::new(token)))
+        }
+        "digitalocean" => DnsChoice::DigitalOcean(
+            digitalocean
+                .clone()
+                .context("--dns digitalocean needs MOCLOJER_DIGITALOCEAN_TOKEN")?,
+        ),
+        other => bail!("--dns is memory, cloudflare or digitalocean, not {other:?}"),
+    };
+    let (probe_scheme, probe_port) = probe(&args.probe)?;
+    let instance = args.instance.unwrap_or_else(|| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ops".to_owned());
+        format!("{host}-{}", std::process::id())
+    });
+    Ok(Config {
+        database_url: args.database_url,
+        redis_url: args.redis_url,
+        redis_stream: args.redis_stream,
+        dns,
+        paas_app_id: args.app_id,
+        paas_config: digitalocean,
+        settings,
+        probe_scheme,
+        probe_port,
+        reconcile_every: Duration::from_secs(args.reconcile_secs.max(5)),
+        instance,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    moclojer_telemetry::init(args.log_format, args.log_filter.as_deref())?;
+    let app = App::build(config(args)?).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("install the SIGTERM handler")?;
+    app.run(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stopping");
+    })
+    .await;
+    Ok(())
+}

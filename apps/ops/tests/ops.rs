@@ -1,0 +1,411 @@
+//! ops on the embedded adapters: records and domains made exactly once, verified through a
+//! stand-in for the proxy, removed with their mock, reconciled both ways under a lease, and
+//! never touching a record that is not ours.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use moclojer_domain::{DnsState, Event, EventKind, Mock, Publication};
+use moclojer_memory::{InMemoryDatabase, InMemoryDns, InMemoryPaas};
+use moclojer_ops::{Deps, Mode, PROBE_HEADER, Settings, Verifier, handle, reconcile};
+use moclojer_ports::{
+    DnsProvider, DnsRecord, HttpClient, HttpRequest, HttpResponse, PaasProvider, PortError,
+    PortResult, RandomIds, RecordKind, Scope, SystemClock,
+};
+use moclojer_testkit::{Fixture, Repos};
+
+/// Stands in for the proxy and the mock servers: a host answers the probe with 204 when
+/// it is in `served`, 404 otherwise; `down` makes every probe fail to connect.
+#[derive(Debug, Default)]
+struct Probes {
+    served: Mutex<BTreeSet<String>>,
+    down: Mutex<bool>,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl HttpClient for Probes {
+    async fn send(&self, request: HttpRequest) -> PortResult<HttpResponse> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        assert!(
+            request.headers.iter().any(|(n, _)| n == PROBE_HEADER),
+            "a probe carries the probe header"
+        );
+        if *self.down.lock().expect("lock") {
+            return Err(PortError::unavailable("connection refused"));
+        }
+        let host = request
+            .url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split([':', '/']).next())
+            .expect("http://host:port/")
+            .to_owned();
+        let status = if self.served.lock().expect("lock").contains(&host) {
+            204
+        } else {
+            404
+        };
+        Ok(HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        })
+    }
+}
+
+struct World {
+    fx: Fixture,
+    db: InMemoryDatabase,
+    repos: Repos,
+    dns: InMemoryDns,
+    paas: InMemoryPaas,
+    probes: Arc<Probes>,
+    deps: Deps,
+}
+
+fn world(mode: Mode) -> World {
+    let fx = Fixture::new();
+    let db = InMemoryDatabase::new();
+    let repos = Repos::from_database(db.clone());
+    let dns = InMemoryDns::new();
+    let paas = InMemoryPaas::new();
+    let probes = Arc::new(Probes::default());
+    let mut settings = Settings::new(fx.zone.clone(), "proxy.example.net");
+    settings.mode = mode;
+    settings.verify_attempts = 3;
+    settings.verify_delay = Duration::from_millis(10);
+    settings.verify_max_delay = Duration::from_millis(20);
+    let deps = Deps {
+        mocks: Arc::new(db.clone()),
+        publications: Arc::new(db.clone()),
+        dns: Arc::new(dns.clone()),
+        paas: Some(Arc::new(paas.clone())),
+        verifier: Verifier::new(probes.clone(), "http", Some(8080)),
+        leases: Arc::new(db.clone()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+        settings,
+    };
+    World {
+        fx,
+        db,
+        repos,
+        dns,
+        paas,
+        probes,
+        deps,
+    }
+}
+
+impl World {
+    /// A published (enabled) mock named `name`, served by the stand-in proxy.
+    async fn published(&self, name: &str) -> Mock {
+        let (_, personal) = self.fx.signed_up(&self.repos).await;
+        let mut mock = self.fx.mock(&personal, name);
+        mock.enabled = true;
+        self.repos
+            .mocks
+            .create(&Scope::System, &mock, &[])
+            .await
+            .expect("create");
+        self.probes
+            .served
+            .lock()
+            .expect("lock")
+            .insert(mock.host.as_str().to_owned());
+        mock
+    }
+
+    fn requested(&self, mock: &Mock) -> Event {
+        self.fx.event(EventKind::DomainRequested {
+            mock_id: mock.id,
+            host: mock.host.clone(),
+        })
+    }
+
+    async fn publication(&self, mock: &Mock) -> Publication {
+        self.repos
+            .publications
+            .get(&Scope::System, mock.id)
+            .await
+            .expect("publication")
+    }
+
+    async fn records_named(&self, name: &str) -> usize {
+        self.dns
+            .list_records()
+            .await
+            .expect("list")
+            .iter()
+            .filter(|r| r.record.name == name)
+            .count()
+    }
+
+    async fn domains(&self) -> Vec<String> {
+        self.paas.list_domains().await.expect("domains")
+    }
+}
+
+#[tokio::test]
+async fn a_publish_makes_one_record_and_one_domain_even_when_the_event_comes_twice() {
+    let w = world(Mode::PerHost);
+    let mock = w.published("hello").await;
+    let event = w.requested(&mock);
+    let first = handle(&w.deps, &event).await.expect("handle");
+    assert_eq!(first.published, 1);
+    handle(&w.deps, &event).await.expect("handle again");
+    assert_eq!(w.records_named(mock.host.as_str()).await, 1);
+    assert_eq!(w.domains().await, [mock.host.as_str()]);
+    assert_eq!(w.publication(&mock).await.dns, DnsState::Published);
+    let records = w.dns.list_records().await.expect("list");
+    assert_eq!(records[0].record.kind, RecordKind::Cname);
+    assert_eq!(records[0].record.content, "proxy.example.net");
+}
+
+#[tokio::test]
+async fn ten_hosts_at_once_each_get_exactly_one_record() {
+    let w = world(Mode::PerHost);
+    let mut mocks = Vec::new();
+    for i in 0..10 {
+        mocks.push(w.published(&format!("m{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for mock in &mocks {
+        // each event twice, all at once
+        for _ in 0..2 {
+            let deps = w.deps.clone();
+            let event = w.requested(mock);
+            tasks.push(tokio::spawn(async move { handle(&deps, &event).await }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("task").expect("handle");
+    }
+    for mock in &mocks {
+        assert_eq!(
+            w.records_named(mock.host.as_str()).await,
+            1,
+            "{}",
+            mock.host
+        );
+        assert_eq!(w.publication(mock).await.dns, DnsState::Published);
+    }
+    assert_eq!(w.domains().await.len(), 10);
+}
+
+#[tokio::test]
+async fn a_host_that_never_answers_fails_with_a_reason_after_bounded_attempts() {
+    let w = world(Mode::PerHost);
+    let mock = w.published("silent").await;
+    w.probes.served.lock().expect("lock").clear();
+    let outcome = handle(&w.deps, &w.requested(&mock)).await.expect("handle");
+    assert_eq!(outcome.failed, 1);
+    assert_eq!(
+        w.probes.calls.load(Ordering::SeqCst),
+        3,
+        "exactly the attempts set"
+    );
+    match w.publication(&mock).await.dns {
+        DnsState::Failed { reason } => {
+            assert!(reason.contains("not verified after 3 attempts"), "{reason}");
+            assert!(reason.contains(mock.host.as_str()), "{reason}");
+        }
+        other => panic!("failed expected, got {other:?}"),
+    }
+    // The next reconcile tries again, and succeeds once the host answers.
+    w.probes
+        .served
+        .lock()
+        .expect("lock")
+        .insert(mock.host.as_str().to_owned());
+    let outcome = reconcile(&w.deps, "ops-a", Duration::from_secs(30))
+        .await
+        .expect("reconcile");
+    assert_eq!(outcome.published, 1);
+    assert_eq!(w.publication(&mock).await.dns, DnsState::Published);
+    assert_eq!(
+        w.records_named(mock.host.as_str()).await,
+        1,
+        "still one record"
+    );
+}
+
+#[tokio::test]
+async fn killed_between_the_provider_call_and_the_status_write_converges_without_duplicates() {
+    let w = world(Mode::PerHost);
+    let mock = w.published("crash").await;
+    // What a killed ops left: the record and domain made, the status still provisioning.
+    let mut publication = w.publication(&mock).await;
+    publication.dns_requested(w.fx.now).expect("provisioning");
+    w.repos
+        .publications
+        .save(&Scope::System, &publication, &[])
+        .await
+        .expect("save");
+    w.dns
+        .ensure_record(&DnsRecord {
+            name: mock.host.as_str().to_owned(),
+            kind: RecordKind::Cname,
+            content: "proxy.example.net".to_owned(),
+            proxied: true,
+            ttl: 1,
+        })
+        .await
+        .expect("record");
+    w.paas.add_domain(mock.host.as_str()).await.expect("domain");
+    // The restarted ops: the redelivered event, then a reconcile.
+    handle(&w.deps, &w.requested(&mock)).await.expect("handle");
+    reconcile(&w.deps, "ops-a", Duration::from_secs(30))
+        .await
+        .expect("reconcile");
+    assert_eq!(w.records_named(mock.host.as_str()).await, 1);
+    assert_eq!(w.domains().await, [mock.host.as_str()]);
+    assert_eq!(w.publication(&mock).await.dns, DnsState::Published);
+}
+
+#[tokio::test]
+async fn delete_and_unpublish_remove_the_record_and_the_domain() {
+    let w = world(Mode::PerHost);
+    let gone = w.published("gone").await;
+    let off = w.published("off").await;
+    for mock in [&gone, &off] {
+        handle(&w.deps, &w.requested(mock))
+            .await
+            .expect("provision");
+    }
+    let deleted = w
+        .repos
+        .mocks
+        .delete(&Scope::System, gone.id, &[])
+        .await
+        .expect("delete");
+    handle(
+        &w.deps,
+        &w.fx.event(EventKind::MockDeleted {
+            mock_id: deleted.id,
+            host: deleted.host.clone(),
+        }),
+    )
+    .await
+    .expect("removed");
+    let mut unpublished = off.clone();
+    unpublished.enabled = false;
+    w.repos
+        .mocks
+        .update(&Scope::System, &unpublished, off.revision, &[])
+        .await
+        .expect("disable");
+    handle(
+        &w.deps,
+        &w.fx.event(EventKind::DomainRemoved {
+            host: off.host.clone(),
+        }),
+    )
+    .await
+    .expect("removed");
+    assert_eq!(w.records_named(gone.host.as_str()).await, 0);
+    assert_eq!(w.records_named(off.host.as_str()).await, 0);
+    assert!(w.domains().await.is_empty());
+    assert_eq!(w.publication(&off).await.dns, DnsState::Offline);
+}
+
+#[tokio::test]
+async fn a_stale_removal_of_a_host_that_is_wanted_again_keeps_it() {
+    let w = world(Mode::PerHost);
+    let mock = w.published("back").await;
+    handle(&w.deps, &w.requested(&mock))
+        .await
+        .expect("provision");
+    // domain.removed from an earlier unpublish, delivered after the mock was published again
+    handle(
+        &w.deps,
+        &w.fx.event(EventKind::DomainRemoved {
+            host: mock.host.clone(),
+        }),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(w.records_named(mock.host.as_str()).await, 1);
+    assert_eq!(w.publication(&mock).await.dns, DnsState::Published);
+}
+
+#[tokio::test]
+async fn reconcile_repairs_drift_both_ways_and_never_touches_foreign_records() {
+    let w = world(Mode::PerHost);
+    let wanted = w.published("wanted").await;
+    let zone = w.fx.zone.as_str().to_owned();
+    // Drift: an orphan record and domain of ours, and a record a person made.
+    let orphan = format!("orphan-nobody.{zone}");
+    w.dns
+        .ensure_record(&DnsRecord {
+            name: orphan.clone(),
+            kind: RecordKind::Cname,
+            content: "proxy.example.net".to_owned(),
+            proxied: true,
+            ttl: 1,
+        })
+        .await
+        .expect("orphan");
+    w.paas.add_domain(&orphan).await.expect("orphan domain");
+    let foreign = format!("www-someone.{zone}");
+    w.dns.insert_foreign(DnsRecord {
+        name: foreign.clone(),
+        kind: RecordKind::A,
+        content: "192.0.2.1".to_owned(),
+        proxied: false,
+        ttl: 300,
+    });
+
+    let outcome = reconcile(&w.deps, "ops-a", Duration::from_secs(30))
+        .await
+        .expect("reconcile");
+    assert!(outcome.reconciled);
+    assert_eq!(outcome.published, 1);
+    assert_eq!(
+        w.records_named(wanted.host.as_str()).await,
+        1,
+        "the missing record is made"
+    );
+    assert_eq!(w.records_named(&orphan).await, 0, "our orphan is removed");
+    assert_eq!(w.records_named(&foreign).await, 1, "a foreign record stays");
+    assert_eq!(w.domains().await, [wanted.host.as_str()]);
+
+    // Another instance does not reconcile while the lease holds.
+    let other = reconcile(&w.deps, "ops-b", Duration::from_secs(30))
+        .await
+        .expect("reconcile");
+    assert!(!other.reconciled, "ops-b waits for the lease");
+    let _ = &w.db;
+}
+
+#[tokio::test]
+async fn wildcard_mode_makes_one_record_for_the_zone_and_verifies_each_host() {
+    let w = world(Mode::Wildcard);
+    let a = w.published("a").await;
+    let b = w.published("b").await;
+    for mock in [&a, &b] {
+        handle(&w.deps, &w.requested(mock)).await.expect("handle");
+        assert_eq!(w.publication(mock).await.dns, DnsState::Published);
+    }
+    let records = w.dns.list_records().await.expect("list");
+    let names: Vec<&str> = records.iter().map(|r| r.record.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [w.deps.settings.wildcard().as_str()],
+        "one wildcard record"
+    );
+    assert_eq!(w.domains().await, [w.deps.settings.wildcard()]);
+    // Removing a host leaves the wildcard alone.
+    handle(
+        &w.deps,
+        &w.fx.event(EventKind::DomainRemoved {
+            host: a.host.clone(),
+        }),
+    )
+    .await
+    .expect("handle");
+    assert_eq!(w.dns.list_records().await.expect("list").len(), 1);
+}

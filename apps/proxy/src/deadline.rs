@@ -1,0 +1,256 @@
+//! A whole-header deadline for client connections (slowloris guard).
+//!
+//! pingora times out each *read* of a request header, not the header as a whole, so a client
+//! that drips one byte every few seconds keeps a connection forever. [`HeaderDeadline`] wraps
+//! the client's stream and fails reads once the current request's header has taken longer
+//! than the deadline, counting from the accepted connection for the first request and from
+//! the first byte for the later ones on a kept-alive connection. It recognises the end of a
+//! header by its empty line; after that, reads pass straight through (a body may be slow:
+//! the upstream's read timeout governs it) until the connection loop re-arms it with
+//! [`Rearm`] for the next request.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::protocols::raw_connect::ProxyDigest;
+use pingora::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl, Stream,
+    TimingDigest, UniqueID, UniqueIDType,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// Tells a [`HeaderDeadline`] that a new request begins on its connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rearm(Arc<AtomicBool>);
+
+impl Rearm {
+    /// The next read starts a new request header.
+    pub(crate) fn next_request(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+enum Phase {
+    /// Reading a header: `line` bytes on the current line, `lines` non-empty lines so far.
+    Header {
+        deadline: Option<Pin<Box<Sleep>>>,
+        line: usize,
+        lines: usize,
+    },
+    /// The header is complete; reads pass through.
+    Body,
+}
+
+/// A client stream whose request headers must arrive within a deadline.
+pub(crate) struct HeaderDeadline {
+    inner: Stream,
+    timeout: Duration,
+    phase: Phase,
+    rearm: Rearm,
+}
+
+impl fmt::Debug for HeaderDeadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeaderDeadline")
+            .field("inner", &self.inner)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HeaderDeadline {
+    /// Wraps a just-accepted stream; its first header is due `timeout` from now.
+    pub(crate) fn new(inner: Stream, timeout: Duration, rearm: Rearm) -> Self {
+        Self {
+            inner,
+            timeout,
+            phase: Phase::Header {
+                deadline: Some(Box::pin(tokio::time::sleep(timeout))),
+                line: 0,
+                lines: 0,
+            },
+            rearm,
+        }
+    }
+
+    fn timed_out() -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, "request header timeout")
+    }
+}
+
+/// Scans `bytes` of a header; true when they hold its end (an empty line after a request
+/// line). Bare `\n` line ends are accepted, as httparse does.
+fn scan(bytes: &[u8], line: &mut usize, lines: &mut usize) -> bool {
+    for &b in bytes {
+        match b {
+            b'\n' => {
+                if *line == 0 && *lines > 0 {
+                    return true;
+                }
+                if *line > 0 {
+                    *lines += 1;
+                }
+                *line = 0;
+            }
+            b'\r' => {}
+            _ => *line += 1,
+        }
+    }
+    false
+}
+
+impl AsyncRead for HeaderDeadline {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.rearm.0.swap(false, Ordering::AcqRel) {
+            this.phase = Phase::Header {
+                deadline: None,
+                line: 0,
+                lines: 0,
+            };
+        }
+        let Phase::Header {
+            deadline,
+            line,
+            lines,
+        } = &mut this.phase
+        else {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        };
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Pending => {
+                if let Some(sleep) = deadline
+                    && sleep.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(Err(Self::timed_out()));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Ok(())) => {
+                let fresh = &buf.filled()[before..];
+                if fresh.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                match deadline {
+                    Some(sleep) if Instant::now() >= sleep.deadline() => {
+                        return Poll::Ready(Err(Self::timed_out()));
+                    }
+                    Some(_) => {}
+                    None => *deadline = Some(Box::pin(tokio::time::sleep(this.timeout))),
+                }
+                if scan(fresh, line, lines) {
+                    this.phase = Phase::Body;
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl AsyncWrite for HeaderDeadline {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[async_trait]
+impl Shutdown for HeaderDeadline {
+    async fn shutdown(&mut self) {
+        self.inner.shutdown().await;
+    }
+}
+
+impl UniqueID for HeaderDeadline {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for HeaderDeadline {}
+
+impl GetTimingDigest for HeaderDeadline {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for HeaderDeadline {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+}
+
+impl GetSocketDigest for HeaderDeadline {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+}
+
+#[async_trait]
+impl Peek for HeaderDeadline {}
+
+#[cfg(test)]
+mod tests {
+    use super::scan;
+
+    fn ends(chunks: &[&str]) -> bool {
+        let (mut line, mut lines) = (0, 0);
+        chunks
+            .iter()
+            .any(|c| scan(c.as_bytes(), &mut line, &mut lines))
+    }
+
+    #[test]
+    fn the_empty_line_ends_a_header_across_chunks() {
+        assert!(ends(&["GET / HTTP/1.1\r\nHost: a\r\n\r\n"]));
+        assert!(ends(&["GET / HTTP/1.1\r\nHost: a\r", "\n\r", "\n"]));
+        assert!(ends(&["GET / HTTP/1.1\nHost: a\n\n"]));
+        assert!(!ends(&["GET / HTTP/1.1\r\nHost: a\r\n"]));
+        assert!(!ends(&["\r\n\r\n", "GET / HTTP/1.1\r\n"]));
+    }
+}

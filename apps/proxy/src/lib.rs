@@ -1,0 +1,121 @@
+//! The moclojer cloud edge proxy: pingora in front of the foss mock servers.
+//!
+//! It takes the mock hosts, `<mock>-<handle>.<zone>`, and sends each request to one of a pool
+//! of foss upstreams (round robin over the ones an active TCP health check finds up; a
+//! request whose connection attempt fails goes to the next upstream). Everything else it
+//! answers itself, with a small JSON body and no upstream detail:
+//!
+//! - no `Host`, several, or a malformed one → 400; a host outside the zone or not shaped
+//!   `<mock>-<handle>` → 404. `X-Forwarded-Host` is never used for routing, and never passed
+//!   on;
+//! - `Content-Length` together with `Transfer-Encoding` → 400 (request smuggling guard);
+//! - a header over [`Config::max_header_bytes`] → 431; a body over [`Config::max_body_bytes`]
+//!   → 413, declared or streamed;
+//! - a client that has not sent a whole request header within [`Config::header_timeout`] is
+//!   disconnected (slowloris guard), while others are served;
+//! - more than [`RateLimit`] allows for one host → 429 with `Retry-After`, counted per
+//!   canonical host, so a rotating `X-Forwarded-For` changes nothing and one host's 429s
+//!   never affect another.
+//!
+//! The upstream sees the client's `Host`, `X-Forwarded-For` with the client's address
+//! appended, and `X-Forwarded-Proto: http`. Every request is logged on the
+//! `moclojer_proxy::access` target (host, method, path, status, upstream, duration).
+//!
+//! # Running it, and embedding it
+//!
+//! [`serve`] runs the proxy on the caller's tokio runtime (multi-threaded) until a stop
+//! future completes, then shuts down gracefully: it stops accepting, lets requests in flight
+//! finish (closing their connections after them; idle kept-alive connections close at
+//! once), and after [`Config::grace`] drops whatever is left. The binary `moclojer-proxy`
+//! wraps it with flags. The all-in-one can run it beside the embedded foss:
+//!
+//! ```ignore
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! let config = moclojer_proxy::Config::new(vec![foss_address]);
+//! let proxy = tokio::spawn(moclojer_proxy::serve(listener, config, async move {
+//!     stop.cancelled().await; // any future: a token, a oneshot, ctrl-c
+//! }));
+//! ```
+//!
+//! It does not use pingora's `Server` (its own runtimes, threads and Unix signal handling):
+//! the connection loop here feeds accepted sockets to pingora's `HttpProxy`, and the health
+//! check runs as a task. So it needs no thread of its own, binds to port 0 in tests, and
+//! stops on any future.
+//!
+//! Plain HTTP/1.1 only: TLS, if any, ends before it.
+
+mod deadline;
+mod edge;
+mod limit;
+mod server;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use moclojer_domain::Zone;
+
+pub use limit::RateLimit;
+pub use server::serve;
+
+/// Everything the proxy needs; [`Config::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
+    pub zone: Zone,
+    /// The foss servers requests go to. At least one.
+    pub upstreams: Vec<SocketAddr>,
+    /// How often each upstream is probed (a TCP connect); a failed probe takes it out of the
+    /// rotation, a successful one puts it back.
+    pub health_check_interval: Duration,
+    /// Longest wait for a connection to an upstream (and for a health probe).
+    pub connect_timeout: Duration,
+    /// Longest wait for an upstream to answer (between reads of its response).
+    pub upstream_timeout: Duration,
+    /// How long a client has to send a whole request header.
+    pub header_timeout: Duration,
+    /// How long an idle kept-alive client connection stays open, in seconds.
+    pub keepalive_seconds: u64,
+    /// Largest request header (request line and fields) accepted, in bytes; larger → 431.
+    /// pingora itself reads at most 1 MiB of header.
+    pub max_header_bytes: usize,
+    /// Largest request body accepted, in bytes; larger → 413.
+    pub max_body_bytes: u64,
+    /// The per-host request rate limit, or none.
+    pub rate_limit: Option<RateLimit>,
+    /// How long a graceful stop waits for requests in flight.
+    pub grace: Duration,
+}
+
+impl Config {
+    /// The defaults, for these upstreams: zone `localhost`, a health check every second, a
+    /// 1 s connect timeout, 30 s upstream timeout, 10 s header timeout, 60 s keep-alive,
+    /// 32 KiB of header, 4 MiB of body, 100 requests/s per host with bursts of 200, and 10 s
+    /// of grace.
+    pub fn new(upstreams: Vec<SocketAddr>) -> Self {
+        Self {
+            #[allow(clippy::expect_used, reason = "a constant, valid zone")]
+            zone: Zone::parse("localhost").expect("localhost is a zone"),
+            upstreams,
+            health_check_interval: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            upstream_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            keepalive_seconds: 60,
+            max_header_bytes: 32 * 1024,
+            max_body_bytes: 4 * 1024 * 1024,
+            rate_limit: Some(RateLimit::default()),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the proxy could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// [`Config::upstreams`] is empty.
+    #[error("the proxy needs at least one upstream")]
+    NoUpstreams,
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}

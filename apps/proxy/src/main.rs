@@ -1,0 +1,131 @@
+//! The `moclojer-proxy` binary: flags and environment in, [`moclojer_proxy::serve`] out,
+//! until SIGINT or SIGTERM, then a graceful stop.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use moclojer_domain::Zone;
+use moclojer_proxy::{Config, RateLimit};
+use moclojer_telemetry::LogFormat;
+
+/// The edge proxy in front of the moclojer mock servers (foss).
+#[derive(Debug, Parser)]
+#[command(name = "moclojer-proxy", version)]
+struct Args {
+    /// Where to listen.
+    #[arg(long, env = "MOCLOJER_PROXY_ADDR", default_value = "127.0.0.1:8000")]
+    addr: SocketAddr,
+    /// A foss server to send requests to; repeat for several (round robin).
+    #[arg(
+        long = "upstream",
+        env = "MOCLOJER_UPSTREAMS",
+        value_delimiter = ',',
+        required = true
+    )]
+    upstreams: Vec<SocketAddr>,
+    /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
+    #[arg(long, env = "MOCLOJER_ZONE", default_value = "localhost")]
+    zone: String,
+    /// Milliseconds between health probes (TCP connects) of each upstream.
+    #[arg(long, env = "MOCLOJER_HEALTH_CHECK_MS", default_value_t = 1000)]
+    health_check_ms: u64,
+    /// Milliseconds to wait for a connection to an upstream.
+    #[arg(long, env = "MOCLOJER_CONNECT_TIMEOUT_MS", default_value_t = 1000)]
+    connect_timeout_ms: u64,
+    /// Seconds to wait for an upstream's answer.
+    #[arg(long, env = "MOCLOJER_UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
+    upstream_timeout_secs: u64,
+    /// Milliseconds a client has to send a whole request header.
+    #[arg(long, env = "MOCLOJER_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Seconds an idle client connection is kept open.
+    #[arg(long, env = "MOCLOJER_KEEPALIVE_SECS", default_value_t = 60)]
+    keepalive_secs: u64,
+    /// Largest request header accepted, in bytes (431 beyond).
+    #[arg(long, env = "MOCLOJER_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    max_header_bytes: usize,
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "MOCLOJER_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_body_bytes: u64,
+    /// Requests per second each host may make; 0 turns the limit off.
+    #[arg(long, env = "MOCLOJER_RATE_LIMIT", default_value_t = 100.0)]
+    rate_limit: f64,
+    /// Requests a host may make at once after being idle.
+    #[arg(long, env = "MOCLOJER_RATE_BURST", default_value_t = 200)]
+    rate_burst: u32,
+    /// Seconds a graceful stop waits for requests in flight.
+    #[arg(long, env = "MOCLOJER_GRACE_SECS", default_value_t = 10)]
+    grace_secs: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "MOCLOJER_THREADS")]
+    threads: Option<usize>,
+    /// `text` (default) or `json` (one object per line, for log shipping).
+    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter, RUST_LOG syntax. Access lines are on `moclojer_proxy::access`.
+    #[arg(long, env = "RUST_LOG")]
+    log_filter: Option<String>,
+}
+
+fn config(args: &Args) -> anyhow::Result<Config> {
+    let mut config = Config::new(args.upstreams.clone());
+    config.zone = Zone::parse(&args.zone).context("--zone")?;
+    config.health_check_interval = Duration::from_millis(args.health_check_ms.max(10));
+    config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
+    config.upstream_timeout = Duration::from_secs(args.upstream_timeout_secs.max(1));
+    config.header_timeout = Duration::from_millis(args.header_timeout_ms.max(1));
+    config.keepalive_seconds = args.keepalive_secs;
+    config.max_header_bytes = args.max_header_bytes;
+    config.max_body_bytes = args.max_body_bytes;
+    config.rate_limit = (args.rate_limit > 0.0).then(|| RateLimit {
+        per_second: args.rate_limit,
+        burst: args.rate_burst.max(1),
+        ..RateLimit::default()
+    });
+    config.grace = Duration::from_secs(args.grace_secs);
+    Ok(config)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops");
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    moclojer_telemetry::init(args.log_format, args.log_filter.as_deref()).context("logging")?;
+    let config = config(&args)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime.enable_all().build().context("tokio runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("listen on {}", args.addr))?;
+        let address = listener.local_addr()?;
+        tracing::info!(
+            upstreams = ?config.upstreams,
+            zone = %config.zone,
+            "moclojer-proxy listening on http://{address}"
+        );
+        moclojer_proxy::serve(listener, config, stop_signal()).await?;
+        anyhow::Ok(())
+    })
+}

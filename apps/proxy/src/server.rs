@@ -1,0 +1,164 @@
+//! The connection loop: accepts clients, hands each connection to pingora's `HttpProxy`
+//! behind a header deadline, runs the upstream health check, and stops gracefully.
+
+use std::future::Future;
+use std::os::fd::AsRawFd as _;
+use std::sync::Arc;
+
+use pingora::apps::HttpServerApp as _;
+use pingora::lb::LoadBalancer;
+use pingora::lb::health_check::TcpHealthCheck;
+use pingora::lb::selection::RoundRobin;
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::{GetSocketDigest as _, SocketDigest, Stream};
+use pingora::proxy::{HttpProxy, http_proxy};
+use pingora::server::configuration::ServerConf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::deadline::{HeaderDeadline, Rearm};
+use crate::edge::{Edge, EdgeLimits};
+use crate::limit::Limiter;
+use crate::{Config, ProxyError};
+
+/// Runs the proxy on `listener` until `stop` completes, then shuts down gracefully: no new
+/// connections, requests in flight finish within [`Config::grace`] (their connections close
+/// after them), idle connections close at once. Returns when every connection is closed.
+///
+/// Runs on the caller's tokio runtime, which must be multi-threaded; see the crate docs for
+/// embedding.
+///
+/// # Errors
+/// [`ProxyError::NoUpstreams`] when the configuration names no upstream.
+pub async fn serve<F>(listener: TcpListener, config: Config, stop: F) -> Result<(), ProxyError>
+where
+    F: Future<Output = ()> + Send,
+{
+    if config.upstreams.is_empty() {
+        return Err(ProxyError::NoUpstreams);
+    }
+    let mut upstreams = LoadBalancer::<RoundRobin>::try_from_iter(config.upstreams.clone())?;
+    let mut probe = TcpHealthCheck::new();
+    probe.peer_template.options.connection_timeout = Some(
+        config.connect_timeout.min(
+            config
+                .health_check_interval
+                .max(std::time::Duration::from_millis(10)),
+        ),
+    );
+    upstreams.set_health_check(probe);
+    upstreams.health_check_frequency = Some(config.health_check_interval);
+    upstreams.parallel_health_check = true;
+    let upstreams = Arc::new(upstreams);
+
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let health = tokio::spawn({
+        let upstreams = Arc::clone(&upstreams);
+        let shutdown = shutdown.clone();
+        async move { upstreams.run(shutdown, None).await }
+    });
+
+    let edge = Edge::new(
+        config.zone.clone(),
+        upstreams,
+        config.upstreams.len(),
+        config.rate_limit.map(Limiter::new),
+        EdgeLimits {
+            max_header_bytes: config.max_header_bytes,
+            max_body_bytes: config.max_body_bytes,
+            connect_timeout: config.connect_timeout,
+            read_timeout: config.upstream_timeout,
+            idle_timeout: std::time::Duration::from_secs(60),
+        },
+    );
+    let server_conf = Arc::new(ServerConf::default());
+    let proxy = Arc::new(http_proxy(&server_conf, edge));
+
+    let mut connections = JoinSet::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    connections.spawn(connection(
+                        tcp,
+                        Arc::clone(&proxy),
+                        shutdown.clone(),
+                        config.clone(),
+                    ));
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+
+    drop(listener);
+    tracing::info!(
+        connections = connections.len(),
+        "proxy stopping: draining connections"
+    );
+    shutdown_tx.send_replace(true);
+    // Wakes connections parked between requests; they close without another request.
+    proxy.http_cleanup().await;
+    let drained = tokio::time::timeout(config.grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "grace period over: closing the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+    if health.await.is_err() {
+        tracing::warn!("the health check task failed");
+    }
+    tracing::info!("proxy stopped");
+    Ok(())
+}
+
+/// One client connection: requests in turn while it is kept alive.
+async fn connection(
+    tcp: TcpStream,
+    proxy: Arc<HttpProxy<Edge>>,
+    shutdown: watch::Receiver<bool>,
+    config: Config,
+) {
+    tcp.set_nodelay(true).ok();
+    let peer = tcp.peer_addr().ok();
+    let fd = tcp.as_raw_fd();
+    let mut stream = pingora::protocols::l4::stream::Stream::from(tcp);
+    let digest = SocketDigest::from_raw_fd(fd);
+    digest.peer_addr.set(peer.map(Into::into)).ok();
+    stream.set_socket_digest(digest);
+    let rearm = Rearm::default();
+    let stream: Stream = Box::new(HeaderDeadline::new(
+        Box::new(stream),
+        config.header_timeout,
+        rearm.clone(),
+    ));
+
+    let mut session = ServerSession::new_http1(stream);
+    session.set_keepalive((!*shutdown.borrow()).then_some(config.keepalive_seconds));
+    let mut reused = proxy.process_new_http(session, &shutdown).await;
+    while let Some(next) = reused {
+        if *shutdown.borrow() {
+            break;
+        }
+        let (stream, settings) = next.consume();
+        rearm.next_request();
+        let mut session = ServerSession::new_http1(stream);
+        if let Some(settings) = settings {
+            settings.apply_to_session(&mut session);
+        }
+        reused = proxy.process_new_http(session, &shutdown).await;
+    }
+}

@@ -1,0 +1,542 @@
+//! The proxy on real sockets, in front of two tiny upstream HTTP servers that answer with
+//! their own id, the `Host` they saw and the forwarding headers they got.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use moclojer_proxy::{Config, ProxyError, RateLimit};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+
+const HOST_A: &str = "hello-alice.localhost";
+const HOST_B: &str = "shop-bob.localhost";
+
+/// An upstream that answers every request with `key=value` lines about what it received;
+/// `/slow` answers after 400 ms. Dropping (or killing) it closes its listener and every
+/// connection it holds.
+struct Upstream {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Upstream {
+    async fn start(id: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                connections.spawn(async move {
+                    let service = service_fn(
+                        move |request: http::Request<hyper::body::Incoming>| async move {
+                            let header = |name: &str| {
+                                request
+                                    .headers()
+                                    .get_all(name)
+                                    .iter()
+                                    .map(|v| v.to_str().unwrap_or("?").to_owned())
+                                    .collect::<Vec<_>>()
+                                    .join("|")
+                            };
+                            let mut text = format!(
+                                "id={id}\nhost={}\nxff={}\nxfp={}\nxfh={}\n",
+                                header("host"),
+                                header("x-forwarded-for"),
+                                header("x-forwarded-proto"),
+                                header("x-forwarded-host"),
+                            );
+                            let slow = request.uri().path() == "/slow";
+                            let body = request
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes().len());
+                            text.push_str(&format!("body={}\n", body.unwrap_or(usize::MAX)));
+                            if slow {
+                                tokio::time::sleep(Duration::from_millis(400)).await;
+                            }
+                            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(text))))
+                        },
+                    );
+                    http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await
+                        .ok();
+                });
+            }
+        });
+        Self { addr, task }
+    }
+
+    fn kill(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Proxy {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ProxyError>>>,
+}
+
+impl Proxy {
+    async fn start(config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(moclojer_proxy::serve(listener, config, async move {
+            stopped.await.ok();
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn stop(&mut self) -> Duration {
+        let started = Instant::now();
+        self.stop.take().unwrap().send(()).ok();
+        tokio::time::timeout(Duration::from_secs(10), self.task.take().unwrap())
+            .await
+            .expect("the proxy stops in time")
+            .unwrap()
+            .unwrap();
+        started.elapsed()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).ok();
+        }
+    }
+}
+
+fn config(upstreams: &[&Upstream]) -> Config {
+    let mut config = Config::new(upstreams.iter().map(|u| u.addr).collect());
+    config.health_check_interval = Duration::from_millis(50);
+    config.connect_timeout = Duration::from_millis(200);
+    config.grace = Duration::from_secs(3);
+    config.rate_limit = None;
+    config
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Response {
+    /// The upstream's `key=value` lines.
+    fn seen(&self) -> HashMap<String, String> {
+        self.body
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+}
+
+/// Sends raw bytes (which should ask for `Connection: close`) and reads the answer to EOF.
+async fn send(addr: SocketAddr, raw: &[u8]) -> Response {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(raw).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out))
+        .await
+        .expect("the proxy answers in time")
+        .ok();
+    parse(&out)
+}
+
+fn parse(out: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Response {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    }
+}
+
+async fn get(addr: SocketAddr, host: &str, extra: &str) -> Response {
+    send(
+        addr,
+        format!("GET /hello HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+}
+
+fn assert_small_json(response: &Response, code: &str) {
+    assert!(
+        response.head.contains("content-type: application/json"),
+        "{response:?}"
+    );
+    assert!(
+        response.body.starts_with(r#"{"error":{"code":""#) && response.body.contains(code),
+        "{response:?}"
+    );
+    assert!(!response.body.contains("127.0.0.1"), "{response:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_by_host_round_robin_across_both_upstreams() {
+    let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
+    let proxy = Proxy::start(config(&[&a, &b])).await;
+    let mut ids = HashMap::<String, usize>::new();
+    for _ in 0..10 {
+        let response = get(proxy.addr, "Hello-Alice.localhost:8080", "").await;
+        assert_eq!(response.status, 200, "{response:?}");
+        let seen = response.seen();
+        assert_eq!(seen["host"], "Hello-Alice.localhost:8080");
+        assert_eq!(seen["xff"], "127.0.0.1");
+        assert_eq!(seen["xfp"], "http");
+        *ids.entry(seen["id"].clone()).or_default() += 1;
+    }
+    assert_eq!(ids.get("a"), Some(&5), "{ids:?}");
+    assert_eq!(ids.get("b"), Some(&5), "{ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_append_the_peer_and_never_route_by_x_forwarded_host() {
+    let a = Upstream::start("a").await;
+    let proxy = Proxy::start(config(&[&a])).await;
+
+    let response = get(
+        proxy.addr,
+        HOST_A,
+        "X-Forwarded-Host: shop-bob.localhost\r\nX-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: https\r\n",
+    )
+    .await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let seen = response.seen();
+    assert_eq!(seen["host"], HOST_A);
+    assert_eq!(seen["xfh"], "", "X-Forwarded-Host is not passed on");
+    assert_eq!(seen["xff"], "10.1.2.3, 127.0.0.1");
+    assert_eq!(seen["xfp"], "http");
+
+    // A valid X-Forwarded-Host does not rescue an unknown Host.
+    let response = get(
+        proxy.addr,
+        "example.com",
+        "X-Forwarded-Host: hello-alice.localhost\r\n",
+    )
+    .await;
+    assert_eq!(response.status, 404, "{response:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upstream_leaves_the_rotation_without_failed_requests() {
+    let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
+    let proxy = Proxy::start(config(&[&a, &b])).await;
+    for _ in 0..4 {
+        assert_eq!(get(proxy.addr, HOST_A, "").await.status, 200);
+    }
+    b.kill();
+    // Three health-check periods: the check has noticed.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..20 {
+        let response = get(proxy.addr, HOST_A, "").await;
+        assert_eq!(response.status, 200, "{response:?}");
+        assert_eq!(response.seen()["id"], "a");
+    }
+
+    // With every upstream gone the proxy says so itself, without internals.
+    a.kill();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let response = get(proxy.addr, HOST_A, "").await;
+    assert!(matches!(response.status, 502 | 503), "{response:?}");
+    assert_small_json(&response, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_length_with_transfer_encoding_is_400() {
+    let a = Upstream::start("a").await;
+    let proxy = Proxy::start(config(&[&a])).await;
+    let response = send(
+        proxy.addr,
+        format!(
+            "POST /hello HTTP/1.1\r\nHost: {HOST_A}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 400, "{response:?}");
+    assert_small_json(&response, "bad_request");
+    assert!(
+        !response.body.contains("id="),
+        "nothing reached an upstream"
+    );
+    assert_eq!(
+        response.head.matches("http/1.1").count(),
+        1,
+        "one answer, then close"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_bodies_are_413_declared_or_streamed() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.max_body_bytes = 1024;
+    let proxy = Proxy::start(config).await;
+
+    let small = send(
+        proxy.addr,
+        format!("POST /hello HTTP/1.1\r\nHost: {HOST_A}\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n{}", "x".repeat(1024)).as_bytes(),
+    )
+    .await;
+    assert_eq!(small.status, 200, "{small:?}");
+    assert_eq!(small.seen()["body"], "1024");
+
+    let declared = send(
+        proxy.addr,
+        format!("POST /hello HTTP/1.1\r\nHost: {HOST_A}\r\nContent-Length: 1025\r\nConnection: close\r\n\r\n{}", "x".repeat(1025)).as_bytes(),
+    )
+    .await;
+    assert_eq!(declared.status, 413, "{declared:?}");
+    assert_small_json(&declared, "payload_too_large");
+
+    let chunk = format!("200\r\n{}\r\n", "y".repeat(512));
+    let streamed = send(
+        proxy.addr,
+        format!(
+            "POST /hello HTTP/1.1\r\nHost: {HOST_A}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{}0\r\n\r\n",
+            chunk.repeat(3)
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(streamed.status, 413, "{streamed:?}");
+    assert_small_json(&streamed, "payload_too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_headers_are_431() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.max_header_bytes = 2048;
+    let proxy = Proxy::start(config).await;
+    let fine = get(
+        proxy.addr,
+        HOST_A,
+        &format!("X-Pad: {}\r\n", "p".repeat(1500)),
+    )
+    .await;
+    assert_eq!(fine.status, 200, "{fine:?}");
+    let big = get(
+        proxy.addr,
+        HOST_A,
+        &format!("X-Pad: {}\r\n", "p".repeat(3000)),
+    )
+    .await;
+    assert_eq!(big.status, 431, "{big:?}");
+    assert_small_json(&big, "header_too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_header_client_is_cut_off_while_others_are_served() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.header_timeout = Duration::from_millis(400);
+    let proxy = Proxy::start(config).await;
+
+    let addr = proxy.addr;
+    let slow = tokio::spawn(async move {
+        let started = Instant::now();
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /hello HTTP/1.1\r\n").await.unwrap();
+        // One header byte every 50 ms: every read is quick, the header never ends.
+        for byte in format!("Host: {HOST_A}\r\nX-Drip: {}", "d".repeat(100)).bytes() {
+            if tcp.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if started.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(1), tcp.read_to_end(&mut out))
+            .await
+            .ok();
+        (started.elapsed(), parse(&out).status)
+    });
+
+    // Meanwhile, others are served promptly.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let response = get(proxy.addr, HOST_A, "").await;
+        assert_eq!(response.status, 200, "{response:?}");
+        assert!(started.elapsed() < Duration::from_millis(300));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+
+    let (took, status) = slow.await.unwrap();
+    assert_ne!(status, 200, "the slow client got no answer from upstream");
+    assert!(
+        took < Duration::from_millis(1500),
+        "cut off after {took:?}, with a 400 ms header timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_is_per_host_and_ignores_x_forwarded_for() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.rate_limit = Some(RateLimit {
+        per_second: 0.5,
+        burst: 3,
+        ..RateLimit::default()
+    });
+    let proxy = Proxy::start(config).await;
+
+    for i in 0..3 {
+        let response = get(
+            proxy.addr,
+            HOST_A,
+            &format!("X-Forwarded-For: 10.0.0.{i}\r\n"),
+        )
+        .await;
+        assert_eq!(response.status, 200, "{response:?}");
+    }
+    for i in 3..6 {
+        // A new X-Forwarded-For, a different case and a port: still the same host.
+        let response = get(
+            proxy.addr,
+            "HELLO-alice.localhost:80",
+            &format!("X-Forwarded-For: 10.0.0.{i}\r\n"),
+        )
+        .await;
+        assert_eq!(response.status, 429, "{response:?}");
+        assert!(response.head.contains("retry-after: "), "{response:?}");
+        assert_small_json(&response, "rate_limited");
+    }
+    for _ in 0..3 {
+        let response = get(proxy.addr, HOST_B, "").await;
+        assert_eq!(
+            response.status, 200,
+            "another host is untouched: {response:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_hosts_are_404_and_bad_hosts_400() {
+    let a = Upstream::start("a").await;
+    let proxy = Proxy::start(config(&[&a])).await;
+
+    for host in [
+        "example.com",
+        "localhost",
+        "nodash.localhost",
+        "hello-alice.elsewhere.test",
+        "hello-al_ice.localhost",
+        "127.0.0.1",
+    ] {
+        let response = get(proxy.addr, host, "").await;
+        assert_eq!(response.status, 404, "{host}: {response:?}");
+        assert_small_json(&response, "not_found");
+    }
+
+    let missing = send(
+        proxy.addr,
+        b"GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(missing.status, 400, "{missing:?}");
+    assert_small_json(&missing, "bad_request");
+    let empty = get(proxy.addr, "", "").await;
+    assert_eq!(empty.status, 400, "{empty:?}");
+    let twice = get(proxy.addr, HOST_A, &format!("Host: {HOST_B}\r\n")).await;
+    assert_eq!(twice.status, 400, "{twice:?}");
+    let junk = get(proxy.addr, "hello-alice.localhost:port", "").await;
+    assert_eq!(junk.status, 400, "{junk:?}");
+    assert_small_json(&junk, "bad_request");
+    let userinfo = get(proxy.addr, "me@hello-alice.localhost", "").await;
+    // pingora itself refuses these, before any filter, with an empty 400: user
+    // information, two Hosts, a target that disagrees with the Host.
+    assert_eq!(userinfo.status, 400, "{userinfo:?}");
+    let absolute = send(
+        proxy.addr,
+        format!(
+            "GET http://{HOST_B}/hello HTTP/1.1\r\nHost: {HOST_A}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(absolute.status, 400, "{absolute:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_finishes_requests_in_flight_and_closes_idle_connections() {
+    let a = Upstream::start("a").await;
+    let mut proxy = Proxy::start(config(&[&a])).await;
+
+    // An idle kept-alive connection, after one request.
+    let mut idle = TcpStream::connect(proxy.addr).await.unwrap();
+    idle.write_all(format!("GET /hello HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut first = [0_u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+
+    // A request in flight when the stop comes.
+    let addr = proxy.addr;
+    let in_flight = tokio::spawn(async move {
+        send(
+            addr,
+            format!("GET /slow HTTP/1.1\r\nHost: {HOST_A}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let took = proxy.stop().await;
+
+    let response = in_flight.await.unwrap();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert!(took < Duration::from_secs(2), "stopped in {took:?}");
+    // The idle connection was closed, and nobody listens any more.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(1), idle.read_to_end(&mut rest))
+        .await
+        .expect("the idle connection is closed")
+        .ok();
+    assert!(TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn no_upstream_is_a_configuration_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let outcome = moclojer_proxy::serve(listener, Config::new(Vec::new()), async {}).await;
+    assert!(matches!(outcome, Err(ProxyError::NoUpstreams)));
+}

@@ -1,0 +1,56 @@
+//! Outbound HTTP, for adapters that call third-party APIs (Cloudflare, DigitalOcean): they
+//! send through this port, so every call leaves through the one egress guard
+//! (`moclojer-egress` implements it) with its address checks, size caps and timeouts.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::PortResult;
+
+/// One request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, ...
+    pub method: http::Method,
+    /// An absolute `http://` or `https://` URL, without credentials.
+    pub url: String,
+    /// Header names and values, in order. Framing headers are set by the client.
+    pub headers: Vec<(String, String)>,
+    /// The body; empty for none.
+    pub body: Bytes,
+}
+
+/// One answer, whatever its status (redirects are never followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lower case) and values, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The whole body (the client caps its size).
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (compared without ASCII case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends HTTP requests.
+#[async_trait]
+pub trait HttpClient: Debug + Send + Sync + 'static {
+    /// Sends `request` and reads the whole answer.
+    ///
+    /// # Errors
+    /// `Invalid` when the request is refused before sending (bad URL, refused destination,
+    /// too large); `Timeout` when it took too long; `Unavailable` when the connection
+    /// failed or the answer was cut; `Internal` when the answer is over the size cap.
+    async fn send(&self, request: HttpRequest) -> PortResult<HttpResponse>;
+}
