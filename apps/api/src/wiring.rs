@@ -10,7 +10,7 @@ use moclojer_domain::Zone;
 use moclojer_domain::spec::Limits;
 use moclojer_egress::{Egress, EgressConfig};
 use moclojer_ports::{
-    AccountRepository, Clock, IdGenerator, LocalTokens, MockRepository, Outbox,
+    AccountRepository, Clock, IdGenerator, LeaseStore, LocalTokens, MockRepository, Outbox,
     PublicationRepository, RandomIds, Relay, RelaySettings, SystemClock, TokenStore,
 };
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
@@ -88,11 +88,19 @@ pub struct DatabasePorts {
     pub outbox: Arc<dyn Outbox>,
     /// The service's own tokens.
     pub tokens: Arc<dyn TokenStore>,
+    /// Leases, for work one instance does at a time.
+    pub leases: Arc<dyn LeaseStore>,
 }
 
 fn ports<D>(database: &D) -> DatabasePorts
 where
-    D: AccountRepository + MockRepository + PublicationRepository + Outbox + TokenStore + Clone,
+    D: AccountRepository
+        + MockRepository
+        + PublicationRepository
+        + Outbox
+        + TokenStore
+        + LeaseStore
+        + Clone,
 {
     DatabasePorts {
         accounts: Arc::new(database.clone()),
@@ -100,6 +108,7 @@ where
         publications: Arc::new(database.clone()),
         outbox: Arc::new(database.clone()),
         tokens: Arc::new(database.clone()),
+        leases: Arc::new(database.clone()),
     }
 }
 

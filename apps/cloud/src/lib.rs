@@ -5,10 +5,11 @@
 //! `--redis-url` and `--store` the same process runs on PostgreSQL, Redis and S3.
 //!
 //! What runs: the api (`http://127.0.0.1:3000/api/v1`), the outbox relay, the generator
-//! (rebuilding the unified config on every event and on a timer) and the mock server
-//! following the object store, serving every published mock at
-//! `http://<mock>-<handle>.localhost:8080`. ops, the proxy and the web interface join as
-//! they are built. Each service also runs as its own process (`moclojer-api`,
+//! (rebuilding the unified config on every event and on a timer), the mock server
+//! following the object store on a loopback port, the proxy in front of it serving every
+//! published mock at `http://<mock>-<handle>.localhost:8080`, and ops verifying each
+//! published host through the proxy (mode `local`: `*.localhost` needs no records). The
+//! web interface joins when it is built. Each service also runs as its own process (`moclojer-api`,
 //! `moclojer-generator`, `moclojer --store`).
 
 use std::net::SocketAddr;
@@ -20,15 +21,19 @@ use anyhow::Context;
 use moclojer_api::{DatabaseChoice, DatabasePorts, MocksUrl, Passwords, State};
 use moclojer_domain::Zone;
 use moclojer_domain::spec::{Limits, Mode};
+use moclojer_egress::{Egress, EgressConfig};
 use moclojer_foss::{
     ConfigEvents, EngineOptions, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials,
     StoreLocation, open_store, serve_cloud_with_events,
 };
 use moclojer_generator::Deps;
-use moclojer_memory::InMemoryEventQueue;
+use moclojer_memory::{InMemoryDns, InMemoryEventQueue};
 use moclojer_ports::{EventQueue, ObjectStore, RandomIds, Relay, RelaySettings, SystemClock};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
 use tokio::net::TcpListener;
+
+/// How often ops reconciles in the all-in-one.
+const OPS_RECONCILE: Duration = Duration::from_secs(60);
 
 /// How long the relay waits between looks at an empty outbox.
 const RELAY_IDLE: Duration = Duration::from_millis(25);
@@ -97,8 +102,12 @@ pub struct App {
     queue: Arc<dyn EventQueue>,
     redis: Option<RedisEventQueue>,
     api_listener: TcpListener,
+    /// The proxy's listener: where visitors reach the mocks.
     mocks_listener: TcpListener,
+    /// The mock server's own listener, on loopback behind the proxy.
+    foss_listener: TcpListener,
     api: Arc<State>,
+    zone: Zone,
     poll: Duration,
 }
 
@@ -143,13 +152,16 @@ impl App {
         let mocks_listener = TcpListener::bind(config.mocks_addr)
             .await
             .with_context(|| format!("listen on {} (the mocks)", config.mocks_addr))?;
+        let foss_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .context("listen for the mock server behind the proxy")?;
         let mocks_port = mocks_listener
             .local_addr()
             .context("the mocks address")?
             .port();
         let api = State::local_over(
             ports.clone(),
-            config.zone,
+            config.zone.clone(),
             MocksUrl {
                 scheme: "http".to_owned(),
                 port: (mocks_port != 80).then_some(mocks_port),
@@ -165,7 +177,9 @@ impl App {
             redis,
             api_listener,
             mocks_listener,
+            foss_listener,
             api: Arc::new(api),
+            zone: config.zone,
             poll: config.poll,
         })
     }
@@ -245,6 +259,26 @@ impl App {
         };
         let api_addr = self.api_listener.local_addr()?;
         let mocks_addr = self.mocks_listener.local_addr()?;
+        let foss_addr = self.foss_listener.local_addr()?;
+        let operating = {
+            let deps = self.ops_deps(mocks_addr.port())?;
+            let queue = Arc::clone(&self.queue);
+            let stop = stopped(&stopping);
+            tokio::spawn(async move {
+                moclojer_ops::run(&deps, queue.as_ref(), "cloud", OPS_RECONCILE, stop).await;
+            })
+        };
+        let proxying = {
+            let config = moclojer_proxy::Config {
+                zone: self.zone.clone(),
+                ..moclojer_proxy::Config::new(vec![foss_addr])
+            };
+            tokio::spawn(moclojer_proxy::serve(
+                self.mocks_listener,
+                config,
+                stopped(&stopping),
+            ))
+        };
         let serving_api = {
             let endpoint = moclojer_api::endpoint(Arc::clone(&self.api));
             tokio::spawn(moclojer_api::serve(
@@ -259,8 +293,8 @@ impl App {
             mocks_addr.port()
         );
         tracing::warn!(
-            missing = "ops, proxy, web",
-            "these services are not built yet; the all-in-one runs what exists"
+            missing = "web",
+            "the web interface is not built yet; the all-in-one runs what exists"
         );
         let options = EngineOptions {
             mode: Mode::Cloud,
@@ -272,7 +306,7 @@ impl App {
             group: "foss".to_owned(),
         };
         let served = serve_cloud_with_events(
-            self.mocks_listener,
+            self.foss_listener,
             Arc::clone(&self.store),
             options,
             Limits::for_bytes(64 << 20),
@@ -283,6 +317,8 @@ impl App {
         .await;
         stopping.notify_waiters();
         let api = serving_api.await;
+        let proxied = proxying.await;
+        operating.await.ok();
         relaying.await.ok();
         match generating.await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the generator stopped with an error"),
@@ -294,7 +330,32 @@ impl App {
         }
         self.database.close().await;
         served.context("serve the mocks")?;
+        proxied
+            .context("the proxy task")?
+            .context("serve the proxy")?;
         api.context("the api task")?.context("serve the api")
+    }
+
+    /// ops on the embedded defaults: `*.localhost` resolves by itself, so no records are
+    /// made (mode `local`); each published host is verified through the proxy, and its
+    /// DNS status becomes `published`.
+    fn ops_deps(&self, mocks_port: u16) -> anyhow::Result<moclojer_ops::Deps> {
+        let mut settings = moclojer_ops::Settings::new(self.zone.clone(), "localhost");
+        settings.mode = moclojer_ops::Mode::Local;
+        settings.verify_delay = Duration::from_millis(100);
+        settings.verify_max_delay = Duration::from_secs(2);
+        let probes = Egress::new(EgressConfig::open()).context("set up the probe client")?;
+        Ok(moclojer_ops::Deps {
+            mocks: Arc::clone(&self.ports.mocks),
+            publications: Arc::clone(&self.ports.publications),
+            dns: Arc::new(InMemoryDns::new()),
+            paas: None,
+            verifier: moclojer_ops::Verifier::new(Arc::new(probes), "http", Some(mocks_port)),
+            leases: Arc::clone(&self.ports.leases),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            settings,
+        })
     }
 
     /// [`Self::run`] until Ctrl-C or SIGTERM.

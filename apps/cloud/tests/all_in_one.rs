@@ -92,6 +92,25 @@ async fn a_restart_keeps_accounts_mocks_and_publications() {
         |s, _| s == 200,
     )
     .await;
+    // ops verifies the host through the proxy: its DNS side becomes published.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, publication) = alice
+            .send(
+                reqwest::Method::GET,
+                &format!("/mocks/{id}/publication"),
+                None,
+            )
+            .await;
+        if publication["dns"]["status"] == "published" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "dns not published: {publication}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (status, org) = alice.post("/orgs", json!({"handle": "acme"})).await;
     assert_eq!(status, 201, "{org}");
     let (_, personal_token) = alice.post("/tokens", json!({"name": "ci"})).await;

@@ -46,6 +46,9 @@ pub enum Mode {
     PerHost,
     /// `*.<zone>` once; per host only verification.
     Wildcard,
+    /// Names that resolve without records (`*.localhost`, RFC 6761): no provider calls,
+    /// per host only verification. The all-in-one runs this.
+    Local,
 }
 
 /// What ops makes and how hard it tries.

@@ -27,7 +27,8 @@ struct Args {
     /// The zone of mock hosts: `<mock>-<handle>.<zone>`.
     #[arg(long, env = "MOCLOJER_ZONE")]
     zone: String,
-    /// `per-host` (one record and domain per host) or `wildcard` (one for `*.<zone>`).
+    /// `per-host` (one record and domain per host), `wildcard` (one for `*.<zone>`) or
+    /// `local` (no records: names like `*.localhost` resolve by themselves).
     #[arg(long, env = "MOCLOJER_OPS_MODE", default_value = "per-host")]
     mode: String,
     /// What the records point to (the proxy's public name).
@@ -85,7 +86,8 @@ fn config(args: Args) -> anyhow::Result<Config> {
     settings.mode = match args.mode.as_str() {
         "per-host" => Mode::PerHost,
         "wildcard" => Mode::Wildcard,
-        other => bail!("--mode is per-host or wildcard, not {other:?}"),
+        "local" => Mode::Local,
+        other => bail!("--mode is per-host, wildcard or local, not {other:?}"),
     };
     let digitalocean = args
         .digitalocean_token

@@ -87,6 +87,7 @@ async fn ensure_wildcard(deps: &Deps) -> anyhow::Result<()> {
 /// Makes the provider side of `host` exist.
 async fn ensure_host(deps: &Deps, host: &Host) -> anyhow::Result<()> {
     match deps.settings.mode {
+        Mode::Local => Ok(()),
         Mode::Wildcard => ensure_wildcard(deps).await,
         Mode::PerHost => {
             deps.dns
@@ -139,7 +140,16 @@ where
     anyhow::bail!("the publication of {mock_id} kept changing")
 }
 
-/// Asks for `host` until it answers as served or the attempts run out.
+/// Whether an enabled mock still has `host` (a failed read counts as yes: keep trying).
+async fn still_wanted(deps: &Deps, host: &Host) -> bool {
+    match deps.mocks.find_by_host(&Scope::System, host).await {
+        Ok(mock) => mock.enabled,
+        Err(e) => e.kind() != PortErrorKind::NotFound,
+    }
+}
+
+/// Asks for `host` until it answers as served, the attempts run out, or its mock is no
+/// longer published.
 async fn verify(deps: &Deps, host: &Host) -> Result<(), String> {
     let settings = &deps.settings;
     let mut delay = settings.verify_delay;
@@ -148,6 +158,9 @@ async fn verify(deps: &Deps, host: &Host) -> Result<(), String> {
         match deps.verifier.verify(host.as_str()).await {
             Ok(()) => return Ok(()),
             Err(reason) => last = reason,
+        }
+        if !still_wanted(deps, host).await {
+            return Err(format!("{host} is no longer published"));
         }
         if attempt < settings.verify_attempts {
             // jitter: a tenth either way, so many hosts do not probe in step
@@ -361,6 +374,7 @@ pub async fn reconcile(deps: &Deps, holder: &str, lease_ttl: Duration) -> anyhow
             }
         }
     } else {
+        // wildcard and local: per host only verification
         to_provision.extend(
             mocks
                 .iter()

@@ -89,8 +89,8 @@ pub async fn run(
         if batch.is_empty() {
             continue;
         }
-        // Handling is not interrupted by stop: a host half provisioned would only be
-        // finished by the next reconcile.
+        // Stopping abandons the batch unacked: it comes back to whoever runs next, and
+        // every step is idempotent.
         let mut tasks = JoinSet::new();
         for delivery in batch {
             let deps = deps.clone();
@@ -100,7 +100,15 @@ pub async fn run(
             });
         }
         let mut handled: Vec<MessageId> = Vec::new();
-        while let Some(done) = tasks.join_next().await {
+        loop {
+            let next = tokio::select! {
+                next = tasks.join_next() => next,
+                () = &mut stop => {
+                    tasks.abort_all();
+                    return;
+                }
+            };
+            let Some(done) = next else { break };
             match done {
                 Ok((id, _, Ok(_))) => handled.push(id),
                 Ok((_, kind, Err(e))) => {

@@ -409,3 +409,31 @@ async fn wildcard_mode_makes_one_record_for_the_zone_and_verifies_each_host() {
     .expect("handle");
     assert_eq!(w.dns.list_records().await.expect("list").len(), 1);
 }
+
+#[tokio::test]
+async fn verification_stops_when_the_mock_is_deleted_meanwhile() {
+    let mut w = world(Mode::PerHost);
+    w.deps.settings.verify_attempts = 50;
+    w.deps.settings.verify_delay = Duration::from_millis(20);
+    let mock = w.published("brief").await;
+    w.probes.served.lock().expect("lock").clear();
+    let deps = w.deps.clone();
+    let event = w.requested(&mock);
+    let handling = tokio::spawn(async move { handle(&deps, &event).await });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    w.repos
+        .mocks
+        .delete(&Scope::System, mock.id, &[])
+        .await
+        .expect("delete");
+    let outcome = tokio::time::timeout(Duration::from_secs(2), handling)
+        .await
+        .expect("verification gave up quickly")
+        .expect("task")
+        .expect("handle");
+    assert_eq!(outcome.failed, 1);
+    assert!(
+        w.probes.calls.load(Ordering::SeqCst) < 10,
+        "stopped asking once the mock was gone"
+    );
+}
