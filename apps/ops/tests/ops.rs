@@ -437,3 +437,46 @@ async fn verification_stops_when_the_mock_is_deleted_meanwhile() {
         "stopped asking once the mock was gone"
     );
 }
+
+/// ops over the Cloudflare adapter and the fake Cloudflare API: a 429 with `Retry-After` is
+/// waited out, and the host still gets exactly one record, tagged as ours.
+#[tokio::test]
+async fn over_cloudflare_a_rate_limit_is_waited_out_and_one_record_is_made() {
+    use moclojer_cloudflare::{ApiToken, CloudflareConfig, CloudflareDns};
+    use moclojer_egress::{Egress, EgressConfig};
+    use moclojer_testkit::fakes::cloudflare::FakeCloudflare;
+
+    let mut w = world(Mode::PerHost);
+    let fake = FakeCloudflare::start(
+        "023e105f4ecef8ad9ca31a8372d0c353",
+        w.fx.zone.as_str(),
+        "cf-ops-token",
+    )
+    .await;
+    let mut config = CloudflareConfig::new(fake.zone_id(), ApiToken::new("cf-ops-token"));
+    config.api_base = fake.base_url();
+    let http = Arc::new(Egress::new(EgressConfig::open()).expect("egress"));
+    w.deps.dns = Arc::new(CloudflareDns::new(config, http).expect("cloudflare"));
+    w.deps.paas = None;
+    let mock = w.published("limited").await;
+    fake.fail_next_with(429, Some(1));
+    let started = std::time::Instant::now();
+    let event = w.requested(&mock);
+    handle(&w.deps, &event).await.expect("handle");
+    handle(&w.deps, &event)
+        .await
+        .expect("handle the redelivery");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the Retry-After was honoured: {:?}",
+        started.elapsed()
+    );
+    let records: Vec<_> = fake
+        .records()
+        .into_iter()
+        .filter(|r| r.name == mock.host.as_str())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].comment.as_deref(), Some("managed-by:moclojer"));
+    assert_eq!(w.publication(&mock).await.dns, DnsState::Published);
+}
