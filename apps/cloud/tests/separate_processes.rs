@@ -1,6 +1,7 @@
 //! The publish path with every service in its own process, on PostgreSQL, Redis and S3:
-//! `moclojer-api`, `moclojer-generator` and `moclojer --store`, talking only through the
-//! database, the event stream and the bucket. The same user path as the all-in-one's test,
+//! `moclojer-api`, `moclojer-generator`, `moclojer --store`, `moclojer-proxy` in front of
+//! it and `moclojer-ops`, talking only through the database, the event stream, the bucket
+//! and HTTP. The same user path as the all-in-one's test,
 //! with the same one-second bound on every change.
 //!
 //! Needs `MOCLOJER_TEST_DATABASE_URL`, `MOCLOJER_TEST_REDIS_URL` and
@@ -145,6 +146,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     ];
     let api_addr = free_port();
     let mocks_addr = free_port();
+    let foss_addr = free_port();
 
     let mut api = spawn(
         "moclojer-api",
@@ -194,12 +196,39 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
         &[
             format!("--store={store_url}"),
             "--host=127.0.0.1".to_owned(),
-            format!("--port={}", mocks_addr.port()),
+            format!("--port={}", foss_addr.port()),
             "--poll-ms=1000".to_owned(),
             format!("--redis-url={redis}"),
             format!("--redis-stream={}", stream.name()),
         ],
         &s3_env,
+    );
+    // The proxy in front of the mock server, and ops verifying hosts through it (mode
+    // local: `*.localhost` needs no records).
+    let mut proxy = spawn(
+        "moclojer-proxy",
+        binary("moclojer-proxy", "moclojer-proxy"),
+        &[
+            format!("--addr={mocks_addr}"),
+            format!("--upstream={foss_addr}"),
+            "--health-check-ms=200".to_owned(),
+        ],
+        &[],
+    );
+    let mut ops = spawn(
+        "moclojer-ops",
+        binary("moclojer-ops", "moclojer-ops"),
+        &[
+            format!("--database-url={}", db.url()),
+            format!("--redis-url={redis}"),
+            format!("--redis-stream={}", stream.name()),
+            "--zone=localhost".to_owned(),
+            "--mode=local".to_owned(),
+            "--target=localhost".to_owned(),
+            format!("--probe=http://:{}", mocks_addr.port()),
+            "--instance=e2e".to_owned(),
+        ],
+        &[],
     );
     let client = reqwest::Client::new();
     wait_until("the api's readiness", Duration::from_secs(60), async || {
@@ -213,14 +242,57 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     .await;
     wait_until("the mock server", Duration::from_secs(60), async || {
         foss.assert_running();
-        support::get(mocks_addr, "nobody.localhost", "/").await.0 == 404
+        proxy.assert_running();
+        // straight to the mock server, then through the proxy to it
+        support::get(foss_addr, "ready-check.localhost", "/")
+            .await
+            .0
+            == 404
+            && support::get(mocks_addr, "ready-check.localhost", "/")
+                .await
+                .0
+                == 404
     })
     .await;
 
     // The mock server polls once a second: an answer within the second comes from the
     // config.published event, not from luck.
     support::publish_path(api_addr, mocks_addr, "alice").await;
+
+    // ops hears domain.requested through Redis and verifies the host through the proxy.
+    let mut bob = support::Client::new(api_addr);
+    bob.sign_up("bob").await;
+    let (status, mock) = bob
+        .post(
+            "/mocks",
+            serde_json::json!({"workspace": "bob", "name": "dns"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{mock}");
+    let id = mock["id"].as_str().expect("id").to_owned();
+    let (status, _) = bob
+        .post(&format!("/mocks/{id}/publish"), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200);
+    wait_until(
+        "the dns side published by ops",
+        Duration::from_secs(10),
+        async || {
+            ops.assert_running();
+            let (_, publication) = bob
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/mocks/{id}/publication"),
+                    None,
+                )
+                .await;
+            publication["dns"]["status"] == "published"
+        },
+    )
+    .await;
     api.assert_running();
     generator.assert_running();
     foss.assert_running();
+    proxy.assert_running();
+    ops.assert_running();
 }
