@@ -41,7 +41,8 @@ pub use event::{CorrelationId, EVENT_SCHEMA_VERSION, Event, EventDecodeError, Ev
 pub use host::{Host, HostError, Zone, ZoneError};
 pub use ids::{EventId, IdError, MockId, UserId, WorkspaceId};
 pub use mock::{
-    MAX_SPEC_BYTES, Mock, MockError, MockRevision, Revision, SpecSource, SpecSourceError,
+    MAX_SPEC_BYTES, Mock, MockError, MockRevision, MockSummary, Revision, SpecSource,
+    SpecSourceError,
 };
 pub use names::{
     Email, EmailError, Handle, HandleError, MockName, MockNameError, RESERVED_HANDLES,

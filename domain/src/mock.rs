@@ -152,6 +152,42 @@ pub struct MockRevision {
     pub created_at: Timestamp,
 }
 
+/// A mock without its content: what a listing shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MockSummary {
+    /// The mock's id.
+    pub id: MockId,
+    /// The workspace that owns it.
+    pub workspace_id: WorkspaceId,
+    /// Its name.
+    pub name: MockName,
+    /// Its host.
+    pub host: Host,
+    /// The author's intent to have it served.
+    pub enabled: bool,
+    /// The content revision.
+    pub revision: Revision,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When its content or intent last changed.
+    pub updated_at: Timestamp,
+}
+
+impl From<&Mock> for MockSummary {
+    fn from(mock: &Mock) -> Self {
+        Self {
+            id: mock.id,
+            workspace_id: mock.workspace_id,
+            name: mock.name.clone(),
+            host: mock.host.clone(),
+            enabled: mock.enabled,
+            revision: mock.revision,
+            created_at: mock.created_at,
+            updated_at: mock.updated_at,
+        }
+    }
+}
+
 impl Mock {
     /// A new, disabled mock at revision 1, with its host computed from the workspace's handle.
     pub fn create(

@@ -3,7 +3,9 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use moclojer_domain::{Event, Host, Mock, MockId, MockRevision, Revision, WorkspaceId};
+use moclojer_domain::{
+    Event, Host, Mock, MockId, MockRevision, MockSummary, Revision, WorkspaceId,
+};
 
 use crate::{PortResult, Scope};
 
@@ -33,6 +35,17 @@ pub trait MockRepository: Debug + Send + Sync + 'static {
 
     /// Every mock `scope` sees, by host.
     async fn list(&self, scope: &Scope) -> PortResult<Vec<Mock>>;
+
+    /// [`Self::list`] without the content: what a listing needs. Adapters that can skip
+    /// reading the content (up to 1 MiB a mock) override this.
+    async fn list_summaries(&self, scope: &Scope) -> PortResult<Vec<MockSummary>> {
+        Ok(self
+            .list(scope)
+            .await?
+            .iter()
+            .map(MockSummary::from)
+            .collect())
+    }
 
     /// The mocks of one workspace, by host.
     ///

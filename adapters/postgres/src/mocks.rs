@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use moclojer_domain::{
-    Event, Host, Mock, MockId, MockRevision, Publication, Revision, WorkspaceId,
+    Event, Host, Mock, MockId, MockRevision, MockSummary, Publication, Revision, WorkspaceId,
 };
 use moclojer_ports::{MockRepository, PortError, PortResult, Scope};
 use sqlx::PgConnection;
@@ -180,6 +180,23 @@ impl MockRepository for PostgresDatabase {
         .await
         .map_err(db("list mocks"))?;
         into_mocks(rows)
+    }
+
+    async fn list_summaries(&self, scope: &Scope) -> PortResult<Vec<MockSummary>> {
+        let rows: Vec<MockRow> = sqlx::query_as(
+            "SELECT m.id, m.workspace_id, m.name, m.host, '' AS content, m.enabled, m.revision,
+                    m.created_at, m.updated_at
+             FROM mocks m
+             WHERE $1::text IS NULL OR EXISTS (
+                   SELECT 1 FROM members v WHERE v.workspace_id = m.workspace_id AND v.user_id = $1)
+             ORDER BY m.host",
+        )
+        .bind(scope_param(scope))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db("list mocks"))?;
+        // the content is not read: `''` stands in for it and is dropped here
+        Ok(into_mocks(rows)?.iter().map(MockSummary::from).collect())
     }
 
     async fn list_in_workspace(

@@ -2,7 +2,8 @@
 //! that the domain can change without breaking clients.
 
 use moclojer_domain::{
-    DnsState, Mock, MockRevision, Publication, Role, ServerState, User, Workspace, WorkspaceKind,
+    DnsState, Mock, MockRevision, MockSummary, Publication, Role, ServerState, User, Workspace,
+    WorkspaceKind,
 };
 use moclojer_ports::TokenRecord;
 use poem_openapi::payload::Json;
@@ -385,6 +386,25 @@ pub struct WorkspaceMocks {
     pub workspace: WorkspaceView,
     /// Its mocks, by host, without their content.
     pub mocks: Vec<MockView>,
+}
+
+impl MockView {
+    /// A listed mock: no content.
+    pub fn summary(mock: &MockSummary, workspace: &str, url: String) -> Self {
+        Self {
+            id: mock.id.to_string(),
+            workspace: workspace.to_owned(),
+            name: mock.name.as_str().to_owned(),
+            host: mock.host.as_str().to_owned(),
+            url,
+            enabled: mock.enabled,
+            revision: mock.revision.get(),
+            content: None,
+            publication: None,
+            created_at: mock.created_at.to_rfc3339(),
+            updated_at: mock.updated_at.to_rfc3339(),
+        }
+    }
 }
 
 /// Every mock the caller sees, grouped by workspace (the personal one first).

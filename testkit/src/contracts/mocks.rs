@@ -154,6 +154,22 @@ async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
         mocks.list(&as_bob).await.expect("list"),
         vec![bobs_mock.clone()]
     );
+    assert_eq!(
+        mocks.list_summaries(&as_alice).await.expect("summaries"),
+        expected
+            .iter()
+            .map(moclojer_domain::MockSummary::from)
+            .collect::<Vec<_>>(),
+        "summaries are the list without content, scoped and ordered alike"
+    );
+    assert_eq!(
+        mocks
+            .list_summaries(&as_bob)
+            .await
+            .expect("summaries")
+            .len(),
+        1
+    );
     let all = mocks.list(&Scope::System).await.expect("list all");
     assert!(
         all.contains(&bobs_mock) && all.contains(&hello),

@@ -254,7 +254,7 @@ impl MocksApi {
             .map_err(|e| ApiError::from_port(e, "workspace"))?;
         let mocks = state
             .mocks
-            .list(&scope)
+            .list_summaries(&scope)
             .await
             .map_err(|e| ApiError::from_port(e, "mock"))?;
         let mut publications: HashMap<MockId, Publication> = state
@@ -282,8 +282,7 @@ impl MocksApi {
                 continue;
             };
             let handle = workspaces[i].handle.as_str();
-            let mut view = MockView::new(mock, handle, state.mocks_url.of(mock.host.as_str()));
-            view.content = None;
+            let mut view = MockView::summary(mock, handle, state.mocks_url.of(mock.host.as_str()));
             view.publication = publications
                 .remove(&mock.id)
                 .as_ref()
