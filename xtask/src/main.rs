@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
 //!
 //! - `ci`: what CI runs — format check, clippy with warnings denied, every test;
-//! - `dev`: runs the whole system on its embedded defaults (`moclojer-cloud`);
+//! - `dev`: runs the whole system on its embedded defaults (`moclojer-cloud`), building the
+//!   web interface first when its sources changed;
+//! - `web`: builds the web interface (`web/` into `web/dist`, with npm);
 //! - `tidy`: the repository's own rules (dependency directions, module docs), also run as a
 //!   test by `ci`.
 //!
@@ -21,15 +23,18 @@ mod tidy;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      format check, clippy (-D warnings), all tests; what CI runs. Starts
+  ci      format check, clippy (-D warnings), all tests, then the web interface's
+          build and its browser tests (Chromium); what CI runs. Starts
           PostgreSQL, Redis and moto (S3) when they are not running
-  dev     run every service in one process on the embedded defaults
+  dev     run every service in one process on the embedded defaults (builds
+          the web interface first when web/src is newer than web/dist)
+  web     build the web interface into web/dist (npm ci when needed)
   db migrate [URL]
           bring a PostgreSQL schema up to date (URL or MOCLOJER_DATABASE_URL)
   bench foss [SECONDS]
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("dev") => dev(&args[1..]),
+        Some("web") => web(),
         Some("db") => match args.get(1).map(String::as_str) {
             Some("migrate") => {
                 let mut command = cargo();
@@ -153,6 +159,11 @@ fn ci() -> Result<(), String> {
             .args(["test", "--workspace", "--no-fail-fast", "--jobs", &jobs])
             .envs(services),
     )?;
+    web()?;
+    step(
+        "browser tests",
+        npm().args(["run", "e2e"]).env("CARGO_BUILD_JOBS", &jobs),
+    )?;
     println!(
         "\n==> ci: all green in {:.0}s",
         started.elapsed().as_secs_f32()
@@ -160,9 +171,48 @@ fn ci() -> Result<(), String> {
     Ok(())
 }
 
+/// `npm` in `web/`.
+fn npm() -> Command {
+    let mut command = Command::new("npm");
+    command.current_dir(project_root().join("web"));
+    command
+}
+
+/// The latest modification time under `path` (the file itself, or every file below).
+fn newest(path: &Path) -> Option<SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| newest(&entry.path()))
+        .max()
+}
+
+/// Builds the web interface: `npm ci` when `node_modules` is missing or older than
+/// `package-lock.json`, then `npm run build` (into `web/dist`).
+fn web() -> Result<(), String> {
+    let dir = project_root().join("web");
+    let installed = newest(&dir.join("node_modules").join(".package-lock.json"));
+    let locked = newest(&dir.join("package-lock.json"));
+    if installed.is_none() || installed < locked {
+        step("web: npm ci", npm().args(["ci", "--no-audit", "--no-fund"]))?;
+    }
+    step("web: build", npm().args(["run", "build"]))
+}
+
 fn dev(args: &[String]) -> Result<(), String> {
     // `cargo xtask dev -- --flag` and `cargo xtask dev --flag` both pass `--flag` on.
     let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    let dir = project_root().join("web");
+    let built = newest(&dir.join("dist").join("index.html"));
+    if (built.is_none() || newest(&dir.join("src")) > built)
+        && let Err(e) = web()
+    {
+        eprintln!("xtask: the web interface is not built ({e}); running without it");
+    }
     let mut command = cargo();
     command
         .args([

@@ -22,6 +22,7 @@ pub mod passwords;
 pub mod routes;
 pub mod state;
 pub mod views;
+pub mod web;
 mod wiring;
 
 use std::future::Future;
@@ -69,8 +70,10 @@ pub fn openapi_json(state: &Arc<State>) -> String {
 }
 
 /// The whole api as one endpoint: operations, `/api/v1/openapi.json`, `/api/v1/docs`,
-/// the error envelope, the body limit and request ids.
+/// the error envelope, the body limit and request ids; and the web interface at `/` when
+/// `state.web_dir` is set (see [`web`]).
 pub fn endpoint(state: Arc<State>) -> impl Endpoint + 'static {
+    let web = Arc::new(web::Web::new(state.web_dir.clone()));
     let service = service(&state);
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
@@ -83,6 +86,15 @@ pub fn endpoint(state: Arc<State>) -> impl Endpoint + 'static {
                 return error.into_response();
             }
             error::envelope_for(error.status(), &error.to_string()).into_response()
+        })
+        .around(move |api, request| {
+            let web = Arc::clone(&web);
+            async move {
+                if web.takes(&request) {
+                    return Ok(web.answer(request).await);
+                }
+                api.call(request).await.map(IntoResponse::into_response)
+            }
         })
         .with(middleware::BodyLimit::new(MAX_BODY_BYTES))
         .around(middleware::correlate)

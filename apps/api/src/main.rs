@@ -48,6 +48,10 @@ struct Args {
     #[arg(long, env = "MOCLOJER_SUPABASE_ALGORITHM", default_value = "ES256")]
     supabase_algorithm: String,
     /// `text` (default) or `json` (one object per line, for log shipping).
+    /// The built web interface (`web/dist`) to serve at `/`; none when unset.
+    #[arg(long, env = "MOCLOJER_WEB_DIR")]
+    web_dir: Option<std::path::PathBuf>,
+    /// `text` (default) or `json` (one object per line, for log shipping).
     #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
     /// Log filter, RUST_LOG syntax.
@@ -115,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
         mocks_url: mocks_url(&args.mocks_url)?,
         session_ttl: Duration::from_secs(args.session_days.clamp(1, 365) * 24 * 3600),
         supabase: supabase(&args)?,
+        web_dir: args.web_dir.clone(),
         ..Config::new(args.database_url.clone())
     };
     let app = App::build(config).await?;

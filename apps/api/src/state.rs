@@ -1,5 +1,6 @@
 //! What every handler shares: the ports, the settings, and who the caller is.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ pub struct State {
     pub limits: Limits,
     /// The strict egress guard, for checking the destinations a spec names.
     pub egress: Egress,
+    /// The built web interface (`web/dist`), served at `/`; `None` when not served.
+    pub web_dir: Option<PathBuf>,
 }
 
 /// `Authorization: Bearer <token>`: a session token, a personal API token (`mcj_…`), or

@@ -2,6 +2,7 @@
 //! optional Redis the outbox is relayed to, and local or Supabase sign-in.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Supabase sign-in instead of local accounts.
     pub supabase: Option<SupabaseConfig>,
+    /// The built web interface to serve at `/` (see [`crate::web`]).
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -62,6 +65,7 @@ impl Config {
             },
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             supabase: None,
+            web_dir: None,
         }
     }
 }
@@ -212,6 +216,7 @@ impl State {
             limits: Limits::default(),
             egress: Egress::new(EgressConfig::strict())
                 .expect("the strict egress configuration is valid"),
+            web_dir: None,
         }
     }
 }
@@ -250,6 +255,7 @@ impl App {
             Arc::new(SystemClock),
         );
         state.session_ttl = config.session_ttl;
+        state.web_dir = config.web_dir;
         let queue = match &config.redis_url {
             None => None,
             Some(url) => {

@@ -8,9 +8,9 @@
 //! (rebuilding the unified config on every event and on a timer), the mock server
 //! following the object store on a loopback port, the proxy in front of it serving every
 //! published mock at `http://<mock>-<handle>.localhost:8080`, and ops verifying each
-//! published host through the proxy (mode `local`: `*.localhost` needs no records). The
-//! web interface joins when it is built. Each service also runs as its own process (`moclojer-api`,
-//! `moclojer-generator`, `moclojer --store`).
+//! published host through the proxy (mode `local`: `*.localhost` needs no records), and the
+//! web interface at `http://127.0.0.1:3000/` once built (`cargo xtask web`). Each service
+//! also runs as its own process (`moclojer-api`, `moclojer-generator`, `moclojer --store`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,8 @@ pub struct Config {
     pub store_url: Option<String>,
     /// The zone of mock hosts.
     pub zone: Zone,
+    /// The built web interface served by the api at `/`.
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -76,6 +78,7 @@ impl Config {
             redis_url: None,
             store_url: None,
             zone: Zone::parse("localhost").expect("localhost is a zone"),
+            web_dir: None,
         }
     }
 }
@@ -159,7 +162,7 @@ impl App {
             .local_addr()
             .context("the mocks address")?
             .port();
-        let api = State::local_over(
+        let mut api = State::local_over(
             ports.clone(),
             config.zone.clone(),
             MocksUrl {
@@ -168,6 +171,7 @@ impl App {
             },
             Passwords::default(),
         );
+        api.web_dir.clone_from(&config.web_dir);
         Ok(Self {
             data_dir,
             database,
@@ -292,10 +296,15 @@ impl App {
             "api on http://{api_addr}/api/v1 (docs at /api/v1/docs); mocks on http://<mock>-<handle>.localhost:{}",
             mocks_addr.port()
         );
-        tracing::warn!(
-            missing = "web",
-            "the web interface is not built yet; the all-in-one runs what exists"
-        );
+        match &self.api.web_dir {
+            Some(dir) if dir.join("index.html").is_file() => {
+                tracing::info!(web_dir = %dir.display(), "web interface on http://{api_addr}/");
+            }
+            _ => tracing::warn!(
+                missing = "web",
+                "the web interface is not built (`cargo xtask web`); the all-in-one runs what exists"
+            ),
+        }
         let options = EngineOptions {
             mode: Mode::Cloud,
             ..EngineOptions::default()

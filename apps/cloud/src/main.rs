@@ -34,6 +34,10 @@ struct Args {
     /// The zone of mock hosts: `<mock>-<handle>.<zone>`.
     #[arg(long, env = "MOCLOJER_ZONE", default_value = "localhost")]
     zone: String,
+    /// The built web interface served at `/` (`cargo xtask web` builds it); when it is
+    /// missing, `/` says how to build it.
+    #[arg(long, env = "MOCLOJER_WEB_DIR", default_value = "web/dist")]
+    web_dir: PathBuf,
     /// `text` (default) or `json` (one object per line, for log shipping).
     #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
@@ -52,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         database_url: args.database_url,
         redis_url: args.redis_url,
         store_url: args.store,
+        web_dir: Some(args.web_dir),
         zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         ..Config::new(args.data_dir)
     };

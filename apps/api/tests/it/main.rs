@@ -1,4 +1,5 @@
-//! The api over real sockets: accounts, orgs, mocks, errors, and who may do what.
+//! The api over real sockets: accounts, orgs, mocks, errors, who may do what, and the web
+//! interface's files.
 
 mod accounts;
 mod errors;
@@ -7,3 +8,4 @@ mod mocks;
 mod orgs;
 mod supabase;
 mod support;
+mod web;

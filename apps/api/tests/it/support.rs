@@ -33,9 +33,18 @@ impl Api {
     }
 
     pub(crate) async fn start_with(auth: AuthMode) -> Self {
+        Self::start_full(auth, None).await
+    }
+
+    /// An api with local sign-in serving the web interface built in `web_dir`.
+    pub(crate) async fn start_with_web(web_dir: Option<std::path::PathBuf>) -> Self {
+        Self::start_full(AuthMode::Local, web_dir).await
+    }
+
+    async fn start_full(auth: AuthMode, web_dir: Option<std::path::PathBuf>) -> Self {
         let database = SqliteDatabase::in_memory().await.expect("database");
         let choice = DatabaseChoice::Sqlite(database.clone());
-        let state = State::over(
+        let mut state = State::over(
             choice.ports(),
             auth,
             Zone::parse("localhost").expect("zone"),
@@ -47,6 +56,7 @@ impl Api {
             Passwords::with_params(Params::new(1024, 1, 1, None).expect("params")),
             Arc::new(SystemClock),
         );
+        state.web_dir = web_dir;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

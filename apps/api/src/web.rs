@@ -1,0 +1,68 @@
+//! The web interface at `/`: the built files of `web/` (`web/dist`), with `index.html`
+//! answering every other path so that the interface's own routes load on a reload.
+//!
+//! The api keeps its paths (`/api/…`, `/livez`, `/readyz`); only `GET` and `HEAD` of the
+//! other paths reach the files. When the interface is not built, `/` answers a short text
+//! saying how to build it.
+
+use std::path::PathBuf;
+
+use poem::endpoint::StaticFilesEndpoint;
+use poem::http::{Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+/// What `/` says when the web interface is not built.
+pub const NOT_BUILT: &str = "moclojer cloud: the web interface is not built.\n\
+Build it with `cargo xtask web` (or `npm ci && npm run build` in web/), then reload.\n\
+The api is at /api/v1 (docs at /api/v1/docs).\n";
+
+/// Whether `path` belongs to the api rather than to the web interface.
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/") || path == "/livez" || path == "/readyz"
+}
+
+/// The web interface's files, if configured.
+pub(crate) struct Web {
+    dir: Option<PathBuf>,
+    files: Option<StaticFilesEndpoint>,
+}
+
+impl Web {
+    /// The interface built in `dir`, or none.
+    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
+        let files = dir.as_ref().map(|dir| {
+            StaticFilesEndpoint::new(dir)
+                .index_file("index.html")
+                .fallback_to_index()
+                .no_cache_index()
+        });
+        Self { dir, files }
+    }
+
+    /// Whether the request is the web interface's to answer.
+    pub(crate) fn takes(&self, request: &Request) -> bool {
+        matches!(*request.method(), Method::GET | Method::HEAD)
+            && !is_api_path(request.uri().path())
+            && (self.built() || request.uri().path() == "/")
+    }
+
+    fn built(&self) -> bool {
+        self.dir
+            .as_ref()
+            .is_some_and(|dir| dir.join("index.html").is_file())
+    }
+
+    /// Answers a request [`Self::takes`].
+    pub(crate) async fn answer(&self, request: Request) -> Response {
+        match &self.files {
+            Some(files) if self.built() => match files.call(request).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            },
+            _ => NOT_BUILT
+                .with_content_type("text/plain; charset=utf-8")
+                .with_status(StatusCode::NOT_FOUND)
+                .into_response(),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The web interface at `/`: its files, `index.html` for its own routes, the api's paths
+//! untouched, and a hint when it is not built.
+
+use crate::support::Api;
+
+async fn get(api: &Api, path: &str) -> (u16, String, String) {
+    let response = api
+        .client
+        .get(format!("{}{path}", api.base))
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().await.expect("text"))
+}
+
+#[tokio::test]
+async fn unbuilt_the_root_says_how_to_build_it() {
+    for web_dir in [None, Some(std::path::PathBuf::from("no-such-web-dist"))] {
+        let api = Api::start_with_web(web_dir).await;
+        let (status, content_type, body) = get(&api, "/").await;
+        assert_eq!(status, 404);
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        assert!(body.contains("cargo xtask web"), "{body}");
+        // Other paths stay the api's: the error envelope.
+        let (status, _, body) = get(&api, "/mocks/abc").await;
+        assert_eq!(status, 404);
+        assert!(body.contains("\"error\""), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn built_it_serves_the_files_and_index_for_its_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<!doctype html><p>web</p>").expect("write");
+    std::fs::write(dir.path().join("app.js"), "console.log(1)").expect("write");
+    let api = Api::start_with_web(Some(dir.path().to_path_buf())).await;
+
+    let (status, content_type, body) = get(&api, "/").await;
+    assert_eq!((status, body.as_str()), (200, "<!doctype html><p>web</p>"));
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let (status, _, body) = get(&api, "/app.js").await;
+    assert_eq!((status, body.as_str()), (200, "console.log(1)"));
+    for route in ["/signin", "/mocks/0190f0e0-0000-7000-8000-000000000000"] {
+        let (status, _, body) = get(&api, route).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "<!doctype html><p>web</p>"),
+            "{route}"
+        );
+    }
+
+    // The api keeps its paths.
+    let (status, _, _) = get(&api, "/livez").await;
+    assert_eq!(status, 200);
+    let (status, _, body) = get(&api, "/api/v1/nope").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("\"error\""), "{body}");
+    let (status, _, body) = get(&api, "/api/v1/mocks").await;
+    assert_eq!(status, 401);
+    assert!(body.contains("\"error\""), "{body}");
+}

@@ -1,0 +1,314 @@
+// The browser tests of the web interface: builds and starts a real all-in-one
+// (`moclojer-cloud` on free ports and a fresh data directory), drives Debian's Chromium
+// headless through playwright-core, and walks the main flow. Prints each step with its
+// time; exits non-zero on the first failure. Screenshots go to e2e/screenshots/.
+//
+//   node e2e/run.mjs           (CHROMIUM=/path/to/chromium to use another browser)
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const web = new URL("..", import.meta.url).pathname;
+const root = join(web, "..");
+const shots = join(web, "e2e", "screenshots");
+const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const started = Date.now();
+
+async function step(name, fn) {
+  const t = Date.now();
+  process.stdout.write(`--> ${name}\n`);
+  const result = await fn();
+  console.log(`    ok in ${((Date.now() - t) / 1000).toFixed(2)}s`);
+  return result;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+// GET `path` on the mocks port with `Host: host` (fetch does not let a Host header through).
+function getMock(port, host, path) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers: { Host: `${host}:${port}` } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => { body += chunk; });
+      res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function until(what, fn, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+let cloud;
+let browser;
+const dataDir = mkdtempSync(join(tmpdir(), "moclojer-e2e-"));
+
+async function main() {
+  assert.ok(existsSync(browserPath), `no browser at ${browserPath} (apt-get install chromium)`);
+  assert.ok(existsSync(join(web, "dist", "index.html")), "web/dist is not built (npm run build)");
+  mkdirSync(shots, { recursive: true });
+
+  const binary = await step("build moclojer-cloud (debug)", () => {
+    const built = spawnSync("cargo", ["build", "--jobs", process.env.CARGO_BUILD_JOBS || "2", "-p", "moclojer-cloud"], { cwd: root, stdio: "inherit" });
+    assert.equal(built.status, 0, "cargo build failed");
+    const target = process.env.CARGO_TARGET_DIR || join(root, "target");
+    return join(target, "debug", "moclojer-cloud");
+  });
+
+  const apiPort = await freePort();
+  const mocksPort = await freePort();
+  const base = `http://127.0.0.1:${apiPort}`;
+  await step(`start the all-in-one (api :${apiPort}, mocks :${mocksPort})`, async () => {
+    cloud = spawn(binary, [
+      "--data-dir", dataDir,
+      "--api-addr", `127.0.0.1:${apiPort}`,
+      "--mocks-addr", `127.0.0.1:${mocksPort}`,
+      "--web-dir", join(web, "dist"),
+    ], { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" } });
+    cloud.stderr.on("data", (chunk) => process.env.E2E_VERBOSE && process.stderr.write(chunk));
+    cloud.on("exit", (code) => { if (code !== null && code !== 0) console.error(`moclojer-cloud exited with ${code}`); });
+    await until("/readyz", async () => (await fetch(`${base}/readyz`)).ok);
+  });
+
+  browser = await step("launch chromium (headless)", () =>
+    chromium.launch({ executablePath: browserPath, headless: true, args: ["--no-sandbox"] }));
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on("dialog", (dialog) => dialog.accept());
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e));
+
+  const email = `e2e-${Date.now()}@example.com`;
+  const password = "correct horse battery staple";
+  const handle = `e2e${Date.now().toString(36)}`;
+  const name = "shop";
+  const host = `${name}-${handle}.localhost`;
+
+  await step("open / → sign-in page", async () => {
+    await page.goto(`${base}/`);
+    await page.getByTestId("signin-form").waitFor();
+    await page.screenshot({ path: join(shots, "signin.png") });
+  });
+
+  await step("a wrong password shows the api's error", async () => {
+    await page.fill("input[name=email]", "nobody@example.com");
+    await page.fill("input[name=password]", "wrong password");
+    await page.click("button[type=submit]");
+    const error = page.getByTestId("auth-error");
+    await error.waitFor();
+    assert.ok((await error.textContent()).length > 0);
+  });
+
+  await step("sign up", async () => {
+    await page.click("a[href='/signup']");
+    await page.getByTestId("signup-form").waitFor();
+    await page.fill("input[name=email]", email);
+    await page.fill("input[name=password]", password);
+    await page.click("button[type=submit]");
+    await page.getByTestId("handle-form").waitFor();
+    assert.equal(new URL(page.url()).pathname, "/handle");
+  });
+
+  await step("choose the handle, with live availability", async () => {
+    await page.fill("input[name=handle]", "-bad-");
+    await until("the refusal", async () => (await page.getByTestId("handle-hint").getAttribute("class")).includes("bad"));
+    assert.ok(await page.locator("form[data-testid=handle-form] button[type=submit]").isDisabled());
+    await page.fill("input[name=handle]", handle);
+    await until("the availability", async () => (await page.getByTestId("handle-hint").textContent()).includes("available"));
+    await page.click("form[data-testid=handle-form] button[type=submit]");
+    await page.getByTestId("create-form").waitFor();
+    assert.equal(await page.getByTestId("whoami").textContent(), `@${handle}`);
+  });
+
+  await step("sign out and sign in again (the token is kept in localStorage)", async () => {
+    await page.getByTestId("signout").click();
+    await page.getByTestId("signin-form").waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem("moclojer.token")), null);
+    await page.fill("input[name=email]", email);
+    await page.fill("input[name=password]", password);
+    await page.click("button[type=submit]");
+    await page.getByTestId("create-form").waitFor();
+    assert.ok(await page.evaluate(() => localStorage.getItem("moclojer.token")));
+  });
+
+  const mockPath = await step("create a mock, with the host preview", async () => {
+    await page.getByTestId("new-name").fill(name);
+    await until("the host preview", async () => (await page.getByTestId("host-preview").textContent()) === `${host} is available`);
+    await page.getByTestId("create").click();
+    await page.getByTestId("editor").waitFor();
+    await page.locator(".cm-content").waitFor();
+    assert.equal(await page.getByTestId("mock-name").textContent(), name);
+    assert.equal(await page.getByTestId("mock-url").textContent(), `http://${host}:${mocksPort}`);
+    return new URL(page.url()).pathname;
+  });
+
+  const setText = (text) => page.evaluate((text) => {
+    const view = window.moclojerEditor;
+    view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+  }, text);
+  const editorText = () => page.evaluate(() => window.moclojerEditor.state.doc.toString());
+
+  const broken = [
+    "- endpoint:",
+    "    method: GET",
+    "    path: /hello",
+    "    response:",
+    "      status: not-a-number",
+    "      body: hi",
+    "",
+  ].join("\n");
+  await step("edit with an error: the diagnostic shows at its line, save is refused", async () => {
+    await setText(broken);
+    const marker = page.locator(".cm-lint-marker-error");
+    await marker.first().waitFor({ timeout: 10000 });
+    // The gutter marker sits on the line the api names.
+    const diagnostics = await (await fetch(`${base}/api/v1/validate`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${await page.evaluate(() => localStorage.getItem("moclojer.token"))}` },
+      body: JSON.stringify({ content: broken }),
+    })).json();
+    assert.equal(diagnostics.valid, false);
+    const line = diagnostics.diagnostics[0].line;
+    const markerLine = await page.evaluate(() => {
+      const view = window.moclojerEditor;
+      const marker = document.querySelector(".cm-lint-marker-error");
+      const rect = marker.getBoundingClientRect();
+      const pos = view.posAtCoords({ x: view.contentDOM.getBoundingClientRect().left + 2, y: rect.top + rect.height / 2 });
+      return view.state.doc.lineAt(pos).number;
+    });
+    assert.equal(markerLine, line, "the lint marker is on the diagnostic's line");
+    assert.ok((await page.locator(".cm-lintRange-error").count()) > 0, "the error range is underlined");
+    await page.screenshot({ path: join(shots, "editor-invalid.png") });
+    await page.getByTestId("save").click();
+    const message = page.getByTestId("editor-message");
+    await until("the refusal", async () => (await message.textContent()).includes("Not saved"));
+    assert.ok((await message.textContent()).includes(`line ${line}`));
+    assert.equal(await editorText(), broken, "the editor keeps the text");
+    assert.equal(await page.getByTestId("revision").textContent(), "revision 1");
+  });
+
+  const fixed = [
+    "- endpoint:",
+    "    method: GET",
+    "    path: /hello",
+    "    response:",
+    "      status: 200",
+    "      headers:",
+    "        Content-Type: application/json",
+    "      body: >",
+    "        {\"hello\": \"e2e\"}",
+    "",
+  ].join("\n");
+  await step("fix and save", async () => {
+    await setText(fixed);
+    await until("the markers to clear", async () => (await page.locator(".cm-lint-marker-error").count()) === 0, 10000);
+    await page.getByTestId("save").click();
+    await until("the save", async () => (await page.getByTestId("revision").textContent()) === "revision 2");
+    assert.ok((await page.getByTestId("editor-message").textContent()).includes("Saved revision 2"));
+  });
+
+  await step("publish: the badges reach published by themselves", async () => {
+    await page.getByTestId("publish-toggle").click();
+    await until("server published", async () => (await page.getByTestId("server-status").textContent()) === "server: published", 30000);
+    await until("dns published", async () => (await page.getByTestId("dns-status").textContent()) === "dns: published", 30000);
+    assert.equal(await page.getByTestId("publish-toggle").textContent(), "Unpublish");
+    await page.screenshot({ path: join(shots, "editor-published.png") });
+  });
+
+  await step("try it: the panel shows the mock's response", async () => {
+    await page.getByTestId("try-path").fill("/hello");
+    await page.getByTestId("try-send").click();
+    await until("the answer", async () => (await page.getByTestId("try-status").textContent()).startsWith("200"), 10000);
+    assert.deepEqual(JSON.parse(await page.getByTestId("try-body").textContent()), { hello: "e2e" });
+  });
+
+  await step("the host answers (from the test process, by Host header)", async () => {
+    const response = await getMock(mocksPort, host, "/hello");
+    assert.equal(response.status, 200);
+    assert.deepEqual(JSON.parse(response.body), { hello: "e2e" });
+  });
+
+  await step("the list shows the mock, its link and its badges", async () => {
+    await page.goto(`${base}/`);
+    const row = page.locator(`[data-testid=mock-row][data-name=${name}]`);
+    await row.waitFor();
+    assert.equal(await row.locator(`a[href='http://${host}:${mocksPort}']`).textContent(), host);
+    await until("published badges", async () => (await row.getByTestId("server-status").textContent()) === "server: published");
+    await page.screenshot({ path: join(shots, "list.png") });
+    await row.locator("a[data-link]").click();
+    await page.getByTestId("editor").waitFor();
+    assert.equal(new URL(page.url()).pathname, mockPath);
+  });
+
+  await step("reload on the editor's URL (index.html fallback)", async () => {
+    await page.reload();
+    await page.getByTestId("editor").waitFor();
+    assert.equal(await editorText(), fixed);
+  });
+
+  await step("unpublish: the host answers 404", async () => {
+    await page.getByTestId("publish-toggle").click();
+    await until("server offline", async () => (await page.getByTestId("server-status").textContent()) === "server: offline", 30000);
+    await until("the 404", async () => {
+      const response = await getMock(mocksPort, host, "/hello");
+      return response.status === 404;
+    });
+  });
+
+  await step("revert brings back the saved text", async () => {
+    await setText("- endpoint: {}\n");
+    await page.getByTestId("revert").click();
+    await until("the saved text", async () => (await editorText()) === fixed);
+  });
+
+  await step("delete with confirmation", async () => {
+    await page.goto(`${base}/`);
+    const row = page.locator(`[data-testid=mock-row][data-name=${name}]`);
+    await row.waitFor();
+    await row.getByTestId("delete").click();
+    await until("the row to go", async () => (await row.count()) === 0);
+  });
+
+  assert.deepEqual(pageErrors.map(String), [], "no uncaught errors in the page");
+}
+
+let failed = false;
+try {
+  await main();
+  console.log(`\ne2e: all green in ${((Date.now() - started) / 1000).toFixed(1)}s (screenshots in e2e/screenshots/)`);
+} catch (e) {
+  failed = true;
+  console.error(`\ne2e: FAILED: ${e.stack || e}`);
+} finally {
+  await browser?.close().catch(() => {});
+  cloud?.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

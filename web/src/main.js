@@ -1,0 +1,605 @@
+// The moclojer cloud web interface: sign-in, the mocks of every workspace, and an editor
+// per mock. A small single-page app over the REST api (/api/v1); routes are real paths
+// (the api answers index.html for them).
+import { EditorView, basicSetup } from "codemirror";
+import { EditorState } from "@codemirror/state";
+import { yaml } from "@codemirror/lang-yaml";
+import { linter, lintGutter, forceLinting } from "@codemirror/lint";
+
+const TOKEN_KEY = "moclojer.token";
+const POLL_MS = 1000;
+const app = document.getElementById("app");
+const nav = document.getElementById("nav");
+let me = null; // {id, email, handle}
+let cleanup = []; // timers and editors of the current page
+
+// --- the api ------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const error = body?.error ?? {};
+    super(error.message || `the api answered ${status}`);
+    this.status = status;
+    this.code = error.code || "http_" + status;
+    this.details = error.details;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, { error: { code: "network", message: `the api cannot be reached (${e.message})` } });
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    if (response.status === 401 && token && !path.startsWith("/auth/")) {
+      localStorage.removeItem(TOKEN_KEY);
+      me = null;
+      go("/signin");
+    }
+    throw error;
+  }
+  return data;
+}
+
+// --- small DOM helpers ----------------------------------------------------------------
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+function showError(box, error) {
+  box.replaceChildren();
+  if (!error) { box.hidden = true; return; }
+  box.hidden = false;
+  box.className = "error";
+  box.textContent = error instanceof Error ? error.message : String(error);
+}
+
+function showNotice(box, text) {
+  box.hidden = false;
+  box.className = "notice";
+  box.textContent = text;
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+function badge(kind, status, testid) {
+  return h("span", { class: `badge ${status}`, "data-testid": testid, title: kind }, `${kind}: ${status}`);
+}
+
+function lastError(publication) {
+  const server = publication?.server;
+  if (server?.status === "invalid" && Array.isArray(server.diagnostics) && server.diagnostics.length) {
+    const d = server.diagnostics[0];
+    return `line ${d.line}, column ${d.column}: ${d.message}`;
+  }
+  if (publication?.dns?.status === "failed") return publication.dns.reason || "DNS failed";
+  return null;
+}
+
+const busy = (publication) =>
+  ["publishing"].includes(publication?.server?.status) || ["provisioning"].includes(publication?.dns?.status);
+
+// --- routing ----------------------------------------------------------------------------
+
+function go(path) {
+  if (location.pathname !== path) history.pushState(null, "", path);
+  route();
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-link]");
+  if (link && !event.metaKey && !event.ctrlKey) {
+    event.preventDefault();
+    go(link.getAttribute("href"));
+  }
+});
+window.addEventListener("popstate", route);
+
+async function route() {
+  for (const stop of cleanup) stop();
+  cleanup = [];
+  const path = location.pathname;
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (!token) {
+    renderNav();
+    return path === "/signup" ? renderAuth("signup") : (path !== "/signin" && history.replaceState(null, "", "/signin"), renderAuth("login"));
+  }
+  if (!me) {
+    try {
+      me = await api("GET", "/me");
+    } catch (e) {
+      if (e.status === 401) return;
+      app.replaceChildren(h("div", { class: "error" }, e.message));
+      return;
+    }
+  }
+  renderNav();
+  if (!me.handle) {
+    if (path !== "/handle") history.replaceState(null, "", "/handle");
+    return renderHandle();
+  }
+  const editor = path.match(/^\/mocks\/([^/]+)$/);
+  if (editor) return renderEditor(decodeURIComponent(editor[1]));
+  if (path !== "/") history.replaceState(null, "", "/");
+  return renderList();
+}
+
+function renderNav() {
+  nav.replaceChildren();
+  if (!localStorage.getItem(TOKEN_KEY)) return;
+  nav.append(
+    h("span", { class: "muted", "data-testid": "whoami" }, me?.handle ? `@${me.handle}` : me?.email ?? ""),
+    h("button", { class: "secondary", "data-testid": "signout", onclick: signOut }, "Sign out"),
+  );
+}
+
+async function signOut() {
+  try { await api("POST", "/auth/logout"); } catch { /* signed out either way */ }
+  localStorage.removeItem(TOKEN_KEY);
+  me = null;
+  go("/signin");
+}
+
+// --- sign in / sign up ------------------------------------------------------------------
+
+function renderAuth(kind) {
+  const signup = kind === "signup";
+  const error = h("div", { hidden: true, "data-testid": "auth-error" });
+  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: signup ? "new-password" : "current-password", required: true });
+  const submit = h("button", { type: "submit" }, signup ? "Create account" : "Sign in");
+  const form = h("form", {
+    class: "card narrow",
+    "data-testid": signup ? "signup-form" : "signin-form",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      try {
+        const reply = await api("POST", `/auth/${signup ? "signup" : "login"}`, { email: email.value, password: password.value });
+        localStorage.setItem(TOKEN_KEY, reply.token);
+        me = reply.user;
+        go("/");
+      } catch (e) {
+        showError(error, e);
+      } finally {
+        submit.disabled = false;
+      }
+    },
+  },
+    h("h1", {}, signup ? "Create your account" : "Sign in"),
+    h("label", {}, "E-mail"), email,
+    h("label", {}, "Password"), password,
+    h("p", {}, submit),
+    error,
+    h("p", { class: "muted" }, signup ? "Have an account? " : "New here? ",
+      h("a", { href: signup ? "/signin" : "/signup", "data-link": true }, signup ? "Sign in" : "Create an account")),
+  );
+  app.replaceChildren(form);
+  email.focus();
+}
+
+// --- choosing the handle ----------------------------------------------------------------
+
+function renderHandle() {
+  const error = h("div", { hidden: true, "data-testid": "handle-error" });
+  const hint = h("div", { class: "hint", "data-testid": "handle-hint" });
+  const input = h("input", { name: "handle", autocomplete: "off", placeholder: "your-name" });
+  const submit = h("button", { type: "submit", disabled: true }, "Choose this handle");
+  let asked = "";
+  const check = debounce(async () => {
+    const handle = input.value.trim();
+    asked = handle;
+    if (!handle) { hint.textContent = ""; submit.disabled = true; return; }
+    try {
+      const reply = await api("GET", `/handles/${encodeURIComponent(handle)}`);
+      if (asked !== handle) return;
+      hint.className = `hint ${reply.available ? "ok" : "bad"}`;
+      hint.textContent = reply.available ? `${handle} is available` : reply.message || `${handle} is taken`;
+      submit.disabled = !reply.available;
+    } catch (e) {
+      hint.className = "hint bad";
+      hint.textContent = e.message;
+      submit.disabled = true;
+    }
+  }, 250);
+  input.addEventListener("input", () => { submit.disabled = true; check(); });
+  const form = h("form", {
+    class: "card narrow",
+    "data-testid": "handle-form",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      try {
+        me = await api("PUT", "/me", { handle: input.value.trim() });
+        go("/");
+      } catch (e) {
+        showError(error, e);
+        submit.disabled = false;
+      }
+    },
+  },
+    h("h1", {}, "Choose your handle"),
+    h("p", { class: "muted" }, "Your mocks answer at ", h("code", {}, "<mock>-<handle>.<zone>"), ". It cannot be changed later."),
+    h("label", {}, "Handle"), input, hint,
+    h("p", {}, submit),
+    error,
+  );
+  app.replaceChildren(form);
+  input.focus();
+}
+
+// --- the mocks list ---------------------------------------------------------------------
+
+const NAME_RULE = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+
+function zoneOf(workspaces) {
+  for (const group of workspaces) {
+    for (const mock of group.mocks) {
+      const prefix = `${mock.name}-${group.workspace.handle}.`;
+      if (mock.host.startsWith(prefix)) return mock.host.slice(prefix.length);
+    }
+  }
+  return "localhost";
+}
+
+async function renderList() {
+  const error = h("div", { hidden: true, "data-testid": "list-error" });
+  const groups = h("div", { "data-testid": "workspaces" });
+  const name = h("input", { name: "name", autocomplete: "off", placeholder: "my-api", "data-testid": "new-name" });
+  const workspace = h("select", { name: "workspace", "data-testid": "new-workspace" });
+  const preview = h("div", { class: "hint", "data-testid": "host-preview" });
+  const create = h("button", { type: "submit", disabled: true, "data-testid": "create" }, "Create mock");
+  const createError = h("div", { hidden: true, "data-testid": "create-error" });
+  let data = { workspaces: [] };
+
+  const updatePreview = () => {
+    const value = name.value.trim();
+    const group = data.workspaces.find((g) => g.workspace.handle === workspace.value);
+    if (!value || !group) { preview.textContent = ""; create.disabled = true; return; }
+    const host = `${value}-${group.workspace.handle}.${zoneOf(data.workspaces)}`;
+    let problem = null;
+    if (!NAME_RULE.test(value)) problem = "lowercase letters, digits and dashes; no dash at either end; up to 30 characters";
+    else if (value.startsWith("xn--")) problem = "cannot start with xn--";
+    else if (data.workspaces.some((g) => g.mocks.some((m) => m.host === host))) problem = "already taken";
+    preview.className = `hint ${problem ? "bad" : "ok"}`;
+    preview.textContent = problem ? `${host}: ${problem}` : `${host} is available`;
+    create.disabled = Boolean(problem);
+  };
+  name.addEventListener("input", updatePreview);
+  workspace.addEventListener("change", updatePreview);
+
+  const createForm = h("form", {
+    class: "card",
+    "data-testid": "create-form",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      create.disabled = true;
+      try {
+        const mock = await api("POST", "/mocks", { workspace: workspace.value, name: name.value.trim() });
+        go(`/mocks/${encodeURIComponent(mock.id)}`);
+      } catch (e) {
+        showError(createError, e);
+        create.disabled = false;
+      }
+    },
+  },
+    h("h2", {}, "New mock"),
+    h("div", { class: "row" },
+      h("div", { class: "grow" }, h("label", {}, "Name"), name),
+      h("div", {}, h("label", {}, "Workspace"), workspace),
+      h("div", {}, create)),
+    preview,
+    createError,
+  );
+
+  app.replaceChildren(h("h1", {}, "Mocks"), error, createForm, groups);
+
+  let timer = null;
+  let alive = true;
+  cleanup.push(() => { alive = false; clearTimeout(timer); });
+
+  const load = async () => {
+    try {
+      data = await api("GET", "/mocks");
+      showError(error, null);
+    } catch (e) {
+      showError(error, e);
+    }
+    if (!alive) return;
+    if (!workspace.options.length || workspace.options.length !== data.workspaces.length) {
+      const chosen = workspace.value;
+      workspace.replaceChildren(...data.workspaces.map((g) =>
+        h("option", { value: g.workspace.handle }, `${g.workspace.name || g.workspace.handle} (${g.workspace.kind})`)));
+      if (chosen) workspace.value = chosen;
+    }
+    groups.replaceChildren(...data.workspaces.map((group) => renderGroup(group, load)));
+    updatePreview();
+    if (data.workspaces.some((g) => g.mocks.some((m) => busy(m.publication)))) {
+      timer = setTimeout(load, POLL_MS);
+    }
+  };
+  await load();
+}
+
+function renderGroup(group, reload) {
+  const ws = group.workspace;
+  const rows = group.mocks.map((mock) => {
+    const problem = lastError(mock.publication);
+    return h("tr", { "data-testid": "mock-row", "data-name": mock.name },
+      h("td", {}, h("a", { href: `/mocks/${encodeURIComponent(mock.id)}`, "data-link": true }, mock.name),
+        h("div", { class: "muted" }, `revision ${mock.revision}`)),
+      h("td", {}, h("a", { href: mock.url, target: "_blank", rel: "noopener" }, mock.host)),
+      h("td", {},
+        badge("server", mock.publication.server.status, "server-status"), " ",
+        badge("dns", mock.publication.dns.status, "dns-status"),
+        problem && h("div", { class: "lasterror", "data-testid": "last-error" }, problem)),
+      h("td", {}, h("button", {
+        class: "danger",
+        "data-testid": "delete",
+        onclick: async (event) => {
+          if (!confirm(`Delete the mock ${mock.host}? This cannot be undone.`)) return;
+          event.target.disabled = true;
+          try {
+            await api("DELETE", `/mocks/${encodeURIComponent(mock.id)}`);
+          } catch (e) {
+            alert(e.message);
+          }
+          reload();
+        },
+      }, "Delete")),
+    );
+  });
+  return h("section", { class: "card", "data-testid": "workspace", "data-handle": ws.handle },
+    h("h2", {}, ws.name || ws.handle, " ", h("span", { class: "muted" }, `@${ws.handle} · ${ws.kind} · ${ws.role}`)),
+    rows.length
+      ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Mock"), h("th", {}, "Host"), h("th", {}, "Status"), h("th", {}, ""))),
+        h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "No mocks yet."));
+}
+
+// --- the editor -------------------------------------------------------------------------
+
+function toPosition(doc, line, column) {
+  const l = doc.line(Math.min(Math.max(line || 1, 1), doc.lines));
+  return Math.min(l.from + Math.max((column || 1) - 1, 0), l.to);
+}
+
+function toCodeMirror(doc, diagnostics) {
+  return diagnostics.map((d) => {
+    const from = toPosition(doc, d.line, d.column);
+    const lineEnd = doc.lineAt(from).to;
+    return {
+      from,
+      to: Math.max(from, lineEnd),
+      severity: ["error", "warning", "info"].includes(d.severity) ? d.severity : "error",
+      message: d.message,
+    };
+  });
+}
+
+function describe(diagnostics) {
+  return diagnostics
+    .filter((d) => (d.severity || "error") === "error")
+    .map((d) => `line ${d.line}, column ${d.column}: ${d.message}`)
+    .join("\n");
+}
+
+async function renderEditor(id) {
+  let mock;
+  try {
+    mock = await api("GET", `/mocks/${encodeURIComponent(id)}`);
+  } catch (e) {
+    app.replaceChildren(h("p", {}, h("a", { href: "/", "data-link": true }, "← Mocks")), h("div", { class: "error" }, e.message));
+    return;
+  }
+  let saved = mock.content;
+  let revision = mock.revision;
+  let validation = { content: null, valid: true, diagnostics: [] };
+  const message = h("div", { hidden: true, "data-testid": "editor-message" });
+  const serverBadge = h("span");
+  const dnsBadge = h("span");
+  const problem = h("div", { class: "lasterror", "data-testid": "last-error" });
+  const revisionLabel = h("span", { class: "muted", "data-testid": "revision" });
+  const dirtyLabel = h("span", { class: "muted", "data-testid": "dirty" });
+  const save = h("button", { "data-testid": "save" }, "Save");
+  const revert = h("button", { class: "secondary", "data-testid": "revert" }, "Revert");
+  const toggle = h("button", { class: "secondary", "data-testid": "publish-toggle" });
+  let publication = mock.publication;
+  let timer = null;
+  let alive = true;
+  cleanup.push(() => { alive = false; clearTimeout(timer); });
+
+  const validate = async (content) => {
+    if (validation.content === content) return validation;
+    const reply = await api("POST", "/validate", { content });
+    validation = { content, valid: reply.valid, diagnostics: reply.diagnostics || [] };
+    return validation;
+  };
+
+  const lint = linter(async (view) => {
+    const content = view.state.doc.toString();
+    try {
+      const result = await validate(content);
+      if (view.state.doc.toString() !== content) return [];
+      return toCodeMirror(view.state.doc, result.diagnostics);
+    } catch (e) {
+      showError(message, e);
+      return [];
+    }
+  }, { delay: 400 });
+
+  const view = new EditorView({
+    state: EditorState.create({
+      doc: saved,
+      extensions: [
+        basicSetup,
+        yaml(),
+        lintGutter(),
+        lint,
+        EditorView.updateListener.of((update) => { if (update.docChanged) refresh(); }),
+      ],
+    }),
+  });
+  cleanup.push(() => view.destroy());
+  window.moclojerEditor = view; // for the browser tests
+
+  const refresh = () => {
+    const dirty = view.state.doc.toString() !== saved;
+    dirtyLabel.textContent = dirty ? "unsaved changes" : "saved";
+    revert.disabled = !dirty;
+    revisionLabel.textContent = `revision ${revision}`;
+    serverBadge.replaceChildren(badge("server", publication.server.status, "server-status"));
+    dnsBadge.replaceChildren(badge("dns", publication.dns.status, "dns-status"));
+    problem.textContent = lastError(publication) ?? "";
+    const published = publication.server.status !== "offline" || publication.dns.status !== "offline";
+    toggle.textContent = published ? "Unpublish" : "Publish";
+    toggle.dataset.action = published ? "unpublish" : "publish";
+  };
+
+  const poll = async () => {
+    clearTimeout(timer);
+    if (!alive || !busy(publication)) return;
+    timer = setTimeout(async () => {
+      try {
+        publication = await api("GET", `/mocks/${encodeURIComponent(id)}/publication`);
+        refresh();
+      } catch (e) {
+        showError(message, e);
+      }
+      poll();
+    }, POLL_MS);
+  };
+
+  save.addEventListener("click", async () => {
+    const content = view.state.doc.toString();
+    save.disabled = true;
+    try {
+      const result = await validate(content);
+      if (!result.valid) {
+        showError(message, `Not saved: the spec is invalid.\n${describe(result.diagnostics)}`);
+        forceLinting(view);
+        return;
+      }
+      const updated = await api("PUT", `/mocks/${encodeURIComponent(id)}`, { content, revision });
+      saved = content;
+      revision = updated.revision;
+      publication = updated.publication ?? publication;
+      showNotice(message, `Saved revision ${revision}.`);
+      refresh();
+      poll();
+    } catch (e) {
+      if (e.code === "invalid_spec") {
+        const diagnostics = e.details?.diagnostics ?? [];
+        showError(message, `Not saved: ${e.message}\n${describe(diagnostics)}`);
+      } else if (e.code === "stale_revision") {
+        showError(message, `Not saved: ${e.message}\nThe mock changed elsewhere; your text is kept. Copy it, then Revert to load the saved version.`);
+      } else {
+        showError(message, e);
+      }
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  revert.addEventListener("click", async () => {
+    try {
+      const fresh = await api("GET", `/mocks/${encodeURIComponent(id)}`);
+      saved = fresh.content;
+      revision = fresh.revision;
+      publication = fresh.publication;
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: saved } });
+      showNotice(message, `Reverted to revision ${revision}.`);
+      refresh();
+      poll();
+    } catch (e) {
+      showError(message, e);
+    }
+  });
+
+  toggle.addEventListener("click", async () => {
+    const action = toggle.dataset.action;
+    toggle.disabled = true;
+    try {
+      publication = await api("POST", `/mocks/${encodeURIComponent(id)}/${action}`);
+      showNotice(message, action === "publish" ? `Publishing revision ${revision}…` : "Unpublished.");
+      refresh();
+      poll();
+    } catch (e) {
+      showError(message, e);
+    } finally {
+      toggle.disabled = false;
+    }
+  });
+
+  // "Try it": the browser calls the mock itself (the mock server answers with CORS).
+  const tryPath = h("input", { value: "/hello", "data-testid": "try-path" });
+  const tryStatus = h("div", { class: "muted", "data-testid": "try-status" });
+  const tryBody = h("pre", { class: "body", "data-testid": "try-body", hidden: true });
+  const trySend = h("button", {
+    "data-testid": "try-send",
+    onclick: async () => {
+      const path = tryPath.value.startsWith("/") ? tryPath.value : `/${tryPath.value}`;
+      tryStatus.textContent = `GET ${mock.url}${path} …`;
+      try {
+        const response = await fetch(`${mock.url}${path}`, { method: "GET", cache: "no-store" });
+        const body = await response.text();
+        tryStatus.textContent = `${response.status} ${response.statusText}`.trim();
+        tryBody.hidden = false;
+        tryBody.textContent = body || "(empty body)";
+      } catch (e) {
+        tryStatus.textContent = `The mock could not be reached: ${e.message}. Is it published?`;
+        tryBody.hidden = true;
+      }
+    },
+  }, "Send GET");
+
+  app.replaceChildren(
+    h("p", {}, h("a", { href: "/", "data-link": true }, "← Mocks")),
+    h("div", { class: "card" },
+      h("h1", { "data-testid": "mock-name" }, mock.name),
+      h("p", {}, h("a", { href: mock.url, target: "_blank", rel: "noopener", "data-testid": "mock-url" }, mock.url),
+        " ", serverBadge, " ", dnsBadge, " ", revisionLabel, " · ", dirtyLabel),
+      problem,
+      h("div", { class: "toolbar" }, save, revert, h("span", { class: "spacer" }), toggle),
+      message,
+      h("div", { class: "editor", "data-testid": "editor" }, view.dom),
+    ),
+    h("div", { class: "card", "data-testid": "try-panel" },
+      h("h2", {}, "Try it"),
+      h("div", { class: "row" }, h("div", { class: "grow" }, h("label", {}, "Path"), tryPath), h("div", {}, trySend)),
+      tryStatus, tryBody),
+  );
+  refresh();
+  poll();
+}
+
+route();
