@@ -420,7 +420,15 @@ async fn verification_stops_when_the_mock_is_deleted_meanwhile() {
     let deps = w.deps.clone();
     let event = w.requested(&mock);
     let handling = tokio::spawn(async move { handle(&deps, &event).await });
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    // Delete once verification is under way.
+    let started = std::time::Instant::now();
+    while w.probes.calls.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "verification started"
+        );
+        tokio::task::yield_now().await;
+    }
     w.repos
         .mocks
         .delete(&Scope::System, mock.id, &[])
