@@ -1,6 +1,7 @@
 // The browser tests of the web interface: builds and starts a real all-in-one
 // (`moclojer-cloud` on free ports and a fresh data directory), drives Debian's Chromium
-// headless through playwright-core, and walks the main flow. Prints each step with its
+// headless through playwright-core, and walks the main flow, then orgs (two users, two
+// browser contexts) and personal API tokens. Prints each step with its
 // time; exits non-zero on the first failure. Screenshots go to e2e/screenshots/.
 //
 //   node e2e/run.mjs           (CHROMIUM=/path/to/chromium to use another browser)
@@ -101,7 +102,8 @@ async function main() {
   browser = await step("launch chromium (headless)", () =>
     chromium.launch({ executablePath: browserPath, headless: true, args: ["--no-sandbox"] }));
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.on("dialog", (dialog) => dialog.accept());
+  const dialogs = []; // the questions the page asked, newest last
+  page.on("dialog", (dialog) => { dialogs.push(dialog.message()); dialog.accept(); });
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e));
 
@@ -294,6 +296,197 @@ async function main() {
     await row.waitFor();
     await row.getByTestId("delete").click();
     await until("the row to go", async () => (await row.count()) === 0);
+  });
+
+  // --- orgs: A makes one, renames it, adds B; B sees it without owner controls; A
+  // removes B, then deletes it.
+  const apiCall = async (method, path, token, body) => {
+    const response = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        Accept: "application/json",
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+  const orgHandle = "acme";
+  const bEmail = `e2e-b-${Date.now()}@example.com`;
+  const bHandle = `b${handle}`;
+
+  await step("orgs: A creates the org acme from the header's Orgs page", async () => {
+    await page.goto(`${base}/`);
+    await page.getByTestId("nav-orgs").click();
+    await page.getByTestId("org-create-form").waitFor();
+    assert.equal(new URL(page.url()).pathname, "/orgs");
+    await page.getByTestId("orgs-empty").waitFor();
+    await page.getByTestId("org-handle").fill(orgHandle);
+    await page.getByTestId("org-name").fill("Acme");
+    await page.getByTestId("org-create").click();
+    await page.getByTestId("members").waitFor();
+    assert.equal(new URL(page.url()).pathname, `/orgs/${orgHandle}`);
+    assert.equal(await page.getByTestId("org-title").textContent(), "Acme");
+    assert.equal(await page.getByTestId("my-role").textContent(), "owner");
+    assert.equal(await page.locator(`[data-testid=member-row][data-handle=${handle}] [data-testid=member-role]`).textContent(), "owner");
+  });
+
+  await step("orgs: the same handle again shows the api's error", async () => {
+    await page.getByTestId("nav-orgs").click();
+    await page.locator(`[data-testid=org-row][data-handle=${orgHandle}]`).waitFor();
+    await page.getByTestId("org-handle").fill(orgHandle);
+    await page.getByTestId("org-create").click();
+    const error = page.getByTestId("org-create-error");
+    await error.waitFor();
+    const taken = await apiCall("POST", "/orgs", await page.evaluate(() => localStorage.getItem("moclojer.token")), { handle: orgHandle });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.error.code, "handle_taken");
+    assert.equal(await error.textContent(), taken.body.error.message);
+    await page.locator(`[data-testid=org-row][data-handle=${orgHandle}] a`).click();
+    await page.getByTestId("members").waitFor();
+  });
+
+  await step("orgs: A renames it", async () => {
+    await page.getByTestId("rename-input").fill("Acme Corporation");
+    await page.getByTestId("rename").click();
+    await until("the new name", async () => (await page.getByTestId("org-title").textContent()) === "Acme Corporation");
+    assert.equal(await page.getByTestId("org-message").textContent(), "Renamed.");
+  });
+
+  await step("orgs: B signs up (through the api) and chooses a handle", async () => {
+    const signup = await apiCall("POST", "/auth/signup", null, { email: bEmail, password });
+    assert.equal(signup.status, 201, JSON.stringify(signup.body));
+    const named = await apiCall("PUT", "/me", signup.body.token, { handle: bHandle });
+    assert.equal(named.status, 200, JSON.stringify(named.body));
+  });
+
+  await step("orgs: adding an unknown user shows the api's error", async () => {
+    await page.getByTestId("member-input").fill("nosuchuser");
+    await page.getByTestId("add-member").click();
+    await until("the error", async () => (await page.getByTestId("org-message").getAttribute("class")) === "error");
+    assert.equal(await page.getByTestId("org-message").textContent(), "no such user");
+  });
+
+  await step("orgs: A adds B by handle and sees B among the members", async () => {
+    await page.getByTestId("member-input").fill(bHandle);
+    await page.getByTestId("add-member").click();
+    const row = page.locator(`[data-testid=member-row][data-handle=${bHandle}]`);
+    await row.waitFor();
+    assert.equal(await row.getByTestId("member-role").textContent(), "member");
+    assert.ok((await row.textContent()).includes(bEmail));
+    assert.equal(await page.getByTestId("org-message").textContent(), `Added @${bHandle} as member.`);
+    await page.screenshot({ path: join(shots, "org-owner.png") });
+  });
+
+  const contextB = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const pageB = await contextB.newPage();
+  pageB.on("dialog", (dialog) => dialog.accept());
+  pageB.on("pageerror", (e) => pageErrors.push(e));
+
+  await step("orgs: B (a second browser context) sees the org, without owner controls", async () => {
+    await pageB.goto(`${base}/`);
+    await pageB.getByTestId("signin-form").waitFor();
+    await pageB.fill("input[name=email]", bEmail);
+    await pageB.fill("input[name=password]", password);
+    await pageB.click("button[type=submit]");
+    await pageB.getByTestId("create-form").waitFor();
+    assert.equal(await pageB.getByTestId("whoami").textContent(), `@${bHandle}`);
+    await pageB.getByTestId("nav-orgs").click();
+    const row = pageB.locator(`[data-testid=org-row][data-handle=${orgHandle}]`);
+    await row.waitFor();
+    assert.equal(await row.getByTestId("org-role").textContent(), "member");
+    await row.locator("a").click();
+    await pageB.getByTestId("members").waitFor();
+    assert.equal(await pageB.getByTestId("org-title").textContent(), "Acme Corporation");
+    assert.equal(await pageB.getByTestId("my-role").textContent(), "member");
+    for (const control of ["rename-form", "add-member-form", "remove-member", "delete-org", "danger-zone"]) {
+      assert.equal(await pageB.getByTestId(control).count(), 0, `B sees no ${control}`);
+    }
+    assert.equal(await pageB.getByTestId("leave").count(), 1, "B may leave");
+    assert.equal(await pageB.locator("[data-testid=member-row]").count(), 2);
+    await pageB.screenshot({ path: join(shots, "org-member.png") });
+  });
+
+  await step("orgs: A removes B (confirm); B no longer sees the org", async () => {
+    const row = page.locator(`[data-testid=member-row][data-handle=${bHandle}]`);
+    await row.getByTestId("remove-member").click();
+    await until("B's row to go", async () => (await row.count()) === 0);
+    assert.equal(await page.getByTestId("org-message").textContent(), `Removed @${bHandle}.`);
+    await pageB.getByTestId("nav-orgs").click();
+    await pageB.getByTestId("orgs-empty").waitFor();
+  });
+
+  await step("orgs: the last owner cannot leave (the api's last_owner error)", async () => {
+    const own = page.locator(`[data-testid=member-row][data-handle=${handle}]`);
+    await own.getByTestId("leave").click();
+    await until("the refusal", async () => (await page.getByTestId("org-message").getAttribute("class")) === "error");
+    const token = await page.evaluate(() => localStorage.getItem("moclojer.token"));
+    const refused = await apiCall("DELETE", `/orgs/${orgHandle}/members/${handle}`, token);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, "last_owner");
+    assert.equal(await page.getByTestId("org-message").textContent(), refused.body.error.message);
+    assert.equal(await own.count(), 1);
+  });
+
+  await step("orgs: A deletes the org (confirm) with its mock, and both are gone", async () => {
+    const token = await page.evaluate(() => localStorage.getItem("moclojer.token"));
+    const mock = await apiCall("POST", "/mocks", token, { workspace: orgHandle, name: "api" });
+    assert.equal(mock.status, 201, JSON.stringify(mock.body));
+    await page.getByTestId("delete-org").click();
+    await page.getByTestId("orgs-empty").waitFor();
+    assert.ok(dialogs.at(-1).includes("its 1 mock"), dialogs.at(-1));
+    assert.equal((await apiCall("GET", `/mocks/${mock.body.id}`, token)).status, 404);
+    assert.equal(new URL(page.url()).pathname, "/orgs");
+    assert.equal((await apiCall("GET", `/orgs/${orgHandle}`, token)).status, 404);
+    assert.deepEqual((await apiCall("GET", "/orgs", token)).body, []);
+  });
+  await contextB.close();
+
+  // --- personal API tokens: make one, use it, revoke it.
+  await step("tokens: create the token ci; its secret shows once", async () => {
+    await page.getByTestId("nav-tokens").click();
+    await page.getByTestId("token-create-form").waitFor();
+    assert.equal(new URL(page.url()).pathname, "/tokens");
+    await page.getByTestId("tokens-empty").waitFor();
+    await page.getByTestId("token-name").fill("ci");
+    await page.getByTestId("token-create").click();
+    await page.getByTestId("token-secret").waitFor();
+    assert.ok((await page.getByTestId("token-warning").textContent()).includes("will not be shown again"));
+    await page.locator("[data-testid=token-row][data-name=ci]").waitFor();
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    await page.getByTestId("token-copy").click();
+    await until("the copy", async () => (await page.getByTestId("token-copied").textContent()) === "Copied.");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await page.getByTestId("token-secret").inputValue());
+    await page.screenshot({ path: join(shots, "token-created.png") });
+  });
+
+  const secret = await page.getByTestId("token-secret").inputValue();
+  await step("tokens: the secret works from the test process (GET /me → 200)", async () => {
+    assert.ok(secret.length > 0);
+    const reply = await apiCall("GET", "/me", secret);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.handle, handle);
+  });
+
+  await step("tokens: the secret is gone once dismissed or reloaded", async () => {
+    await page.getByTestId("token-done").click();
+    assert.equal(await page.getByTestId("token-secret").count(), 0);
+    await page.reload();
+    await page.locator("[data-testid=token-row][data-name=ci]").waitFor();
+    assert.equal(await page.getByTestId("token-secret").count(), 0);
+    assert.ok(!(await page.content()).includes(secret), "the secret is nowhere in the page");
+  });
+
+  await step("tokens: revoke it (confirm); the same call → 401", async () => {
+    const row = page.locator("[data-testid=token-row][data-name=ci]");
+    await row.getByTestId("token-revoke").click();
+    await until("the row to go", async () => (await row.count()) === 0);
+    await page.getByTestId("tokens-empty").waitFor();
+    const reply = await apiCall("GET", "/me", secret);
+    assert.equal(reply.status, 401);
+    assert.equal(new URL(page.url()).pathname, "/tokens", "the session itself is still signed in");
   });
 
   assert.deepEqual(pageErrors.map(String), [], "no uncaught errors in the page");

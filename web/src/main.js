@@ -1,5 +1,5 @@
-// The moclojer cloud web interface: sign-in, the mocks of every workspace, and an editor
-// per mock. A small single-page app over the REST api (/api/v1); routes are real paths
+// The moclojer cloud web interface: sign-in, the mocks of every workspace, an editor per
+// mock, orgs with their members, and personal API tokens. A small single-page app over the REST api (/api/v1); routes are real paths
 // (the api answers index.html for them).
 import { EditorView, basicSetup } from "codemirror";
 import { EditorState } from "@codemirror/state";
@@ -149,6 +149,10 @@ async function route() {
   }
   const editor = path.match(/^\/mocks\/([^/]+)$/);
   if (editor) return renderEditor(decodeURIComponent(editor[1]));
+  if (path === "/orgs") return renderOrgs();
+  const org = path.match(/^\/orgs\/([^/]+)$/);
+  if (org) return renderOrg(decodeURIComponent(org[1]));
+  if (path === "/tokens") return renderTokens();
   if (path !== "/") history.replaceState(null, "", "/");
   return renderList();
 }
@@ -156,6 +160,16 @@ async function route() {
 function renderNav() {
   nav.replaceChildren();
   if (!localStorage.getItem(TOKEN_KEY)) return;
+  if (me?.handle) {
+    const path = location.pathname;
+    const link = (href, label, testid, active) =>
+      h("a", { href, "data-link": true, "data-testid": testid, class: active ? "active" : null }, label);
+    nav.append(
+      link("/", "Mocks", "nav-mocks", path === "/" || path.startsWith("/mocks/")),
+      link("/orgs", "Orgs", "nav-orgs", path === "/orgs" || path.startsWith("/orgs/")),
+      link("/tokens", "API tokens", "nav-tokens", path === "/tokens"),
+    );
+  }
   nav.append(
     h("span", { class: "muted", "data-testid": "whoami" }, me?.handle ? `@${me.handle}` : me?.email ?? ""),
     h("button", { class: "secondary", "data-testid": "signout", onclick: signOut }, "Sign out"),
@@ -600,6 +614,327 @@ async function renderEditor(id) {
   );
   refresh();
   poll();
+}
+
+// --- orgs -------------------------------------------------------------------------------
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "never");
+
+async function renderOrgs() {
+  const error = h("div", { hidden: true, "data-testid": "orgs-error" });
+  const list = h("div", { "data-testid": "orgs" });
+  const handle = h("input", { name: "handle", autocomplete: "off", placeholder: "acme", "data-testid": "org-handle" });
+  const name = h("input", { name: "name", autocomplete: "off", placeholder: "Acme Inc. (optional)", "data-testid": "org-name" });
+  const create = h("button", { type: "submit", "data-testid": "org-create" }, "Create org");
+  const createError = h("div", { hidden: true, "data-testid": "org-create-error" });
+  const form = h("form", {
+    class: "card",
+    "data-testid": "org-create-form",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      create.disabled = true;
+      try {
+        const body = { handle: handle.value.trim() };
+        if (name.value.trim()) body.name = name.value.trim();
+        const org = await api("POST", "/orgs", body);
+        go(`/orgs/${encodeURIComponent(org.handle)}`);
+      } catch (e) {
+        showError(createError, e);
+      } finally {
+        create.disabled = false;
+      }
+    },
+  },
+    h("h2", {}, "New org"),
+    h("p", { class: "muted" }, "An org is a shared workspace: its mocks answer at ", h("code", {}, "<mock>-<org>.<zone>"), "."),
+    h("div", { class: "row" },
+      h("div", { class: "grow" }, h("label", {}, "Handle"), handle),
+      h("div", { class: "grow" }, h("label", {}, "Name"), name),
+      h("div", {}, create)),
+    createError,
+  );
+  app.replaceChildren(h("h1", {}, "Orgs"), error, form, list);
+
+  let orgs = [];
+  try {
+    orgs = await api("GET", "/orgs");
+  } catch (e) {
+    showError(error, e);
+    return;
+  }
+  list.replaceChildren(h("section", { class: "card" },
+    h("h2", {}, "Your orgs"),
+    orgs.length
+      ? h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "Org"), h("th", {}, "Your role"), h("th", {}, "Created"))),
+        h("tbody", {}, orgs.map((org) => h("tr", { "data-testid": "org-row", "data-handle": org.handle },
+          h("td", {}, h("a", { href: `/orgs/${encodeURIComponent(org.handle)}`, "data-link": true }, org.name || org.handle),
+            h("div", { class: "muted" }, `@${org.handle}`)),
+          h("td", { "data-testid": "org-role" }, org.role),
+          h("td", { class: "muted" }, when(org.created_at))))))
+      : h("p", { class: "muted", "data-testid": "orgs-empty" }, "You are in no org yet.")));
+}
+
+async function renderOrg(handle) {
+  const back = h("p", {}, h("a", { href: "/orgs", "data-link": true }, "← Orgs"));
+  const message = h("div", { hidden: true, "data-testid": "org-message" });
+  const body = h("div");
+  app.replaceChildren(back, message, body);
+  const path = `/orgs/${encodeURIComponent(handle)}`;
+  let alive = true;
+  cleanup.push(() => { alive = false; });
+
+  // Runs an action; on success, shows `done` and reloads; on failure, shows the api's message.
+  const act = async (button, fn, done) => {
+    if (button) button.disabled = true;
+    try {
+      const next = await fn();
+      if (next === false) return;
+      if (done) showNotice(message, done);
+      else showError(message, null);
+      await load();
+    } catch (e) {
+      showError(message, e);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
+
+  const load = async () => {
+    let org;
+    try {
+      org = await api("GET", path);
+    } catch (e) {
+      if (!alive) return;
+      body.replaceChildren();
+      showError(message, e);
+      return;
+    }
+    if (!alive) return;
+    const owner = org.role === "owner";
+    const members = org.members || [];
+
+    const memberRows = members.map((m) => {
+      const self = m.id === me?.id;
+      let action = null;
+      if (m.handle && (owner || self)) {
+        action = h("button", {
+          class: "danger",
+          "data-testid": self ? "leave" : "remove-member",
+          onclick: (event) => act(event.target, async () => {
+            const question = self
+              ? `Leave the org @${org.handle}? You lose access to its mocks.`
+              : `Remove @${m.handle} from the org @${org.handle}?`;
+            if (!confirm(question)) return false;
+            await api("DELETE", `${path}/members/${encodeURIComponent(m.handle)}`);
+            if (self) { go("/orgs"); return false; }
+            return true;
+          }, self ? null : `Removed @${m.handle}.`),
+        }, self ? "Leave" : "Remove");
+      }
+      return h("tr", { "data-testid": "member-row", "data-handle": m.handle || "" },
+        h("td", {}, m.handle ? `@${m.handle}` : h("span", { class: "muted" }, "(no handle yet)"), self ? h("span", { class: "muted" }, " (you)") : null),
+        h("td", { class: "muted" }, m.email),
+        h("td", { "data-testid": "member-role" }, m.role),
+        h("td", {}, action));
+    });
+
+    const sections = [
+      h("div", { class: "card" },
+        h("h1", { "data-testid": "org-title" }, org.name || org.handle),
+        h("p", { class: "muted" }, `@${org.handle} · ${org.kind} · you are `, h("span", { "data-testid": "my-role" }, org.role),
+          ` · created ${when(org.created_at)}`)),
+    ];
+
+    if (owner) {
+      const name = h("input", { name: "name", value: org.name || "", autocomplete: "off", "data-testid": "rename-input" });
+      const save = h("button", { type: "submit", "data-testid": "rename" }, "Rename");
+      sections.push(h("form", {
+        class: "card",
+        "data-testid": "rename-form",
+        onsubmit: (event) => {
+          event.preventDefault();
+          act(save, () => api("PUT", path, { name: name.value.trim() }), "Renamed.");
+        },
+      },
+        h("h2", {}, "Name"),
+        h("p", { class: "muted" }, "The handle, and so the hosts of the org's mocks, stay as they are."),
+        h("div", { class: "row" }, h("div", { class: "grow" }, name), h("div", {}, save))));
+    }
+
+    const membersCard = h("section", { class: "card", "data-testid": "members" },
+      h("h2", {}, `Members (${members.length})`),
+      h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "Handle"), h("th", {}, "E-mail"), h("th", {}, "Role"), h("th", {}, ""))),
+        h("tbody", {}, memberRows)));
+    if (owner) {
+      const who = h("input", { name: "member", autocomplete: "off", placeholder: "handle or e-mail address", "data-testid": "member-input" });
+      const role = h("select", { name: "role", "data-testid": "member-role-select" },
+        h("option", { value: "member" }, "member"), h("option", { value: "owner" }, "owner"));
+      const add = h("button", { type: "submit", "data-testid": "add-member" }, "Add member");
+      membersCard.append(h("form", {
+        "data-testid": "add-member-form",
+        onsubmit: (event) => {
+          event.preventDefault();
+          const value = who.value.trim();
+          const byEmail = value.includes("@") && !value.startsWith("@");
+          const request = byEmail ? { email: value } : { handle: value.replace(/^@/, "") };
+          request.role = role.value;
+          act(add, async () => {
+            const added = await api("POST", `${path}/members`, request);
+            who.value = "";
+            return added;
+          }, `Added ${byEmail ? value : `@${request.handle}`} as ${role.value}.`);
+        },
+      },
+        h("div", { class: "row" },
+          h("div", { class: "grow" }, h("label", {}, "Add a user"), who),
+          h("div", {}, h("label", {}, "Role"), role),
+          h("div", {}, add))));
+    }
+    sections.push(membersCard);
+
+    if (owner) {
+      const remove = h("button", {
+        class: "danger",
+        "data-testid": "delete-org",
+        onclick: (event) => act(event.target, async () => {
+          let mocks = null;
+          try {
+            const data = await api("GET", "/mocks");
+            mocks = data.workspaces.find((g) => g.workspace.handle === org.handle)?.mocks.length ?? 0;
+          } catch { /* the question goes without the count */ }
+          const count = mocks === null ? "all its mocks" : mocks === 1 ? "its 1 mock" : `its ${mocks} mocks`;
+          if (!confirm(`Delete the org @${org.handle} and ${count}? Its mocks stop answering. This cannot be undone.`)) return false;
+          await api("DELETE", path);
+          go("/orgs");
+          return false;
+        }),
+      }, "Delete org");
+      sections.push(h("section", { class: "card danger-zone", "data-testid": "danger-zone" },
+        h("h2", {}, "Delete"),
+        h("p", { class: "muted" }, "Deleting the org deletes its mocks with it; their hosts stop answering."),
+        remove));
+    }
+    body.replaceChildren(...sections);
+  };
+  await load();
+}
+
+// --- personal API tokens ----------------------------------------------------------------
+
+async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    input.select();
+    try { return document.execCommand("copy"); } catch { return false; }
+  }
+}
+
+async function renderTokens() {
+  const error = h("div", { hidden: true, "data-testid": "tokens-error" });
+  const fresh = h("div", { hidden: true, "data-testid": "token-created" });
+  const list = h("div", { "data-testid": "tokens" });
+  const name = h("input", { name: "name", autocomplete: "off", placeholder: "ci", "data-testid": "token-name" });
+  const expires = h("select", { name: "expires", "data-testid": "token-expires" },
+    h("option", { value: "" }, "never"),
+    ...[7, 30, 90, 365].map((days) => h("option", { value: String(days) }, `in ${days} days`)));
+  const create = h("button", { type: "submit", "data-testid": "token-create" }, "Create token");
+
+  const showSecret = (token) => {
+    const secret = h("input", { readonly: true, value: token.token, class: "secret", "data-testid": "token-secret", onfocus: (e) => e.target.select() });
+    const copied = h("span", { class: "hint", "data-testid": "token-copied" });
+    const copy = h("button", {
+      type: "button",
+      "data-testid": "token-copy",
+      onclick: async () => {
+        const ok = await copyText(token.token, secret);
+        copied.className = `hint ${ok ? "ok" : "bad"}`;
+        copied.textContent = ok ? "Copied." : "Could not copy: select the text and copy it.";
+      },
+    }, "Copy");
+    fresh.hidden = false;
+    fresh.className = "card secret-card";
+    fresh.replaceChildren(
+      h("h2", {}, `Your new token “${token.name}”`),
+      h("p", { class: "warning", "data-testid": "token-warning" },
+        "Copy it now: this is the only time it is shown. It will not be shown again; if you lose it, revoke it and make another."),
+      h("div", { class: "row" }, h("div", { class: "grow" }, secret), h("div", {}, copy)),
+      copied,
+      h("p", { class: "muted" }, "Send it as ", h("code", {}, "Authorization: Bearer <token>"), "."),
+      h("p", {}, h("button", { class: "secondary", "data-testid": "token-done", onclick: () => { fresh.hidden = true; fresh.replaceChildren(); } }, "Done")),
+    );
+  };
+
+  const load = async () => {
+    let tokens;
+    try {
+      tokens = await api("GET", "/tokens");
+      showError(error, null);
+    } catch (e) {
+      showError(error, e);
+      return;
+    }
+    list.replaceChildren(h("section", { class: "card" },
+      h("h2", {}, "Your tokens"),
+      tokens.length
+        ? h("table", {},
+          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Created"), h("th", {}, "Expires"), h("th", {}, ""))),
+          h("tbody", {}, tokens.map((token) => h("tr", { "data-testid": "token-row", "data-id": token.id, "data-name": token.name },
+            h("td", {}, token.name),
+            h("td", { class: "muted" }, when(token.created_at)),
+            h("td", { class: "muted" }, when(token.expires_at)),
+            h("td", {}, h("button", {
+              class: "danger",
+              "data-testid": "token-revoke",
+              onclick: async (event) => {
+                if (!confirm(`Revoke the token “${token.name}”? Whatever uses it stops working at once.`)) return;
+                event.target.disabled = true;
+                try {
+                  await api("DELETE", `/tokens/${encodeURIComponent(token.id)}`);
+                  await load();
+                  showNotice(error, `Revoked “${token.name}”.`);
+                } catch (e) {
+                  showError(error, e);
+                  event.target.disabled = false;
+                }
+              },
+            }, "Revoke"))))))
+        : h("p", { class: "muted", "data-testid": "tokens-empty" }, "No tokens yet.")));
+  };
+
+  const form = h("form", {
+    class: "card",
+    "data-testid": "token-create-form",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      create.disabled = true;
+      try {
+        const body = { name: name.value.trim() };
+        if (expires.value) body.expires_in_days = Number(expires.value);
+        const token = await api("POST", "/tokens", body);
+        name.value = "";
+        showError(error, null);
+        showSecret(token);
+        await load();
+      } catch (e) {
+        showError(error, e);
+      } finally {
+        create.disabled = false;
+      }
+    },
+  },
+    h("h2", {}, "New token"),
+    h("p", { class: "muted" }, "Personal API tokens act as you, for scripts and CI."),
+    h("div", { class: "row" },
+      h("div", { class: "grow" }, h("label", {}, "Name"), name),
+      h("div", {}, h("label", {}, "Expires"), expires),
+      h("div", {}, create)),
+  );
+  app.replaceChildren(h("h1", {}, "API tokens"), error, fresh, form, list);
+  await load();
 }
 
 route();
