@@ -95,6 +95,20 @@ pub struct HandleAvailability {
     pub message: Option<String>,
 }
 
+/// Whether a mock name is free in a workspace: the host it would have.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct HostAvailability {
+    /// `<name>-<handle>.<zone>`, when the name is valid.
+    pub host: Option<String>,
+    /// Whether a mock can be made with that name now.
+    pub available: bool,
+    /// Why not: `invalid` or `taken`.
+    pub reason: Option<String>,
+    /// For `invalid`: what is wrong.
+    pub message: Option<String>,
+}
+
 /// A personal API token to make.
 #[derive(Debug, Object)]
 #[oai(rename_all = "snake_case", deny_unknown_fields)]

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use moclojer_domain::{
-    CorrelationId, DnsStatus, Event, EventKind, Mock, MockError, MockId, MockName, Publication,
-    Revision, SpecSource, SpecSourceError, User,
+    CorrelationId, DnsStatus, Event, EventKind, Host, Mock, MockError, MockId, MockName,
+    Publication, Revision, SpecSource, SpecSourceError, User,
 };
 use moclojer_ports::{PortErrorKind, Scope};
 use poem::web::Data;
@@ -22,8 +22,8 @@ use super::Tag;
 use crate::error::{ApiError, ApiResult, diagnostics_json};
 use crate::state::{BearerToken, State};
 use crate::views::{
-    Created, EditMock, MockList, MockView, NewMock, NoContent, PublicationView, RevisionView,
-    ValidateReply, ValidateRequest, WorkspaceMocks, WorkspaceView,
+    Created, EditMock, HostAvailability, MockList, MockView, NewMock, NoContent, PublicationView,
+    RevisionView, ValidateReply, ValidateRequest, WorkspaceMocks, WorkspaceView,
 };
 
 /// What a mock holds when it is made without content: one endpoint that says hello.
@@ -238,6 +238,44 @@ impl MocksApi {
         Ok(Created::Created(Json(
             self.view(&user, &mock, Some(&publication)).await?,
         )))
+    }
+
+    /// Whether `name` is free in the workspace `workspace` (one the caller belongs to), with
+    /// the host the mock would have. Hosts are public, so a host taken by anyone is
+    /// reported as taken.
+    #[oai(path = "/hosts/:workspace/:name", method = "get", tag = "Tag::Mocks")]
+    async fn host_availability(
+        &self,
+        auth: BearerToken,
+        workspace: Path<String>,
+        name: Path<String>,
+    ) -> ApiResult<Json<HostAvailability>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let workspace = state.workspace(&user, &workspace.0).await?;
+        let name = match MockName::parse(&name.0) {
+            Ok(name) => name,
+            Err(e) => {
+                return Ok(Json(HostAvailability {
+                    host: None,
+                    available: false,
+                    reason: Some("invalid".to_owned()),
+                    message: Some(e.to_string()),
+                }));
+            }
+        };
+        let host = Host::new(&name, &workspace.handle, &state.zone);
+        let taken = match state.mocks.find_by_host(&Scope::System, &host).await {
+            Ok(_) => true,
+            Err(e) if e.kind() == PortErrorKind::NotFound => false,
+            Err(e) => return Err(ApiError::from_port(e, "host")),
+        };
+        Ok(Json(HostAvailability {
+            host: Some(host.as_str().to_owned()),
+            available: !taken,
+            reason: taken.then(|| "taken".to_owned()),
+            message: None,
+        }))
     }
 
     /// Every mock the caller sees, grouped by workspace (the personal one first, then orgs

@@ -295,3 +295,36 @@ async fn specs_aiming_at_private_destinations_are_refused_when_saved() {
     let (_, list) = api.get("/api/v1/mocks", token).await;
     assert_eq!(list["workspaces"][0]["mocks"], json!([]), "nothing stored");
 }
+
+#[tokio::test]
+async fn host_availability_names_the_host_and_says_why_not() {
+    let api = Api::start().await;
+    let alice = api.account("alice").await;
+    let bob = api.account("bob").await;
+    let token = Some(alice.token.as_str());
+    api.mock(&alice, "alice", "taken").await;
+    let (status, free) = api.get("/api/v1/hosts/alice/fresh", token).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        free,
+        json!({"host": "fresh-alice.localhost", "available": true, "reason": null, "message": null})
+    );
+    let (_, taken) = api.get("/api/v1/hosts/alice/taken", token).await;
+    assert_eq!(
+        (&taken["available"], &taken["reason"]),
+        (&json!(false), &json!("taken"))
+    );
+    let (_, invalid) = api.get("/api/v1/hosts/alice/-Bad", token).await;
+    assert_eq!(invalid["reason"], "invalid");
+    assert!(invalid["message"].is_string() && invalid["host"].is_null());
+    assert_error(
+        &api.get("/api/v1/hosts/alice/fresh", Some(&bob.token)).await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &api.get("/api/v1/hosts/alice/fresh", None).await,
+        401,
+        "unauthenticated",
+    );
+}
