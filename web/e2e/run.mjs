@@ -1,6 +1,7 @@
 // The browser tests of the web interface: builds and starts a real all-in-one
 // (`moclojer-cloud` on free ports and a fresh data directory), drives Debian's Chromium
-// headless through playwright-core, and walks the main flow, then orgs (two users, two
+// headless through playwright-core, and walks the main flow (with revision history and
+// file upload), then orgs (two users, two
 // browser contexts) and personal API tokens. Prints each step with its
 // time; exits non-zero on the first failure. Screenshots go to e2e/screenshots/.
 //
@@ -161,8 +162,18 @@ async function main() {
   });
 
   const mockPath = await step("create a mock, with the host preview", async () => {
+    const preview = page.getByTestId("host-preview");
+    const fromApi = async () => (await preview.getAttribute("data-source")) === "api";
+    // An invalid name: the api's own message (GET /api/v1/hosts/{workspace}/{name}).
+    const hostToken = await page.evaluate(() => localStorage.getItem("moclojer.token"));
+    const invalid = await (await fetch(`${base}/api/v1/hosts/${handle}/xn--bad`, { headers: { Authorization: `Bearer ${hostToken}` } })).json();
+    assert.equal(invalid.available, false);
+    assert.equal(invalid.reason, "invalid");
+    await page.getByTestId("new-name").fill("xn--bad");
+    await until("the api's refusal", async () => (await fromApi()) && (await preview.textContent()) === `xn--bad-${handle}.localhost: ${invalid.message}`);
+    assert.ok(await page.getByTestId("create").isDisabled());
     await page.getByTestId("new-name").fill(name);
-    await until("the host preview", async () => (await page.getByTestId("host-preview").textContent()) === `${host} is available`);
+    await until("the host preview", async () => (await fromApi()) && (await preview.textContent()) === `${host} is available`);
     await page.getByTestId("create").click();
     await page.getByTestId("editor").waitFor();
     await page.locator(".cm-content").waitFor();
@@ -263,6 +274,11 @@ async function main() {
     await row.waitFor();
     assert.equal(await row.locator(`a[href='http://${host}:${mocksPort}']`).textContent(), host);
     await until("published badges", async () => (await row.getByTestId("server-status").textContent()) === "server: published");
+    // The name now taken: the api says so.
+    await page.getByTestId("new-name").fill(name);
+    await until("taken", async () => (await page.getByTestId("host-preview").getAttribute("data-source")) === "api"
+      && (await page.getByTestId("host-preview").textContent()) === `${host}: already taken`);
+    assert.ok(await page.getByTestId("create").isDisabled());
     await page.screenshot({ path: join(shots, "list.png") });
     await row.locator("a[data-link]").click();
     await page.getByTestId("editor").waitFor();
@@ -288,6 +304,108 @@ async function main() {
     await setText("- endpoint: {}\n");
     await page.getByTestId("revert").click();
     await until("the saved text", async () => (await editorText()) === fixed);
+  });
+
+  // --- revision history: save a third revision, diff revision 1 against it, bring
+  // revision 1 back as a new revision.
+  const mockId = decodeURIComponent(mockPath.split("/").pop());
+  const token = () => page.evaluate(() => localStorage.getItem("moclojer.token"));
+  const revisionOf = async (n) => {
+    const response = await fetch(`${base}/api/v1/mocks/${encodeURIComponent(mockId)}/revisions/${n}`, { headers: { Authorization: `Bearer ${await token()}` } });
+    assert.equal(response.status, 200);
+    return (await response.json()).content;
+  };
+  const third = fixed.replace(`{"hello": "e2e"}`, `{"hello": "history"}`).replace("path: /hello", "path: /hi");
+  await step("history: save a third revision", async () => {
+    await setText(third);
+    await page.getByTestId("save").click();
+    await until("the save", async () => (await page.getByTestId("revision").textContent()) === "revision 3");
+  });
+
+  await step("history: the panel lists the revisions, newest first", async () => {
+    await page.getByTestId("history-toggle").click();
+    await page.getByTestId("history-panel").waitFor();
+    const rows = page.locator("[data-testid=history-row]");
+    await until("three revisions", async () => (await rows.count()) === 3);
+    assert.deepEqual(await rows.evaluateAll((els) => els.map((el) => el.dataset.revision)), ["3", "2", "1"]);
+  });
+
+  const first = await revisionOf(1);
+  await step("history: diff revision 1 → 3 shows the removed and added lines", async () => {
+    await page.getByTestId("diff-from").selectOption("1");
+    await page.getByTestId("diff-to").selectOption("3");
+    await page.getByTestId("diff-show").click();
+    await page.getByTestId("diff").waitFor();
+    // Unfold everything so every line is in the table.
+    while (await page.getByTestId("diff-fold").count()) await page.getByTestId("diff-fold").first().locator("button").click();
+    const lines = await page.locator("[data-testid=diff-line]").evaluateAll((els) => els.map((el) => ({
+      kind: el.dataset.kind,
+      sign: el.querySelector(".sign").textContent,
+      text: el.querySelector(".text").textContent,
+      old: el.querySelectorAll(".ln")[0].textContent,
+      new: el.querySelectorAll(".ln")[1].textContent,
+    })));
+    const oldLines = first.replace(/\n$/, "").split("\n");
+    const newLines = third.replace(/\n$/, "").split("\n");
+    // Each side reads back in order from the rows that belong to it, with its line numbers.
+    const oldSide = lines.filter((l) => l.kind !== "add");
+    const newSide = lines.filter((l) => l.kind !== "del");
+    assert.deepEqual(oldSide.map((l) => l.text), oldLines);
+    assert.deepEqual(newSide.map((l) => l.text), newLines);
+    assert.deepEqual(oldSide.map((l) => Number(l.old)), oldLines.map((_, i) => i + 1));
+    assert.deepEqual(newSide.map((l) => Number(l.new)), newLines.map((_, i) => i + 1));
+    const removed = lines.filter((l) => l.kind === "del");
+    const added = lines.filter((l) => l.kind === "add");
+    assert.ok(removed.every((l) => l.sign === "−" && l.new === ""), "removed lines are marked −");
+    assert.ok(added.every((l) => l.sign === "+" && l.old === ""), "added lines are marked +");
+    assert.ok(added.some((l) => l.text.includes(`{"hello": "history"}`)), "the new body shows as added");
+    assert.ok(added.some((l) => l.text.includes("path: /hi")), "the new path shows as added");
+    assert.equal(await page.getByTestId("diff-summary").textContent(), `+${added.length} −${removed.length}`);
+    assert.ok(removed.length > 0 && added.length > 0);
+    await page.getByTestId("history-panel").screenshot({ path: join(shots, "history-diff.png") });
+  });
+
+  await step("history: diff 2 → 3 shows just the two changed lines", async () => {
+    await page.getByTestId("diff-from").selectOption("2");
+    await page.getByTestId("diff-show").click();
+    await until("the new diff", async () => (await page.locator("[data-testid=diff-out] h3").textContent()) === "revision 2 → revision 3");
+    const kinds = await page.locator("[data-testid=diff-line]").evaluateAll((els) => els.map((el) => [el.dataset.kind, el.querySelector(".text").textContent]));
+    assert.deepEqual(kinds.filter(([k]) => k === "del").map(([, t]) => t), ["    path: /hello", `        {"hello": "e2e"}`]);
+    assert.deepEqual(kinds.filter(([k]) => k === "add").map(([, t]) => t), ["    path: /hi", `        {"hello": "history"}`]);
+    assert.equal(await page.getByTestId("diff-summary").textContent(), "+2 −2");
+  });
+
+  await step("history: load revision 1 into the editor and save it as revision 4", async () => {
+    await page.locator("[data-testid=history-row][data-revision='1'] [data-testid=history-load]").click();
+    await until("revision 1's text", async () => (await editorText()) === first);
+    assert.equal(await page.getByTestId("dirty").textContent(), "unsaved changes");
+    assert.equal(await page.getByTestId("revision").textContent(), "revision 3");
+    await page.getByTestId("save").click();
+    await until("the save", async () => (await page.getByTestId("revision").textContent()) === "revision 4");
+    assert.equal(await revisionOf(4), first, "revision 4 is revision 1's content");
+    await until("the list to show it", async () => (await page.locator("[data-testid=history-row]").count()) === 4);
+  });
+
+  // --- upload: a file from disk becomes unsaved, linted text.
+  await step("upload: a .yml file shows in the editor with its lint result", async () => {
+    await page.getByTestId("upload-input").setInputFiles({ name: "broken.yml", mimeType: "application/x-yaml", buffer: Buffer.from(broken) });
+    await until("the file's text", async () => (await editorText()) === broken);
+    assert.equal(await page.getByTestId("dirty").textContent(), "unsaved changes");
+    assert.ok((await page.getByTestId("editor-message").textContent()).includes("broken.yml"));
+    await page.locator(".cm-lint-marker-error").first().waitFor({ timeout: 10000 });
+    await page.screenshot({ path: join(shots, "editor-upload.png") });
+    await page.getByTestId("upload-input").setInputFiles({ name: "fixed.yaml", mimeType: "application/x-yaml", buffer: Buffer.from(third) });
+    await until("the file's text", async () => (await editorText()) === third);
+    await until("the markers to clear", async () => (await page.locator(".cm-lint-marker-error").count()) === 0, 10000);
+  });
+
+  await step("upload: a file over 1 MiB is refused, the text stays", async () => {
+    await page.getByTestId("upload-input").setInputFiles({ name: "huge.yml", mimeType: "application/x-yaml", buffer: Buffer.alloc(1024 * 1024 + 1, "#") });
+    await until("the refusal", async () => (await page.getByTestId("editor-message").getAttribute("class")) === "error");
+    assert.ok((await page.getByTestId("editor-message").textContent()).includes("the limit is 1 MiB"));
+    assert.equal(await editorText(), third);
+    await page.getByTestId("revert").click();
+    await until("the saved text", async () => (await editorText()) === first);
   });
 
   await step("delete with confirmation", async () => {

@@ -7,6 +7,8 @@ import { yaml } from "@codemirror/lang-yaml";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 
 const TOKEN_KEY = "moclojer.token";
+const UPLOAD_TYPES = [".yml", ".yaml", ".json", ".edn"];
+const UPLOAD_MAX = 1024 * 1024;
 const POLL_MS = 1000;
 const app = document.getElementById("app");
 const nav = document.getElementById("nav");
@@ -306,8 +308,30 @@ async function renderList() {
     else if (data.workspaces.some((g) => g.mocks.some((m) => m.host === host))) problem = "already taken";
     preview.className = `hint ${problem ? "bad" : "ok"}`;
     preview.textContent = problem ? `${host}: ${problem}` : `${host} is available`;
+    preview.dataset.source = "local";
     create.disabled = Boolean(problem);
+    askHost(group.workspace.handle, value, host);
   };
+  // The api has the last word (a host may be taken by a mock this page does not list).
+  let askedHost = "";
+  const askHost = debounce(async (handle, value, guess) => {
+    const key = `${handle}/${value}`;
+    askedHost = key;
+    let reply;
+    try {
+      reply = await api("GET", `/hosts/${encodeURIComponent(handle)}/${encodeURIComponent(value)}`);
+    } catch {
+      return; // the local guess stands
+    }
+    if (askedHost !== key || name.value.trim() !== value || workspace.value !== handle) return;
+    const host = reply.host || guess;
+    preview.className = `hint ${reply.available ? "ok" : "bad"}`;
+    preview.textContent = reply.available
+      ? `${host} is available`
+      : `${host}: ${reply.reason === "taken" ? "already taken" : reply.message || "not a valid name"}`;
+    preview.dataset.source = "api";
+    create.disabled = !reply.available;
+  }, 200);
   name.addEventListener("input", updatePreview);
   workspace.addEventListener("change", updatePreview);
 
@@ -400,6 +424,105 @@ function renderGroup(group, reload) {
       : h("p", { class: "muted" }, "No mocks yet."));
 }
 
+// --- line diff ----------------------------------------------------------------------------
+
+// The line diff of two texts: [{kind: "ctx"|"del"|"add", text, old, new}] in order, where
+// old/new are 1-based line numbers on each side (null where the line is absent). The longest
+// common subsequence of lines, after trimming the common head and tail.
+function diffLines(before, after) {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  if (a.length && a.at(-1) === "") a.pop();
+  if (b.length && b.at(-1) === "") b.pop();
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const x = a.slice(head, a.length - tail);
+  const y = b.slice(head, b.length - tail);
+  const middle = [];
+  if (x.length * y.length > 4_000_000) {
+    // Too big for the table: everything in between is removed, then added.
+    for (const text of x) middle.push(["del", text]);
+    for (const text of y) middle.push(["add", text]);
+  } else {
+    // lcs[i][j]: the length of the LCS of x[i..] and y[j..].
+    const width = y.length + 1;
+    const lcs = new Uint32Array((x.length + 1) * width);
+    for (let i = x.length - 1; i >= 0; i--) {
+      for (let j = y.length - 1; j >= 0; j--) {
+        lcs[i * width + j] = x[i] === y[j]
+          ? lcs[(i + 1) * width + j + 1] + 1
+          : Math.max(lcs[(i + 1) * width + j], lcs[i * width + j + 1]);
+      }
+    }
+    let i = 0;
+    let j = 0;
+    while (i < x.length && j < y.length) {
+      if (x[i] === y[j]) { middle.push(["ctx", x[i]]); i++; j++; }
+      else if (lcs[(i + 1) * width + j] >= lcs[i * width + j + 1]) middle.push(["del", x[i++]]);
+      else middle.push(["add", y[j++]]);
+    }
+    while (i < x.length) middle.push(["del", x[i++]]);
+    while (j < y.length) middle.push(["add", y[j++]]);
+  }
+  const lines = [];
+  let oldNo = 0;
+  let newNo = 0;
+  const push = (kind, text) => {
+    if (kind !== "add") oldNo++;
+    if (kind !== "del") newNo++;
+    lines.push({ kind, text, old: kind === "add" ? null : oldNo, new: kind === "del" ? null : newNo });
+  };
+  for (const text of a.slice(0, head)) push("ctx", text);
+  for (const [kind, text] of middle) push(kind, text);
+  for (const text of a.slice(a.length - tail)) push("ctx", text);
+  return lines;
+}
+
+const CONTEXT = 3;
+
+// The diff as a table: line numbers of both sides, a sign, the text; runs of unchanged
+// lines longer than the context around the changes fold into a row that unfolds on click.
+function renderDiff(lines) {
+  const row = (line) => h("tr", { class: `diff-${line.kind}`, "data-testid": "diff-line", "data-kind": line.kind },
+    h("td", { class: "ln" }, line.old ?? ""),
+    h("td", { class: "ln" }, line.new ?? ""),
+    h("td", { class: "sign" }, line.kind === "add" ? "+" : line.kind === "del" ? "−" : " "),
+    h("td", { class: "text" }, line.text));
+  const rows = [];
+  let k = 0;
+  while (k < lines.length) {
+    if (lines[k].kind !== "ctx") { rows.push(row(lines[k++])); continue; }
+    let end = k;
+    while (end < lines.length && lines[end].kind === "ctx") end++;
+    const keepHead = k === 0 ? 0 : CONTEXT;
+    const keepTail = end === lines.length ? 0 : CONTEXT;
+    if (end - k > keepHead + keepTail + 1) {
+      for (const line of lines.slice(k, k + keepHead)) rows.push(row(line));
+      const hidden = lines.slice(k + keepHead, end - keepTail);
+      const fold = h("tr", { class: "diff-fold", "data-testid": "diff-fold" },
+        h("td", { colspan: 4 }, h("button", {
+          type: "button",
+          class: "link",
+          onclick: () => fold.replaceWith(...hidden.map(row)),
+        }, `⋯ ${hidden.length} unchanged line${hidden.length === 1 ? "" : "s"}`)));
+      rows.push(fold);
+      for (const line of lines.slice(end - keepTail, end)) rows.push(row(line));
+    } else {
+      for (const line of lines.slice(k, end)) rows.push(row(line));
+    }
+    k = end;
+  }
+  const added = lines.filter((l) => l.kind === "add").length;
+  const removed = lines.filter((l) => l.kind === "del").length;
+  return [
+    h("p", { class: "muted", "data-testid": "diff-summary" },
+      added || removed ? h("span", {}, h("span", { class: "plus" }, `+${added}`), " ", h("span", { class: "minus" }, `−${removed}`)) : "no differences"),
+    h("div", { class: "diff-wrap" }, h("table", { class: "diff", "data-testid": "diff" }, h("tbody", {}, rows))),
+  ];
+}
+
 // --- the editor -------------------------------------------------------------------------
 
 function toPosition(doc, line, column) {
@@ -447,6 +570,9 @@ async function renderEditor(id) {
   const save = h("button", { "data-testid": "save" }, "Save");
   const revert = h("button", { class: "secondary", "data-testid": "revert" }, "Revert");
   const toggle = h("button", { class: "secondary", "data-testid": "publish-toggle" });
+  const historyToggle = h("button", { class: "secondary", "data-testid": "history-toggle" }, "History");
+  const uploadInput = h("input", { type: "file", accept: UPLOAD_TYPES.join(","), hidden: true, "data-testid": "upload-input" });
+  const upload = h("button", { class: "secondary", "data-testid": "upload", title: `Load a ${UPLOAD_TYPES.join(" / ")} file (up to 1 MiB) into the editor`, onclick: () => uploadInput.click() }, "Upload file");
   let publication = mock.publication;
   let timer = null;
   let alive = true;
@@ -530,6 +656,7 @@ async function renderEditor(id) {
       showNotice(message, `Saved revision ${revision}.`);
       refresh();
       poll();
+      if (!historyPanel.hidden) loadHistory();
     } catch (e) {
       if (e.code === "invalid_spec") {
         const diagnostics = e.details?.diagnostics ?? [];
@@ -574,6 +701,117 @@ async function renderEditor(id) {
     }
   });
 
+  // Revision history: the list, a diff of any two, and loading an old one into the editor.
+  const historyPanel = h("div", { class: "card", "data-testid": "history-panel", hidden: true });
+  const historyError = h("div", { hidden: true, "data-testid": "history-error" });
+  const historyList = h("div", { "data-testid": "history-list" });
+  const diffFrom = h("select", { "data-testid": "diff-from" });
+  const diffTo = h("select", { "data-testid": "diff-to" });
+  const diffShow = h("button", { type: "button", "data-testid": "diff-show" }, "Compare");
+  const diffOut = h("div", { "data-testid": "diff-out" });
+  const contents = new Map(); // revision → content (revisions never change)
+  const revisionContent = async (n) => {
+    if (!contents.has(n)) {
+      const reply = await api("GET", `/mocks/${encodeURIComponent(id)}/revisions/${n}`);
+      contents.set(n, reply.content);
+    }
+    return contents.get(n);
+  };
+  const loadHistory = async () => {
+    let revisions;
+    try {
+      revisions = await api("GET", `/mocks/${encodeURIComponent(id)}/revisions`);
+      showError(historyError, null);
+    } catch (e) {
+      showError(historyError, e);
+      return;
+    }
+    if (!alive) return;
+    const options = (select, fallback) => {
+      const chosen = select.value;
+      select.replaceChildren(...revisions.map((r) => h("option", { value: String(r.revision) }, `revision ${r.revision} · ${when(r.created_at)}`)));
+      select.value = revisions.some((r) => String(r.revision) === chosen) ? chosen : String(fallback);
+    };
+    const latest = revisions[0]?.revision;
+    options(diffFrom, revisions[1]?.revision ?? latest);
+    options(diffTo, latest);
+    historyList.replaceChildren(h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "Revision"), h("th", {}, "Saved"), h("th", {}, ""))),
+      h("tbody", {}, revisions.map((r) => h("tr", { "data-testid": "history-row", "data-revision": r.revision },
+        h("td", {}, `revision ${r.revision}`, r.revision === revision ? h("span", { class: "muted" }, " (current)") : null),
+        h("td", { class: "muted" }, when(r.created_at)),
+        h("td", {}, h("button", {
+          class: "secondary",
+          "data-testid": "history-load",
+          onclick: async (event) => {
+            event.target.disabled = true;
+            try {
+              const content = await revisionContent(r.revision);
+              view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: content } });
+              showNotice(message, `Loaded revision ${r.revision} into the editor (unsaved): Save makes it the new revision, Revert drops it.`);
+            } catch (e) {
+              showError(message, e);
+            } finally {
+              event.target.disabled = false;
+            }
+          },
+        }, "Load into editor")))))));
+  };
+  diffShow.addEventListener("click", async () => {
+    const from = Number(diffFrom.value);
+    const to = Number(diffTo.value);
+    if (!from || !to) return;
+    diffShow.disabled = true;
+    try {
+      const [before, after] = await Promise.all([revisionContent(from), revisionContent(to)]);
+      diffOut.replaceChildren(h("h3", {}, `revision ${from} → revision ${to}`), ...renderDiff(diffLines(before, after)));
+      showError(historyError, null);
+    } catch (e) {
+      showError(historyError, e);
+    } finally {
+      diffShow.disabled = false;
+    }
+  });
+  historyPanel.append(
+    h("h2", {}, "History"),
+    historyError,
+    historyList,
+    h("div", { class: "row" },
+      h("div", { class: "grow" }, h("label", {}, "From (old)"), diffFrom),
+      h("div", { class: "grow" }, h("label", {}, "To (new)"), diffTo),
+      h("div", {}, diffShow)),
+    diffOut,
+  );
+  historyToggle.addEventListener("click", async () => {
+    historyPanel.hidden = !historyPanel.hidden;
+    historyToggle.classList.toggle("active", !historyPanel.hidden);
+    if (!historyPanel.hidden) await loadHistory();
+  });
+
+  // Upload: a file from disk becomes the editor's (unsaved) text, linted like typing.
+  uploadInput.addEventListener("change", () => {
+    const file = uploadInput.files?.[0];
+    uploadInput.value = "";
+    if (!file) return;
+    const lower = file.name.toLowerCase();
+    if (!UPLOAD_TYPES.some((ext) => lower.endsWith(ext))) {
+      showError(message, `Not loaded: ${file.name} is not a ${UPLOAD_TYPES.join(", ")} file.`);
+      return;
+    }
+    if (file.size > UPLOAD_MAX) {
+      showError(message, `Not loaded: ${file.name} is ${(file.size / 1024 / 1024).toFixed(1)} MiB; the limit is 1 MiB.`);
+      return;
+    }
+    const reader = new FileReader();
+    reader.onload = () => {
+      if (!alive) return;
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: String(reader.result) } });
+      showNotice(message, `Loaded ${file.name} into the editor (unsaved): Save makes it the new revision, Revert drops it.`);
+    };
+    reader.onerror = () => showError(message, `Could not read ${file.name}: ${reader.error?.message ?? "unknown error"}`);
+    reader.readAsText(file);
+  });
+
   // "Try it": the browser calls the mock itself (the mock server answers with CORS).
   const tryPath = h("input", { value: "/hello", "data-testid": "try-path" });
   const tryStatus = h("div", { class: "muted", "data-testid": "try-status" });
@@ -603,10 +841,11 @@ async function renderEditor(id) {
       h("p", {}, h("a", { href: mock.url, target: "_blank", rel: "noopener", "data-testid": "mock-url" }, mock.url),
         " ", serverBadge, " ", dnsBadge, " ", revisionLabel, " · ", dirtyLabel),
       problem,
-      h("div", { class: "toolbar" }, save, revert, h("span", { class: "spacer" }), toggle),
+      h("div", { class: "toolbar" }, save, revert, upload, uploadInput, historyToggle, h("span", { class: "spacer" }), toggle),
       message,
       h("div", { class: "editor", "data-testid": "editor" }, view.dom),
     ),
+    historyPanel,
     h("div", { class: "card", "data-testid": "try-panel" },
       h("h2", {}, "Try it"),
       h("div", { class: "row" }, h("div", { class: "grow" }, h("label", {}, "Path"), tryPath), h("div", {}, trySend)),
