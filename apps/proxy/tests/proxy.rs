@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,50 +27,60 @@ const HOST_B: &str = "shop-bob.localhost";
 struct Upstream {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    /// Told when a `/slow` request reaches this upstream.
+    slow_started: Arc<tokio::sync::Notify>,
 }
 
 impl Upstream {
     async fn start(id: &'static str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let slow_started = Arc::new(tokio::sync::Notify::new());
+        let started = Arc::clone(&slow_started);
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                let started = Arc::clone(&started);
                 connections.spawn(async move {
-                    let service = service_fn(
-                        move |request: http::Request<hyper::body::Incoming>| async move {
-                            let header = |name: &str| {
-                                request
-                                    .headers()
-                                    .get_all(name)
-                                    .iter()
-                                    .map(|v| v.to_str().unwrap_or("?").to_owned())
-                                    .collect::<Vec<_>>()
-                                    .join("|")
-                            };
-                            let mut text = format!(
-                                "id={id}\nhost={}\nxff={}\nxfp={}\nxfh={}\n",
-                                header("host"),
-                                header("x-forwarded-for"),
-                                header("x-forwarded-proto"),
-                                header("x-forwarded-host"),
-                            );
-                            let slow = request.uri().path() == "/slow";
-                            let body = request
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes().len());
-                            text.push_str(&format!("body={}\n", body.unwrap_or(usize::MAX)));
-                            if slow {
-                                tokio::time::sleep(Duration::from_millis(400)).await;
+                    let service =
+                        service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                            let started = Arc::clone(&started);
+                            async move {
+                                let header = |name: &str| {
+                                    request
+                                        .headers()
+                                        .get_all(name)
+                                        .iter()
+                                        .map(|v| v.to_str().unwrap_or("?").to_owned())
+                                        .collect::<Vec<_>>()
+                                        .join("|")
+                                };
+                                let mut text = format!(
+                                    "id={id}\nhost={}\nxff={}\nxfp={}\nxfh={}\n",
+                                    header("host"),
+                                    header("x-forwarded-for"),
+                                    header("x-forwarded-proto"),
+                                    header("x-forwarded-host"),
+                                );
+                                let slow = request.uri().path() == "/slow";
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes().len());
+                                text.push_str(&format!("body={}\n", body.unwrap_or(usize::MAX)));
+                                if slow {
+                                    started.notify_one();
+                                    tokio::time::sleep(Duration::from_millis(400)).await;
+                                }
+                                Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
+                                    text,
+                                ))))
                             }
-                            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(text))))
-                        },
-                    );
+                        });
                     http1::Builder::new()
                         .serve_connection(TokioIo::new(tcp), service)
                         .await
@@ -77,7 +88,11 @@ impl Upstream {
                 });
             }
         });
-        Self { addr, task }
+        Self {
+            addr,
+            task,
+            slow_started,
+        }
     }
 
     fn kill(&self) {
@@ -519,7 +534,10 @@ async fn a_graceful_stop_finishes_requests_in_flight_and_closes_idle_connections
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Stop once the request has reached the upstream.
+    tokio::time::timeout(Duration::from_secs(5), a.slow_started.notified())
+        .await
+        .expect("the slow request reached the upstream");
     let took = proxy.stop().await;
 
     let response = in_flight.await.unwrap();

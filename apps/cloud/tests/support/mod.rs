@@ -201,7 +201,30 @@ pub(crate) async fn publish_path(api: SocketAddr, mocks: SocketAddr, handle: &st
         refused["error"]["details"]["diagnostics"][0]["line"], 2,
         "{refused}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A barrier instead of a pause: another mock published after the refused edit goes
+    // live, so any config change the edit could have caused has been served by then.
+    let (status, barrier) = client
+        .post(
+            "/mocks",
+            json!({"workspace": handle, "name": "barrier", "content": hello("barrier")}),
+        )
+        .await;
+    assert_eq!(status, 201, "create the barrier: {barrier}");
+    let barrier_id = barrier["id"].as_str().expect("id").to_owned();
+    let barrier_host = barrier["host"].as_str().expect("host").to_owned();
+    let (status, _) = client
+        .post(&format!("/mocks/{barrier_id}/publish"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    until(
+        mocks,
+        &barrier_host,
+        "/hello",
+        LIVE_WITHIN,
+        "the barrier",
+        |s, _| s == 200,
+    )
+    .await;
     let (status, body) = get(mocks, &host, "/hello").await;
     assert_eq!(
         (status, body.contains("\"two\"")),
