@@ -236,6 +236,32 @@ impl Workspace {
         Ok(())
     }
 
+    /// Gives `user` the role `role`, on behalf of `actor` (an owner); the last owner stays
+    /// an owner. Setting the role a member already has changes nothing and succeeds.
+    ///
+    /// # Errors
+    /// [`WorkspaceError::Personal`], [`WorkspaceError::NotOwner`],
+    /// [`WorkspaceError::NotMember`] or [`WorkspaceError::LastOwner`].
+    pub fn set_role(
+        &mut self,
+        actor: UserId,
+        user: UserId,
+        role: Role,
+    ) -> Result<(), WorkspaceError> {
+        self.ensure_org()?;
+        self.ensure_owner(actor)?;
+        let current = self.role_of(user).ok_or(WorkspaceError::NotMember)?;
+        if current == Role::Owner && role != Role::Owner && self.owner_count() == 1 {
+            return Err(WorkspaceError::LastOwner);
+        }
+        for member in &mut self.members {
+            if member.user_id == user {
+                member.role = role;
+            }
+        }
+        Ok(())
+    }
+
     /// Changes an org's display name, on behalf of `actor`.
     ///
     /// # Errors
@@ -294,6 +320,31 @@ mod tests {
     }
 
     #[test]
+    fn owners_change_roles_and_the_last_owner_stays() {
+        let mut ws = org();
+        ws.add_member(uid(1), uid(2), Role::Member).unwrap();
+        assert_eq!(
+            ws.set_role(uid(2), uid(2), Role::Owner),
+            Err(WorkspaceError::NotOwner)
+        );
+        assert_eq!(
+            ws.set_role(uid(1), uid(1), Role::Member),
+            Err(WorkspaceError::LastOwner)
+        );
+        assert_eq!(
+            ws.set_role(uid(1), uid(9), Role::Owner),
+            Err(WorkspaceError::NotMember)
+        );
+        ws.set_role(uid(1), uid(2), Role::Owner).unwrap();
+        assert_eq!(ws.role_of(uid(2)), Some(Role::Owner));
+        ws.set_role(uid(2), uid(1), Role::Member).unwrap();
+        assert_eq!(ws.role_of(uid(1)), Some(Role::Member));
+        assert_eq!(ws.members.len(), 2);
+        ws.set_role(uid(2), uid(2), Role::Owner).unwrap();
+        assert_eq!(ws.role_of(uid(2)), Some(Role::Owner));
+    }
+
+    #[test]
     fn personal_workspace_needs_a_handle() {
         let mut user = User::new(
             uid(1),
@@ -332,6 +383,10 @@ mod tests {
         );
         assert_eq!(
             ws.remove_member(uid(1), uid(1)),
+            Err(WorkspaceError::Personal)
+        );
+        assert_eq!(
+            ws.set_role(uid(1), uid(1), Role::Member),
             Err(WorkspaceError::Personal)
         );
         assert_eq!(ws.rename(uid(1), "x"), Err(WorkspaceError::Personal));

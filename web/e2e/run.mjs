@@ -11,9 +11,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { startFakeSupabase } from "./fake-supabase.mjs";
 
 const web = new URL("..", import.meta.url).pathname;
 const root = join(web, "..");
@@ -69,9 +71,31 @@ async function until(what, fn, timeoutMs = 20000) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-let cloud;
+const clouds = [];
 let browser;
-const dataDir = mkdtempSync(join(tmpdir(), "moclojer-e2e-"));
+let fakeSupabase;
+const dataDirs = [];
+
+// Starts an all-in-one on free ports and a fresh data directory; resolves once it is ready.
+async function startCloud(binary, extra = [], port = null) {
+  const apiPort = port ?? await freePort();
+  const mocksPort = await freePort();
+  const base = `http://127.0.0.1:${apiPort}`;
+  const dataDir = mkdtempSync(join(tmpdir(), "moclojer-e2e-"));
+  dataDirs.push(dataDir);
+  const cloud = spawn(binary, [
+    "--data-dir", dataDir,
+    "--api-addr", `127.0.0.1:${apiPort}`,
+    "--mocks-addr", `127.0.0.1:${mocksPort}`,
+    "--web-dir", join(web, "dist"),
+    ...extra,
+  ], { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" } });
+  clouds.push(cloud);
+  cloud.stderr.on("data", (chunk) => process.env.E2E_VERBOSE && process.stderr.write(chunk));
+  cloud.on("exit", (code) => { if (code !== null && code !== 0) console.error(`moclojer-cloud exited with ${code}`); });
+  await until("/readyz", async () => (await fetch(`${base}/readyz`)).ok);
+  return { apiPort, mocksPort, base };
+}
 
 async function main() {
   assert.ok(existsSync(browserPath), `no browser at ${browserPath} (apt-get install chromium)`);
@@ -85,21 +109,7 @@ async function main() {
     return join(target, "debug", "moclojer-cloud");
   });
 
-  const apiPort = await freePort();
-  const mocksPort = await freePort();
-  const base = `http://127.0.0.1:${apiPort}`;
-  await step(`start the all-in-one (api :${apiPort}, mocks :${mocksPort})`, async () => {
-    cloud = spawn(binary, [
-      "--data-dir", dataDir,
-      "--api-addr", `127.0.0.1:${apiPort}`,
-      "--mocks-addr", `127.0.0.1:${mocksPort}`,
-      "--web-dir", join(web, "dist"),
-    ], { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" } });
-    cloud.stderr.on("data", (chunk) => process.env.E2E_VERBOSE && process.stderr.write(chunk));
-    cloud.on("exit", (code) => { if (code !== null && code !== 0) console.error(`moclojer-cloud exited with ${code}`); });
-    await until("/readyz", async () => (await fetch(`${base}/readyz`)).ok);
-  });
-
+  const { mocksPort, base } = await step("start the all-in-one", () => startCloud(binary));
   browser = await step("launch chromium (headless)", () =>
     chromium.launch({ executablePath: browserPath, headless: true, args: ["--no-sandbox"] }));
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -448,7 +458,7 @@ async function main() {
     assert.equal(new URL(page.url()).pathname, `/orgs/${orgHandle}`);
     assert.equal(await page.getByTestId("org-title").textContent(), "Acme");
     assert.equal(await page.getByTestId("my-role").textContent(), "owner");
-    assert.equal(await page.locator(`[data-testid=member-row][data-handle=${handle}] [data-testid=member-role]`).textContent(), "owner");
+    assert.equal(await page.locator(`[data-testid=member-row][data-handle=${handle}] [data-testid=member-role-change]`).inputValue(), "owner");
   });
 
   await step("orgs: the same handle again shows the api's error", async () => {
@@ -492,7 +502,7 @@ async function main() {
     await page.getByTestId("add-member").click();
     const row = page.locator(`[data-testid=member-row][data-handle=${bHandle}]`);
     await row.waitFor();
-    assert.equal(await row.getByTestId("member-role").textContent(), "member");
+    assert.equal(await row.getByTestId("member-role-change").inputValue(), "member");
     assert.ok((await row.textContent()).includes(bEmail));
     assert.equal(await page.getByTestId("org-message").textContent(), `Added @${bHandle} as member.`);
     await page.screenshot({ path: join(shots, "org-owner.png") });
@@ -525,6 +535,36 @@ async function main() {
     assert.equal(await pageB.getByTestId("leave").count(), 1, "B may leave");
     assert.equal(await pageB.locator("[data-testid=member-row]").count(), 2);
     await pageB.screenshot({ path: join(shots, "org-member.png") });
+  });
+
+  await step("orgs: A makes B an owner; B then sees the owner controls", async () => {
+    const row = page.locator(`[data-testid=member-row][data-handle=${bHandle}]`);
+    await row.getByTestId("member-role-change").selectOption("owner");
+    await until("the notice", async () => (await page.getByTestId("org-message").textContent()) === `@${bHandle} is now an owner.`);
+    const token = await page.evaluate(() => localStorage.getItem("moclojer.token"));
+    const members = await apiCall("GET", `/orgs/${orgHandle}/members`, token);
+    assert.equal(members.body.find((m) => m.handle === bHandle).role, "owner");
+    await pageB.reload();
+    await pageB.getByTestId("rename-form").waitFor();
+    assert.equal(await pageB.getByTestId("my-role").textContent(), "owner");
+  });
+
+  await step("orgs: A makes B a member again; B's owner controls go", async () => {
+    const row = page.locator(`[data-testid=member-row][data-handle=${bHandle}]`);
+    await row.getByTestId("member-role-change").selectOption("member");
+    await until("the notice", async () => (await page.getByTestId("org-message").textContent()) === `@${bHandle} is now a member.`);
+    await pageB.reload();
+    await pageB.getByTestId("members").waitFor();
+    assert.equal(await pageB.getByTestId("my-role").textContent(), "member");
+    assert.equal(await pageB.getByTestId("rename-form").count(), 0);
+  });
+
+  await step("orgs: the last owner cannot make themselves a member (last_owner); the select shows owner", async () => {
+    const own = page.locator(`[data-testid=member-row][data-handle=${handle}]`);
+    await own.getByTestId("member-role-change").selectOption("member");
+    await until("the refusal", async () => (await page.getByTestId("org-message").getAttribute("class")) === "error");
+    assert.match(await page.getByTestId("org-message").textContent(), /at least one owner/);
+    assert.equal(await own.getByTestId("member-role-change").inputValue(), "owner");
   });
 
   await step("orgs: A removes B (confirm); B no longer sees the org", async () => {
@@ -607,7 +647,124 @@ async function main() {
     assert.equal(new URL(page.url()).pathname, "/tokens", "the session itself is still signed in");
   });
 
+  await supabaseFlows(binary, pageErrors);
+
   assert.deepEqual(pageErrors.map(String), [], "no uncaught errors in the page");
+}
+
+// Supabase mode: a second all-in-one checks tokens from a local stand-in for Supabase Auth
+// (fake-supabase.mjs); the web interface signs in there by magic link and by GitHub.
+async function supabaseFlows(binary, pageErrors) {
+  const anonKey = "anon-key-for-the-e2e-run";
+  const jwtSecret = `e2e-jwt-secret-${randomBytes(16).toString("hex")}`;
+  const appPort = await freePort();
+  const appBase = `http://127.0.0.1:${appPort}`;
+  fakeSupabase = await step("supabase: start the stand-in for Supabase Auth (access tokens of 61 s)", () =>
+    startFakeSupabase({ anonKey, jwtSecret, allowedRedirects: [`${appBase}/`], accessTtl: 61 }));
+  const { base, mocksPort } = await step("supabase: start an all-in-one in Supabase mode", () =>
+    startCloud(binary, [
+      "--supabase-url", fakeSupabase.url,
+      "--supabase-anon-key", anonKey,
+      "--supabase-jwt-secret", jwtSecret,
+    ], appPort));
+  assert.equal(base, appBase);
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(e));
+  const email = `dana-${Date.now()}@example.com`;
+  const handle = `d${Date.now().toString(36)}`;
+
+  await step("supabase: the sign-in page offers a magic link and GitHub, no password", async () => {
+    await page.goto(`${base}/`);
+    await page.getByTestId("supabase-signin").waitFor();
+    assert.equal(await page.locator("input[type=password]").count(), 0);
+    assert.equal(await page.getByTestId("github-signin").count(), 1);
+    await page.screenshot({ path: join(shots, "signin-supabase.png") });
+  });
+
+  await step("supabase: an address Supabase refuses shows its message", async () => {
+    await page.getByTestId("magic-email").fill("dana@localhost");
+    await page.getByTestId("magic-send").click();
+    const error = page.getByTestId("auth-error");
+    await error.waitFor();
+    assert.equal(await error.textContent(), "Unable to validate email address: invalid format");
+  });
+
+  const link = await step("supabase: send the magic link → check your inbox", async () => {
+    await page.getByTestId("magic-email").fill(email);
+    await page.getByTestId("magic-send").click();
+    await page.getByTestId("magic-sent").waitFor();
+    assert.ok((await page.getByTestId("magic-sent").textContent()).includes(email));
+    assert.equal(await page.getByTestId("auth-error").isHidden(), true);
+    const sent = fakeSupabase.mailbox(email);
+    assert.ok(sent, "a mail was sent");
+    assert.equal(new URL(sent).searchParams.get("redirect_to"), `${base}/`);
+    return sent;
+  });
+
+  await step("supabase: asking again at once shows Supabase's rate limit", async () => {
+    await page.getByTestId("magic-send").click();
+    await until("the error", async () => /only request this after/.test(await page.getByTestId("auth-error").textContent()));
+    assert.equal(fakeSupabase.mailbox(email), link, "no second mail");
+  });
+
+  await step("supabase: the link signs in; the token leaves the address bar; the handle is asked", async () => {
+    await page.goto(link);
+    await page.getByTestId("handle-form").waitFor();
+    assert.equal(new URL(page.url()).hash, "", "no token left in the URL");
+    await page.fill("input[name=handle]", handle);
+    await until("availability", async () => (await page.getByTestId("handle-hint").textContent()).includes("available"));
+    await page.click("button[type=submit]");
+    await page.getByTestId("create-form").waitFor();
+    assert.equal(await page.getByTestId("whoami").textContent(), `@${handle}`);
+  });
+
+  await step("supabase: the link a second time says it expired", async () => {
+    const other = await browser.newContext();
+    const second = await other.newPage();
+    second.on("pageerror", (e) => pageErrors.push(e));
+    await second.goto(link);
+    const error = second.getByTestId("auth-error");
+    await error.waitFor();
+    assert.equal(await error.textContent(), "Sign-in failed: Email link is invalid or has expired");
+    await other.close();
+  });
+
+  await step("supabase: the session renews its access token and the api takes the new one", async () => {
+    const before = fakeSupabase.calls["/auth/v1/token"] || 0;
+    const first = await page.evaluate(() => JSON.parse(localStorage.getItem("moclojer.supabase.session")).access_token);
+    await new Promise((r) => setTimeout(r, 1100)); // 61 s tokens are renewed once under 60 s remain
+    await page.getByTestId("new-name").fill("shop");
+    await until("the host preview", async () => (await page.getByTestId("host-preview").textContent()).endsWith("is available"));
+    await page.getByTestId("create").click();
+    await page.getByTestId("editor").waitFor();
+    assert.ok((fakeSupabase.calls["/auth/v1/token"] || 0) > before, "a refresh call");
+    const now = await page.evaluate(() => JSON.parse(localStorage.getItem("moclojer.supabase.session")).access_token);
+    assert.notEqual(now, first);
+  });
+
+  await step("supabase: publish; the host answers", async () => {
+    await page.getByTestId("publish-toggle").click();
+    await until("published", async () => (await page.getByTestId("server-status").textContent()).includes("published"));
+    const host = `shop-${handle}.localhost`;
+    await until("the host", async () => (await getMock(mocksPort, host, "/hello")).status === 200);
+  });
+
+  await step("supabase: sign out ends the Supabase session too", async () => {
+    await page.getByTestId("signout").click();
+    await page.getByTestId("supabase-signin").waitFor();
+    assert.equal(fakeSupabase.calls["/auth/v1/logout"], 1);
+    assert.equal(await page.evaluate(() => localStorage.getItem("moclojer.supabase.session")), null);
+  });
+
+  await step("supabase: Continue with GitHub signs in a new user, who is asked for a handle", async () => {
+    await page.getByTestId("github-signin").click();
+    await page.getByTestId("handle-form").waitFor();
+    assert.equal(new URL(page.url()).hash, "");
+    assert.equal(await page.getByTestId("whoami").textContent(), "octocat@example.com");
+    assert.equal(fakeSupabase.calls["/auth/v1/authorize"], 1);
+  });
+  await context.close();
 }
 
 let failed = false;
@@ -619,7 +776,8 @@ try {
   console.error(`\ne2e: FAILED: ${e.stack || e}`);
 } finally {
   await browser?.close().catch(() => {});
-  cloud?.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  for (const cloud of clouds) cloud.kill("SIGTERM");
+  await fakeSupabase?.close();
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

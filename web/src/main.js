@@ -5,6 +5,7 @@ import { EditorView, basicSetup } from "codemirror";
 import { EditorState } from "@codemirror/state";
 import { yaml } from "@codemirror/lang-yaml";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
+import { SupabaseAuth } from "./supabase.js";
 
 const TOKEN_KEY = "moclojer.token";
 const UPLOAD_TYPES = [".yml", ".yaml", ".json", ".edn"];
@@ -14,6 +15,9 @@ const app = document.getElementById("app");
 const nav = document.getElementById("nav");
 let me = null; // {id, email, handle}
 let cleanup = []; // timers and editors of the current page
+let config = { mode: "local", supabase: null }; // how people sign in (GET /api/v1/config)
+let supabase = null; // the Supabase sign-in, in Supabase mode
+let authMessage = null; // an error Supabase sent back in the URL, shown on the sign-in page
 
 // --- the api ------------------------------------------------------------------------
 
@@ -27,9 +31,29 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+// Whether a session is kept: the service's own token (local mode) or Supabase's.
+function signedIn() {
+  return supabase ? supabase.signedIn() : Boolean(localStorage.getItem(TOKEN_KEY));
+}
+
+async function currentToken(renew = false) {
+  return supabase ? supabase.accessToken({ renew }) : localStorage.getItem(TOKEN_KEY);
+}
+
+function forgetSession() {
+  if (supabase) supabase.forget();
+  localStorage.removeItem(TOKEN_KEY);
+  me = null;
+}
+
+async function api(method, path, body, retried = false) {
   const headers = { Accept: "application/json" };
-  const token = localStorage.getItem(TOKEN_KEY);
+  let token;
+  try {
+    token = await currentToken();
+  } catch (e) {
+    throw new ApiError(0, { error: { code: "network", message: e.message } });
+  }
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -47,9 +71,10 @@ async function api(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!response.ok) {
     const error = new ApiError(response.status, data);
-    if (response.status === 401 && token && !path.startsWith("/auth/")) {
-      localStorage.removeItem(TOKEN_KEY);
-      me = null;
+    if (response.status === 401 && !path.startsWith("/auth/")) {
+      // A Supabase access token may have expired meanwhile: renew it once and try again.
+      if (supabase && !retried && (await currentToken(true).catch(() => null))) return api(method, path, body, true);
+      forgetSession();
       go("/signin");
     }
     throw error;
@@ -130,9 +155,12 @@ async function route() {
   for (const stop of cleanup) stop();
   cleanup = [];
   const path = location.pathname;
-  const token = localStorage.getItem(TOKEN_KEY);
-  if (!token) {
+  if (!signedIn()) {
     renderNav();
+    if (config.mode === "supabase") {
+      if (path !== "/signin") history.replaceState(null, "", "/signin");
+      return renderSupabaseSignIn();
+    }
     return path === "/signup" ? renderAuth("signup") : (path !== "/signin" && history.replaceState(null, "", "/signin"), renderAuth("login"));
   }
   if (!me) {
@@ -161,7 +189,7 @@ async function route() {
 
 function renderNav() {
   nav.replaceChildren();
-  if (!localStorage.getItem(TOKEN_KEY)) return;
+  if (!signedIn()) return;
   if (me?.handle) {
     const path = location.pathname;
     const link = (href, label, testid, active) =>
@@ -179,9 +207,9 @@ function renderNav() {
 }
 
 async function signOut() {
-  try { await api("POST", "/auth/logout"); } catch { /* signed out either way */ }
-  localStorage.removeItem(TOKEN_KEY);
-  me = null;
+  if (supabase) await supabase.signOut();
+  else try { await api("POST", "/auth/logout"); } catch { /* signed out either way */ }
+  forgetSession();
   go("/signin");
 }
 
@@ -218,6 +246,62 @@ function renderAuth(kind) {
     error,
     h("p", { class: "muted" }, signup ? "Have an account? " : "New here? ",
       h("a", { href: signup ? "/signin" : "/signup", "data-link": true }, signup ? "Sign in" : "Create an account")),
+  );
+  app.replaceChildren(form);
+  email.focus();
+}
+
+// Supabase mode: a magic link by e-mail, or GitHub; both come back to this page.
+function renderSupabaseSignIn() {
+  const error = h("div", { hidden: true, "data-testid": "auth-error" });
+  const sent = h("div", { hidden: true, "data-testid": "magic-sent" });
+  if (authMessage) {
+    showError(error, `Sign-in failed: ${authMessage}`);
+    authMessage = null;
+  }
+  if (!supabase) {
+    app.replaceChildren(h("div", { class: "card narrow", "data-testid": "supabase-unconfigured" },
+      h("h1", {}, "Sign in"),
+      h("p", {}, "This service signs people in through Supabase, but the api was not told the project: start it with ",
+        h("code", {}, "--supabase-url"), " and ", h("code", {}, "--supabase-anon-key"), "."),
+      h("p", { class: "muted" }, "Personal API tokens still work with the api.")));
+    return;
+  }
+  const back = `${location.origin}/`;
+  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, "data-testid": "magic-email" });
+  const send = h("button", { type: "submit", "data-testid": "magic-send" }, "Email me a sign-in link");
+  const github = h("button", {
+    type: "button",
+    class: "secondary",
+    "data-testid": "github-signin",
+    onclick: () => location.assign(supabase.authorizeUrl("github", back)),
+  }, "Continue with GitHub");
+  const form = h("form", {
+    class: "card narrow",
+    "data-testid": "supabase-signin",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      send.disabled = true;
+      showError(error, null);
+      sent.hidden = true;
+      try {
+        await supabase.sendMagicLink(email.value, back);
+        showNotice(sent, `Check your inbox: a sign-in link is on its way to ${email.value.trim()}. Open it in this browser.`);
+      } catch (e) {
+        showError(error, e);
+      } finally {
+        send.disabled = false;
+      }
+    },
+  },
+    h("h1", {}, "Sign in"),
+    h("p", { class: "muted" }, "New here? The same link makes your account."),
+    h("label", {}, "E-mail"), email,
+    h("p", {}, send),
+    sent,
+    h("p", { class: "muted or" }, "or"),
+    h("p", {}, github),
+    error,
   );
   app.replaceChildren(form);
   email.focus();
@@ -956,25 +1040,42 @@ async function renderOrg(handle) {
     const memberRows = members.map((m) => {
       const self = m.id === me?.id;
       let action = null;
-      if (m.handle && (owner || self)) {
+      const who = m.handle ? `@${m.handle}` : m.email;
+      if (owner || self) {
         action = h("button", {
           class: "danger",
           "data-testid": self ? "leave" : "remove-member",
           onclick: (event) => act(event.target, async () => {
             const question = self
               ? `Leave the org @${org.handle}? You lose access to its mocks.`
-              : `Remove @${m.handle} from the org @${org.handle}?`;
+              : `Remove ${who} from the org @${org.handle}?`;
             if (!confirm(question)) return false;
-            await api("DELETE", `${path}/members/${encodeURIComponent(m.handle)}`);
+            await api("DELETE", `${path}/members/${encodeURIComponent(m.id)}`);
             if (self) { go("/orgs"); return false; }
             return true;
-          }, self ? null : `Removed @${m.handle}.`),
+          }, self ? null : `Removed ${who}.`),
         }, self ? "Leave" : "Remove");
       }
       return h("tr", { "data-testid": "member-row", "data-handle": m.handle || "" },
         h("td", {}, m.handle ? `@${m.handle}` : h("span", { class: "muted" }, "(no handle yet)"), self ? h("span", { class: "muted" }, " (you)") : null),
         h("td", { class: "muted" }, m.email),
-        h("td", { "data-testid": "member-role" }, m.role),
+        h("td", {}, owner
+          ? h("select", {
+            "data-testid": "member-role-change",
+            "aria-label": `Role of ${who}`,
+            onchange: (event) => {
+              const role = event.target.value;
+              act(event.target, async () => {
+                try {
+                  await api("PUT", `${path}/members/${encodeURIComponent(m.id)}`, { role });
+                } catch (e) {
+                  event.target.value = m.role; // the select shows what is true
+                  throw e;
+                }
+              }, `${who} is now ${role === "owner" ? "an owner" : "a member"}.`);
+            },
+          }, ["member", "owner"].map((r) => h("option", { value: r, selected: r === m.role }, r)))
+          : h("span", { "data-testid": "member-role" }, m.role)),
         h("td", {}, action));
     });
 
@@ -1176,4 +1277,24 @@ async function renderTokens() {
   await load();
 }
 
-route();
+// How people sign in here decides the sign-in page; Supabase may have just sent someone
+// back with a session (or an error) in the URL.
+async function start() {
+  try {
+    const response = await fetch("/api/v1/config", { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`the api answered ${response.status}`);
+    config = await response.json();
+  } catch (e) {
+    app.replaceChildren(h("div", { class: "error", "data-testid": "start-error" },
+      `The api cannot be reached (${e.message}). Reload to try again.`));
+    return;
+  }
+  if (config.mode === "supabase" && config.supabase) {
+    supabase = new SupabaseAuth(config.supabase);
+    const back = supabase.takeFromUrl();
+    if (back?.error) authMessage = back.error;
+  }
+  route();
+}
+
+start();

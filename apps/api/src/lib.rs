@@ -20,6 +20,7 @@ pub mod error;
 mod middleware;
 pub mod passwords;
 pub mod routes;
+pub mod signin;
 pub mod state;
 pub mod views;
 pub mod web;
@@ -37,6 +38,7 @@ pub use error::{ApiError, ApiResult};
 pub use middleware::MAX_BODY_BYTES;
 pub use passwords::Passwords;
 pub use routes::mocks::STARTER_SPEC;
+pub use signin::{Supabase, SupabaseArgs, SupabaseBrowser};
 pub use state::{AuthMode, MocksUrl, State};
 pub use wiring::{App, Config, DatabaseChoice, DatabasePorts};
 

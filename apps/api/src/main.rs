@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use moclojer_api::{App, Config, MocksUrl};
+use moclojer_api::{App, Config, MocksUrl, SupabaseArgs};
 use moclojer_domain::Zone;
-use moclojer_supabase::{Algorithm, SecretString, SupabaseConfig};
 use moclojer_telemetry::LogFormat;
 
 /// The moclojer cloud REST api (`/api/v1`), its OpenAPI document and docs UI.
@@ -35,19 +34,8 @@ struct Args {
     /// Days a session token lasts.
     #[arg(long, env = "MOCLOJER_SESSION_DAYS", default_value_t = 30)]
     session_days: u64,
-    /// Supabase sign-in: the token issuer, `https://<project>.supabase.co/auth/v1`.
-    #[arg(long, env = "MOCLOJER_SUPABASE_ISSUER")]
-    supabase_issuer: Option<String>,
-    /// Supabase sign-in with HS256: the project's JWT secret.
-    #[arg(long, env = "MOCLOJER_SUPABASE_JWT_SECRET", hide_env_values = true)]
-    supabase_jwt_secret: Option<String>,
-    /// Supabase sign-in with signing keys: the JWKS URL.
-    #[arg(long, env = "MOCLOJER_SUPABASE_JWKS_URL")]
-    supabase_jwks_url: Option<String>,
-    /// With --supabase-jwks-url: the one algorithm accepted (ES256 or RS256).
-    #[arg(long, env = "MOCLOJER_SUPABASE_ALGORITHM", default_value = "ES256")]
-    supabase_algorithm: String,
-    /// `text` (default) or `json` (one object per line, for log shipping).
+    #[command(flatten)]
+    supabase: SupabaseArgs,
     /// The built web interface (`web/dist`) to serve at `/`; none when unset.
     #[arg(long, env = "MOCLOJER_WEB_DIR")]
     web_dir: Option<std::path::PathBuf>,
@@ -77,36 +65,6 @@ fn mocks_url(raw: &str) -> anyhow::Result<MocksUrl> {
     })
 }
 
-fn supabase(args: &Args) -> anyhow::Result<Option<SupabaseConfig>> {
-    let Some(issuer) = &args.supabase_issuer else {
-        if args.supabase_jwt_secret.is_some() || args.supabase_jwks_url.is_some() {
-            anyhow::bail!("Supabase sign-in needs --supabase-issuer too");
-        }
-        return Ok(None);
-    };
-    match (&args.supabase_jwt_secret, &args.supabase_jwks_url) {
-        (Some(secret), None) => Ok(Some(SupabaseConfig::with_secret(
-            issuer.clone(),
-            SecretString::new(secret.clone()),
-        ))),
-        (None, Some(url)) => {
-            let algorithm: Algorithm = args
-                .supabase_algorithm
-                .parse()
-                .context("--supabase-algorithm")?;
-            let url = url.parse().context("--supabase-jwks-url")?;
-            Ok(Some(SupabaseConfig::with_jwks(
-                issuer.clone(),
-                algorithm,
-                url,
-            )))
-        }
-        _ => anyhow::bail!(
-            "Supabase sign-in needs exactly one of --supabase-jwt-secret and --supabase-jwks-url"
-        ),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -118,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
         zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         mocks_url: mocks_url(&args.mocks_url)?,
         session_ttl: Duration::from_secs(args.session_days.clamp(1, 365) * 24 * 3600),
-        supabase: supabase(&args)?,
+        supabase: args.supabase.resolve()?,
         web_dir: args.web_dir.clone(),
         ..Config::new(args.database_url.clone())
     };

@@ -18,6 +18,7 @@ use poem_openapi::auth::Bearer;
 
 use crate::error::{ApiError, ApiResult};
 use crate::passwords::Passwords;
+use crate::signin::SupabaseBrowser;
 
 /// How callers sign in.
 #[derive(Debug, Clone)]
@@ -80,6 +81,8 @@ pub struct State {
     pub egress: Egress,
     /// The built web interface (`web/dist`), served at `/`; `None` when not served.
     pub web_dir: Option<PathBuf>,
+    /// In Supabase mode, what the web interface needs to sign in there.
+    pub supabase_browser: Option<SupabaseBrowser>,
 }
 
 /// `Authorization: Bearer <token>`: a session token, a personal API token (`mcj_…`), or

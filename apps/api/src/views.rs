@@ -166,6 +166,14 @@ pub struct RenameOrg {
     pub name: String,
 }
 
+/// A member's new role.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case", deny_unknown_fields)]
+pub struct MemberRole {
+    /// `member` or `owner`.
+    pub role: String,
+}
+
 /// A member to add, by handle or by e-mail address.
 #[derive(Debug, Object)]
 #[oai(rename_all = "snake_case", deny_unknown_fields)]
@@ -190,6 +198,18 @@ pub struct MemberView {
     pub email: String,
     /// `owner` or `member`.
     pub role: String,
+}
+
+impl MemberView {
+    /// `user`, a member with `role`.
+    pub fn of(user: &moclojer_domain::User, role: moclojer_domain::Role) -> Self {
+        Self {
+            id: user.id.to_string(),
+            handle: user.handle.as_ref().map(|h| h.as_str().to_owned()),
+            email: user.email.as_str().to_owned(),
+            role: role.as_str().to_owned(),
+        }
+    }
 }
 
 /// A workspace (personal or org), as its members see it.
@@ -450,6 +470,29 @@ impl RevisionView {
             content: with_content.then(|| r.content.as_str().to_owned()),
         }
     }
+}
+
+/// How people sign in here, for the web interface (public: no token needed).
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct SignInConfig {
+    /// `local` (e-mail and password here) or `supabase` (through Supabase).
+    pub mode: String,
+    /// In Supabase mode, where and with which public key the browser signs in; `null` when
+    /// the api checks Supabase tokens but was not told the project (scripts only).
+    pub supabase: Option<SupabaseSignIn>,
+    /// The zone mock hosts live under.
+    pub zone: String,
+}
+
+/// A Supabase project, as a browser signs in to it.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct SupabaseSignIn {
+    /// `https://<project>.supabase.co`.
+    pub url: String,
+    /// The anon (publishable) key; public by design.
+    pub anon_key: String,
 }
 
 /// The service's state, for `/livez` and `/readyz`.

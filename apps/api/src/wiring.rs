@@ -17,10 +17,11 @@ use moclojer_ports::{
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
 use moclojer_sqlite::SqliteDatabase;
-use moclojer_supabase::{SupabaseConfig, SupabaseIdentity};
+use moclojer_supabase::SupabaseIdentity;
 use tokio::net::TcpListener;
 
 use crate::passwords::Passwords;
+use crate::signin::Supabase;
 use crate::state::{AuthMode, MocksUrl, State};
 
 /// How the api process runs.
@@ -41,7 +42,7 @@ pub struct Config {
     /// How long a session token lasts.
     pub session_ttl: Duration,
     /// Supabase sign-in instead of local accounts.
-    pub supabase: Option<SupabaseConfig>,
+    pub supabase: Option<Supabase>,
     /// The built web interface to serve at `/` (see [`crate::web`]).
     pub web_dir: Option<PathBuf>,
 }
@@ -217,6 +218,7 @@ impl State {
             egress: Egress::new(EgressConfig::strict())
                 .expect("the strict egress configuration is valid"),
             web_dir: None,
+            supabase_browser: None,
         }
     }
 }
@@ -242,8 +244,9 @@ impl App {
         let outbox = Arc::clone(&ports.outbox);
         let auth = match config.supabase {
             None => AuthMode::Local,
-            Some(supabase) => AuthMode::External(Arc::new(
-                SupabaseIdentity::new(supabase).context("configure Supabase sign-in")?,
+            Some(ref supabase) => AuthMode::External(Arc::new(
+                SupabaseIdentity::new(supabase.tokens.clone())
+                    .context("configure Supabase sign-in")?,
             )),
         };
         let mut state = State::over(
@@ -256,6 +259,7 @@ impl App {
         );
         state.session_ttl = config.session_ttl;
         state.web_dir = config.web_dir;
+        state.supabase_browser = config.supabase.and_then(|s| s.browser);
         let queue = match &config.redis_url {
             None => None,
             Some(url) => {

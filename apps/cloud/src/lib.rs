@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use moclojer_api::{DatabaseChoice, DatabasePorts, MocksUrl, Passwords, State};
+use moclojer_api::{AuthMode, DatabaseChoice, DatabasePorts, MocksUrl, Passwords, State, Supabase};
 use moclojer_domain::Zone;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_egress::{Egress, EgressConfig};
@@ -30,6 +30,7 @@ use moclojer_generator::Deps;
 use moclojer_memory::{InMemoryDns, InMemoryEventQueue};
 use moclojer_ports::{EventQueue, ObjectStore, RandomIds, Relay, RelaySettings, SystemClock};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
+use moclojer_supabase::SupabaseIdentity;
 use tokio::net::TcpListener;
 
 /// How often ops reconciles in the all-in-one.
@@ -60,6 +61,8 @@ pub struct Config {
     pub zone: Zone,
     /// The built web interface served by the api at `/`.
     pub web_dir: Option<PathBuf>,
+    /// Supabase sign-in instead of local accounts.
+    pub supabase: Option<Supabase>,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ impl Config {
             store_url: None,
             zone: Zone::parse("localhost").expect("localhost is a zone"),
             web_dir: None,
+            supabase: None,
         }
     }
 }
@@ -162,16 +166,26 @@ impl App {
             .local_addr()
             .context("the mocks address")?
             .port();
-        let mut api = State::local_over(
+        let auth = match &config.supabase {
+            None => AuthMode::Local,
+            Some(supabase) => AuthMode::External(Arc::new(
+                SupabaseIdentity::new(supabase.tokens.clone())
+                    .context("configure Supabase sign-in")?,
+            )),
+        };
+        let mut api = State::over(
             ports.clone(),
+            auth,
             config.zone.clone(),
             MocksUrl {
                 scheme: "http".to_owned(),
                 port: (mocks_port != 80).then_some(mocks_port),
             },
             Passwords::default(),
+            Arc::new(SystemClock),
         );
         api.web_dir.clone_from(&config.web_dir);
+        api.supabase_browser = config.supabase.and_then(|s| s.browser);
         Ok(Self {
             data_dir,
             database,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use moclojer_api::SupabaseArgs;
 use moclojer_cloud::{App, Config};
 use moclojer_domain::Zone;
 use moclojer_telemetry::LogFormat;
@@ -38,6 +39,8 @@ struct Args {
     /// missing, `/` says how to build it.
     #[arg(long, env = "MOCLOJER_WEB_DIR", default_value = "web/dist")]
     web_dir: PathBuf,
+    #[command(flatten)]
+    supabase: SupabaseArgs,
     /// `text` (default) or `json` (one object per line, for log shipping).
     #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
@@ -57,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         redis_url: args.redis_url,
         store_url: args.store,
         web_dir: Some(args.web_dir),
+        supabase: args.supabase.resolve()?,
         zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         ..Config::new(args.data_dir)
     };

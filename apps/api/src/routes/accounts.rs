@@ -15,7 +15,7 @@ use crate::passwords::Passwords;
 use crate::state::{AuthMode, BearerToken, State};
 use crate::views::{
     ChooseHandle, Created, Credentials, HandleAvailability, NewToken, NoContent, Session,
-    TokenView, UserView,
+    SignInConfig, SupabaseSignIn, TokenView, UserView,
 };
 
 /// The longest life of a personal token, in days.
@@ -27,6 +27,29 @@ pub struct AccountsApi(pub Arc<State>);
 
 #[OpenApi(prefix_path = "/api/v1")]
 impl AccountsApi {
+    /// How people sign in here: locally, or through Supabase (with the project's URL and
+    /// anon key, which are public). No token needed.
+    #[oai(path = "/config", method = "get", tag = "Tag::Auth")]
+    async fn config(&self) -> Json<SignInConfig> {
+        let state = &self.0;
+        Json(SignInConfig {
+            mode: match state.auth {
+                AuthMode::Local => "local",
+                AuthMode::External(_) => "supabase",
+            }
+            .to_owned(),
+            supabase: state
+                .supabase_browser
+                .as_ref()
+                .filter(|_| matches!(state.auth, AuthMode::External(_)))
+                .map(|s| SupabaseSignIn {
+                    url: s.url.clone(),
+                    anon_key: s.anon_key.clone(),
+                }),
+            zone: state.zone.as_str().to_owned(),
+        })
+    }
+
     /// Makes an account with an e-mail address and a password (local mode) and signs in.
     #[oai(path = "/auth/signup", method = "post", tag = "Tag::Auth")]
     async fn signup(&self, body: Json<Credentials>) -> ApiResult<Created<Session>> {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use moclojer_domain::{CorrelationId, EventKind, Handle, Role, User, Workspace, WorkspaceError};
+use moclojer_domain::{
+    CorrelationId, EventKind, Handle, Role, User, UserId, Workspace, WorkspaceError,
+};
 use moclojer_ports::{PortErrorKind, Scope};
 use poem::web::Data;
 use poem_openapi::OpenApi;
@@ -13,7 +15,9 @@ use poem_openapi::payload::Json;
 use super::Tag;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{BearerToken, State};
-use crate::views::{Created, MemberView, NewMember, NewOrg, NoContent, RenameOrg, WorkspaceView};
+use crate::views::{
+    Created, MemberRole, MemberView, NewMember, NewOrg, NoContent, RenameOrg, WorkspaceView,
+};
 
 /// Orgs and members.
 #[derive(Debug, Clone)]
@@ -58,14 +62,28 @@ impl OrgsApi {
                 .get_user(member.user_id)
                 .await
                 .map_err(|e| ApiError::from_port(e, "user"))?;
-            members.push(MemberView {
-                id: user.id.to_string(),
-                handle: user.handle.as_ref().map(|h| h.as_str().to_owned()),
-                email: user.email.as_str().to_owned(),
-                role: member.role.as_str().to_owned(),
-            });
+            members.push(MemberView::of(&user, member.role));
         }
         Ok(members)
+    }
+
+    /// A member of `org` named by handle or by user id (members who have not chosen a
+    /// handle yet have only their id); anyone else answers 404.
+    async fn member(&self, org: &Workspace, raw: &str) -> ApiResult<User> {
+        let found = if let Ok(id) = UserId::parse(raw) {
+            if org.is_member(id) {
+                self.0.accounts.get_user(id).await.ok()
+            } else {
+                None
+            }
+        } else if let Ok(handle) = Handle::parse(raw) {
+            self.0.accounts.find_user_by_handle(&handle).await.ok()
+        } else {
+            None
+        };
+        found
+            .filter(|u| org.is_member(u.id))
+            .ok_or_else(|| ApiError::not_found("no such member"))
     }
 
     async fn view(&self, workspace: &Workspace, viewer: &User) -> ApiResult<WorkspaceView> {
@@ -271,12 +289,7 @@ impl OrgsApi {
         org.add_member(user.id, new.id, role)
             .map_err(|e| workspace_error(&e))?;
         self.save(&user, &org).await?;
-        Ok(Created::Created(Json(MemberView {
-            id: new.id.to_string(),
-            handle: new.handle.as_ref().map(|h| h.as_str().to_owned()),
-            email: new.email.as_str().to_owned(),
-            role: role.as_str().to_owned(),
-        })))
+        Ok(Created::Created(Json(MemberView::of(&new, role))))
     }
 
     /// Removes a member, named by handle (owners; or a member leaving).
@@ -294,15 +307,37 @@ impl OrgsApi {
         let state = &self.0;
         let user = state.caller(&auth).await?;
         let mut org = self.org(&user, &handle.0).await?;
-        let gone = match Handle::parse(&member.0) {
-            Ok(h) => state.accounts.find_user_by_handle(&h).await.ok(),
-            Err(_) => None,
-        }
-        .filter(|u| org.is_member(u.id))
-        .ok_or_else(|| ApiError::not_found("no such member"))?;
+        let gone = self.member(&org, &member.0).await?;
         org.remove_member(user.id, gone.id)
             .map_err(|e| workspace_error(&e))?;
         self.save(&user, &org).await?;
         Ok(NoContent::Done)
+    }
+
+    /// Changes a member's role, named by handle or user id (owners only; an org keeps at
+    /// least one owner).
+    #[oai(
+        path = "/orgs/:handle/members/:member",
+        method = "put",
+        tag = "Tag::Orgs"
+    )]
+    async fn set_member_role(
+        &self,
+        auth: BearerToken,
+        handle: Path<String>,
+        member: Path<String>,
+        body: Json<MemberRole>,
+    ) -> ApiResult<Json<MemberView>> {
+        let state = &self.0;
+        let user = state.caller(&auth).await?;
+        let mut org = self.org(&user, &handle.0).await?;
+        org.ensure_owner(user.id).map_err(|e| workspace_error(&e))?;
+        let role = Role::parse(&body.role)
+            .ok_or_else(|| ApiError::bad_field("role", "a role is `member` or `owner`"))?;
+        let changed = self.member(&org, &member.0).await?;
+        org.set_role(user.id, changed.id, role)
+            .map_err(|e| workspace_error(&e))?;
+        self.save(&user, &org).await?;
+        Ok(Json(MemberView::of(&changed, role)))
     }
 }

@@ -1,4 +1,4 @@
-//! Who may do what: every mutating route × {owner, org member, other user, no token,
+//! Who may do what: every mutating route (11) × {owner, org member, other user, no token,
 //! expired token, forged token} → the expected status; when refused, the database is
 //! exactly as it was.
 
@@ -229,6 +229,13 @@ fn routes() -> Vec<Route> {
             expect: [204, 403, 404],
         },
         Route {
+            name: "make a member an owner",
+            method: Method::PUT,
+            path: |_| "/api/v1/orgs/acme/members/dave".to_owned(),
+            body: |_| Some(json!({"role": "owner"})),
+            expect: [200, 403, 404],
+        },
+        Route {
             name: "revoke alice's API token",
             method: Method::DELETE,
             path: |w| format!("/api/v1/tokens/{}", w.alice_token_id),
@@ -291,6 +298,6 @@ async fn every_mutating_route_by_every_caller() {
             }
         }
     }
-    assert_eq!(cells, 60);
+    assert_eq!(cells, 66);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

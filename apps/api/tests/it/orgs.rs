@@ -146,3 +146,123 @@ async fn an_org_from_creation_to_deletion() {
     let (_, available) = api.get("/api/v1/handles/acme", None).await;
     assert_eq!(available["available"], true, "the handle is free again");
 }
+
+#[tokio::test]
+async fn owners_change_roles_and_an_org_keeps_an_owner() {
+    let api = Api::start().await;
+    let alice = api.account("alice").await;
+    let bob = api.account("bob").await;
+    let carol = api.account("carol").await;
+    let owner = Some(alice.token.as_str());
+    assert_eq!(
+        api.post("/api/v1/orgs", owner, json!({"handle": "acme"}))
+            .await
+            .0,
+        201
+    );
+    let (status, added) = api
+        .post("/api/v1/orgs/acme/members", owner, json!({"handle": "bob"}))
+        .await;
+    assert_eq!(status, 201, "{added}");
+
+    // Only owners change roles, and only to a role that exists, of a member.
+    assert_error(
+        &api.put(
+            "/api/v1/orgs/acme/members/bob",
+            Some(&bob.token),
+            json!({"role": "owner"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &api.put(
+            "/api/v1/orgs/acme/members/bob",
+            owner,
+            json!({"role": "admin"}),
+        )
+        .await,
+        400,
+        "bad_request",
+    );
+    assert_error(
+        &api.put(
+            "/api/v1/orgs/acme/members/carol",
+            owner,
+            json!({"role": "owner"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &api.put(
+            "/api/v1/orgs/acme/members/alice",
+            owner,
+            json!({"role": "member"}),
+        )
+        .await,
+        409,
+        "last_owner",
+    );
+    // carol, an outsider, cannot even see the org.
+    assert_error(
+        &api.put(
+            "/api/v1/orgs/acme/members/bob",
+            Some(&carol.token),
+            json!({"role": "owner"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+
+    // By user id too: members without a handle have only that.
+    let bob_id = added["id"].as_str().expect("id");
+    let (status, promoted) = api
+        .put(
+            &format!("/api/v1/orgs/acme/members/{bob_id}"),
+            owner,
+            json!({"role": "owner"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &promoted["role"]),
+        (200, &json!("owner")),
+        "{promoted}"
+    );
+    // bob, now an owner, may hand alice's ownership back to membership.
+    let (status, demoted) = api
+        .put(
+            "/api/v1/orgs/acme/members/alice",
+            Some(&bob.token),
+            json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &demoted["role"]),
+        (200, &json!("member")),
+        "{demoted}"
+    );
+    let (_, members) = api.get("/api/v1/orgs/acme/members", owner).await;
+    let roles: Vec<(&str, &str)> = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            (
+                m["handle"].as_str().expect("handle"),
+                m["role"].as_str().expect("role"),
+            )
+        })
+        .collect();
+    assert_eq!(roles, [("alice", "member"), ("bob", "owner")]);
+    // alice is a member now: she may no longer manage the org.
+    assert_error(
+        &api.put("/api/v1/orgs/acme", owner, json!({"name": "Mine"}))
+            .await,
+        403,
+        "forbidden",
+    );
+}

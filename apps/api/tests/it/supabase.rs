@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{EncodingKey, Header};
-use moclojer_api::AuthMode;
+use moclojer_api::{AuthMode, SupabaseBrowser};
 use moclojer_supabase::{SecretString, SupabaseConfig, SupabaseIdentity};
 use serde_json::{Value, json};
 
@@ -47,7 +47,31 @@ async fn api() -> Api {
         SecretString::new(SECRET),
     ))
     .expect("config");
-    Api::start_with(AuthMode::External(Arc::new(identity))).await
+    Api::start_full(AuthMode::External(Arc::new(identity)), |state| {
+        state.supabase_browser = Some(SupabaseBrowser {
+            url: "https://abcdefghijklmnop.supabase.co".to_owned(),
+            anon_key: "anon-key".to_owned(),
+        });
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_web_interface_learns_how_to_sign_in() {
+    let (status, config) = api().await.get("/api/v1/config", None).await;
+    assert_eq!(status, 200, "{config}");
+    assert_eq!(
+        config,
+        json!({
+            "mode": "supabase",
+            "supabase": {"url": "https://abcdefghijklmnop.supabase.co", "anon_key": "anon-key"},
+            "zone": "localhost",
+        })
+    );
+    let (status, config) = Api::start().await.get("/api/v1/config", None).await;
+    assert_eq!(status, 200, "{config}");
+    assert_eq!(config["mode"], "local");
+    assert!(config["supabase"].is_null(), "{config}");
 }
 
 #[tokio::test]

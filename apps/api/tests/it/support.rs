@@ -33,15 +33,16 @@ impl Api {
     }
 
     pub(crate) async fn start_with(auth: AuthMode) -> Self {
-        Self::start_full(auth, None).await
+        Self::start_full(auth, |_| {}).await
     }
 
     /// An api with local sign-in serving the web interface built in `web_dir`.
     pub(crate) async fn start_with_web(web_dir: Option<std::path::PathBuf>) -> Self {
-        Self::start_full(AuthMode::Local, web_dir).await
+        Self::start_full(AuthMode::Local, |state| state.web_dir = web_dir).await
     }
 
-    async fn start_full(auth: AuthMode, web_dir: Option<std::path::PathBuf>) -> Self {
+    /// An api signing in by `auth`, its state adjusted by `configure`.
+    pub(crate) async fn start_full(auth: AuthMode, configure: impl FnOnce(&mut State)) -> Self {
         let database = SqliteDatabase::in_memory().await.expect("database");
         let choice = DatabaseChoice::Sqlite(database.clone());
         let mut state = State::over(
@@ -56,7 +57,7 @@ impl Api {
             Passwords::with_params(Params::new(1024, 1, 1, None).expect("params")),
             Arc::new(SystemClock),
         );
-        state.web_dir = web_dir;
+        configure(&mut state);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
