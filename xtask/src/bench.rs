@@ -29,6 +29,25 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// CPU time the process has used so far (user and system), in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+        match (ticks(11), ticks(12)) {
+            // In clock ticks of 1/100 s (USER_HZ on Linux).
+            (Some(user), Some(system)) => (user + system) / 100.0,
+            _ => f64::NAN,
+        }
+    }
+
     fn rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -102,14 +121,26 @@ fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Load {
+    requests: f64,
     rps: f64,
+    p50_us: f64,
     p99_us: f64,
     errors: f64,
 }
 
 fn load(loadgen: &Path, url: &str, host: Option<&str>, seconds: &str) -> Result<Load, String> {
+    load_with(loadgen, url, host, CONNECTIONS, seconds)
+}
+
+fn load_with(
+    loadgen: &Path,
+    url: &str,
+    host: Option<&str>,
+    connections: &str,
+    seconds: &str,
+) -> Result<Load, String> {
     let mut command = Command::new(loadgen);
-    command.args([url, CONNECTIONS, seconds]);
+    command.args([url, connections, seconds]);
     if let Some(host) = host {
         command.arg(host);
     }
@@ -129,7 +160,9 @@ fn load(loadgen: &Path, url: &str, host: Option<&str>, seconds: &str) -> Result<
         ));
     }
     Ok(Load {
+        requests: field("requests"),
         rps: field("rps"),
+        p50_us: field("p50_us"),
         p99_us: field("p99_us"),
         errors: field("errors"),
     })
@@ -374,9 +407,14 @@ pub(crate) fn api(seconds: &str) -> Result<(), String> {
     step("bench api", &mut command)
 }
 
-/// `cargo xtask bench proxy [SECONDS]`: `GET /hello` on a mock host straight to foss, then
-/// through `moclojer-proxy` in front of the same foss, in one run (release build, loopback,
-/// the `loadgen` example of `moclojer-foss`). Prints requests/s, p99 and their ratio.
+/// `cargo xtask bench proxy [SECONDS]`: `GET /hello` on a mock host straight to foss,
+/// through `moclojer-proxy`, and through the reference (`reference_proxy`, the leanest
+/// reverse proxy hyper makes), all in front of the same foss in one run (release build,
+/// loopback, the `loadgen` example of `moclojer-foss`).
+///
+/// Two loads: saturation (64 connections, as fast as they go) for requests/s, and one
+/// connection at a time for the latency a proxy adds when nothing queues. Both proxies get
+/// one worker thread: the load generator and foss use the machine's other cycles.
 pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
     step(
         "build (release)",
@@ -395,6 +433,8 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
             "moclojer-proxy",
             "--bin",
             "moclojer-proxy",
+            "--example",
+            "reference_proxy",
         ]),
     )?;
     let release = project_root().join("target/release");
@@ -422,6 +462,8 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
             "127.0.0.1:0",
             "--upstream",
             &upstream,
+            "--threads",
+            "1",
             "--rate-limit",
             "0",
             // The listening line, not one access line per request.
@@ -429,43 +471,99 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
             "warn,moclojer_proxy=info,moclojer_proxy::access=warn",
         ],
     )?;
+    let reference = start(&release.join("examples/reference_proxy"), &[&upstream, "1"])?;
     let host = "hello-bench.localhost";
+    let targets = [
+        ("straight to foss", upstream.clone(), None),
+        ("moclojer-proxy", proxy.address.clone(), Some(&proxy)),
+        (
+            "reference proxy",
+            reference.address.clone(),
+            Some(&reference),
+        ),
+    ];
 
-    println!("\n==> GET /hello on {host} ({CONNECTIONS} connections, {seconds}s each)");
-    let direct = load(
-        &loadgen,
-        &format!("http://{upstream}/hello"),
-        Some(host),
-        seconds,
-    )?;
-    let proxied = load(
-        &loadgen,
-        &format!("http://{}/hello", proxy.address),
-        Some(host),
-        seconds,
-    )?;
+    let mut saturated = Vec::new();
+    let mut single = Vec::new();
+    for (connections, results) in [(CONNECTIONS, &mut saturated), ("1", &mut single)] {
+        println!("\n==> GET /hello on {host} ({connections} connections, {seconds}s each)");
+        for (name, address, server) in &targets {
+            let cpu_before = server.map(Server::cpu_seconds);
+            let measured = load_with(
+                &loadgen,
+                &format!("http://{address}/hello"),
+                Some(host),
+                connections,
+                seconds,
+            )?;
+            let cpu_us = match (cpu_before, server) {
+                (Some(before), Some(server)) if measured.requests > 0.0 => {
+                    (server.cpu_seconds() - before) * 1e6 / measured.requests
+                }
+                _ => f64::NAN,
+            };
+            println!(
+                "    {name}: {:.0} req/s, p50 {:.0} us, p99 {:.0} us, {:.0} failed{}",
+                measured.rps,
+                measured.p50_us,
+                measured.p99_us,
+                measured.errors,
+                if cpu_us.is_nan() {
+                    String::new()
+                } else {
+                    format!(", proxy CPU {cpu_us:.1} us/request")
+                }
+            );
+            results.push((measured, cpu_us));
+        }
+    }
+    drop(reference);
     drop(proxy);
     drop(foss);
     std::fs::remove_dir_all(&work).ok();
 
+    let [(direct, _), (ours, ours_cpu), (lean, lean_cpu)] = saturated[..] else {
+        return Err("three saturation runs expected".to_owned());
+    };
+    let [(direct1, _), (ours1, _), (lean1, _)] = single[..] else {
+        return Err("three single-connection runs expected".to_owned());
+    };
     println!();
-    println!("| measure | through the proxy | straight to foss | ratio / added | target |");
+    println!("| measure | moclojer-proxy | reference proxy | straight to foss | target |");
     println!("| --- | --- | --- | --- | --- |");
     println!(
-        "| req/s | {:.0} | {:.0} | {:.2} | >= 0.80 |",
-        proxied.rps,
-        direct.rps,
-        proxied.rps / direct.rps
+        "| req/s, {CONNECTIONS} connections | {:.0} | {:.0} | {:.0} | |",
+        ours.rps, lean.rps, direct.rps
     );
     println!(
-        "| p99 | {:.2} ms | {:.2} ms | +{:.2} ms | < 1 ms added |",
-        proxied.p99_us / 1000.0,
-        direct.p99_us / 1000.0,
-        (proxied.p99_us - direct.p99_us) / 1000.0
+        "| ratio to straight | {:.2} | {:.2} | 1 | moclojer-proxy >= 0.80 |",
+        ours.rps / direct.rps,
+        lean.rps / direct.rps
     );
     println!(
-        "| failed requests | {:.0} | {:.0} | | 0 |",
-        proxied.errors, direct.errors
+        "| ratio to the reference proxy | {:.2} | 1 | | |",
+        ours.rps / lean.rps
+    );
+    println!("| proxy CPU per request | {ours_cpu:.1} us | {lean_cpu:.1} us | | |");
+    println!(
+        "| p99, {CONNECTIONS} connections | {:.2} ms | {:.2} ms | {:.2} ms | |",
+        ours.p99_us / 1000.0,
+        lean.p99_us / 1000.0,
+        direct.p99_us / 1000.0
+    );
+    println!(
+        "| p99, 1 connection (added) | {:.3} ms (+{:.3}) | {:.3} ms (+{:.3}) | {:.3} ms | < 1 ms added |",
+        ours1.p99_us / 1000.0,
+        (ours1.p99_us - direct1.p99_us) / 1000.0,
+        lean1.p99_us / 1000.0,
+        (lean1.p99_us - direct1.p99_us) / 1000.0,
+        direct1.p99_us / 1000.0
+    );
+    println!(
+        "| failed requests | {:.0} | {:.0} | {:.0} | 0 |",
+        ours.errors + ours1.errors,
+        lean.errors + lean1.errors,
+        direct.errors + direct1.errors
     );
     Ok(())
 }

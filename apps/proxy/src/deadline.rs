@@ -8,6 +8,10 @@
 //! header by its empty line; after that, reads pass straight through (a body may be slow:
 //! the upstream's read timeout governs it) until the connection loop re-arms it with
 //! [`Rearm`] for the next request.
+//!
+//! It also buffers small writes, as pingora's own listener does (its streams made from a
+//! bare `TcpStream` write straight through): a response's header and a small body leave
+//! in one send at the flush that ends the response, not one send each.
 
 use std::fmt;
 use std::io;
@@ -48,12 +52,18 @@ enum Phase {
     Body,
 }
 
+/// Writes smaller than this are gathered until a flush (pingora's own default).
+const WRITE_BUFFER: usize = 1460;
+
 /// A client stream whose request headers must arrive within a deadline.
 pub(crate) struct HeaderDeadline {
     inner: Stream,
     timeout: Duration,
     phase: Phase,
     rearm: Rearm,
+    /// Gathered writes, of which `sent` bytes have left.
+    out: Vec<u8>,
+    sent: usize,
 }
 
 impl fmt::Debug for HeaderDeadline {
@@ -77,7 +87,26 @@ impl HeaderDeadline {
                 lines: 0,
             },
             rearm,
+            out: Vec::with_capacity(WRITE_BUFFER),
+            sent: 0,
         }
+    }
+
+    /// Writes out what was gathered.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.out.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.out[self.sent..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => self.sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.out.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
     }
 
     fn timed_out() -> io::Error {
@@ -166,34 +195,37 @@ impl AsyncWrite for HeaderDeadline {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        if this.out.len() + buf.len() > WRITE_BUFFER {
+            std::task::ready!(this.poll_drain(cx))?;
+        }
+        if buf.len() >= WRITE_BUFFER {
+            return Pin::new(&mut this.inner).poll_write(cx, buf);
+        }
+        this.out.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        let this = self.get_mut();
+        std::task::ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
 #[async_trait]
 impl Shutdown for HeaderDeadline {
     async fn shutdown(&mut self) {
-        self.inner.shutdown().await;
+        let drained = std::future::poll_fn(|cx| self.poll_drain(cx)).await;
+        if drained.is_ok() {
+            self.inner.shutdown().await;
+        }
     }
 }
 
