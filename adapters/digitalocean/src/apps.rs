@@ -52,13 +52,14 @@ impl DigitalOceanApps {
         &self.app_id
     }
 
-    /// The entry of the spec's `domains` array for `domain`:
-    /// `{"domain": "x", "type": "ALIAS"}`, plus `"wildcard": true` for `*.zone`.
+    /// The entry of the spec's `domains` array for `domain`: `{"domain": "x", "type":
+    /// "ALIAS"}`; for `*.zone`, as the app spec documents wildcards (a `domain` is a plain
+    /// host name, and `wildcard` "includes all sub-domains, in addition to the given
+    /// domain"): `{"domain": "zone", "type": "ALIAS", "wildcard": true}`.
     pub fn domain_entry(domain: &str) -> Value {
-        if domain.starts_with("*.") {
-            json!({"domain": domain, "type": "ALIAS", "wildcard": true})
-        } else {
-            json!({"domain": domain, "type": "ALIAS"})
+        match domain.strip_prefix("*.") {
+            Some(zone) => json!({"domain": zone, "type": "ALIAS", "wildcard": true}),
+            None => json!({"domain": domain, "type": "ALIAS"}),
         }
     }
 
@@ -127,8 +128,34 @@ fn same(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_end_matches('.'))
 }
 
-fn entry_domain(entry: &Value) -> Option<&str> {
-    entry["domain"].as_str()
+fn is_wildcard(entry: &Value) -> bool {
+    entry["wildcard"].as_bool() == Some(true)
+}
+
+/// Whether `entry` is exactly what [`DigitalOceanApps::domain_entry`] writes for a wildcard,
+/// so removing the wildcard may remove the entry.
+fn is_our_wildcard(entry: &Value) -> bool {
+    entry.as_object().is_some_and(|fields| {
+        fields.len() == 3
+            && is_wildcard(entry)
+            && entry["type"] == "ALIAS"
+            && entry["domain"].is_string()
+    })
+}
+
+/// The domains an entry stands for, as the port names them: `*.zone` for a wildcard entry,
+/// and the plain name too when the entry is someone else's (a wildcard "includes all
+/// sub-domains, in addition to the given domain").
+fn entry_domains(entry: &Value) -> Vec<String> {
+    let Some(domain) = entry["domain"].as_str() else {
+        return Vec::new();
+    };
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    match (is_wildcard(entry), is_our_wildcard(entry)) {
+        (false, _) => vec![domain],
+        (true, true) => vec![format!("*.{domain}")],
+        (true, false) => vec![format!("*.{domain}"), domain],
+    }
 }
 
 #[async_trait]
@@ -137,12 +164,7 @@ impl PaasProvider for DigitalOceanApps {
         let spec = self.spec().await?;
         let mut domains: Vec<String> = spec["domains"]
             .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter_map(entry_domain)
-                    .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
-                    .collect()
-            })
+            .map(|list| list.iter().flat_map(entry_domains).collect())
             .unwrap_or_default();
         domains.sort();
         domains.dedup();
@@ -154,10 +176,21 @@ impl PaasProvider for DigitalOceanApps {
         self.change(domain, true, |list| {
             if list
                 .iter()
-                .filter_map(entry_domain)
-                .any(|d| same(d, domain))
+                .flat_map(entry_domains)
+                .any(|d| same(&d, domain))
             {
                 return false;
+            }
+            // A wildcard over a name the app already has widens that entry: the spec holds
+            // a name once.
+            if let Some(zone) = domain.strip_prefix("*.")
+                && let Some(entry) = list
+                    .iter_mut()
+                    .find(|e| e["domain"].as_str().is_some_and(|d| same(d, zone)))
+                && let Some(fields) = entry.as_object_mut()
+            {
+                fields.insert("wildcard".to_owned(), Value::Bool(true));
+                return true;
             }
             list.push(Self::domain_entry(domain));
             true
@@ -168,9 +201,33 @@ impl PaasProvider for DigitalOceanApps {
     async fn remove_domain(&self, domain: &str) -> PortResult<()> {
         check_domain_name(domain)?;
         self.change(domain, false, |list| {
-            let before = list.len();
-            list.retain(|entry| !entry_domain(entry).is_some_and(|d| same(d, domain)));
-            list.len() != before
+            let named =
+                |entry: &Value, name: &str| entry["domain"].as_str().is_some_and(|d| same(d, name));
+            match domain.strip_prefix("*.") {
+                Some(zone) => {
+                    let mut changed = false;
+                    list.retain_mut(|entry| {
+                        if !named(entry, zone) || !is_wildcard(entry) {
+                            return true;
+                        }
+                        changed = true;
+                        if is_our_wildcard(entry) {
+                            return false;
+                        }
+                        // Someone else's entry that we widened: narrow it back.
+                        if let Some(fields) = entry.as_object_mut() {
+                            fields.remove("wildcard");
+                        }
+                        true
+                    });
+                    changed
+                }
+                None => {
+                    let before = list.len();
+                    list.retain(|entry| !named(entry, domain) || is_wildcard(entry));
+                    list.len() != before
+                }
+            }
         })
         .await
     }

@@ -7,7 +7,7 @@
 //! the first byte for the later ones on a kept-alive connection. It recognises the end of a
 //! header by its empty line; after that, reads pass straight through (a body may be slow:
 //! the upstream's read timeout governs it) until the connection loop re-arms it with
-//! [`Rearm`] for the next request.
+//! [`Rearm`] for the next request. A client cut off is told so first: 408 with a JSON body.
 //!
 //! It also buffers small writes, as pingora's own listener does (its streams made from a
 //! bare `TcpStream` write straight through): a response's header and a small body leave
@@ -108,10 +108,18 @@ impl HeaderDeadline {
         self.sent = 0;
         Poll::Ready(Ok(()))
     }
+}
 
-    fn timed_out() -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, "request header timeout")
+/// What a client whose header took too long is told before its connection closes.
+const TIMEOUT_ANSWER: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: 72\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"request_timeout\",\"message\":\"request header too slow\"}}";
+
+/// Tells the client its header took too long (408, best effort: one write that does not
+/// wait), and gives the error that makes pingora close the connection.
+fn answer_timeout(inner: &mut Stream, cx: &mut Context<'_>) -> io::Error {
+    if let Poll::Ready(Ok(_)) = Pin::new(&mut *inner).poll_write(cx, TIMEOUT_ANSWER) {
+        let _flushed = Pin::new(&mut *inner).poll_flush(cx);
     }
+    io::Error::new(io::ErrorKind::TimedOut, "request header timeout")
 }
 
 /// Scans `bytes` of a header; true when they hold its end (an empty line after a request
@@ -163,7 +171,7 @@ impl AsyncRead for HeaderDeadline {
                 if let Some(sleep) = deadline
                     && sleep.as_mut().poll(cx).is_ready()
                 {
-                    return Poll::Ready(Err(Self::timed_out()));
+                    return Poll::Ready(Err(answer_timeout(&mut this.inner, cx)));
                 }
                 Poll::Pending
             }
@@ -174,7 +182,7 @@ impl AsyncRead for HeaderDeadline {
                 }
                 match deadline {
                     Some(sleep) if Instant::now() >= sleep.deadline() => {
-                        return Poll::Ready(Err(Self::timed_out()));
+                        return Poll::Ready(Err(answer_timeout(&mut this.inner, cx)));
                     }
                     Some(_) => {}
                     None => *deadline = Some(Box::pin(tokio::time::sleep(this.timeout))),
@@ -268,7 +276,23 @@ impl Peek for HeaderDeadline {}
 
 #[cfg(test)]
 mod tests {
-    use super::scan;
+    use super::{TIMEOUT_ANSWER, scan};
+
+    #[test]
+    fn the_timeout_answer_declares_its_body_length() {
+        let text = std::str::from_utf8(TIMEOUT_ANSWER).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("content-length: {}\r\n", body.len())),
+            "{head}"
+        );
+        assert!(is_error_envelope(body));
+    }
+
+    /// The body is the error envelope: an object with `error.code`.
+    fn is_error_envelope(body: &str) -> bool {
+        body.starts_with("{\"error\":{\"code\":\"request_timeout\"") && body.ends_with("}}")
+    }
 
     fn ends(chunks: &[&str]) -> bool {
         let (mut line, mut lines) = (0, 0);

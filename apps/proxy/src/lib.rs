@@ -1,8 +1,9 @@
 //! The moclojer cloud edge proxy: pingora in front of the foss mock servers.
 //!
 //! It takes the mock hosts, `<mock>-<handle>.<zone>`, and sends each request to one of a pool
-//! of foss upstreams (round robin over the ones an active TCP health check finds up; a
-//! request whose connection attempt fails goes to the next upstream). Everything else it
+//! of foss upstreams (round robin over the ones an active HTTP health check finds up: a
+//! `GET /` for a reserved host answered under 500 in time; a request whose connection
+//! attempt fails goes to the next upstream). Everything else it
 //! answers itself, with a small JSON body and no upstream detail:
 //!
 //! - no `Host`, several, or a malformed one → 400; a host outside the zone or not shaped
@@ -64,8 +65,9 @@ pub struct Config {
     pub zone: Zone,
     /// The foss servers requests go to. At least one.
     pub upstreams: Vec<SocketAddr>,
-    /// How often each upstream is probed (a TCP connect); a failed probe takes it out of the
-    /// rotation, a successful one puts it back.
+    /// How often each upstream is probed (`GET /`, any answer under 500 within
+    /// `connect_timeout` or the interval, whichever is shorter); a failed probe takes it out
+    /// of the rotation, a successful one puts it back.
     pub health_check_interval: Duration,
     /// Longest wait for a connection to an upstream (and for a health probe).
     pub connect_timeout: Duration,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use pingora::apps::HttpServerApp as _;
 use pingora::lb::LoadBalancer;
-use pingora::lb::health_check::TcpHealthCheck;
+use pingora::lb::health_check::HttpHealthCheck;
 use pingora::lb::selection::RoundRobin;
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{GetSocketDigest as _, SocketDigest, Stream};
@@ -39,15 +39,7 @@ where
         return Err(ProxyError::NoUpstreams);
     }
     let mut upstreams = LoadBalancer::<RoundRobin>::try_from_iter(config.upstreams.clone())?;
-    let mut probe = TcpHealthCheck::new();
-    probe.peer_template.options.connection_timeout = Some(
-        config.connect_timeout.min(
-            config
-                .health_check_interval
-                .max(std::time::Duration::from_millis(10)),
-        ),
-    );
-    upstreams.set_health_check(probe);
+    upstreams.set_health_check(health_check(&config));
     upstreams.health_check_frequency = Some(config.health_check_interval);
     upstreams.parallel_health_check = true;
     let upstreams = Arc::new(upstreams);
@@ -123,6 +115,35 @@ where
     }
     tracing::info!("proxy stopped");
     Ok(())
+}
+
+/// The Host the health check asks for: a reserved name no mock has, so foss answers it at
+/// once (404) without touching any mock.
+const HEALTH_HOST: &str = "proxy-health-check.invalid";
+
+/// An HTTP health check: an upstream is up when it answers `GET /` with any status under
+/// 500 within the timeout. A TCP connect alone would keep a server that accepts but no
+/// longer answers (stuck, overloaded) in the rotation.
+fn health_check(config: &Config) -> Box<HttpHealthCheck> {
+    let mut probe = HttpHealthCheck::new(HEALTH_HOST, false);
+    let timeout = config
+        .connect_timeout
+        .min(config.health_check_interval)
+        .max(std::time::Duration::from_millis(10));
+    probe.peer_template.options.connection_timeout = Some(timeout);
+    probe.peer_template.options.read_timeout = Some(timeout);
+    probe.peer_template.options.total_connection_timeout = Some(timeout);
+    probe.validator = Some(Box::new(|response| {
+        if response.status.as_u16() < 500 {
+            Ok(())
+        } else {
+            pingora::Error::e_explain(
+                pingora::ErrorType::HTTPStatus(response.status.as_u16()),
+                "the upstream answered the health check with a server error",
+            )
+        }
+    }));
+    Box::new(probe)
 }
 
 /// One client connection: requests in turn while it is kept alive.

@@ -20,9 +20,11 @@
 //!   as the real API returns it;
 //! - `GET /v2/apps/{id}` answers `{"app": {"id", "spec", ...}}`; `PUT /v2/apps/{id}` takes
 //!   `{"spec": ...}` and replaces the whole spec, after checking it: a `name`, and
-//!   `domains` entries with a valid `domain` (a leading `*.` only with `"wildcard": true`), a
-//!   known `type`, no domain twice and at most one `PRIMARY` — 400 `invalid_argument`
-//!   otherwise;
+//!   `domains` entries with a valid `domain` (a host name as the spec reference's pattern
+//!   has it, `^((xn--)?[a-zA-Z0-9]+(-+[a-zA-Z0-9]+)*\.)+(xn--)?[a-zA-Z0-9]{2,}\.?$`, 4 to 253
+//!   characters: no `*`, a wildcard is `"wildcard": true` on the plain name), a boolean
+//!   `wildcard`, a known `type`, no domain twice and at most one `PRIMARY` — 400
+//!   `invalid_argument` otherwise;
 //! - unknown paths, domains, apps and records are 404 `not_found`.
 //!
 //! Faults are injected with [`FakeDigitalOcean::fail_next_with`] (429 with `retry-after`
@@ -678,18 +680,26 @@ fn app_json(state: &State) -> Value {
     }})
 }
 
-fn valid_app_domain(domain: &str, wildcard: bool) -> bool {
-    let bare = match domain.strip_prefix("*.") {
-        Some(rest) if wildcard => rest,
-        Some(_) => return false,
-        None => domain,
+/// The app spec reference's pattern for `domains[].domain`:
+/// `^((xn--)?[a-zA-Z0-9]+(-+[a-zA-Z0-9]+)*\.)+(xn--)?[a-zA-Z0-9]{2,}\.?$`, 4 to 253 long.
+fn valid_app_domain(domain: &str) -> bool {
+    let alnum = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let label = |l: &str| {
+        let l = l.strip_prefix("xn--").unwrap_or(l);
+        alnum(l.split('-').next().unwrap_or(""))
+            && l.trim_matches(|c: char| c.is_ascii_alphanumeric())
+                .split(|c: char| c.is_ascii_alphanumeric())
+                .all(|run| run.bytes().all(|b| b == b'-'))
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    let bare = bare.strip_suffix('.').unwrap_or(bare);
-    (4..=253).contains(&bare.len())
-        && bare.contains('.')
-        && bare
-            .split('.')
-            .all(|l| is_label(l) && !l.contains('_') && !l.starts_with('-') && !l.ends_with('-'))
+    let bare = domain.strip_suffix('.').unwrap_or(domain);
+    let Some((names, top)) = bare.rsplit_once('.') else {
+        return false;
+    };
+    let top = top.strip_prefix("xn--").unwrap_or(top);
+    (4..=253).contains(&domain.len()) && alnum(top) && top.len() >= 2 && names.split('.').all(label)
 }
 
 fn update_app(state: &mut State, json: Option<Value>) -> Answer {
@@ -712,12 +722,13 @@ fn update_app(state: &mut State, json: Option<Value>) -> Answer {
             let Some(domain) = entry["domain"].as_str() else {
                 return bad_spec("spec.domains[].domain is required");
             };
-            let wildcard = match entry.get("wildcard") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => return bad_spec("spec.domains[].wildcard must be a boolean"),
-            };
-            if !valid_app_domain(domain, wildcard) {
+            if !matches!(
+                entry.get("wildcard"),
+                None | Some(Value::Null | Value::Bool(_))
+            ) {
+                return bad_spec("spec.domains[].wildcard must be a boolean");
+            }
+            if !valid_app_domain(domain) {
                 return bad_spec(format!("{domain} is not a valid domain"));
             }
             match entry.get("type") {

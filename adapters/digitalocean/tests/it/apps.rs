@@ -77,24 +77,27 @@ async fn only_the_domains_change() {
 async fn a_wildcard_is_added_and_removed() {
     let fake = fake().await;
     let apps = apps(&fake);
-    apps.add_domain("*.moclojer.com").await.expect("add");
+    apps.add_domain("*.mocks.moclojer.com").await.expect("add");
     let domains = fake.app_spec()["domains"].clone();
     assert_eq!(
         domains[1],
-        json!({"domain": "*.moclojer.com", "type": "ALIAS", "wildcard": true})
+        json!({"domain": "mocks.moclojer.com", "type": "ALIAS", "wildcard": true}),
+        "a wildcard is the plain name with `wildcard`, as the app spec documents it"
     );
     assert!(
         apps.list_domains()
             .await
             .expect("list")
-            .contains(&"*.moclojer.com".to_owned())
+            .contains(&"*.mocks.moclojer.com".to_owned())
     );
     let writes = fake
         .requests()
         .iter()
         .filter(|r| r.starts_with("PUT"))
         .count();
-    apps.add_domain("*.moclojer.com").await.expect("again");
+    apps.add_domain("*.mocks.moclojer.com")
+        .await
+        .expect("again");
     assert_eq!(
         fake.requests()
             .iter()
@@ -103,11 +106,35 @@ async fn a_wildcard_is_added_and_removed() {
         writes,
         "adding a present domain writes nothing"
     );
-    apps.remove_domain("*.moclojer.com").await.expect("remove");
+    apps.remove_domain("*.mocks.moclojer.com")
+        .await
+        .expect("remove");
     assert_eq!(fake.app_spec(), FakeDigitalOcean::initial_spec());
-    apps.remove_domain("*.moclojer.com")
+    apps.remove_domain("*.mocks.moclojer.com")
         .await
         .expect("absent: fine");
+}
+
+#[tokio::test]
+async fn a_wildcard_over_a_name_the_app_has_widens_that_entry_and_narrows_it_back() {
+    let fake = fake().await;
+    let apps = apps(&fake);
+    // The app's primary domain is moclojer.com: the spec holds a name once.
+    apps.add_domain("*.moclojer.com").await.expect("add");
+    let domains = fake.app_spec()["domains"].clone();
+    assert_eq!(
+        domains,
+        json!([{"domain": "moclojer.com", "type": "PRIMARY", "zone": "moclojer.com", "wildcard": true}])
+    );
+    let listed = apps.list_domains().await.expect("list");
+    assert!(listed.contains(&"*.moclojer.com".to_owned()), "{listed:?}");
+    assert!(listed.contains(&"moclojer.com".to_owned()), "{listed:?}");
+    apps.remove_domain("*.moclojer.com").await.expect("remove");
+    assert_eq!(
+        fake.app_spec(),
+        FakeDigitalOcean::initial_spec(),
+        "the primary entry stays, as it was"
+    );
 }
 
 #[tokio::test]

@@ -172,6 +172,11 @@ async fn bad_app_specs_are_refused() {
     for bad in [
         with_domains(json!([{"domain": "a.example.com"}, {"domain": "A.example.com"}])),
         with_domains(json!([{"domain": "*.example.com", "type": "ALIAS"}])),
+        with_domains(json!([{"domain": "*.example.com", "type": "ALIAS", "wildcard": true}])),
+        with_domains(json!([{"domain": "a.example.com", "wildcard": "yes"}])),
+        with_domains(json!([{"domain": "a_b.example.com"}])),
+        with_domains(json!([{"domain": "a.example.c"}])),
+        with_domains(json!([{"domain": "-a.example.com"}])),
         with_domains(json!([{"domain": "a.example.com", "type": "SECONDARY"}])),
         with_domains(
             json!([{"domain": "a.example.com", "type": "PRIMARY"}, {"domain": "b.example.com", "type": "PRIMARY"}]),
@@ -186,8 +191,9 @@ async fn bad_app_specs_are_refused() {
         assert_eq!(body["id"], "invalid_argument");
     }
     assert_eq!(fake.app_spec(), spec, "nothing refused was stored");
-    let good =
-        with_domains(json!([{"domain": "*.example.com", "type": "ALIAS", "wildcard": true}]));
+    let good = with_domains(
+        json!([{"domain": "example.com", "type": "ALIAS", "wildcard": true}, {"domain": "xn--bcher-kva.example.com."}, {"domain": "a--b.example.com"}]),
+    );
     let (status, body) = raw(&fake, Method::PUT, &path, Some(TOKEN), Some(good.clone())).await;
     assert_eq!(status, 200);
     assert_eq!(body["app"]["spec"], good["spec"]);
