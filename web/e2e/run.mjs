@@ -116,7 +116,14 @@ async function main() {
   const dialogs = []; // the questions the page asked, newest last
   page.on("dialog", (dialog) => { dialogs.push(dialog.message()); dialog.accept(); });
   const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(e));
+  // Uncaught errors, and anything the content security policy blocked.
+  const watch = (p) => {
+    p.on("pageerror", (e) => pageErrors.push(e));
+    p.on("console", (m) => {
+      if (m.type() === "error" && /Content Security Policy/i.test(m.text())) pageErrors.push(new Error(m.text()));
+    });
+  };
+  watch(page);
 
   const email = `e2e-${Date.now()}@example.com`;
   const password = "correct horse battery staple";
@@ -511,7 +518,7 @@ async function main() {
   const contextB = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const pageB = await contextB.newPage();
   pageB.on("dialog", (dialog) => dialog.accept());
-  pageB.on("pageerror", (e) => pageErrors.push(e));
+  watch(pageB);
 
   await step("orgs: B (a second browser context) sees the org, without owner controls", async () => {
     await pageB.goto(`${base}/`);
@@ -647,14 +654,14 @@ async function main() {
     assert.equal(new URL(page.url()).pathname, "/tokens", "the session itself is still signed in");
   });
 
-  await supabaseFlows(binary, pageErrors);
+  await supabaseFlows(binary, pageErrors, watch);
 
-  assert.deepEqual(pageErrors.map(String), [], "no uncaught errors in the page");
+  assert.deepEqual(pageErrors.map(String), [], "no uncaught errors and nothing the content security policy blocked");
 }
 
 // Supabase mode: a second all-in-one checks tokens from a local stand-in for Supabase Auth
 // (fake-supabase.mjs); the web interface signs in there by magic link and by GitHub.
-async function supabaseFlows(binary, pageErrors) {
+async function supabaseFlows(binary, pageErrors, watch) {
   const anonKey = "anon-key-for-the-e2e-run";
   const jwtSecret = `e2e-jwt-secret-${randomBytes(16).toString("hex")}`;
   const appPort = await freePort();
@@ -670,7 +677,7 @@ async function supabaseFlows(binary, pageErrors) {
   assert.equal(base, appBase);
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e));
+  watch(page);
   const email = `dana-${Date.now()}@example.com`;
   const handle = `d${Date.now().toString(36)}`;
 
@@ -722,7 +729,7 @@ async function supabaseFlows(binary, pageErrors) {
   await step("supabase: the link a second time says it expired", async () => {
     const other = await browser.newContext();
     const second = await other.newPage();
-    second.on("pageerror", (e) => pageErrors.push(e));
+    watch(second);
     await second.goto(link);
     const error = second.getByTestId("auth-error");
     await error.waitFor();

@@ -75,7 +75,12 @@ pub fn openapi_json(state: &Arc<State>) -> String {
 /// the error envelope, the body limit and request ids; and the web interface at `/` when
 /// `state.web_dir` is set (see [`web`]).
 pub fn endpoint(state: Arc<State>) -> impl Endpoint + 'static {
-    let web = Arc::new(web::Web::new(state.web_dir.clone()));
+    let mocks = state.mocks_url.of(&format!("*.{}", state.zone.as_str()));
+    let policy = web::content_security_policy(
+        &mocks,
+        state.supabase_browser.as_ref().map(|s| s.url.as_str()),
+    );
+    let web = Arc::new(web::Web::new(state.web_dir.clone(), &policy));
     let service = service(&state);
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();

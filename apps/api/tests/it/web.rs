@@ -66,3 +66,55 @@ async fn built_it_serves_the_files_and_index_for_its_routes() {
     assert_eq!(status, 401);
     assert!(body.contains("\"error\""), "{body}");
 }
+
+#[tokio::test]
+async fn the_files_carry_a_content_security_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<!doctype html><p>web</p>").expect("write");
+    let api = Api::start_with_web(Some(dir.path().to_path_buf())).await;
+    for path in ["/", "/signin"] {
+        let response = api
+            .client
+            .get(format!("{}{path}", api.base))
+            .send()
+            .await
+            .expect("send");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let policy = header("content-security-policy");
+        assert!(policy.contains("script-src 'self';"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(
+            policy.contains("connect-src 'self' http://*.localhost:8080;"),
+            "the try-it panel reaches the mock hosts: {policy}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+    }
+    // The api's own answers are not pages: no policy there.
+    let response = api
+        .client
+        .get(format!("{}/livez", api.base))
+        .send()
+        .await
+        .expect("send");
+    assert!(response.headers().get("content-security-policy").is_none());
+}
+
+#[test]
+fn the_policy_lets_the_page_reach_supabase_when_configured() {
+    let policy = moclojer_api::web::content_security_policy(
+        "https://*.moclojer.com",
+        Some("https://abc.supabase.co"),
+    );
+    assert!(
+        policy.contains("connect-src 'self' https://*.moclojer.com https://abc.supabase.co;"),
+        "{policy}"
+    );
+}
