@@ -771,6 +771,20 @@ async function supabaseFlows(binary, pageErrors, watch) {
     assert.equal(await page.getByTestId("whoami").textContent(), "octocat@example.com");
     assert.equal(fakeSupabase.calls["/auth/v1/authorize"], 1);
   });
+
+  await step("supabase: a session ended elsewhere cannot renew, and the page goes back to sign-in", async () => {
+    const session = await page.evaluate(() => JSON.parse(localStorage.getItem("moclojer.supabase.session")));
+    // Signing out on another device revokes the session's refresh tokens.
+    const ended = await fetch(`${fakeSupabase.url}/auth/v1/logout`, {
+      method: "POST",
+      headers: { apikey: anonKey, Authorization: `Bearer ${session.access_token}` },
+    });
+    assert.equal(ended.status, 204);
+    await new Promise((r) => setTimeout(r, 1100)); // the 61 s token now needs renewing
+    await page.reload();
+    await page.getByTestId("supabase-signin").waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem("moclojer.supabase.session")), null);
+  });
   await context.close();
 }
 
