@@ -295,20 +295,33 @@ async fn a_killed_upstream_leaves_the_rotation_without_failed_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_that_accepts_but_never_answers_leaves_the_rotation() {
     let a = Upstream::start("a").await;
-    // Accepts connections and reads, but never answers: a TCP check would keep it.
+    // Accepts connections and reads, but never answers: a TCP check would keep it. It
+    // counts the probes that gave up on it (closed their connection).
     let stuck = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stuck_addr = stuck.local_addr().unwrap();
+    let (gave_up, mut given_up) = tokio::sync::mpsc::unbounded_channel::<()>();
     let hung = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((tcp, _)) = stuck.accept().await {
-            held.push(tcp);
+        let mut held = JoinSet::new();
+        while let Ok((mut tcp, _)) = stuck.accept().await {
+            let gave_up = gave_up.clone();
+            held.spawn(async move {
+                let mut sink = [0_u8; 1024];
+                while tcp.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+                gave_up.send(()).ok();
+            });
         }
     });
     let mut config = config(&[&a]);
     config.upstreams.push(stuck_addr);
     let proxy = Proxy::start(config).await;
-    // The probes to the stuck one time out after 50 ms (the check interval): wait a few.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Two failed probes: the first one's verdict is recorded before the second starts.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        for _ in 0..2 {
+            given_up.recv().await.expect("probes");
+        }
+    })
+    .await
+    .expect("the health check probes the stuck upstream and gives up");
     for _ in 0..20 {
         let response = tokio::time::timeout(Duration::from_secs(2), get(proxy.addr, HOST_A, ""))
             .await
