@@ -412,8 +412,11 @@ pub(crate) fn api(seconds: &str) -> Result<(), String> {
 /// reverse proxy hyper makes), all in front of the same foss in one run (release build,
 /// loopback, the `loadgen` example of `moclojer-foss`).
 ///
+/// When `haproxy` is installed, HAProxy (one thread, upstream connections reused) joins as
+/// a second reference: a production proxy on the same machine, in the same run.
+///
 /// Two loads: saturation (64 connections, as fast as they go) for requests/s, and one
-/// connection at a time for the latency a proxy adds when nothing queues. Both proxies get
+/// connection at a time for the latency a proxy adds when nothing queues. Every proxy gets
 /// one worker thread: the load generator and foss use the machine's other cycles.
 pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
     step(
@@ -472,8 +475,10 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
         ],
     )?;
     let reference = start(&release.join("examples/reference_proxy"), &[&upstream, "1"])?;
+    let haproxy = start_haproxy(&work, &upstream)?;
     let host = "hello-bench.localhost";
-    let targets = [
+    // Straight to foss first, as the base of the ratios; then the proxies.
+    let mut targets = vec![
         ("straight to foss", upstream.clone(), None),
         ("moclojer-proxy", proxy.address.clone(), Some(&proxy)),
         (
@@ -482,6 +487,9 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
             Some(&reference),
         ),
     ];
+    if let Some(haproxy) = &haproxy {
+        targets.push(("haproxy", haproxy.address.clone(), Some(haproxy)));
+    }
 
     let mut saturated = Vec::new();
     let mut single = Vec::new();
@@ -517,53 +525,141 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
             results.push((measured, cpu_us));
         }
     }
+    let names: Vec<&str> = targets.iter().map(|t| t.0).collect();
+    drop(targets);
+    drop(haproxy);
     drop(reference);
     drop(proxy);
     drop(foss);
     std::fs::remove_dir_all(&work).ok();
+    if haproxy_missing() {
+        println!("\n(haproxy is not installed: `apt-get install haproxy` adds it as a reference)");
+    }
+    print_proxy_table(&names, &saturated, &single);
+    Ok(())
+}
 
-    let [(direct, _), (ours, ours_cpu), (lean, lean_cpu)] = saturated[..] else {
-        return Err("three saturation runs expected".to_owned());
+/// The table of `bench proxy`: one column per proxy, then straight to foss (measured first,
+/// `names[0]`), then the target; the reference proxy is `names[2]`.
+fn print_proxy_table(names: &[&str], saturated: &[(Load, f64)], single: &[(Load, f64)]) {
+    let (Some((direct, _)), Some((direct1, _))) = (saturated.first(), single.first()) else {
+        return;
     };
-    let [(direct1, _), (ours1, _), (lean1, _)] = single[..] else {
-        return Err("three single-connection runs expected".to_owned());
+    let (saturated, single) = (&saturated[1..], &single[1..]);
+    let proxies = saturated.len();
+    let row = |label: &str, cells: Vec<String>, last: &str, target: &str| {
+        println!("| {label} | {} | {last} | {target} |", cells.join(" | "));
     };
     println!();
-    println!("| measure | moclojer-proxy | reference proxy | straight to foss | target |");
-    println!("| --- | --- | --- | --- | --- |");
     println!(
-        "| req/s, {CONNECTIONS} connections | {:.0} | {:.0} | {:.0} | |",
-        ours.rps, lean.rps, direct.rps
+        "| measure | {} | {} | target |",
+        names[1..].join(" | "),
+        names[0]
     );
-    println!(
-        "| ratio to straight | {:.2} | {:.2} | 1 | moclojer-proxy >= 0.80 |",
-        ours.rps / direct.rps,
-        lean.rps / direct.rps
+    println!("|{}", " --- |".repeat(names.len() + 2));
+    let each = |f: &dyn Fn(usize) -> String| (0..proxies).map(f).collect::<Vec<_>>();
+    row(
+        &format!("req/s, {CONNECTIONS} connections"),
+        each(&|i| format!("{:.0}", saturated[i].0.rps)),
+        &format!("{:.0}", direct.rps),
+        "",
     );
-    println!(
-        "| ratio to the reference proxy | {:.2} | 1 | | |",
-        ours.rps / lean.rps
+    row(
+        "ratio to straight",
+        each(&|i| format!("{:.2}", saturated[i].0.rps / direct.rps)),
+        "1",
+        "moclojer-proxy >= 0.80",
     );
-    println!("| proxy CPU per request | {ours_cpu:.1} us | {lean_cpu:.1} us | | |");
-    println!(
-        "| p99, {CONNECTIONS} connections | {:.2} ms | {:.2} ms | {:.2} ms | |",
-        ours.p99_us / 1000.0,
-        lean.p99_us / 1000.0,
-        direct.p99_us / 1000.0
+    row(
+        "ratio to the reference proxy",
+        each(&|i| format!("{:.2}", saturated[i].0.rps / saturated[1].0.rps)),
+        "",
+        "",
     );
-    println!(
-        "| p99, 1 connection (added) | {:.3} ms (+{:.3}) | {:.3} ms (+{:.3}) | {:.3} ms | < 1 ms added |",
-        ours1.p99_us / 1000.0,
-        (ours1.p99_us - direct1.p99_us) / 1000.0,
-        lean1.p99_us / 1000.0,
-        (lean1.p99_us - direct1.p99_us) / 1000.0,
-        direct1.p99_us / 1000.0
+    row(
+        "proxy CPU per request",
+        each(&|i| format!("{:.1} us", saturated[i].1)),
+        "",
+        "",
     );
-    println!(
-        "| failed requests | {:.0} | {:.0} | {:.0} | 0 |",
-        ours.errors + ours1.errors,
-        lean.errors + lean1.errors,
-        direct.errors + direct1.errors
+    row(
+        &format!("p99, {CONNECTIONS} connections"),
+        each(&|i| format!("{:.2} ms", saturated[i].0.p99_us / 1000.0)),
+        &format!("{:.2} ms", direct.p99_us / 1000.0),
+        "",
     );
-    Ok(())
+    row(
+        "p99, 1 connection (added)",
+        each(&|i| {
+            format!(
+                "{:.3} ms (+{:.3})",
+                single[i].0.p99_us / 1000.0,
+                (single[i].0.p99_us - direct1.p99_us) / 1000.0
+            )
+        }),
+        &format!("{:.3} ms", direct1.p99_us / 1000.0),
+        "< 1 ms added",
+    );
+    row(
+        "failed requests",
+        each(&|i| format!("{:.0}", saturated[i].0.errors + single[i].0.errors)),
+        &format!("{:.0}", direct.errors + direct1.errors),
+        "0",
+    );
+}
+
+fn haproxy_missing() -> bool {
+    Command::new("haproxy")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_or(true, |s| !s.success())
+}
+
+/// HAProxy in front of `upstream` with one thread and upstream connections reused, when it
+/// is installed: a production proxy measured in the same run, as a second reference.
+fn start_haproxy(work: &Path, upstream: &str) -> Result<Option<Server>, String> {
+    if haproxy_missing() {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("a free port for haproxy: {e}"))?
+        .to_string();
+    let config = work.join("haproxy.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "global\n    nbthread 1\n    maxconn 4000\n\
+             defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n\
+             \x20   timeout server 30s\n    http-reuse always\n\
+             frontend bench\n    bind {address}\n    default_backend foss\n\
+             backend foss\n    server foss {upstream}\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let child = Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start haproxy: {e}"))?;
+    let mut server = Server {
+        child,
+        address,
+        started_in: Duration::ZERO,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&server.address).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("haproxy did not listen on {}", server.address));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.started_in = started.elapsed();
+    Ok(Some(server))
 }

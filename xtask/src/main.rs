@@ -43,8 +43,8 @@ tasks:
           publish-to-live latency (50 publishes) and GET /api/v1/mocks with 100 mocks
           against GET /livez on the same server (release build)
   bench proxy [SECONDS]
-          requests/s and p99 through moclojer-proxy against straight to foss
-          (release build)
+          requests/s and p99 through moclojer-proxy against straight to foss,
+          a lean hyper proxy and, when installed, HAProxy (release build)
   tidy    check dependency directions and module docs
 ";
 

@@ -12,6 +12,12 @@
 //! It also buffers small writes, as pingora's own listener does (its streams made from a
 //! bare `TcpStream` write straight through): a response's header and a small body leave
 //! in one send at the flush that ends the response, not one send each.
+//!
+//! And it gives the answer to a request pingora cannot parse. pingora answers those itself,
+//! before any filter runs, with a bare 400 (no body, `Server: Pingora`). The proxy's first
+//! filter marks each request it sees ([`HeaderDeadline::mark_parsed`]); a response written
+//! for a request that was never marked can only be that bare 400, and the client gets the
+//! JSON 400 every other refusal has instead, with `connection: close`.
 
 use std::fmt;
 use std::io;
@@ -64,6 +70,10 @@ pub(crate) struct HeaderDeadline {
     /// Gathered writes, of which `sent` bytes have left.
     out: Vec<u8>,
     sent: usize,
+    /// Whether the proxy's filters have seen the current request.
+    parsed: AtomicBool,
+    /// Whether pingora's bare 400 was replaced: what it writes after it is dropped.
+    replaced: bool,
 }
 
 impl fmt::Debug for HeaderDeadline {
@@ -89,7 +99,14 @@ impl HeaderDeadline {
             rearm,
             out: Vec::with_capacity(WRITE_BUFFER),
             sent: 0,
+            parsed: AtomicBool::new(false),
+            replaced: false,
         }
+    }
+
+    /// The proxy's filters have the current request: pingora parsed it.
+    pub(crate) fn mark_parsed(&self) {
+        self.parsed.store(true, Ordering::Release);
     }
 
     /// Writes out what was gathered.
@@ -112,6 +129,9 @@ impl HeaderDeadline {
 
 /// What a client whose header took too long is told before its connection closes.
 const TIMEOUT_ANSWER: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: 72\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"request_timeout\",\"message\":\"request header too slow\"}}";
+
+/// What a client gets for a request pingora could not parse, in place of pingora's bare 400.
+const MALFORMED_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 62\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed request\"}}";
 
 /// Tells the client its header took too long (408, best effort: one write that does not
 /// wait), and gives the error that makes pingora close the connection.
@@ -151,6 +171,7 @@ impl AsyncRead for HeaderDeadline {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.rearm.0.swap(false, Ordering::AcqRel) {
+            this.parsed.store(false, Ordering::Release);
             this.phase = Phase::Header {
                 deadline: None,
                 line: 0,
@@ -204,6 +225,22 @@ impl AsyncWrite for HeaderDeadline {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if !this.parsed.load(Ordering::Acquire) && !this.replaced {
+            // Nothing but pingora's answer to an unparseable request is written before the
+            // filters see a request.
+            this.replaced = true;
+            this.out.extend_from_slice(MALFORMED_ANSWER);
+            tracing::info!(
+                target: "moclojer_proxy::access",
+                status = 400,
+                answered_here = true,
+                "malformed request"
+            );
+            return Poll::Ready(Ok(buf.len()));
+        }
+        if this.replaced {
+            return Poll::Ready(Ok(buf.len()));
+        }
         if this.out.len() + buf.len() > WRITE_BUFFER {
             std::task::ready!(this.poll_drain(cx))?;
         }
@@ -276,22 +313,28 @@ impl Peek for HeaderDeadline {}
 
 #[cfg(test)]
 mod tests {
-    use super::{TIMEOUT_ANSWER, scan};
+    use super::{MALFORMED_ANSWER, TIMEOUT_ANSWER, scan};
 
     #[test]
-    fn the_timeout_answer_declares_its_body_length() {
-        let text = std::str::from_utf8(TIMEOUT_ANSWER).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.contains(&format!("content-length: {}\r\n", body.len())),
-            "{head}"
-        );
-        assert!(is_error_envelope(body));
+    fn the_answers_declare_their_body_length() {
+        for (answer, code) in [
+            (TIMEOUT_ANSWER, "request_timeout"),
+            (MALFORMED_ANSWER, "bad_request"),
+        ] {
+            let text = std::str::from_utf8(answer).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(
+                head.contains(&format!("content-length: {}\r\n", body.len())),
+                "{head}"
+            );
+            assert!(text.contains("\r\nconnection: close\r\n"), "{head}");
+            assert!(is_error_envelope(body, code), "{body}");
+        }
     }
 
     /// The body is the error envelope: an object with `error.code`.
-    fn is_error_envelope(body: &str) -> bool {
-        body.starts_with("{\"error\":{\"code\":\"request_timeout\"") && body.ends_with("}}")
+    fn is_error_envelope(body: &str, code: &str) -> bool {
+        body.starts_with(&format!("{{\"error\":{{\"code\":\"{code}\"")) && body.ends_with("}}")
     }
 
     fn ends(chunks: &[&str]) -> bool {

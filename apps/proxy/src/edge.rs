@@ -17,6 +17,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
+use crate::deadline::HeaderDeadline;
 use crate::limit::{Limiter, Verdict};
 
 /// The answers the proxy gives itself, and why.
@@ -231,6 +232,23 @@ impl ProxyHttp for Edge {
             body_bytes: 0,
             refused: None,
         }
+    }
+
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // pingora parsed this request: what is written for it from here on is ours.
+        if let Some(stream) = session.as_http1().and_then(|h1| {
+            h1.stream()
+                .as_ref()
+                .as_any()
+                .downcast_ref::<HeaderDeadline>()
+        }) {
+            stream.mark_parsed();
+        }
+        Ok(())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {

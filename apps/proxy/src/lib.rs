@@ -10,6 +10,7 @@
 //!   `<mock>-<handle>` → 404. `X-Forwarded-Host` is never used for routing, and never passed
 //!   on;
 //! - `Content-Length` together with `Transfer-Encoding` → 400 (request smuggling guard);
+//!   a request that cannot be parsed at all → 400 too, and the connection closes;
 //! - a header over [`Config::max_header_bytes`] → 431; a body over [`Config::max_body_bytes`]
 //!   → 413, declared or streamed;
 //! - a client that has not sent a whole request header within [`Config::header_timeout`] is

@@ -65,6 +65,18 @@ impl Upstream {
                                     header("x-forwarded-proto"),
                                     header("x-forwarded-host"),
                                 );
+                                if request.uri().path() == "/empty-400" {
+                                    // What pingora's own bare 400 looks like, from a mock.
+                                    return Ok::<_, Infallible>(
+                                        http::Response::builder()
+                                            .status(400)
+                                            .header("server", "Pingora")
+                                            .header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
+                                            .header("cache-control", "private, no-store")
+                                            .body(Full::new(Bytes::new()))
+                                            .unwrap(),
+                                    );
+                                }
                                 let slow = request.uri().path() == "/slow";
                                 let body = request
                                     .into_body()
@@ -540,9 +552,8 @@ async fn unknown_hosts_are_404_and_bad_hosts_400() {
     assert_eq!(junk.status, 400, "{junk:?}");
     assert_small_json(&junk, "bad_request");
     let userinfo = get(proxy.addr, "me@hello-alice.localhost", "").await;
-    // pingora itself refuses these, before any filter, with an empty 400: user
-    // information, two Hosts, a target that disagrees with the Host.
     assert_eq!(userinfo.status, 400, "{userinfo:?}");
+    assert_small_json(&userinfo, "bad_request");
     let absolute = send(
         proxy.addr,
         format!(
@@ -552,6 +563,82 @@ async fn unknown_hosts_are_404_and_bad_hosts_400() {
     )
     .await;
     assert_eq!(absolute.status, 400, "{absolute:?}");
+    assert_small_json(&absolute, "bad_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_cannot_be_parsed_get_the_json_400_and_lose_the_connection() {
+    let a = Upstream::start("a").await;
+    let proxy = Proxy::start(config(&[&a])).await;
+
+    for raw in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET /hello HTTP/1.1\r\nHost: hello-alice.localhost\r\nBad Header Name: x\r\n\r\n",
+        b"GET /hello HTTP/9.9\r\nHost: hello-alice.localhost\r\n\r\n",
+        b"GET /hello HTTP/1.1\r\nHost: hello-alice.localhost\r\nNoColonHere\r\n\r\n",
+        b"GET /hello HTTP/1.1\r\nHost: hello-alice.localhost\r\nX: a\x01b\r\n\r\n",
+        // A TLS client hello on the plain port.
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\0\0\0\0\r\n\r\n",
+    ] {
+        let response = send(proxy.addr, raw).await;
+        let shown = String::from_utf8_lossy(raw);
+        assert_eq!(response.status, 400, "{shown}: {response:?}");
+        assert_small_json(&response, "bad_request");
+        assert!(response.head.contains("connection: close"), "{response:?}");
+        assert!(!response.head.contains("pingora"), "{response:?}");
+    }
+
+    // An upstream's own empty 400, even one that looks like pingora's, passes through, and
+    // so does every request on a kept-alive connection after it.
+    let mut tcp = TcpStream::connect(proxy.addr).await.unwrap();
+    let ask = format!("GET /empty-400 HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n");
+    for _ in 0..2 {
+        tcp.write_all(ask.as_bytes()).await.unwrap();
+        let response = read_response(&mut tcp).await;
+        assert_eq!(response.status, 400, "{response:?}");
+        assert!(response.head.contains("server: pingora"), "{response:?}");
+        assert!(response.body.is_empty(), "{response:?}");
+    }
+    tcp.write_all(format!("GET /hello HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let response = read_response(&mut tcp).await;
+    assert_eq!(response.status, 200, "{response:?}");
+
+    // A malformed request after a good one on the same connection gets the JSON 400 too.
+    tcp.write_all(b"GARBAGE\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out))
+        .await
+        .expect("the proxy answers and closes in time")
+        .ok();
+    let response = parse(&out);
+    assert_eq!(response.status, 400, "{response:?}");
+    assert_small_json(&response, "bad_request");
+}
+
+/// Reads one response with a `content-length` (or none, for an empty body) off a kept-alive
+/// connection.
+async fn read_response(tcp: &mut TcpStream) -> Response {
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while !out.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut byte))
+            .await
+            .expect("the proxy answers in time")
+            .unwrap();
+        assert_eq!(n, 1, "the connection closed mid-header: {out:?}");
+        out.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+    let mut body = vec![0u8; length];
+    tcp.read_exact(&mut body).await.unwrap();
+    out.extend_from_slice(&body);
+    parse(&out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
