@@ -65,12 +65,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     match sender.send_request(request).await {
                         Ok(response) => {
                             let ok = response.status().is_success();
+                            // A server may end a connection after a number of requests.
+                            let closing = response
+                                .headers()
+                                .get(http::header::CONNECTION)
+                                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
                             if response.into_body().collect().await.is_err() || !ok {
                                 errors += 1;
                             }
                             latencies.push(
                                 u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX),
                             );
+                            if closing {
+                                break;
+                            }
                         }
                         Err(_) => {
                             errors += 1;

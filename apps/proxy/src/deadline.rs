@@ -23,7 +23,7 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -72,6 +72,8 @@ pub(crate) struct HeaderDeadline {
     sent: usize,
     /// Whether the proxy's filters have seen the current request.
     parsed: AtomicBool,
+    /// Requests the filters have seen on this connection.
+    requests: AtomicUsize,
     /// Whether pingora's bare 400 was replaced: what it writes after it is dropped.
     replaced: bool,
 }
@@ -100,13 +102,16 @@ impl HeaderDeadline {
             out: Vec::with_capacity(WRITE_BUFFER),
             sent: 0,
             parsed: AtomicBool::new(false),
+            requests: AtomicUsize::new(0),
             replaced: false,
         }
     }
 
-    /// The proxy's filters have the current request: pingora parsed it.
-    pub(crate) fn mark_parsed(&self) {
+    /// The proxy's filters have the current request: pingora parsed it. Returns how many
+    /// requests this connection has carried, this one included.
+    pub(crate) fn mark_parsed(&self) -> usize {
         self.parsed.store(true, Ordering::Release);
+        self.requests.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Writes out what was gathered.

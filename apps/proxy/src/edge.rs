@@ -114,6 +114,7 @@ pub(crate) struct EdgeLimits {
     pub(crate) connect_timeout: Duration,
     pub(crate) read_timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) max_requests_per_connection: usize,
 }
 
 /// The pingora proxy application.
@@ -239,14 +240,19 @@ impl ProxyHttp for Edge {
         session: &mut Session,
         _ctx: &mut RequestCtx,
     ) -> Result<()> {
-        // pingora parsed this request: what is written for it from here on is ours.
-        if let Some(stream) = session.as_http1().and_then(|h1| {
-            h1.stream()
-                .as_ref()
-                .as_any()
-                .downcast_ref::<HeaderDeadline>()
-        }) {
-            stream.mark_parsed();
+        // pingora parsed this request: what is written for it from here on is ours. The
+        // connection's last allowed request is answered with `Connection: close`.
+        let carried = session
+            .as_http1()
+            .and_then(|h1| {
+                h1.stream()
+                    .as_ref()
+                    .as_any()
+                    .downcast_ref::<HeaderDeadline>()
+            })
+            .map(HeaderDeadline::mark_parsed);
+        if carried.is_some_and(|n| n >= self.limits.max_requests_per_connection) {
+            session.set_keepalive(None);
         }
         Ok(())
     }

@@ -17,7 +17,10 @@
 //!   disconnected (slowloris guard), while others are served;
 //! - more than [`RateLimit`] allows for one host → 429 with `Retry-After`, counted per
 //!   canonical host, so a rotating `X-Forwarded-For` changes nothing and one host's 429s
-//!   never affect another.
+//!   never affect another;
+//! - a connection over [`Config::max_connections`] → 503, or over
+//!   [`Config::max_connections_per_client`] → 429, answered and closed before pingora sees
+//!   it; after [`Config::max_requests_per_connection`] requests a connection is closed.
 //!
 //! The upstream sees the client's `Host`, `X-Forwarded-For` with the client's address
 //! appended, and `X-Forwarded-Proto: http`. Every request is logged on the
@@ -50,6 +53,7 @@ mod deadline;
 mod edge;
 mod limit;
 mod server;
+mod slots;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -87,13 +91,24 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     /// How long a graceful stop waits for requests in flight.
     pub grace: Duration,
+    /// Most client connections held at once; more are answered 503 and closed. Keep it
+    /// under half the process's descriptor limit: a client connection may hold an upstream
+    /// connection too.
+    pub max_connections: usize,
+    /// Most client connections held at once from one client (an IPv4 address or an IPv6
+    /// /64); more are answered 429 and closed. `None` (the default): behind a load balancer
+    /// (App Platform, Cloudflare) every connection comes from a few balancer addresses.
+    pub max_connections_per_client: Option<usize>,
+    /// Most requests on one client connection; the last is answered with
+    /// `Connection: close`.
+    pub max_requests_per_connection: usize,
 }
 
 impl Config {
     /// The defaults, for these upstreams: zone `localhost`, a health check every second, a
     /// 1 s connect timeout, 30 s upstream timeout, 10 s header timeout, 60 s keep-alive,
-    /// 32 KiB of header, 4 MiB of body, 100 requests/s per host with bursts of 200, and 10 s
-    /// of grace.
+    /// 32 KiB of header, 4 MiB of body, 100 requests/s per host with bursts of 200, 10 s
+    /// of grace, 10,000 connections (none per client) and 1,000 requests per connection.
     pub fn new(upstreams: Vec<SocketAddr>) -> Self {
         Self {
             #[allow(clippy::expect_used, reason = "a constant, valid zone")]
@@ -108,6 +123,9 @@ impl Config {
             max_body_bytes: 4 * 1024 * 1024,
             rate_limit: Some(RateLimit::default()),
             grace: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_connections_per_client: None,
+            max_requests_per_connection: 1_000,
         }
     }
 }

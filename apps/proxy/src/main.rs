@@ -33,7 +33,7 @@ struct Args {
     /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
     #[arg(long, env = "MOCLOJER_ZONE", default_value = "localhost")]
     zone: String,
-    /// Milliseconds between health probes (TCP connects) of each upstream.
+    /// Milliseconds between health probes (`GET /`, any answer under 500) of each upstream.
     #[arg(long, env = "MOCLOJER_HEALTH_CHECK_MS", default_value_t = 1000)]
     health_check_ms: u64,
     /// Milliseconds to wait for a connection to an upstream.
@@ -63,6 +63,20 @@ struct Args {
     /// Seconds a graceful stop waits for requests in flight.
     #[arg(long, env = "MOCLOJER_GRACE_SECS", default_value_t = 10)]
     grace_secs: u64,
+    /// Most client connections at once (503 beyond).
+    #[arg(long, env = "MOCLOJER_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most connections at once from one client address (IPv6: its /64; 429 beyond); 0,
+    /// the default, for none: behind a load balancer every client is the balancer.
+    #[arg(long, env = "MOCLOJER_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 0)]
+    max_connections_per_client: usize,
+    /// Most requests on one client connection; the last is answered `Connection: close`.
+    #[arg(
+        long,
+        env = "MOCLOJER_MAX_REQUESTS_PER_CONNECTION",
+        default_value_t = 1_000
+    )]
+    max_requests_per_connection: usize,
     /// Worker threads (default: one per core).
     #[arg(long, env = "MOCLOJER_THREADS")]
     threads: Option<usize>,
@@ -90,6 +104,10 @@ fn config(args: &Args) -> anyhow::Result<Config> {
         ..RateLimit::default()
     });
     config.grace = Duration::from_secs(args.grace_secs);
+    config.max_connections = args.max_connections.max(1);
+    config.max_connections_per_client =
+        (args.max_connections_per_client > 0).then_some(args.max_connections_per_client);
+    config.max_requests_per_connection = args.max_requests_per_connection.max(1);
     Ok(config)
 }
 

@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use crate::deadline::{HeaderDeadline, Rearm};
 use crate::edge::{Edge, EdgeLimits};
 use crate::limit::Limiter;
+use crate::slots::{Slot, Slots};
 use crate::{Config, ProxyError};
 
 /// Runs the proxy on `listener` until `stop` completes, then shuts down gracefully: no new
@@ -62,25 +63,42 @@ where
             connect_timeout: config.connect_timeout,
             read_timeout: config.upstream_timeout,
             idle_timeout: std::time::Duration::from_secs(60),
+            max_requests_per_connection: config.max_requests_per_connection.max(1),
         },
     );
     let server_conf = Arc::new(ServerConf::default());
     let proxy = Arc::new(http_proxy(&server_conf, edge));
 
+    let slots = Slots::new(
+        config.max_connections,
+        config.max_connections_per_client.unwrap_or(usize::MAX),
+    );
     let mut connections = JoinSet::new();
     let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => {
-                    connections.spawn(connection(
-                        tcp,
-                        Arc::clone(&proxy),
-                        shutdown.clone(),
-                        config.clone(),
-                    ));
-                }
+                Ok((tcp, peer)) => match slots.admit(peer.ip()) {
+                    Ok(slot) => {
+                        connections.spawn(connection(
+                            tcp,
+                            slot,
+                            Arc::clone(&proxy),
+                            shutdown.clone(),
+                            config.clone(),
+                        ));
+                    }
+                    Err(full) => {
+                        tracing::info!(
+                            target: "moclojer_proxy::access",
+                            client = %peer.ip(),
+                            limit = ?full,
+                            "connection turned away"
+                        );
+                        slots.turn_away(tcp, full);
+                    }
+                },
                 Err(e) => {
                     // Out of descriptors and the like: wait a moment rather than spin.
                     tracing::warn!(error = %e, "accept failed");
@@ -146,9 +164,12 @@ fn health_check(config: &Config) -> Box<HttpHealthCheck> {
     Box::new(probe)
 }
 
-/// One client connection: requests in turn while it is kept alive.
+/// One client connection: requests in turn while it is kept alive (the edge closes it after
+/// [`Config::max_requests_per_connection`]). `_slot` holds its place under the connection
+/// caps until it ends.
 async fn connection(
     tcp: TcpStream,
+    _slot: Slot,
     proxy: Arc<HttpProxy<Edge>>,
     shutdown: watch::Receiver<bool>,
     config: Config,

@@ -430,33 +430,38 @@ async fn oversize_headers_are_431() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_header_client_is_cut_off_while_others_are_served() {
+async fn slow_header_clients_are_cut_off_while_others_are_served() {
     let a = Upstream::start("a").await;
     let mut config = config(&[&a]);
     config.header_timeout = Duration::from_millis(400);
     let proxy = Proxy::start(config).await;
 
+    // 200 clients drip their headers at once (a slowloris attack).
     let addr = proxy.addr;
-    let slow = tokio::spawn(async move {
-        let started = Instant::now();
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.write_all(b"GET /hello HTTP/1.1\r\n").await.unwrap();
-        // One header byte every 50 ms: every read is quick, the header never ends.
-        for byte in format!("Host: {HOST_A}\r\nX-Drip: {}", "d".repeat(100)).bytes() {
-            if tcp.write_all(&[byte]).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if started.elapsed() > Duration::from_secs(3) {
-                break;
-            }
-        }
-        let mut out = Vec::new();
-        tokio::time::timeout(Duration::from_secs(1), tcp.read_to_end(&mut out))
-            .await
-            .ok();
-        (started.elapsed(), parse(&out).status)
-    });
+    let slow: Vec<_> = (0..200)
+        .map(|_| {
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let mut tcp = TcpStream::connect(addr).await.unwrap();
+                tcp.write_all(b"GET /hello HTTP/1.1\r\n").await.unwrap();
+                // One header byte every 50 ms: every read is quick, the header never ends.
+                for byte in format!("Host: {HOST_A}\r\nX-Drip: {}", "d".repeat(100)).bytes() {
+                    if tcp.write_all(&[byte]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if started.elapsed() > Duration::from_secs(3) {
+                        break;
+                    }
+                }
+                let mut out = Vec::new();
+                tokio::time::timeout(Duration::from_secs(1), tcp.read_to_end(&mut out))
+                    .await
+                    .ok();
+                (started.elapsed(), parse(&out).status)
+            })
+        })
+        .collect();
 
     // Meanwhile, others are served promptly.
     for _ in 0..5 {
@@ -467,15 +472,17 @@ async fn a_slow_header_client_is_cut_off_while_others_are_served() {
         tokio::time::sleep(Duration::from_millis(60)).await;
     }
 
-    let (took, status) = slow.await.unwrap();
-    assert_eq!(
-        status, 408,
-        "the slow client is told, not answered by an upstream"
-    );
-    assert!(
-        took < Duration::from_millis(1500),
-        "cut off after {took:?}, with a 400 ms header timeout"
-    );
+    for client in slow {
+        let (took, status) = client.await.unwrap();
+        assert_eq!(
+            status, 408,
+            "a slow client is told, not answered by an upstream"
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "cut off after {took:?}, with a 400 ms header timeout (the drip lasts 3 s)"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -687,4 +694,105 @@ async fn no_upstream_is_a_configuration_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let outcome = moclojer_proxy::serve(listener, Config::new(Vec::new()), async {}).await;
     assert!(matches!(outcome, Err(ProxyError::NoUpstreams)));
+}
+
+/// A connection to the proxy from `client` (any 127.x.y.z address).
+async fn connect_from(client: &str, proxy: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{client}:0").parse().unwrap()).unwrap();
+    socket.connect(proxy).await.unwrap()
+}
+
+/// Reads until the proxy closes the connection.
+async fn read_to_close(tcp: &mut TcpStream) -> Response {
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out))
+        .await
+        .expect("the proxy answers and closes in time")
+        .ok();
+    parse(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_caps_are_turned_away_and_a_freed_place_admits_again() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.max_connections = 3;
+    config.max_connections_per_client = Some(2);
+    let proxy = Proxy::start(config).await;
+    let ask = format!("GET /hello HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n");
+
+    // Two kept-alive connections from one client, served.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = connect_from("127.0.0.1", proxy.addr).await;
+        tcp.write_all(ask.as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut tcp).await.status, 200);
+        held.push(tcp);
+    }
+    // A third from the same client is over its share: 429, closed.
+    let mut third = connect_from("127.0.0.1", proxy.addr).await;
+    third.write_all(ask.as_bytes()).await.unwrap();
+    let refused = read_to_close(&mut third).await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_small_json(&refused, "too_many_connections");
+    assert!(refused.head.contains("connection: close"), "{refused:?}");
+
+    // Another client takes the last place; a third client finds the proxy full: 503.
+    let mut other = connect_from("127.0.0.2", proxy.addr).await;
+    other.write_all(ask.as_bytes()).await.unwrap();
+    assert_eq!(read_response(&mut other).await.status, 200);
+    let mut late = connect_from("127.0.0.3", proxy.addr).await;
+    let full = read_to_close(&mut late).await;
+    assert_eq!(full.status, 503, "{full:?}");
+    assert_small_json(&full, "unavailable");
+
+    // The held connections still work; once one closes, its client is admitted again.
+    tcp_roundtrip(&mut held[1], &ask).await;
+    drop(held.remove(0));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = connect_from("127.0.0.1", proxy.addr).await;
+        again.write_all(ask.as_bytes()).await.unwrap();
+        let response = read_response(&mut again).await;
+        if response.status == 200 {
+            break;
+        }
+        assert_eq!(response.status, 429, "{response:?}");
+        assert!(Instant::now() < deadline, "the freed place never came back");
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn tcp_roundtrip(tcp: &mut TcpStream, ask: &str) {
+    tcp.write_all(ask.as_bytes()).await.unwrap();
+    let response = read_response(tcp).await;
+    assert_eq!(response.status, 200, "{response:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closes_after_its_last_allowed_request() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.max_requests_per_connection = 3;
+    let proxy = Proxy::start(config).await;
+    let ask = format!("GET /hello HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n");
+
+    let mut tcp = TcpStream::connect(proxy.addr).await.unwrap();
+    for n in 1..=3 {
+        tcp.write_all(ask.as_bytes()).await.unwrap();
+        let response = read_response(&mut tcp).await;
+        assert_eq!(response.status, 200, "request {n}: {response:?}");
+        assert_eq!(
+            response.head.contains("connection: close"),
+            n == 3,
+            "request {n}: {response:?}"
+        );
+    }
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest))
+        .await
+        .expect("the proxy closes the connection")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "nothing after the last response: {rest:?}");
 }
