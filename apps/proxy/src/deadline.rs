@@ -12,18 +12,12 @@
 //! It also buffers small writes, as pingora's own listener does (its streams made from a
 //! bare `TcpStream` write straight through): a response's header and a small body leave
 //! in one send at the flush that ends the response, not one send each.
-//!
-//! And it gives the answer to a request pingora cannot parse. pingora answers those itself,
-//! before any filter runs, with a bare 400 (no body, `Server: Pingora`). The proxy's first
-//! filter marks each request it sees ([`HeaderDeadline::mark_parsed`]); a response written
-//! for a request that was never marked can only be that bare 400, and the client gets the
-//! JSON 400 every other refusal has instead, with `connection: close`.
 
 use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -70,12 +64,6 @@ pub(crate) struct HeaderDeadline {
     /// Gathered writes, of which `sent` bytes have left.
     out: Vec<u8>,
     sent: usize,
-    /// Whether the proxy's filters have seen the current request.
-    parsed: AtomicBool,
-    /// Requests the filters have seen on this connection.
-    requests: AtomicUsize,
-    /// Whether pingora's bare 400 was replaced: what it writes after it is dropped.
-    replaced: bool,
 }
 
 impl fmt::Debug for HeaderDeadline {
@@ -101,17 +89,7 @@ impl HeaderDeadline {
             rearm,
             out: Vec::with_capacity(WRITE_BUFFER),
             sent: 0,
-            parsed: AtomicBool::new(false),
-            requests: AtomicUsize::new(0),
-            replaced: false,
         }
-    }
-
-    /// The proxy's filters have the current request: pingora parsed it. Returns how many
-    /// requests this connection has carried, this one included.
-    pub(crate) fn mark_parsed(&self) -> usize {
-        self.parsed.store(true, Ordering::Release);
-        self.requests.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Writes out what was gathered.
@@ -134,9 +112,6 @@ impl HeaderDeadline {
 
 /// What a client whose header took too long is told before its connection closes.
 const TIMEOUT_ANSWER: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: 72\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"request_timeout\",\"message\":\"request header too slow\"}}";
-
-/// What a client gets for a request pingora could not parse, in place of pingora's bare 400.
-const MALFORMED_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 62\r\nconnection: close\r\n\r\n{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed request\"}}";
 
 /// Tells the client its header took too long (408, best effort: one write that does not
 /// wait), and gives the error that makes pingora close the connection.
@@ -176,7 +151,6 @@ impl AsyncRead for HeaderDeadline {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.rearm.0.swap(false, Ordering::AcqRel) {
-            this.parsed.store(false, Ordering::Release);
             this.phase = Phase::Header {
                 deadline: None,
                 line: 0,
@@ -230,22 +204,6 @@ impl AsyncWrite for HeaderDeadline {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if !this.parsed.load(Ordering::Acquire) && !this.replaced {
-            // Nothing but pingora's answer to an unparseable request is written before the
-            // filters see a request.
-            this.replaced = true;
-            this.out.extend_from_slice(MALFORMED_ANSWER);
-            tracing::info!(
-                target: "moclojer_proxy::access",
-                status = 400,
-                answered_here = true,
-                "malformed request"
-            );
-            return Poll::Ready(Ok(buf.len()));
-        }
-        if this.replaced {
-            return Poll::Ready(Ok(buf.len()));
-        }
         if this.out.len() + buf.len() > WRITE_BUFFER {
             std::task::ready!(this.poll_drain(cx))?;
         }
@@ -318,23 +276,18 @@ impl Peek for HeaderDeadline {}
 
 #[cfg(test)]
 mod tests {
-    use super::{MALFORMED_ANSWER, TIMEOUT_ANSWER, scan};
+    use super::{TIMEOUT_ANSWER, scan};
 
     #[test]
-    fn the_answers_declare_their_body_length() {
-        for (answer, code) in [
-            (TIMEOUT_ANSWER, "request_timeout"),
-            (MALFORMED_ANSWER, "bad_request"),
-        ] {
-            let text = std::str::from_utf8(answer).unwrap();
-            let (head, body) = text.split_once("\r\n\r\n").unwrap();
-            assert!(
-                head.contains(&format!("content-length: {}\r\n", body.len())),
-                "{head}"
-            );
-            assert!(text.contains("\r\nconnection: close\r\n"), "{head}");
-            assert!(is_error_envelope(body, code), "{body}");
-        }
+    fn the_timeout_answer_declares_its_body_length() {
+        let text = std::str::from_utf8(TIMEOUT_ANSWER).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("content-length: {}\r\n", body.len())),
+            "{head}"
+        );
+        assert!(text.contains("\r\nconnection: close\r\n"), "{head}");
+        assert!(is_error_envelope(body, "request_timeout"), "{body}");
     }
 
     /// The body is the error envelope: an object with `error.code`.

@@ -1,26 +1,21 @@
-//! The connection loop: accepts clients, hands each connection to pingora's `HttpProxy`
-//! behind a header deadline, runs the upstream health check, and stops gracefully.
+//! The accept loop: admits clients under the connection caps, hands each connection to the
+//! [`relay`](crate::relay), runs the upstream health check, and stops gracefully.
 
 use std::future::Future;
-use std::os::fd::AsRawFd as _;
 use std::sync::Arc;
 
-use pingora::apps::HttpServerApp as _;
 use pingora::lb::LoadBalancer;
 use pingora::lb::health_check::HttpHealthCheck;
 use pingora::lb::selection::RoundRobin;
-use pingora::protocols::http::ServerSession;
-use pingora::protocols::{GetSocketDigest as _, SocketDigest, Stream};
-use pingora::proxy::{HttpProxy, http_proxy};
-use pingora::server::configuration::ServerConf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::deadline::{HeaderDeadline, Rearm};
 use crate::edge::{Edge, EdgeLimits};
 use crate::limit::Limiter;
-use crate::slots::{Slot, Slots};
+use crate::pool::Pool;
+use crate::relay::{self, Relay};
+use crate::slots::Slots;
 use crate::{Config, ProxyError};
 
 /// Runs the proxy on `listener` until `stop` completes, then shuts down gracefully: no new
@@ -52,22 +47,23 @@ where
         async move { upstreams.run(shutdown, None).await }
     });
 
-    let edge = Edge::new(
-        config.zone.clone(),
+    let relay = Arc::new(Relay {
+        edge: Edge::new(
+            config.zone.clone(),
+            config.rate_limit.map(Limiter::new),
+            EdgeLimits {
+                max_header_bytes: config.max_header_bytes,
+                max_body_bytes: config.max_body_bytes,
+                connect_timeout: config.connect_timeout,
+                read_timeout: config.upstream_timeout,
+            },
+        ),
         upstreams,
-        config.upstreams.len(),
-        config.rate_limit.map(Limiter::new),
-        EdgeLimits {
-            max_header_bytes: config.max_header_bytes,
-            max_body_bytes: config.max_body_bytes,
-            connect_timeout: config.connect_timeout,
-            read_timeout: config.upstream_timeout,
-            idle_timeout: std::time::Duration::from_secs(60),
-            max_requests_per_connection: config.max_requests_per_connection.max(1),
-        },
-    );
-    let server_conf = Arc::new(ServerConf::default());
-    let proxy = Arc::new(http_proxy(&server_conf, edge));
+        pool: Pool::default(),
+        header_timeout: config.header_timeout,
+        keepalive_seconds: config.keepalive_seconds,
+        max_requests_per_connection: config.max_requests_per_connection.max(1),
+    });
 
     let slots = Slots::new(
         config.max_connections,
@@ -81,13 +77,13 @@ where
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => match slots.admit(peer.ip()) {
                     Ok(slot) => {
-                        connections.spawn(connection(
-                            tcp,
-                            slot,
-                            Arc::clone(&proxy),
-                            shutdown.clone(),
-                            config.clone(),
-                        ));
+                        let connection =
+                            relay::connection(Arc::clone(&relay), tcp, Some(peer), shutdown.clone());
+                        connections.spawn(async move {
+                            connection.await;
+                            // Its place under the caps is free once it has closed.
+                            drop(slot);
+                        });
                     }
                     Err(full) => {
                         tracing::info!(
@@ -114,9 +110,8 @@ where
         connections = connections.len(),
         "proxy stopping: draining connections"
     );
-    shutdown_tx.send_replace(true);
     // Wakes connections parked between requests; they close without another request.
-    proxy.http_cleanup().await;
+    shutdown_tx.send_replace(true);
     let drained = tokio::time::timeout(config.grace, async {
         while connections.join_next().await.is_some() {}
     })
@@ -162,45 +157,4 @@ fn health_check(config: &Config) -> Box<HttpHealthCheck> {
         }
     }));
     Box::new(probe)
-}
-
-/// One client connection: requests in turn while it is kept alive (the edge closes it after
-/// [`Config::max_requests_per_connection`]). `_slot` holds its place under the connection
-/// caps until it ends.
-async fn connection(
-    tcp: TcpStream,
-    _slot: Slot,
-    proxy: Arc<HttpProxy<Edge>>,
-    shutdown: watch::Receiver<bool>,
-    config: Config,
-) {
-    tcp.set_nodelay(true).ok();
-    let peer = tcp.peer_addr().ok();
-    let fd = tcp.as_raw_fd();
-    let mut stream = pingora::protocols::l4::stream::Stream::from(tcp);
-    let digest = SocketDigest::from_raw_fd(fd);
-    digest.peer_addr.set(peer.map(Into::into)).ok();
-    stream.set_socket_digest(digest);
-    let rearm = Rearm::default();
-    let stream: Stream = Box::new(HeaderDeadline::new(
-        Box::new(stream),
-        config.header_timeout,
-        rearm.clone(),
-    ));
-
-    let mut session = ServerSession::new_http1(stream);
-    session.set_keepalive((!*shutdown.borrow()).then_some(config.keepalive_seconds));
-    let mut reused = proxy.process_new_http(session, &shutdown).await;
-    while let Some(next) = reused {
-        if *shutdown.borrow() {
-            break;
-        }
-        let (stream, settings) = next.consume();
-        rearm.next_request();
-        let mut session = ServerSession::new_http1(stream);
-        if let Some(settings) = settings {
-            settings.apply_to_session(&mut session);
-        }
-        reused = proxy.process_new_http(session, &shutdown).await;
-    }
 }

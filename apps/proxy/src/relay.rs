@@ -1,0 +1,544 @@
+//! The request path, on pingora's HTTP/1 sessions: each client connection reads requests in
+//! turn, checks each ([`Edge::admit`]), and relays it to a healthy upstream over an idle
+//! connection from the [`Pool`] or a new one; the response streams back, and a `101`
+//! turns the pair into a two-way pipe (WebSocket).
+//!
+//! pingora's `HttpProxy` does the same with more machinery per request (per-request tasks
+//! and channels, a watcher task for every idle upstream connection); this path keeps
+//! pingora's parsers, framing and body handling and costs about two thirds of the CPU per
+//! request (`cargo xtask bench proxy`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moclojer_domain::Host;
+use pingora::ErrorType;
+use pingora::lb::LoadBalancer;
+use pingora::lb::selection::RoundRobin;
+use pingora::protocols::Stream;
+use pingora::protocols::http::v1::client::HttpSession as Upstream;
+use pingora::protocols::http::v1::server::HttpSession as Client;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::deadline::{HeaderDeadline, Rearm};
+use crate::edge::{Denied, Edge, Refusal, answer};
+use crate::pool::Pool;
+
+/// What relays requests: the checks, the upstreams and their idle connections.
+pub(crate) struct Relay {
+    pub(crate) edge: Edge,
+    pub(crate) upstreams: Arc<LoadBalancer<RoundRobin>>,
+    pub(crate) pool: Pool,
+    pub(crate) header_timeout: Duration,
+    pub(crate) keepalive_seconds: u64,
+    pub(crate) max_requests_per_connection: usize,
+}
+
+/// How a request ended, for the access log and the connection.
+struct Done {
+    status: u16,
+    upstream: Option<SocketAddr>,
+    /// The client connection may carry another request.
+    reusable: bool,
+    /// Why it failed, when it did.
+    error: Option<String>,
+    answered_here: bool,
+}
+
+impl Done {
+    fn answered(status: u16, reusable: bool) -> Self {
+        Self {
+            status,
+            upstream: None,
+            reusable,
+            error: None,
+            answered_here: true,
+        }
+    }
+}
+
+/// One client connection: requests in turn while it is kept alive, at most
+/// `max_requests_per_connection`; an idle one closes when `shutdown` turns true.
+pub(crate) async fn connection(
+    relay: Arc<Relay>,
+    tcp: TcpStream,
+    peer: Option<SocketAddr>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tcp.set_nodelay(true).ok();
+    let rearm = Rearm::default();
+    let stream: Stream = Box::new(HeaderDeadline::new(
+        Box::new(pingora::protocols::l4::stream::Stream::from(tcp)),
+        relay.header_timeout,
+        rearm.clone(),
+    ));
+    let mut client = Client::new(stream);
+    relay.time(&mut client);
+    // The client's address as it goes into `X-Forwarded-For`.
+    let peer_ip = peer.map(|p| p.ip().to_canonical().to_string());
+    let mut served = 0;
+    loop {
+        // The first request is timed by the header deadline; later ones may idle for the
+        // keep-alive time first (the session's own keep-alive timeout, which ends the read
+        // with nothing). A stop wakes an idle connection, which then closes.
+        let read = tokio::select! {
+            biased;
+            read = client.read_request() => Some(read),
+            _ = shutdown.wait_for(|stop| *stop) => None,
+        };
+        match read {
+            Some(Ok(Some(_))) => {}
+            Some(Err(e)) if matches!(e.etype(), ErrorType::InvalidHTTPHeader) => {
+                // pingora could not parse it: the JSON 400, and the connection ends.
+                client.set_server_keepalive(None);
+                write_answer(&mut client, false, Refusal::BadRequest, None).await;
+                access_log(None, None, &Done::answered(400, false), Instant::now());
+                client.shutdown().await;
+                return;
+            }
+            _ => return,
+        }
+        served += 1;
+        let last = served >= relay.max_requests_per_connection || *shutdown.borrow();
+        client.set_server_keepalive((!last).then_some(relay.keepalive_seconds));
+        let started = Instant::now();
+        let (host, done) = relay
+            .request(&mut client, peer_ip.as_deref(), &shutdown)
+            .await;
+        access_log(Some(client.req_header()), host.as_ref(), &done, started);
+        if !done.reusable {
+            client.shutdown().await;
+            return;
+        }
+        match client.reuse().await {
+            Ok(Some(next)) => {
+                let (stream, prefix) = next.into_parts();
+                rearm.next_request();
+                client = Client::new(stream);
+                relay.time(&mut client);
+                client.set_server_keepalive(Some(relay.keepalive_seconds.max(1)));
+                if let Some(prefix) = prefix {
+                    client.set_pipelined_prefix(prefix);
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Writes the proxy's own answer; the connection ends after it when it has a body the
+/// proxy did not read or cannot trust.
+async fn write_answer(
+    client: &mut Client,
+    head: bool,
+    refusal: Refusal,
+    retry_after: Option<Duration>,
+) {
+    let Ok((header, body)) = answer(refusal, retry_after) else {
+        return;
+    };
+    if client.write_response_header(header).await.is_err() {
+        return;
+    }
+    if !head && client.write_body(&body).await.is_err() {
+        return;
+    }
+    client.finish_body().await.ok();
+}
+
+impl Relay {
+    /// A client that stops reading or sending mid-body is let go after the upstream
+    /// timeout, per read or write.
+    fn time(&self, client: &mut Client) {
+        client.set_read_timeout(Some(self.edge.limits.read_timeout));
+        client.set_write_timeout(Some(self.edge.limits.read_timeout));
+    }
+
+    /// Answers one request: refused here, or relayed to an upstream.
+    async fn request(
+        &self,
+        client: &mut Client,
+        peer: Option<&str>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> (Option<Host>, Done) {
+        let host = match self
+            .edge
+            .admit(client.req_header(), &client.get_headers_raw_bytes())
+        {
+            Ok(host) => host,
+            Err(Denied {
+                refusal,
+                host,
+                retry_after,
+            }) => {
+                let has_body = client
+                    .req_header()
+                    .headers
+                    .contains_key(http::header::TRANSFER_ENCODING)
+                    || client
+                        .req_header()
+                        .headers
+                        .get(http::header::CONTENT_LENGTH)
+                        .is_some_and(|v| v.as_bytes() != b"0");
+                let reusable = !has_body && !matches!(refusal.status(), 400 | 413 | 431);
+                if !reusable {
+                    client.set_server_keepalive(None);
+                }
+                write_answer(client, is_head(client), refusal, retry_after).await;
+                return (host, Done::answered(refusal.status(), reusable));
+            }
+        };
+        let done = self.relay(client, peer, shutdown).await;
+        (Some(host), done)
+    }
+
+    /// Relays an admitted request and its response.
+    async fn relay(
+        &self,
+        client: &mut Client,
+        peer: Option<&str>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Done {
+        if expects_continue(client) {
+            // Checked and within the limits: the client may send its body.
+            if client.write_continue_response().await.is_err() {
+                return Done::answered(0, false);
+            }
+        }
+        let bodyless = !client
+            .req_header()
+            .headers
+            .contains_key(http::header::TRANSFER_ENCODING)
+            && client
+                .req_header()
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_none_or(|v| v.as_bytes() == b"0");
+
+        // Idempotent requests without a body may be sent again when an idle connection
+        // turns out closed after the request went out (RFC 9110 §9.2.2).
+        let replayable = bodyless
+            && matches!(
+                client.req_header().method,
+                http::Method::GET
+                    | http::Method::HEAD
+                    | http::Method::OPTIONS
+                    | http::Method::PUT
+                    | http::Method::DELETE
+                    | http::Method::TRACE
+            );
+
+        // An upstream, and the request sent to it. A new connection that fails before
+        // anything reached the upstream moves on to the next upstream. An idle connection
+        // from the pool that fails is replaced by a new one, once: when the request header
+        // could not be written, or, for a replayable request, when no response came.
+        let mut tried: Vec<SocketAddr> = Vec::new();
+        let mut fresh_only = false;
+        let (mut upstream, address) = loop {
+            let Some(address) = self.pick(&tried) else {
+                let refusal = if tried.is_empty() {
+                    Refusal::NoUpstream
+                } else {
+                    Refusal::UpstreamFailed
+                };
+                let error =
+                    pingora::Error::explain(ErrorType::ConnectNoRoute, "no upstream answered");
+                return self
+                    .fail(client, tried.last().copied(), refusal, &error)
+                    .await;
+            };
+            let pooled = if fresh_only {
+                None
+            } else {
+                self.pool.take(address)
+            };
+            let reused = pooled.is_some();
+            let stream = match pooled {
+                Some(stream) => stream,
+                None => match self.connect(address).await {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        tracing::debug!(%address, error = %e, "upstream connect failed");
+                        tried.push(address);
+                        continue;
+                    }
+                },
+            };
+            let header = match Edge::upstream_header(client.req_header(), peer) {
+                Ok(header) => header,
+                Err(e) => return self.fail(client, None, Refusal::Internal, &e).await,
+            };
+            let mut upstream = Upstream::new(stream);
+            upstream.read_timeout = Some(self.edge.limits.read_timeout);
+            upstream.write_timeout = Some(self.edge.limits.read_timeout);
+            if let Err(e) = upstream.write_request_header(header).await {
+                if !reused {
+                    tracing::debug!(%address, error = %e, "upstream write failed");
+                    tried.push(address);
+                }
+                fresh_only = true;
+                continue;
+            }
+            if !bodyless {
+                break (upstream, address);
+            }
+            let answered = match upstream.finish_body().await {
+                Ok(_) => response_header(&mut upstream).await,
+                Err(e) => Err(e),
+            };
+            match answered {
+                Ok(()) => break (upstream, address),
+                Err(_) if reused && replayable => fresh_only = true,
+                Err(e) => {
+                    return self
+                        .fail(client, Some(address), Refusal::UpstreamFailed, &e)
+                        .await;
+                }
+            }
+        };
+
+        if !bodyless {
+            // The body, within the cap; then the response header.
+            let mut sent: u64 = 0;
+            loop {
+                match client.read_body_bytes().await {
+                    Ok(Some(chunk)) => {
+                        sent += chunk.len() as u64;
+                        if sent > self.edge.limits.max_body_bytes {
+                            client.set_server_keepalive(None);
+                            write_answer(client, is_head(client), Refusal::BodyTooLarge, None)
+                                .await;
+                            return Done {
+                                upstream: Some(address),
+                                ..Done::answered(413, false)
+                            };
+                        }
+                        if let Err(e) = upstream.write_body(&chunk).await {
+                            return self
+                                .fail(client, Some(address), Refusal::UpstreamFailed, &e)
+                                .await;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Done {
+                            upstream: Some(address),
+                            error: Some(e.to_string()),
+                            ..Done::answered(0, false)
+                        };
+                    }
+                }
+            }
+            let answered = match upstream.finish_body().await {
+                Ok(_) => response_header(&mut upstream).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = answered {
+                return self
+                    .fail(client, Some(address), Refusal::UpstreamFailed, &e)
+                    .await;
+            }
+        }
+        let Some(response) = upstream.resp_header().map(Edge::client_header) else {
+            return Done::answered(0, false);
+        };
+        let status = response.status.as_u16();
+        if *shutdown.borrow() {
+            client.set_server_keepalive(None);
+        }
+        if client.write_response_header(response).await.is_err() {
+            return Done {
+                status,
+                upstream: Some(address),
+                error: Some("the client went away".to_owned()),
+                ..Done::answered(status, false)
+            };
+        }
+
+        if upstream.was_upgraded() {
+            pipe(client, &mut upstream).await;
+            return Done {
+                status,
+                upstream: Some(address),
+                reusable: false,
+                error: None,
+                answered_here: false,
+            };
+        }
+
+        // The response body.
+        let mut error = None;
+        loop {
+            match upstream.read_body_bytes().await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = client.write_body(&chunk).await {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let finished = error.is_none() && client.finish_body().await.is_ok();
+        if finished {
+            upstream.respect_keepalive();
+            if let Some(stream) = upstream.reuse().await {
+                self.pool.put(address, stream);
+            }
+        }
+        Done {
+            status,
+            upstream: Some(address),
+            reusable: finished,
+            error,
+            answered_here: false,
+        }
+    }
+
+    /// A healthy upstream not tried yet for this request; failing that, any untried one
+    /// (the health check may lag behind a recovery).
+    fn pick(&self, tried: &[SocketAddr]) -> Option<SocketAddr> {
+        let untried =
+            |b: &pingora::lb::Backend| b.addr.as_inet().is_some_and(|a| !tried.contains(a));
+        self.upstreams
+            .select_with(b"", 256, |b, healthy| healthy && untried(b))
+            .or_else(|| self.upstreams.select_with(b"", 256, |b, _| untried(b)))
+            .and_then(|b| b.addr.as_inet().copied())
+    }
+
+    async fn connect(&self, address: SocketAddr) -> std::io::Result<Stream> {
+        let tcp = tokio::time::timeout(
+            self.edge.limits.connect_timeout,
+            TcpStream::connect(address),
+        )
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+        tcp.set_nodelay(true).ok();
+        Ok(Box::new(pingora::protocols::l4::stream::Stream::from(tcp)))
+    }
+
+    /// The answer to a request the upstream side failed: the JSON error if nothing of the
+    /// response was written yet, and the connection ends.
+    async fn fail(
+        &self,
+        client: &mut Client,
+        upstream: Option<SocketAddr>,
+        refusal: Refusal,
+        error: &pingora::Error,
+    ) -> Done {
+        client.set_server_keepalive(None);
+        if client.response_written().is_none() {
+            write_answer(client, is_head(client), refusal, None).await;
+        }
+        Done {
+            status: refusal.status(),
+            upstream,
+            reusable: false,
+            error: Some(error.to_string()),
+            answered_here: true,
+        }
+    }
+}
+
+/// Reads the upstream's response header, passing over informational ones other than `101`
+/// (the proxy answered `100 Continue` itself).
+async fn response_header(upstream: &mut Upstream) -> pingora::Result<()> {
+    loop {
+        upstream.read_response().await?;
+        match upstream.resp_header() {
+            Some(r) if r.status.is_informational() && r.status.as_u16() != 101 => {}
+            Some(_) => return Ok(()),
+            None => {
+                return pingora::Error::e_explain(ErrorType::InvalidHTTPHeader, "no response");
+            }
+        }
+    }
+}
+
+/// After a `101`: bytes both ways until either side ends.
+async fn pipe(client: &mut Client, upstream: &mut Upstream) {
+    upstream.maybe_upgrade_body_writer();
+    loop {
+        tokio::select! {
+            from_client = client.read_body_bytes() => match from_client {
+                Ok(Some(chunk)) => {
+                    if upstream.write_body(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+                _ => break,
+            },
+            from_upstream = upstream.read_body_bytes() => match from_upstream {
+                Ok(Some(chunk)) => {
+                    if client.write_body(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+                _ => break,
+            },
+        }
+    }
+    client.finish_body().await.ok();
+    upstream.shutdown().await;
+}
+
+fn is_head(client: &Client) -> bool {
+    client.req_header().method == http::Method::HEAD
+}
+
+/// `Expect: 100-continue` on an HTTP/1.1 request.
+fn expects_continue(client: &Client) -> bool {
+    let header = client.req_header();
+    header.version == http::Version::HTTP_11
+        && header
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+fn access_log(
+    request: Option<&pingora::http::RequestHeader>,
+    host: Option<&Host>,
+    done: &Done,
+    started: Instant,
+) {
+    if done.error.is_none()
+        && !tracing::enabled!(target: "moclojer_proxy::access", tracing::Level::INFO)
+    {
+        return;
+    }
+    let host = host.map_or("", Host::as_str);
+    let (method, path) = request.map_or(("", ""), |r| (r.method.as_str(), r.uri.path()));
+    let upstream = done.upstream.map(|a| a.to_string()).unwrap_or_default();
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    match &done.error {
+        Some(error) => tracing::warn!(
+            target: "moclojer_proxy::access",
+            host,
+            method,
+            path,
+            status = done.status,
+            upstream,
+            duration_us,
+            error = %error,
+            "request failed"
+        ),
+        None => tracing::info!(
+            target: "moclojer_proxy::access",
+            host,
+            method,
+            path,
+            status = done.status,
+            upstream,
+            duration_us,
+            answered_here = done.answered_here,
+            "request"
+        ),
+    }
+}
