@@ -75,7 +75,7 @@ pub(crate) async fn connection(
         rearm.clone(),
     ));
     let mut client = Client::new(stream);
-    relay.time(&mut client);
+    relay.configure(&mut client);
     // The client's address as it goes into `X-Forwarded-For`.
     let peer_ip = peer.map(|p| p.ip().to_canonical().to_string());
     let mut served = 0;
@@ -117,7 +117,7 @@ pub(crate) async fn connection(
                 let (stream, prefix) = next.into_parts();
                 rearm.next_request();
                 client = Client::new(stream);
-                relay.time(&mut client);
+                relay.configure(&mut client);
                 client.set_server_keepalive(Some(relay.keepalive_seconds.max(1)));
                 if let Some(prefix) = prefix {
                     client.set_pipelined_prefix(prefix);
@@ -149,11 +149,13 @@ async fn write_answer(
 }
 
 impl Relay {
-    /// A client that stops reading or sending mid-body is let go after the upstream
-    /// timeout, per read or write.
-    fn time(&self, client: &mut Client) {
+    /// Sets up a client session: a client that stops reading or sending mid-body is let go
+    /// after the upstream timeout, per read or write; pipelined requests are answered in
+    /// turn (RFC 9112 §9.3.2), not dropped.
+    fn configure(&self, client: &mut Client) {
         client.set_read_timeout(Some(self.edge.limits.read_timeout));
         client.set_write_timeout(Some(self.edge.limits.read_timeout));
+        client.set_pipelining_enabled(true);
     }
 
     /// Answers one request: refused here, or relayed to an upstream.

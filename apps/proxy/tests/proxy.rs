@@ -62,11 +62,12 @@ impl Upstream {
                                         .join("|")
                                 };
                                 let mut text = format!(
-                                    "id={id}\nhost={}\nxff={}\nxfp={}\nxfh={}\n",
+                                    "id={id}\nhost={}\nxff={}\nxfp={}\nxfh={}\npath={}\n",
                                     header("host"),
                                     header("x-forwarded-for"),
                                     header("x-forwarded-proto"),
                                     header("x-forwarded-host"),
+                                    request.uri().path(),
                                 );
                                 let slow = request.uri().path() == "/slow";
                                 let body = request
@@ -105,7 +106,8 @@ impl Upstream {
 }
 
 /// The upstream's special paths: `/empty-400` (an empty 400 that looks like pingora's
-/// own), `/chunked` (a chunked body), `/upgrade` (a `101` to an echo protocol).
+/// own), `/big` (3 MiB of body), `/chunked` (a chunked body), `/upgrade` (a `101` to an
+/// echo protocol).
 fn special(
     request: &mut http::Request<hyper::body::Incoming>,
 ) -> Option<http::Response<Full<Bytes>>> {
@@ -117,6 +119,9 @@ fn special(
             .header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
             .header("cache-control", "private, no-store")
             .body(Full::new(Bytes::new()))
+            .ok(),
+        "/big" => answer
+            .body(Full::new(Bytes::from(vec![b'x'; 3 * 1024 * 1024])))
             .ok(),
         "/chunked" => answer
             .header("transfer-encoding", "chunked")
@@ -984,4 +989,46 @@ async fn a_kept_upstream_connection_found_closed_is_replaced_without_a_failed_re
         assert_eq!(response.body, "ok");
     }
     task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_stream_whole_and_pipelined_requests_are_answered_in_turn() {
+    let a = Upstream::start("a").await;
+    let proxy = Proxy::start(config(&[&a])).await;
+    let mut tcp = TcpStream::connect(proxy.addr).await.unwrap();
+
+    // 3 MiB down, 2 MiB up (under the 4 MiB cap).
+    tcp.write_all(format!("GET /big HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let big = read_response(&mut tcp).await;
+    assert_eq!(big.status, 200);
+    assert_eq!(big.body.len(), 3 * 1024 * 1024);
+    assert!(big.body.bytes().all(|b| b == b'x'));
+    let upload = vec![b'y'; 2 * 1024 * 1024];
+    tcp.write_all(
+        format!(
+            "PUT /hello HTTP/1.1\r\nHost: {HOST_A}\r\nContent-Length: {}\r\n\r\n",
+            upload.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tcp.write_all(&upload).await.unwrap();
+    let put = read_response(&mut tcp).await;
+    assert_eq!(put.seen()["body"], upload.len().to_string(), "{put:?}");
+
+    // Three requests in one write: three answers, in order.
+    let paths = ["/one", "/two", "/three"];
+    let pipelined: String = paths
+        .iter()
+        .map(|p| format!("GET {p} HTTP/1.1\r\nHost: {HOST_A}\r\n\r\n"))
+        .collect();
+    tcp.write_all(pipelined.as_bytes()).await.unwrap();
+    for path in paths {
+        let response = read_response(&mut tcp).await;
+        assert_eq!(response.status, 200, "{path}: {response:?}");
+        assert_eq!(response.seen()["path"], path, "{response:?}");
+    }
 }
