@@ -31,7 +31,9 @@
 //! [`serve`] runs the proxy on the caller's tokio runtime (multi-threaded) until a stop
 //! future completes, then shuts down gracefully: it stops accepting, lets requests in flight
 //! finish (closing their connections after them; idle kept-alive connections close at
-//! once), and after [`Config::grace`] drops whatever is left. The binary `moclojer-proxy`
+//! once), and after [`Config::grace`] drops whatever is left. [`serve_with_admin`] adds the
+//! platform's health checks (`/livez`, `/readyz`) on a listener of their own, and on a stop
+//! fails `/readyz` first and keeps serving for [`Config::drain_delay`]. The binary `moclojer-proxy`
 //! wraps it with flags. The all-in-one can run it beside the embedded foss:
 //!
 //! ```ignore
@@ -50,6 +52,7 @@
 //!
 //! Plain HTTP/1.1 only: TLS, if any, ends before it.
 
+mod admin;
 mod deadline;
 mod edge;
 mod limit;
@@ -64,7 +67,7 @@ use std::time::Duration;
 use moclojer_domain::Zone;
 
 pub use limit::RateLimit;
-pub use server::serve;
+pub use server::{serve, serve_with_admin};
 
 /// Everything the proxy needs; [`Config::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -105,6 +108,10 @@ pub struct Config {
     /// Most requests on one client connection; the last is answered with
     /// `Connection: close`.
     pub max_requests_per_connection: usize,
+    /// How long the proxy keeps serving after a stop begins, with `/readyz` failing, so a
+    /// load balancer takes it out of rotation before it stops accepting. Zero (the
+    /// default) stops accepting at once.
+    pub drain_delay: Duration,
 }
 
 impl Config {
@@ -129,6 +136,7 @@ impl Config {
             max_connections: 10_000,
             max_connections_per_client: None,
             max_requests_per_connection: 1_000,
+            drain_delay: Duration::ZERO,
         }
     }
 }

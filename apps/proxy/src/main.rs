@@ -77,6 +77,14 @@ struct Args {
         default_value_t = 1_000
     )]
     max_requests_per_connection: usize,
+    /// Where to answer `/livez` and `/readyz` for the platform's health checks (a port of
+    /// their own, apart from the mock hosts); none by default.
+    #[arg(long, env = "MOCLOJER_PROXY_ADMIN_ADDR")]
+    admin_addr: Option<SocketAddr>,
+    /// Seconds to keep serving after SIGTERM with `/readyz` failing, before the proxy stops
+    /// accepting: set it to the balancer's health-check interval.
+    #[arg(long, env = "MOCLOJER_DRAIN_DELAY_SECS", default_value_t = 0)]
+    drain_delay_secs: u64,
     /// Worker threads (default: one per core).
     #[arg(long, env = "MOCLOJER_THREADS")]
     threads: Option<usize>,
@@ -108,6 +116,7 @@ fn config(args: &Args) -> anyhow::Result<Config> {
     config.max_connections_per_client =
         (args.max_connections_per_client > 0).then_some(args.max_connections_per_client);
     config.max_requests_per_connection = args.max_requests_per_connection.max(1);
+    config.drain_delay = Duration::from_secs(args.drain_delay_secs);
     Ok(config)
 }
 
@@ -148,7 +157,20 @@ fn main() -> anyhow::Result<()> {
             zone = %config.zone,
             "moclojer-proxy listening on http://{address}"
         );
-        moclojer_proxy::serve(listener, config, stop_signal()).await?;
+        let admin = match args.admin_addr {
+            Some(addr) => {
+                let admin = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("listen on {addr} (admin)"))?;
+                tracing::info!(
+                    "moclojer-proxy health checks on http://{}/readyz",
+                    admin.local_addr()?
+                );
+                Some(admin)
+            }
+            None => None,
+        };
+        moclojer_proxy::serve_with_admin(listener, admin, config, stop_signal()).await?;
         anyhow::Ok(())
     })
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pingora::lb::LoadBalancer;
 use pingora::lb::health_check::HttpHealthCheck;
@@ -11,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::admin::{self, Health};
 use crate::edge::{Edge, EdgeLimits};
 use crate::limit::Limiter;
 use crate::pool::Pool;
@@ -31,6 +33,24 @@ pub async fn serve<F>(listener: TcpListener, config: Config, stop: F) -> Result<
 where
     F: Future<Output = ()> + Send,
 {
+    serve_with_admin(listener, None, config, stop).await
+}
+
+/// [`serve`], with the admin endpoints (`/livez`, `/readyz`) on `admin` when given. On
+/// `stop`, `/readyz` fails at once and the proxy keeps serving for
+/// [`Config::drain_delay`] before it stops accepting; the admin listener closes last.
+///
+/// # Errors
+/// [`ProxyError::NoUpstreams`] when the configuration names no upstream.
+pub async fn serve_with_admin<F>(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    config: Config,
+    stop: F,
+) -> Result<(), ProxyError>
+where
+    F: Future<Output = ()> + Send,
+{
     if config.upstreams.is_empty() {
         return Err(ProxyError::NoUpstreams);
     }
@@ -45,6 +65,16 @@ where
         let upstreams = Arc::clone(&upstreams);
         let shutdown = shutdown.clone();
         async move { upstreams.run(shutdown, None).await }
+    });
+
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (admin_closed_tx, admin_closed) = watch::channel(false);
+    let admin = admin.map(|admin| {
+        let state = Health {
+            upstreams: Arc::clone(&upstreams),
+            stopping: Arc::clone(&stopping),
+        };
+        tokio::spawn(admin::serve(admin, state, admin_closed))
     });
 
     let relay = Arc::new(Relay {
@@ -71,9 +101,22 @@ where
     );
     let mut connections = JoinSet::new();
     let mut stop = std::pin::pin!(stop);
+    // Set once `stop` completes: when to stop accepting.
+    let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
-            () = &mut stop => break,
+            () = &mut stop, if drain_until.is_none() => {
+                stopping.store(true, Ordering::Release);
+                if config.drain_delay.is_zero() {
+                    break;
+                }
+                tracing::info!(
+                    delay = ?config.drain_delay,
+                    "proxy stopping: not ready, still serving while balancers notice"
+                );
+                drain_until = Some(tokio::time::Instant::now() + config.drain_delay);
+            }
+            () = sleep_until(drain_until), if drain_until.is_some() => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => match slots.admit(peer.ip()) {
                     Ok(slot) => {
@@ -126,8 +169,22 @@ where
     if health.await.is_err() {
         tracing::warn!("the health check task failed");
     }
+    admin_closed_tx.send_replace(true);
+    if let Some(admin) = admin
+        && admin.await.is_err()
+    {
+        tracing::warn!("the admin listener failed");
+    }
     tracing::info!("proxy stopped");
     Ok(())
+}
+
+/// Completes at `at`, or never.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The Host the health check asks for: a reserved name no mock has, so foss answers it at

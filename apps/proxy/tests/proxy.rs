@@ -170,12 +170,28 @@ struct Proxy {
 
 impl Proxy {
     async fn start(config: Config) -> Self {
+        Self::start_with(config, None).await
+    }
+
+    /// The proxy, and its admin endpoints on the returned address.
+    async fn start_with_admin(config: Config) -> (Self, SocketAddr) {
+        let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = admin.local_addr().unwrap();
+        (Self::start_with(config, Some(admin)).await, addr)
+    }
+
+    async fn start_with(config: Config, admin: Option<TcpListener>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(moclojer_proxy::serve(listener, config, async move {
-            stopped.await.ok();
-        }));
+        let task = tokio::spawn(moclojer_proxy::serve_with_admin(
+            listener,
+            admin,
+            config,
+            async move {
+                stopped.await.ok();
+            },
+        ));
         Self {
             addr,
             stop: Some(stop),
@@ -1031,4 +1047,90 @@ async fn large_bodies_stream_whole_and_pipelined_requests_are_answered_in_turn()
         assert_eq!(response.status, 200, "{path}: {response:?}");
         assert_eq!(response.seen()["path"], path, "{response:?}");
     }
+}
+
+/// `GET path` on the admin listener: the status and body.
+async fn admin_get(admin: SocketAddr, path: &str) -> Response {
+    send(
+        admin,
+        format!("GET {path} HTTP/1.1\r\nHost: proxy\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+}
+
+/// Asks `path` on the admin listener until it answers `status`, for at most 5 s.
+async fn admin_until(admin: SocketAddr, path: &str, status: u16) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = admin_get(admin, path).await;
+        if response.status == status {
+            return response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} never answered {status}: {response:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_tells_live_and_ready_and_readiness_follows_the_upstreams() {
+    let a = Upstream::start("a").await;
+    let (proxy, admin) = Proxy::start_with_admin(config(&[&a])).await;
+
+    let live = admin_get(admin, "/livez").await;
+    assert_eq!(live.status, 200, "{live:?}");
+    assert!(
+        live.head.contains("content-type: application/json"),
+        "{live:?}"
+    );
+    admin_until(admin, "/readyz", 200).await;
+    let unknown = admin_get(admin, "/hello").await;
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    // The admin port is not a mock host, and mock hosts do not see the admin paths.
+    let through = get(proxy.addr, HOST_A, "").await;
+    assert_eq!(through.seen()["id"], "a", "{through:?}");
+
+    a.kill();
+    let unready = admin_until(admin, "/readyz", 503).await;
+    assert!(unready.body.contains("no upstream"), "{unready:?}");
+    assert_eq!(admin_get(admin, "/livez").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_fails_readiness_first_and_serves_through_the_drain_delay() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.drain_delay = Duration::from_millis(800);
+    let (mut proxy, admin) = Proxy::start_with_admin(config).await;
+    admin_until(admin, "/readyz", 200).await;
+
+    let started = Instant::now();
+    proxy.stop.take().unwrap().send(()).ok();
+    let stopping = admin_until(admin, "/readyz", 503).await;
+    assert!(stopping.body.contains("stopping"), "{stopping:?}");
+    // Still serving, new connections included, while balancers notice.
+    let served = get(proxy.addr, HOST_A, "").await;
+    assert_eq!(served.status, 200, "{served:?}");
+    assert!(started.elapsed() < Duration::from_millis(800));
+
+    tokio::time::timeout(Duration::from_secs(10), proxy.task.take().unwrap())
+        .await
+        .expect("the proxy stops after the delay and the drain")
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "stopped after {:?}, before the drain delay",
+        started.elapsed()
+    );
+    assert!(
+        TcpStream::connect(proxy.addr).await.is_err(),
+        "still accepting"
+    );
+    assert!(
+        TcpStream::connect(admin).await.is_err(),
+        "the admin still accepting"
+    );
 }
