@@ -28,7 +28,7 @@ use tokio::sync::Notify;
 
 use crate::engine::EngineOptions;
 use crate::load::reload_unified;
-use crate::server::SharedEngine;
+use crate::server::{Readiness, SharedEngine};
 use crate::store::cloud_options;
 
 /// Where the generator writes the manifest.
@@ -237,6 +237,9 @@ pub struct CloudSource {
     incomplete_streak: u32,
     /// Whether the last look found no manifest (to log the change, not every poll).
     absent: bool,
+    /// Told once the store has been read: [`follow`] sets it after the first look that
+    /// was not a store failure.
+    readiness: Option<Readiness>,
 }
 
 /// What the store has at the manifest's key.
@@ -260,7 +263,15 @@ impl CloudSource {
             current: None,
             incomplete_streak: 0,
             absent: false,
+            readiness: None,
         }
+    }
+
+    /// The same source, setting `readiness` once [`follow`] has read the store.
+    #[must_use]
+    pub fn with_readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = Some(readiness);
+        self
     }
 
     /// The same source with the manifest at `key`.
@@ -613,6 +624,12 @@ pub async fn follow(
                 );
             }
             _ => {
+                if let Some(readiness) = &source.readiness
+                    && !readiness.is_ready()
+                {
+                    readiness.set_ready();
+                    tracing::info!(serving = source.generation(), "ready: the store was read");
+                }
                 if failing {
                     tracing::info!(
                         serving = source.generation(),

@@ -37,8 +37,8 @@ pub use engine::{Engine, EngineOptions, PROBE_HEADER, Reply};
 pub use external::MAX_EXTERNAL_BYTES;
 pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
 pub use server::{
-    HEADER_READ_TIMEOUT, SHUTDOWN_GRACE, ServeOptions, SharedEngine, SystemEnv, handle, serve,
-    serve_with,
+    HEADER_READ_TIMEOUT, Readiness, SHUTDOWN_GRACE, ServeOptions, SharedEngine, SystemEnv, handle,
+    serve, serve_ready, serve_with,
 };
 pub use socket::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use store::{

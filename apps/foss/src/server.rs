@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -15,6 +16,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use moclojer_domain::HEALTH_CHECK_HOST;
 use moclojer_domain::template::Env;
 use tokio::net::TcpListener;
 
@@ -28,6 +30,69 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The engine currently serving; a reload stores a new one, and requests in flight finish
 /// on the one they started with.
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
+
+/// Whether this server is ready to take traffic, as the proxy's health check asks it (a
+/// `GET` for [`HEALTH_CHECK_HOST`]): a file-mode server is ready once it serves; a cloud
+/// one once it has read the object store (a first generation loaded, or none there yet).
+#[derive(Debug, Clone)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Ready from the start.
+    #[must_use]
+    pub fn ready() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+
+    /// Not ready until [`Readiness::set_ready`].
+    #[must_use]
+    pub fn not_yet() -> Self {
+        Self(Arc::new(AtomicBool::new(false)))
+    }
+
+    /// From now on, ready.
+    pub fn set_ready(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether it is ready.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// The health check's answer: 200, or 503 with the reason.
+    fn answer(&self) -> http::Response<Full<Bytes>> {
+        let (status, body) = if self.is_ready() {
+            (StatusCode::OK, r#"{"status":"ok"}"#)
+        } else {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unavailable","reason":"the configuration has not been read yet"}"#,
+            )
+        };
+        let mut response = http::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+/// Whether a request asks for [`HEALTH_CHECK_HOST`] (its `Host`, or its absolute-form
+/// authority), with or without a port.
+fn is_health_check<B>(request: &http::Request<B>) -> bool {
+    let host = request.uri().host().or_else(|| {
+        request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.rsplit_once(':').map_or(v, |(name, _)| name))
+    });
+    host.is_some_and(|h| h.eq_ignore_ascii_case(HEALTH_CHECK_HOST))
+}
 
 /// The real clock and randomness, for templates.
 #[derive(Debug, Clone, Copy, Default)]
@@ -204,6 +269,20 @@ pub async fn serve_with(
     settings: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_ready(listener, engine, settings, Readiness::ready(), shutdown).await
+}
+
+/// [`serve_with`], answering the proxy's health check from `readiness`.
+///
+/// # Errors
+/// Never in practice: accept errors are logged and the loop goes on.
+pub async fn serve_ready(
+    listener: TcpListener,
+    engine: SharedEngine,
+    settings: ServeOptions,
+    readiness: Readiness,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -230,9 +309,16 @@ pub async fn serve_with(
                 };
                 stream.set_nodelay(true).ok();
                 let engine = Arc::clone(&engine);
+                let readiness = readiness.clone();
                 let service = hyper::service::service_fn(move |request| {
                     let engine = Arc::clone(&engine);
-                    async move { Ok::<_, Infallible>(handle(&engine, request, remote).await) }
+                    let readiness = readiness.clone();
+                    async move {
+                        if is_health_check(&request) {
+                            return Ok::<_, Infallible>(readiness.answer());
+                        }
+                        Ok::<_, Infallible>(handle(&engine, request, remote).await)
+                    }
                 });
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection.into_owned());

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 
 use crate::cloud::{CloudSource, follow};
 use crate::engine::{Engine, EngineOptions};
-use crate::server::{SharedEngine, serve};
+use crate::server::{Readiness, ServeOptions, SharedEngine, serve_ready};
 
 /// The environment variable holding the S3 access key id.
 pub const S3_ACCESS_KEY_VAR: &str = "MOCLOJER_S3_ACCESS_KEY";
@@ -292,10 +292,12 @@ pub async fn listen_for_configs(
 
 /// Serves on `listener` what `store` holds, following it every `interval` (see
 /// [`follow`]), until `shutdown` completes; then requests in flight finish as in
-/// [`serve`]. Until the store has a manifest every host gets 404.
+/// [`serve`](crate::server::serve). Until the store has a manifest every host gets 404.
+/// The proxy's health check ([`Readiness`]) is answered 503 until the store has been read
+/// once.
 ///
 /// # Errors
-/// Never in practice (as [`serve`]).
+/// Never in practice (as [`serve`](crate::server::serve)).
 pub async fn serve_cloud(
     listener: TcpListener,
     store: Arc<dyn ObjectStore>,
@@ -310,7 +312,7 @@ pub async fn serve_cloud(
 /// [`serve_cloud`], also reloading as soon as `events` hears `config.published`.
 ///
 /// # Errors
-/// As [`serve`].
+/// As [`serve`](crate::server::serve).
 pub async fn serve_cloud_with_events(
     listener: TcpListener,
     store: Arc<dyn ObjectStore>,
@@ -323,7 +325,8 @@ pub async fn serve_cloud_with_events(
     let options = cloud_options(&options);
     let engine = empty_engine(&options);
     let stop = Arc::new(Notify::new());
-    let source = CloudSource::new(store);
+    let readiness = Readiness::not_yet();
+    let source = CloudSource::new(store).with_readiness(readiness.clone());
     let stop_listening = Arc::new(Notify::new());
     let listening = events.map(|events| {
         let trigger = source.reload_now();
@@ -343,7 +346,14 @@ pub async fn serve_cloud_with_events(
             async move { stop.notified().await }
         },
     ));
-    let served = serve(listener, engine, shutdown).await;
+    let served = serve_ready(
+        listener,
+        engine,
+        ServeOptions::default(),
+        readiness,
+        shutdown,
+    )
+    .await;
     stop.notify_one();
     stop_listening.notify_one();
     if let Err(e) = follower.await {

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use moclojer_domain::HEALTH_CHECK_HOST;
 use pingora::lb::LoadBalancer;
 use pingora::lb::health_check::HttpHealthCheck;
 use pingora::lb::selection::RoundRobin;
@@ -187,15 +188,13 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// The Host the health check asks for: a reserved name no mock has, so foss answers it at
-/// once (404) without touching any mock.
-const HEALTH_HOST: &str = "proxy-health-check.invalid";
-
-/// An HTTP health check: an upstream is up when it answers `GET /` with any status under
-/// 500 within the timeout. A TCP connect alone would keep a server that accepts but no
-/// longer answers (stuck, overloaded) in the rotation.
+/// An HTTP health check: an upstream is up when it answers `GET /` for the reserved
+/// [`HEALTH_CHECK_HOST`] with any status under 500 within the timeout. foss answers that
+/// host itself: 200 when ready, 503 while it has not read its configuration yet (another
+/// server answers it 404, and counts as up). A TCP connect alone would keep a server that
+/// accepts but no longer answers (stuck, overloaded) in the rotation.
 fn health_check(config: &Config) -> Box<HttpHealthCheck> {
-    let mut probe = HttpHealthCheck::new(HEALTH_HOST, false);
+    let mut probe = HttpHealthCheck::new(HEALTH_CHECK_HOST, false);
     let timeout = config
         .connect_timeout
         .min(config.health_check_interval)

@@ -49,7 +49,7 @@ impl Upstream {
                         service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
                             let started = Arc::clone(&started);
                             async move {
-                                if let Some(answer) = special(&mut request) {
+                                if let Some(answer) = special(&mut request, id) {
                                     return Ok::<_, Infallible>(answer);
                                 }
                                 let header = |name: &str| {
@@ -105,13 +105,25 @@ impl Upstream {
     }
 }
 
-/// The upstream's special paths: `/empty-400` (an empty 400 that looks like pingora's
-/// own), `/big` (3 MiB of body), `/chunked` (a chunked body), `/upgrade` (a `101` to an
-/// echo protocol).
+/// The upstream's special answers: the health check gets 503 from an upstream whose id is
+/// `unready` (as foss answers before it has read its configuration); `/empty-400` (an
+/// empty 400 that looks like pingora's own), `/big` (3 MiB of body), `/chunked` (a chunked
+/// body), `/upgrade` (a `101` to an echo protocol).
 fn special(
     request: &mut http::Request<hyper::body::Incoming>,
+    id: &str,
 ) -> Option<http::Response<Full<Bytes>>> {
     let answer = http::Response::builder();
+    let health = request
+        .headers()
+        .get("host")
+        .is_some_and(|h| h.as_bytes() == moclojer_domain::HEALTH_CHECK_HOST.as_bytes());
+    if health && id == "unready" {
+        return answer
+            .status(503)
+            .body(Full::new(Bytes::from_static(b"not ready")))
+            .ok();
+    }
     match request.uri().path() {
         "/empty-400" => answer
             .status(400)
@@ -1133,4 +1145,28 @@ async fn a_stop_fails_readiness_first_and_serves_through_the_drain_delay() {
         TcpStream::connect(admin).await.is_err(),
         "the admin still accepting"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_says_it_is_not_ready_leaves_the_rotation() {
+    let a = Upstream::start("a").await;
+    let unready = Upstream::start("unready").await;
+    let proxy = Proxy::start(config(&[&a, &unready])).await;
+
+    // Once the health check has seen the 503, every request goes to `a`.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut in_a_row = 0;
+    while in_a_row < 10 {
+        let response = get(proxy.addr, HOST_A, "").await;
+        assert_eq!(response.status, 200, "{response:?}");
+        if response.seen()["id"] == "a" {
+            in_a_row += 1;
+        } else {
+            in_a_row = 0;
+            assert!(
+                Instant::now() < deadline,
+                "the unready upstream kept its place"
+            );
+        }
+    }
 }

@@ -518,26 +518,57 @@ async fn serve_cloud_answers_over_http_from_a_folder_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn ObjectStore> = Arc::new(FsObjectStore::open(dir.path()).expect("store"));
     publish(&*store, 1, &unified(&[(ALICE, "one"), (BOB, "b")])).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_cloud(
-        listener,
-        store,
-        options(Mode::Standalone), // cloud mode is forced whatever the caller says
-        Limits::default(),
-        Duration::from_millis(20),
-        async move {
-            stopped.await.ok();
-        },
-    ));
-    let get = |host: &'static str| async move {
-        let mut stream = tokio::net::TcpStream::connect(address)
+    let server = CloudServer::start(store).await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut answer = server.get(ALICE, "/word").await;
+    while !answer.contains("\"one\"") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer = server.get(ALICE, "/word").await;
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#"{"word":"one"}"#), "{answer}");
+    let unknown = server.get("c-carol.localhost", "/word").await;
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    server.stop().await;
+}
+
+/// `serve_cloud` on a loopback port, polling every 20 ms; stop it with [`CloudServer::stop`].
+struct CloudServer {
+    address: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl CloudServer {
+    async fn start(store: Arc<dyn ObjectStore>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve_cloud(
+            listener,
+            store,
+            options(Mode::Standalone), // cloud mode is forced whatever the caller says
+            Limits::default(),
+            Duration::from_millis(20),
+            async move {
+                stopped.await.ok();
+            },
+        ));
+        Self {
+            address,
+            stop,
+            task,
+        }
+    }
+
+    /// `GET path` for `host`, the whole answer as text.
+    async fn get(&self, host: &str, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(self.address)
             .await
             .expect("connect");
-        let request = format!("GET /word HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut answer = Vec::new();
         tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
@@ -545,23 +576,16 @@ async fn serve_cloud_answers_over_http_from_a_folder_store() {
             .expect("answered in time")
             .expect("read");
         String::from_utf8_lossy(&answer).into_owned()
-    };
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut answer = get(ALICE).await;
-    while !answer.contains("\"one\"") && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        answer = get(ALICE).await;
     }
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains(r#"{"word":"one"}"#), "{answer}");
-    let unknown = get("c-carol.localhost").await;
-    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
-    stop.send(()).expect("stop");
-    tokio::time::timeout(Duration::from_secs(15), server)
-        .await
-        .expect("stopped in time")
-        .expect("no panic")
-        .expect("served");
+
+    async fn stop(self) {
+        self.stop.send(()).expect("stop");
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("stopped in time")
+            .expect("no panic")
+            .expect("served");
+    }
 }
 
 /// The generator's own layout: `[`, one compact item per line, `]`; and `[]` when nothing
@@ -643,4 +667,31 @@ async fn the_probe_header_tells_served_hosts_from_others() {
     let standalone = engine_with(yaml, options(moclojer_domain::spec::Mode::Standalone));
     let ignored = send(&standalone, probe("hello-alice.localhost", "/hello")).await;
     assert_eq!((ignored.status, ignored.body.as_str()), (200, "hi"));
+}
+
+#[tokio::test]
+async fn a_cloud_server_is_not_ready_for_the_proxy_until_it_has_read_the_store() {
+    let store = Arc::new(FlakyStore::default());
+    store.down.store(true, Ordering::SeqCst);
+    let server = CloudServer::start(store.clone()).await;
+    let health = "proxy-health-check.invalid";
+    // The store has been down from the start: nothing read, not ready.
+    let down = server.get(health, "/").await;
+    assert!(down.starts_with("HTTP/1.1 503"), "{down}");
+
+    // Back up, with nothing published yet: read, so ready (every mock host is 404).
+    store.down.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = server.get(health, "/").await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(Instant::now() < deadline, "never ready: {answer}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let unknown = server.get(ALICE, "/word").await;
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    server.stop().await;
 }

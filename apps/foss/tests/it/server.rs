@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use moclojer_domain::spec::Mode;
-use moclojer_foss::{EngineOptions, ServeOptions, SharedEngine, serve_with};
+use moclojer_foss::{EngineOptions, Readiness, ServeOptions, SharedEngine, serve_ready};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -36,13 +36,27 @@ struct Running {
 }
 
 async fn start(options: EngineOptions, settings: ServeOptions) -> Running {
+    start_ready(options, settings, Readiness::ready()).await
+}
+
+async fn start_ready(
+    options: EngineOptions,
+    settings: ServeOptions,
+    readiness: Readiness,
+) -> Running {
     let engine: SharedEngine = Arc::new(ArcSwap::from_pointee(engine_with(SPEC, options)));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_with(listener, engine, settings, async move {
-        stopped.await.ok();
-    }));
+    let task = tokio::spawn(serve_ready(
+        listener,
+        engine,
+        settings,
+        readiness,
+        async move {
+            stopped.await.ok();
+        },
+    ));
     Running {
         address,
         stop: Some(stop),
@@ -151,4 +165,35 @@ async fn requests_without_a_usable_host_get_400() {
     )
     .await;
     assert!(two_hosts.starts_with("HTTP/1.1 400"), "{two_hosts}");
+}
+
+#[tokio::test]
+async fn the_proxy_health_check_host_is_answered_from_readiness_not_from_the_mocks() {
+    let readiness = Readiness::not_yet();
+    let server = start_ready(
+        options(Mode::Standalone),
+        ServeOptions::default(),
+        readiness.clone(),
+    )
+    .await;
+    let ask = |host: &'static str| {
+        format!("GET /hello HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    };
+    let waiting = exchange(server.address, ask("proxy-health-check.invalid").as_bytes()).await;
+    assert!(waiting.starts_with("HTTP/1.1 503"), "{waiting}");
+    assert!(waiting.contains(r#""status":"unavailable""#), "{waiting}");
+    // The mocks answer meanwhile: readiness is for the proxy to choose among servers.
+    let mock = exchange(server.address, ask("localhost").as_bytes()).await;
+    assert!(mock.contains(r#"{"hello": "world"}"#), "{mock}");
+
+    readiness.set_ready();
+    for host in [
+        "proxy-health-check.invalid",
+        "PROXY-HEALTH-CHECK.invalid:8080",
+    ] {
+        let ready = exchange(server.address, ask(host).as_bytes()).await;
+        assert!(ready.starts_with("HTTP/1.1 200"), "{host}: {ready}");
+        assert!(ready.contains(r#"{"status":"ok"}"#), "{host}: {ready}");
+        assert!(!ready.contains("hello"), "{host}: {ready}");
+    }
 }
