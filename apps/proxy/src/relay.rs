@@ -32,6 +32,7 @@ pub(crate) struct Relay {
     pub(crate) upstreams: Arc<LoadBalancer<RoundRobin>>,
     pub(crate) pool: Pool,
     pub(crate) header_timeout: Duration,
+    /// At least 1 (pingora reads 0 as "no timeout").
     pub(crate) keepalive_seconds: u64,
     pub(crate) max_requests_per_connection: usize,
 }
@@ -118,7 +119,7 @@ pub(crate) async fn connection(
                 rearm.next_request();
                 client = Client::new(stream);
                 relay.configure(&mut client);
-                client.set_server_keepalive(Some(relay.keepalive_seconds.max(1)));
+                client.set_server_keepalive(Some(relay.keepalive_seconds));
                 if let Some(prefix) = prefix {
                     client.set_pipelined_prefix(prefix);
                 }
@@ -128,8 +129,7 @@ pub(crate) async fn connection(
     }
 }
 
-/// Writes the proxy's own answer; the connection ends after it when it has a body the
-/// proxy did not read or cannot trust.
+/// Writes the proxy's own answer (its header alone for `HEAD`).
 async fn write_answer(
     client: &mut Client,
     head: bool,
@@ -175,16 +175,9 @@ impl Relay {
                 host,
                 retry_after,
             }) => {
-                let has_body = client
-                    .req_header()
-                    .headers
-                    .contains_key(http::header::TRANSFER_ENCODING)
-                    || client
-                        .req_header()
-                        .headers
-                        .get(http::header::CONTENT_LENGTH)
-                        .is_some_and(|v| v.as_bytes() != b"0");
-                let reusable = !has_body && !matches!(refusal.status(), 400 | 413 | 431);
+                // A body the proxy did not read, or a request it cannot trust, ends the
+                // connection: the next bytes on it are not known to start a request.
+                let reusable = !has_body(client) && !matches!(refusal.status(), 400 | 413 | 431);
                 if !reusable {
                     client.set_server_keepalive(None);
                 }
@@ -209,15 +202,7 @@ impl Relay {
                 return Done::answered(0, false);
             }
         }
-        let bodyless = !client
-            .req_header()
-            .headers
-            .contains_key(http::header::TRANSFER_ENCODING)
-            && client
-                .req_header()
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .is_none_or(|v| v.as_bytes() == b"0");
+        let bodyless = !has_body(client);
 
         // Idempotent requests without a body may be sent again when an idle connection
         // turns out closed after the request went out (RFC 9110 §9.2.2).
@@ -488,6 +473,16 @@ async fn pipe(client: &mut Client, upstream: &mut Upstream) {
     }
     client.finish_body().await.ok();
     upstream.shutdown().await;
+}
+
+/// Whether the request declares a body: `Transfer-Encoding`, or a `Content-Length` other
+/// than 0.
+fn has_body(client: &Client) -> bool {
+    let headers = &client.req_header().headers;
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 fn is_head(client: &Client) -> bool {

@@ -92,7 +92,7 @@ where
         upstreams,
         pool: Pool::default(),
         header_timeout: config.header_timeout,
-        keepalive_seconds: config.keepalive_seconds,
+        keepalive_seconds: config.keepalive_seconds.max(1),
         max_requests_per_connection: config.max_requests_per_connection.max(1),
     });
 
