@@ -103,7 +103,8 @@ pub(crate) async fn connection(
         }
         served += 1;
         let last = served >= relay.max_requests_per_connection || *shutdown.borrow();
-        client.set_server_keepalive((!last).then_some(relay.keepalive_seconds));
+        let keep = !last && client_keeps_alive(client.req_header());
+        client.set_server_keepalive(keep.then_some(relay.keepalive_seconds));
         let started = Instant::now();
         let (host, done) = relay
             .request(&mut client, peer_ip.as_deref(), &shutdown)
@@ -473,6 +474,21 @@ async fn pipe(client: &mut Client, upstream: &mut Upstream) {
     }
     client.finish_body().await.ok();
     upstream.shutdown().await;
+}
+
+/// Whether the client lets its connection be kept after this request: on HTTP/1.1 unless
+/// a `Connection` field says `close`, on HTTP/1.0 only when one says `keep-alive` and none
+/// `close` (every `Connection` field counts, not the first alone).
+fn client_keeps_alive(header: &pingora::http::RequestHeader) -> bool {
+    let (mut close, mut keep) = (false, false);
+    for value in header.headers.get_all(http::header::CONNECTION) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            close |= token.eq_ignore_ascii_case(b"close");
+            keep |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+    !close && (header.version == http::Version::HTTP_11 || keep)
 }
 
 /// Whether the request declares a body: `Transfer-Encoding`, or a `Content-Length` other

@@ -1170,3 +1170,36 @@ async fn an_upstream_that_says_it_is_not_ready_leaves_the_rotation() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_kept_only_as_long_as_the_client_lets_it() {
+    let a = Upstream::start("a").await;
+    let proxy = Proxy::start(config(&[&a])).await;
+
+    // HTTP/1.0 closes unless asked; two `Connection` fields both count.
+    for ask in [
+        format!("GET /hello HTTP/1.0\r\nHost: {HOST_A}\r\n\r\n"),
+        format!(
+            "GET /hello HTTP/1.1\r\nHost: {HOST_A}\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n"
+        ),
+        format!("GET /hello HTTP/1.0\r\nHost: {HOST_A}\r\nConnection: keep-alive, close\r\n\r\n"),
+    ] {
+        let answer = send(proxy.addr, ask.as_bytes()).await;
+        assert_eq!(answer.status, 200, "{ask}: {answer:?}");
+        assert!(!answer.head.contains("keep-alive"), "{ask}: {answer:?}");
+    }
+
+    // HTTP/1.0 asking for keep-alive keeps its connection.
+    let mut tcp = TcpStream::connect(proxy.addr).await.unwrap();
+    for _ in 0..2 {
+        tcp.write_all(
+            format!("GET /hello HTTP/1.0\r\nHost: {HOST_A}\r\nConnection: keep-alive\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let answer = read_response(&mut tcp).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.head.contains("connection: keep-alive"), "{answer:?}");
+    }
+}
