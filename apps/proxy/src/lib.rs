@@ -54,6 +54,7 @@
 
 mod admin;
 mod deadline;
+mod discovery;
 mod edge;
 mod limit;
 mod pool;
@@ -74,8 +75,15 @@ pub use server::{serve, serve_with_admin};
 pub struct Config {
     /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
     pub zone: Zone,
-    /// The foss servers requests go to. At least one.
+    /// The foss servers requests go to, by address. With [`Config::upstream_names`], at
+    /// least one.
     pub upstreams: Vec<SocketAddr>,
+    /// The foss servers requests go to, by `host:port` name (a platform's service name):
+    /// each address a name resolves to is one upstream, looked up again every
+    /// [`Config::resolve_interval`].
+    pub upstream_names: Vec<String>,
+    /// How often [`Config::upstream_names`] are resolved again.
+    pub resolve_interval: Duration,
     /// How often each upstream is probed (`GET /`, any answer under 500 within
     /// `connect_timeout` or the interval, whichever is shorter); a failed probe takes it out
     /// of the rotation, a successful one puts it back.
@@ -124,6 +132,8 @@ impl Config {
             #[allow(clippy::expect_used, reason = "a constant, valid zone")]
             zone: Zone::parse("localhost").expect("localhost is a zone"),
             upstreams,
+            upstream_names: Vec::new(),
+            resolve_interval: Duration::from_secs(5),
             health_check_interval: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             upstream_timeout: Duration::from_secs(30),
@@ -144,7 +154,7 @@ impl Config {
 /// Why the proxy could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    /// [`Config::upstreams`] is empty.
+    /// [`Config::upstreams`] and [`Config::upstream_names`] are both empty.
     #[error("the proxy needs at least one upstream")]
     NoUpstreams,
     /// The listener failed.

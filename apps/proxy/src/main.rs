@@ -22,14 +22,20 @@ struct Args {
     /// Where to listen.
     #[arg(long, env = "MOCLOJER_PROXY_ADDR", default_value = "127.0.0.1:8000")]
     addr: SocketAddr,
-    /// A foss server to send requests to; repeat for several (round robin).
+    /// A foss server to send requests to, `ip:port` or `name:port` (every address the name
+    /// resolves to, looked up again every `--resolve-secs`); repeat for several (round
+    /// robin).
     #[arg(
         long = "upstream",
         env = "MOCLOJER_UPSTREAMS",
         value_delimiter = ',',
-        required = true
+        required = true,
+        value_parser = upstream
     )]
-    upstreams: Vec<SocketAddr>,
+    upstreams: Vec<Upstream>,
+    /// Seconds between lookups of upstream names.
+    #[arg(long, env = "MOCLOJER_RESOLVE_SECS", default_value_t = 5)]
+    resolve_secs: u64,
     /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
     #[arg(long, env = "MOCLOJER_ZONE", default_value = "localhost")]
     zone: String,
@@ -96,8 +102,46 @@ struct Args {
     log_filter: Option<String>,
 }
 
+/// An `--upstream`: an address, or a name to resolve.
+#[derive(Debug, Clone)]
+enum Upstream {
+    Address(SocketAddr),
+    Name(String),
+}
+
+fn upstream(raw: &str) -> Result<Upstream, String> {
+    if let Ok(address) = raw.parse() {
+        return Ok(Upstream::Address(address));
+    }
+    match raw.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty()
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) =>
+        {
+            Ok(Upstream::Name(raw.to_owned()))
+        }
+        _ => Err(format!("`{raw}` is neither ip:port nor name:port")),
+    }
+}
+
 fn config(args: &Args) -> anyhow::Result<Config> {
-    let mut config = Config::new(args.upstreams.clone());
+    let addresses = args.upstreams.iter().filter_map(|u| match u {
+        Upstream::Address(address) => Some(*address),
+        Upstream::Name(_) => None,
+    });
+    let mut config = Config::new(addresses.collect());
+    config.upstream_names = args
+        .upstreams
+        .iter()
+        .filter_map(|u| match u {
+            Upstream::Name(name) => Some(name.clone()),
+            Upstream::Address(_) => None,
+        })
+        .collect();
+    config.resolve_interval = Duration::from_secs(args.resolve_secs.max(1));
     config.zone = Zone::parse(&args.zone).context("--zone")?;
     config.health_check_interval = Duration::from_millis(args.health_check_ms.max(10));
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
@@ -154,6 +198,7 @@ fn main() -> anyhow::Result<()> {
         let address = listener.local_addr()?;
         tracing::info!(
             upstreams = ?config.upstreams,
+            upstream_names = ?config.upstream_names,
             zone = %config.zone,
             "moclojer-proxy listening on http://{address}"
         );
@@ -173,4 +218,34 @@ fn main() -> anyhow::Result<()> {
         moclojer_proxy::serve_with_admin(listener, admin, config, stop_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Upstream, upstream};
+
+    #[test]
+    fn upstreams_are_addresses_or_names_with_a_port() {
+        assert!(matches!(
+            upstream("127.0.0.1:8001"),
+            Ok(Upstream::Address(_))
+        ));
+        assert!(matches!(upstream("[::1]:8001"), Ok(Upstream::Address(_))));
+        assert!(matches!(upstream("foss:8080"), Ok(Upstream::Name(n)) if n == "foss:8080"));
+        assert!(matches!(
+            upstream("foss.internal:8080"),
+            Ok(Upstream::Name(_))
+        ));
+        for bad in [
+            "foss",
+            "foss:",
+            ":8080",
+            "foss:http",
+            "foss:0",
+            "foss:70000",
+            "a b:80",
+        ] {
+            assert!(upstream(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use moclojer_domain::HEALTH_CHECK_HOST;
-use pingora::lb::LoadBalancer;
 use pingora::lb::health_check::HttpHealthCheck;
 use pingora::lb::selection::RoundRobin;
+use pingora::lb::{Backends, LoadBalancer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::admin::{self, Health};
+use crate::discovery::Upstreams;
 use crate::edge::{Edge, EdgeLimits};
 use crate::limit::Limiter;
 use crate::pool::Pool;
@@ -52,10 +53,21 @@ pub async fn serve_with_admin<F>(
 where
     F: Future<Output = ()> + Send,
 {
-    if config.upstreams.is_empty() {
+    if config.upstreams.is_empty() && config.upstream_names.is_empty() {
         return Err(ProxyError::NoUpstreams);
     }
-    let mut upstreams = LoadBalancer::<RoundRobin>::try_from_iter(config.upstreams.clone())?;
+    let mut upstreams =
+        LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(Upstreams {
+            fixed: config.upstreams.clone(),
+            names: config.upstream_names.clone(),
+        })));
+    if let Err(e) = upstreams.update().await {
+        // Nothing resolved yet: requests get 503 until a later round finds an upstream.
+        tracing::warn!(error = %e, "no upstream yet");
+    }
+    if !config.upstream_names.is_empty() {
+        upstreams.update_frequency = Some(config.resolve_interval);
+    }
     upstreams.set_health_check(health_check(&config));
     upstreams.health_check_frequency = Some(config.health_check_interval);
     upstreams.parallel_health_check = true;

@@ -1203,3 +1203,20 @@ async fn a_connection_is_kept_only_as_long_as_the_client_lets_it() {
         assert!(answer.head.contains("connection: keep-alive"), "{answer:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_named_by_host_and_port_is_resolved_and_served() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[]);
+    config.upstream_names = vec![format!("localhost:{}", a.addr.port())];
+    config.resolve_interval = Duration::from_millis(100);
+    let proxy = Proxy::start(config).await;
+
+    // `localhost` may also be ::1, where nothing listens: the health check takes that one
+    // out, and a request that meets it moves on to 127.0.0.1.
+    for _ in 0..5 {
+        let response = get(proxy.addr, HOST_A, "").await;
+        assert_eq!(response.status, 200, "{response:?}");
+        assert_eq!(response.seen()["id"], "a", "{response:?}");
+    }
+}
