@@ -126,6 +126,8 @@ struct Load {
     p50_us: f64,
     p99_us: f64,
     errors: f64,
+    /// The load generator's own CPU time per request, in µs.
+    client_cpu_us: f64,
 }
 
 fn load(loadgen: &Path, url: &str, host: Option<&str>, seconds: &str) -> Result<Load, String> {
@@ -165,6 +167,7 @@ fn load_with(
         p50_us: field("p50_us"),
         p99_us: field("p99_us"),
         errors: field("errors"),
+        client_cpu_us: field("cpu_us"),
     })
 }
 
@@ -499,37 +502,42 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
             "\n==> GET /hello on {host} ({connections} connections, {seconds}s each, \
              {PROXY_ROUNDS} rounds)"
         );
-        let mut runs: Vec<Vec<(Load, f64)>> = vec![Vec::new(); targets.len()];
+        let mut runs: Vec<Vec<ProxyRun>> = vec![Vec::new(); targets.len()];
         for round in 1..=PROXY_ROUNDS {
             for ((name, address, server), runs) in targets.iter().zip(&mut runs) {
-                let cpu_before = server.map(Server::cpu_seconds);
-                let measured = load_with(
+                let before = (server.map(Server::cpu_seconds), foss.cpu_seconds());
+                let load = load_with(
                     &loadgen,
                     &format!("http://{address}/hello"),
                     Some(host),
                     connections,
                     seconds,
                 )?;
-                let cpu_us = match (cpu_before, server) {
-                    (Some(before), Some(server)) if measured.requests > 0.0 => {
-                        (server.cpu_seconds() - before) * 1e6 / measured.requests
-                    }
-                    _ => f64::NAN,
+                let per_request = |seconds: f64| seconds * 1e6 / load.requests.max(1.0);
+                let run = ProxyRun {
+                    load,
+                    proxy_cpu_us: match (before.0, server) {
+                        (Some(start), Some(server)) => per_request(server.cpu_seconds() - start),
+                        _ => f64::NAN,
+                    },
+                    foss_cpu_us: per_request(foss.cpu_seconds() - before.1),
                 };
                 println!(
                     "    round {round}, {name}: {:.0} req/s, p50 {:.0} us, p99 {:.0} us, \
-                     {:.0} failed{}",
-                    measured.rps,
-                    measured.p50_us,
-                    measured.p99_us,
-                    measured.errors,
-                    if cpu_us.is_nan() {
+                     {:.0} failed; CPU per request: {}foss {:.1} us, client {:.1} us",
+                    load.rps,
+                    load.p50_us,
+                    load.p99_us,
+                    load.errors,
+                    if run.proxy_cpu_us.is_nan() {
                         String::new()
                     } else {
-                        format!(", proxy CPU {cpu_us:.1} us/request")
-                    }
+                        format!("proxy {:.1} us, ", run.proxy_cpu_us)
+                    },
+                    run.foss_cpu_us,
+                    load.client_cpu_us,
                 );
-                runs.push((measured, cpu_us));
+                runs.push(run);
             }
         }
         results.extend(runs.into_iter().map(median_run));
@@ -552,19 +560,31 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
 /// spell of the machine touches them all alike.
 const PROXY_ROUNDS: usize = 3;
 
+/// One load on one target of `bench proxy`, with the CPU time each process spent on a
+/// request (µs): the proxy (NaN straight to foss), foss, and the client in `load`.
+#[derive(Debug, Default, Clone, Copy)]
+struct ProxyRun {
+    load: Load,
+    proxy_cpu_us: f64,
+    foss_cpu_us: f64,
+}
+
 /// The run with the median requests/s stands for a target; failures add up over all runs.
-fn median_run(mut runs: Vec<(Load, f64)>) -> (Load, f64) {
-    let failed: f64 = runs.iter().map(|(load, _)| load.errors).sum();
-    runs.sort_by(|a, b| a.0.rps.total_cmp(&b.0.rps));
-    let (mut median, cpu) = runs.get(runs.len() / 2).copied().unwrap_or_default();
-    median.errors = failed;
-    (median, cpu)
+fn median_run(mut runs: Vec<ProxyRun>) -> ProxyRun {
+    let failed: f64 = runs.iter().map(|run| run.load.errors).sum();
+    runs.sort_by(|a, b| a.load.rps.total_cmp(&b.load.rps));
+    let mut median = runs.get(runs.len() / 2).copied().unwrap_or_default();
+    median.load.errors = failed;
+    median
 }
 
 /// The table of `bench proxy`: one column per proxy, then straight to foss (measured first,
-/// `names[0]`), then the target; the reference proxy is `names[2]`.
-fn print_proxy_table(names: &[&str], saturated: &[(Load, f64)], single: &[(Load, f64)]) {
-    let (Some((direct, _)), Some((direct1, _))) = (saturated.first(), single.first()) else {
+/// `names[0]`), then the target; the reference proxy is `names[2]`. Below it, the bound the
+/// machine puts on every proxy: when the client, foss and the proxy share the cores and the
+/// run saturates them, requests/s fall as the CPU spent per request grows, so a proxy that
+/// spends `p` µs keeps at most `(foss + client) / (foss + client + p)` of the straight rate.
+fn print_proxy_table(names: &[&str], saturated: &[ProxyRun], single: &[ProxyRun]) {
+    let (Some(direct), Some(direct1)) = (saturated.first(), single.first()) else {
         return;
     };
     let (saturated, single) = (&saturated[1..], &single[1..]);
@@ -579,54 +599,93 @@ fn print_proxy_table(names: &[&str], saturated: &[(Load, f64)], single: &[(Load,
         names[0]
     );
     println!("|{}", " --- |".repeat(names.len() + 2));
-    let each = |f: &dyn Fn(usize) -> String| (0..proxies).map(f).collect::<Vec<_>>();
+    let each = |f: &dyn Fn(&ProxyRun) -> String| saturated.iter().map(f).collect::<Vec<_>>();
+    let rest = |run: &ProxyRun| run.foss_cpu_us + run.load.client_cpu_us;
+    let straight_rest = rest(direct);
     row(
         &format!("req/s, {CONNECTIONS} connections"),
-        each(&|i| format!("{:.0}", saturated[i].0.rps)),
-        &format!("{:.0}", direct.rps),
+        each(&|run| format!("{:.0}", run.load.rps)),
+        &format!("{:.0}", direct.load.rps),
         "",
     );
     row(
         "ratio to straight",
-        each(&|i| format!("{:.2}", saturated[i].0.rps / direct.rps)),
+        each(&|run| format!("{:.2}", run.load.rps / direct.load.rps)),
         "1",
         "moclojer-proxy >= 0.80",
     );
     row(
         "ratio to the reference proxy",
-        each(&|i| format!("{:.2}", saturated[i].0.rps / saturated[1].0.rps)),
+        each(&|run| format!("{:.2}", run.load.rps / saturated[1].load.rps)),
         "",
         "",
     );
     row(
-        "proxy CPU per request",
-        each(&|i| format!("{:.1} us", saturated[i].1)),
+        "CPU per request: the proxy",
+        each(&|run| format!("{:.1} us", run.proxy_cpu_us)),
         "",
+        "",
+    );
+    row(
+        "CPU per request: foss + client",
+        each(&|run| format!("{:.1} us", rest(run))),
+        &format!("{:.1} us", straight_rest),
+        "",
+    );
+    row(
+        "ratio the shared CPU allows",
+        each(&|run| format!("{:.2}", straight_rest / (rest(run) + run.proxy_cpu_us))),
+        "1",
+        "",
+    );
+    row(
+        "a proxy core against a foss core",
+        each(&|run| format!("{:.2}", direct.foss_cpu_us / run.proxy_cpu_us)),
+        "1",
         "",
     );
     row(
         &format!("p99, {CONNECTIONS} connections"),
-        each(&|i| format!("{:.2} ms", saturated[i].0.p99_us / 1000.0)),
-        &format!("{:.2} ms", direct.p99_us / 1000.0),
+        each(&|run| format!("{:.2} ms", run.load.p99_us / 1000.0)),
+        &format!("{:.2} ms", direct.load.p99_us / 1000.0),
         "",
     );
-    row(
-        "p99, 1 connection (added)",
-        each(&|i| {
+    let added = (0..proxies)
+        .map(|i| {
             format!(
                 "{:.3} ms (+{:.3})",
-                single[i].0.p99_us / 1000.0,
-                (single[i].0.p99_us - direct1.p99_us) / 1000.0
+                single[i].load.p99_us / 1000.0,
+                (single[i].load.p99_us - direct1.load.p99_us) / 1000.0
             )
-        }),
-        &format!("{:.3} ms", direct1.p99_us / 1000.0),
+        })
+        .collect();
+    row(
+        "p99, 1 connection (added)",
+        added,
+        &format!("{:.3} ms", direct1.load.p99_us / 1000.0),
         "< 1 ms added",
     );
+    let failed = (0..proxies)
+        .map(|i| format!("{:.0}", saturated[i].load.errors + single[i].load.errors))
+        .collect();
     row(
         "failed requests",
-        each(&|i| format!("{:.0}", saturated[i].0.errors + single[i].0.errors)),
-        &format!("{:.0}", direct.errors + direct1.errors),
+        failed,
+        &format!("{:.0}", direct.load.errors + direct1.load.errors),
         "0",
+    );
+    let cheapest = saturated
+        .iter()
+        .map(|run| run.proxy_cpu_us)
+        .fold(f64::INFINITY, f64::min);
+    println!(
+        "\nThe client, foss and the proxy share this machine's {} cores. Straight to foss a \
+         request costs {straight_rest:.1} us of CPU (foss and client), so a proxy keeps 0.80 of \
+         the straight rate only if it spends at most {:.1} us per request; the cheapest proxy \
+         here spent {cheapest:.1} us. \"A proxy core against a foss core\" is the ratio where \
+         each has cores of its own.",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        straight_rest / 4.0,
     );
 }
 
