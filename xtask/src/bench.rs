@@ -495,6 +495,17 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
         targets.push(("haproxy", haproxy.address.clone(), Some(haproxy)));
     }
 
+    // A second of load on each target first, unmeasured: upstream connections pooled,
+    // allocators and caches warm, so round 1 measures the same state as the others.
+    for (_, address, _) in &targets {
+        load_with(
+            &loadgen,
+            &format!("http://{address}/hello"),
+            Some(host),
+            CONNECTIONS,
+            "1",
+        )?;
+    }
     let mut saturated = Vec::new();
     let mut single = Vec::new();
     for (connections, results) in [(CONNECTIONS, &mut saturated), ("1", &mut single)] {
