@@ -25,6 +25,7 @@
 
 mod diagnostic;
 mod event;
+mod forwarded;
 mod host;
 mod ids;
 mod mock;
@@ -38,6 +39,7 @@ mod workspace;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use event::{CorrelationId, EVENT_SCHEMA_VERSION, Event, EventDecodeError, EventKind};
+pub use forwarded::{REAL_IP_HEADER, TrustedProxies, TrustedProxiesError};
 pub use host::{HEALTH_CHECK_HOST, Host, HostError, Zone, ZoneError};
 pub use ids::{EventId, IdError, MockId, UserId, WorkspaceId};
 pub use mock::{

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use moclojer_api::{AuthMode, DatabaseChoice, DatabasePorts, MocksUrl, Passwords, State, Supabase};
-use moclojer_domain::Zone;
 use moclojer_domain::spec::{Limits, Mode};
+use moclojer_domain::{TrustedProxies, Zone};
 use moclojer_egress::{Egress, EgressConfig};
 use moclojer_foss::{
     ConfigEvents, EngineOptions, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials,
@@ -321,6 +321,9 @@ impl App {
         }
         let options = EngineOptions {
             mode: Mode::Cloud,
+            // Only the proxy above reaches the mock server, on loopback: its `X-Real-IP`
+            // names the client for per-client rate limits.
+            trusted_proxies: TrustedProxies::loopback(),
             ..EngineOptions::default()
         };
         // The mock server reloads as soon as the generator announces a config, and polls.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use moclojer_cloud::{App, Config};
 use serde_json::json;
-use support::{Client, LIVE_WITHIN, get, hello, publish_path, until};
+use support::{Client, LIVE_WITHIN, get, get_from, hello, publish_path, until};
 
 fn config(dir: &std::path::Path) -> Config {
     Config {
@@ -147,4 +147,45 @@ async fn a_restart_keeps_accounts_mocks_and_publications() {
         "published"
     );
     second.stop().await;
+}
+
+#[tokio::test]
+async fn a_mocks_rate_limit_counts_each_client_behind_the_proxy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let running = start(config(dir.path())).await;
+    let mut alice = Client::new(running.api);
+    alice.sign_up("alice").await;
+    let spec = "- endpoint:\n    method: GET\n    path: /once\n    rate-limit:\n      \
+                window-ms: 60000\n      max-requests: 1\n    response:\n      status: 200\n      \
+                body: once\n";
+    let (status, mock) = alice
+        .post(
+            "/mocks",
+            json!({"workspace": "alice", "name": "limited", "content": spec}),
+        )
+        .await;
+    assert_eq!(status, 201, "{mock}");
+    let id = mock["id"].as_str().expect("id");
+    let host = mock["host"].as_str().expect("host").to_owned();
+    let (status, _) = alice.post(&format!("/mocks/{id}/publish"), json!({})).await;
+    assert_eq!(status, 200);
+    // The first answer from 127.0.0.1 spends that client's one request.
+    until(
+        running.mocks,
+        &host,
+        "/once",
+        LIVE_WITHIN,
+        "publish",
+        |s, _| s == 200,
+    )
+    .await;
+    assert_eq!(get(running.mocks, &host, "/once").await.0, 429);
+
+    // Every connection reaches the mock server from the proxy, yet each client has a
+    // count of its own.
+    let from = |client| get_from(client, running.mocks, &host, "/once");
+    assert_eq!(from("127.0.0.2").await.0, 200);
+    assert_eq!(from("127.0.0.2").await.0, 429);
+    assert_eq!(from("127.0.0.3").await.0, 200);
+    running.stop().await;
 }

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method as HttpMethod, StatusCode};
-use moclojer_domain::Diagnostic;
 use moclojer_domain::spec::{
     self, Body, Endpoint, Latency, Method, Mode, Provider, RateKey, Segment, Spec,
 };
 use moclojer_domain::template::{Env, Escape, RenderLimits, Template};
+use moclojer_domain::{Diagnostic, REAL_IP_HEADER, TrustedProxies};
 use serde_json::{Map, Value};
 
 use crate::context::{Refusal, check_against_example, coerce};
@@ -83,6 +83,9 @@ pub struct EngineOptions {
     /// The guard every outbound call (webhooks, external bodies by URL) goes through;
     /// `None` disables outbound calls.
     pub egress: Option<Egress>,
+    /// Proxies in front whose `X-Real-IP` names the client (for the `remote-addr` rate-limit
+    /// key). None by default: the socket's peer is the client, as in the original.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for EngineOptions {
@@ -94,6 +97,7 @@ impl Default for EngineOptions {
             render: RenderLimits::default(),
             spec_dir: None,
             egress: None,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -418,13 +422,22 @@ impl Engine {
     ) -> Reply {
         let mut rate_headers = None;
         if let Some((limiter, key)) = &endpoint.rate {
+            // The client: the socket's peer, or whom a trusted proxy says it serves.
+            let address = || {
+                let real_ip = parts.headers.get(REAL_IP_HEADER);
+                let real_ip = real_ip.and_then(|v| v.to_str().ok());
+                self.options
+                    .trusted_proxies
+                    .real_ip(remote.ip(), real_ip)
+                    .to_string()
+            };
             let client = match key {
-                RateKey::RemoteAddr => remote.ip().to_string(),
+                RateKey::RemoteAddr => address(),
                 RateKey::Header(name) => parts
                     .headers
                     .get(name.as_str())
                     .and_then(|v| v.to_str().ok())
-                    .map_or_else(|| remote.ip().to_string(), str::to_owned),
+                    .map_or_else(address, str::to_owned),
             };
             match limiter.check(&client, Instant::now()) {
                 Verdict::Allowed { limit, remaining } => rate_headers = Some((limit, remaining)),

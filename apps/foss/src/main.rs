@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use clap::Parser;
+use moclojer_domain::TrustedProxies;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_egress::{AllowRule, Egress, EgressConfig, Policy};
 use moclojer_foss::{
@@ -100,6 +101,11 @@ struct Args {
     /// Answer cross-origin requests permissively (default) or not at all.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     cors: bool,
+    /// Proxies in front (addresses or CIDR ranges, separated by commas) whose `X-Real-IP`
+    /// names the client, for per-client rate limits; `moclojer-proxy` sets it. None by
+    /// default: the socket's peer is the client.
+    #[arg(long, env = "MOCLOJER_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: TrustedProxies,
 }
 
 fn log_format(raw: &str) -> anyhow::Result<LogFormat> {
@@ -165,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
         mode: if cloud { Mode::Cloud } else { Mode::Standalone },
         cors: args.cors,
         egress: Some(egress),
+        trusted_proxies: args.trusted_proxies.clone(),
         ..EngineOptions::default()
     };
     match &args.store {

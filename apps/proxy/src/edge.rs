@@ -2,11 +2,13 @@
 //! itself (bad framing, bad or unknown hosts, oversize headers and bodies, rate limits) and
 //! which header the upstream gets (hop-by-hop fields dropped, forwarding fields set).
 
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use moclojer_domain::{Host, Zone};
+use moclojer_domain::{Host, REAL_IP_HEADER, TrustedProxies, Zone};
 use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::limit::{Limiter, Verdict};
@@ -104,7 +106,36 @@ pub(crate) struct EdgeLimits {
 pub(crate) struct Edge {
     zone: Zone,
     limiter: Option<Limiter>,
+    /// Load balancers or TLS terminators in front, whose forwarding headers are believed.
+    fronts: TrustedProxies,
     pub(crate) limits: EdgeLimits,
+}
+
+/// A client connection's peer: its address, and that address as text.
+pub(crate) struct Peer {
+    pub(crate) ip: IpAddr,
+    pub(crate) text: String,
+}
+
+impl Peer {
+    pub(crate) fn new(ip: IpAddr) -> Self {
+        let ip = ip.to_canonical();
+        Self {
+            ip,
+            text: ip.to_string(),
+        }
+    }
+}
+
+/// Where a request came from, as the upstream is told: the peer (appended to
+/// `X-Forwarded-For`), the client (`X-Real-IP`; the peer unless a trusted front names
+/// another) and whether the client used HTTPS (`X-Forwarded-Proto`, believed from a trusted
+/// front only).
+pub(crate) struct Origin<'a> {
+    pub(crate) peer: &'a str,
+    pub(crate) client_ip: IpAddr,
+    pub(crate) client: Cow<'a, str>,
+    pub(crate) https: bool,
 }
 
 /// Header fields that describe one connection, never passed on (RFC 9110 §7.6.1), besides
@@ -120,12 +151,57 @@ const HOP_BY_HOP: [&str; 7] = [
     "expect",
 ];
 
+/// Fields a client may send that are never passed on: the proxy's own say replaces them.
+const NOT_PASSED_ON: [&str; 3] = ["x-forwarded-host", "forwarded", REAL_IP_HEADER];
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+
 impl Edge {
-    pub(crate) fn new(zone: Zone, limiter: Option<Limiter>, limits: EdgeLimits) -> Self {
+    pub(crate) fn new(
+        zone: Zone,
+        limiter: Option<Limiter>,
+        fronts: TrustedProxies,
+        limits: EdgeLimits,
+    ) -> Self {
         Self {
             zone,
             limiter,
+            fronts,
             limits,
+        }
+    }
+
+    /// Where a request on `peer`'s connection came from. From a trusted front, the client
+    /// is the rightmost address of its `X-Forwarded-For` it does not trust, and its
+    /// `X-Forwarded-Proto` (the first entry) says whether the client used HTTPS; from anyone
+    /// else the peer is the client, on plain HTTP, whatever the request claims.
+    pub(crate) fn origin<'a>(&self, header: &RequestHeader, peer: &'a Peer) -> Origin<'a> {
+        if !self.fronts.trusts(peer.ip) {
+            return Origin {
+                peer: &peer.text,
+                client_ip: peer.ip,
+                client: Cow::Borrowed(&peer.text),
+                https: false,
+            };
+        }
+        let chain = header
+            .headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let client_ip = self.fronts.client_behind(peer.ip, chain);
+        let https = header
+            .headers
+            .get(X_FORWARDED_PROTO)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+        Origin {
+            peer: &peer.text,
+            client_ip,
+            client: Cow::Owned(client_ip.to_string()),
+            https,
         }
     }
 
@@ -199,19 +275,18 @@ impl Edge {
 
     /// The header the upstream gets: the client's, less the hop-by-hop fields (and those
     /// its `Connection` names), `X-Forwarded-Host` and `Forwarded` (the `Host` header routed
-    /// it; a client's claim is never passed on), with the client's address appended to
-    /// `X-Forwarded-For` and `X-Forwarded-Proto: http`. An upgrade (WebSocket) keeps its
+    /// it; a client's claim is never passed on), with the peer's address appended to
+    /// `X-Forwarded-For`, `X-Real-IP` set to the client's (never the request's own) and
+    /// `X-Forwarded-Proto` set from the [`Origin`]. An upgrade (WebSocket) keeps its
     /// `Upgrade` field, with `Connection: upgrade`.
     pub(crate) fn upstream_header(
         header: &RequestHeader,
-        client: Option<&str>,
+        origin: Option<&Origin<'_>>,
     ) -> pingora::Result<Box<RequestHeader>> {
         let mut upstream = Box::new(header.clone());
         let upgrade = header.headers.get(http::header::UPGRADE).cloned();
         // Most requests carry none of these: look before removing (a removal hashes).
-        let drop = |name: &str| {
-            HOP_BY_HOP.contains(&name) || matches!(name, "x-forwarded-host" | "forwarded")
-        };
+        let drop = |name: &str| HOP_BY_HOP.contains(&name) || NOT_PASSED_ON.contains(&name);
         if header.headers.keys().any(|k| drop(k.as_str())) {
             let named: Vec<String> = header
                 .headers
@@ -223,28 +298,31 @@ impl Edge {
                 .filter(|name| !name.is_empty())
                 .collect();
             let all = named.iter().map(String::as_str).chain(HOP_BY_HOP);
-            for name in all.chain(["x-forwarded-host", "forwarded"]) {
+            for name in all.chain(NOT_PASSED_ON) {
                 // The framing fields stay: they describe the body that follows.
                 if !matches!(name, "content-length" | "transfer-encoding" | "host") {
                     upstream.remove_header(name);
                 }
             }
         }
-        if let Some(client) = client {
+        let mut https = false;
+        if let Some(origin) = origin {
             let earlier: Vec<&str> = header
                 .headers
-                .get_all("x-forwarded-for")
+                .get_all(X_FORWARDED_FOR)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .collect();
             let chain = if earlier.is_empty() {
-                client.to_owned()
+                origin.peer.to_owned()
             } else {
-                format!("{}, {client}", earlier.join(", "))
+                format!("{}, {}", earlier.join(", "), origin.peer)
             };
-            upstream.insert_header("x-forwarded-for", chain)?;
+            upstream.insert_header(X_FORWARDED_FOR, chain)?;
+            upstream.insert_header(REAL_IP_HEADER, origin.client.as_ref())?;
+            https = origin.https;
         }
-        upstream.insert_header("x-forwarded-proto", "http")?;
+        upstream.insert_header(X_FORWARDED_PROTO, if https { "https" } else { "http" })?;
         if let Some(upgrade) = upgrade {
             upstream.insert_header(http::header::UPGRADE, upgrade)?;
             upstream.insert_header(http::header::CONNECTION, "upgrade")?;

@@ -22,9 +22,14 @@
 //!   [`Config::max_connections_per_client`] → 429, answered and closed before pingora sees
 //!   it; after [`Config::max_requests_per_connection`] requests a connection is closed.
 //!
-//! The upstream sees the client's `Host`, `X-Forwarded-For` with the client's address
-//! appended, and `X-Forwarded-Proto: http`. Every request is logged on the
-//! `moclojer_proxy::access` target (host, method, path, status, upstream, duration).
+//! The upstream sees the client's `Host`, `X-Forwarded-For` with the peer's address
+//! appended, `X-Real-IP` with the client's address (which the mock server uses for its
+//! per-client rate limits when it trusts the proxy), and `X-Forwarded-Proto: http`. Behind
+//! a load balancer or TLS terminator listed in [`Config::trusted_fronts`], the client is
+//! the rightmost address of that front's `X-Forwarded-For` not itself trusted, and its
+//! `X-Forwarded-Proto: https` is kept; from anyone else those headers are the client's own
+//! claims, and the peer is the client. Every request is logged on the
+//! `moclojer_proxy::access` target (host, method, path, status, upstream, client, duration).
 //!
 //! # Running it, and embedding it
 //!
@@ -65,7 +70,7 @@ mod slots;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use moclojer_domain::Zone;
+use moclojer_domain::{TrustedProxies, Zone};
 
 pub use limit::RateLimit;
 pub use server::{serve, serve_with_admin};
@@ -120,6 +125,9 @@ pub struct Config {
     /// load balancer takes it out of rotation before it stops accepting. Zero (the
     /// default) stops accepting at once.
     pub drain_delay: Duration,
+    /// Load balancers or TLS terminators in front of the proxy whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed. None by default.
+    pub trusted_fronts: TrustedProxies,
 }
 
 impl Config {
@@ -147,6 +155,7 @@ impl Config {
             max_connections_per_client: None,
             max_requests_per_connection: 1_000,
             drain_delay: Duration::ZERO,
+            trusted_fronts: TrustedProxies::none(),
         }
     }
 }

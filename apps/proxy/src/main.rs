@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use moclojer_domain::Zone;
+use moclojer_domain::{TrustedProxies, Zone};
 use moclojer_proxy::{Config, RateLimit};
 use moclojer_telemetry::LogFormat;
 
@@ -91,6 +91,11 @@ struct Args {
     /// accepting: set it to the balancer's health-check interval.
     #[arg(long, env = "MOCLOJER_DRAIN_DELAY_SECS", default_value_t = 0)]
     drain_delay_secs: u64,
+    /// The load balancers or TLS terminators in front (addresses or CIDR ranges, separated
+    /// by commas): their `X-Forwarded-For` names the client and their
+    /// `X-Forwarded-Proto: https` is kept. None by default: the peer is the client.
+    #[arg(long, env = "MOCLOJER_PROXY_TRUSTED_FRONTS", default_value = "")]
+    trusted_fronts: TrustedProxies,
     /// Worker threads (default: one per core).
     #[arg(long, env = "MOCLOJER_THREADS")]
     threads: Option<usize>,
@@ -161,6 +166,7 @@ fn config(args: &Args) -> anyhow::Result<Config> {
         (args.max_connections_per_client > 0).then_some(args.max_connections_per_client);
     config.max_requests_per_connection = args.max_requests_per_connection.max(1);
     config.drain_delay = Duration::from_secs(args.drain_delay_secs);
+    config.trusted_fronts = args.trusted_fronts.clone();
     Ok(config)
 }
 

@@ -8,7 +8,7 @@
 //! pingora's parsers, framing and body handling and costs about two thirds of the CPU per
 //! request (`cargo xtask bench proxy`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::deadline::{HeaderDeadline, Rearm};
-use crate::edge::{Denied, Edge, Refusal, answer};
+use crate::edge::{Denied, Edge, Origin, Peer, Refusal, answer};
 use crate::pool::Pool;
 
 /// What relays requests: the checks, the upstreams and their idle connections.
@@ -46,6 +46,8 @@ struct Done {
     /// Why it failed, when it did.
     error: Option<String>,
     answered_here: bool,
+    /// The client's address (the peer's, or what a trusted front says).
+    client_ip: Option<IpAddr>,
 }
 
 impl Done {
@@ -56,6 +58,7 @@ impl Done {
             reusable,
             error: None,
             answered_here: true,
+            client_ip: None,
         }
     }
 }
@@ -77,8 +80,7 @@ pub(crate) async fn connection(
     ));
     let mut client = Client::new(stream);
     relay.configure(&mut client);
-    // The client's address as it goes into `X-Forwarded-For`.
-    let peer_ip = peer.map(|p| p.ip().to_canonical().to_string());
+    let peer = peer.map(|p| Peer::new(p.ip()));
     let mut served = 0;
     loop {
         // The first request is timed by the header deadline; later ones may idle for the
@@ -106,9 +108,7 @@ pub(crate) async fn connection(
         let keep = !last && client_keeps_alive(client.req_header());
         client.set_server_keepalive(keep.then_some(relay.keepalive_seconds));
         let started = Instant::now();
-        let (host, done) = relay
-            .request(&mut client, peer_ip.as_deref(), &shutdown)
-            .await;
+        let (host, done) = relay.request(&mut client, peer.as_ref(), &shutdown).await;
         access_log(Some(client.req_header()), host.as_ref(), &done, started);
         if !done.reusable {
             client.shutdown().await;
@@ -163,9 +163,11 @@ impl Relay {
     async fn request(
         &self,
         client: &mut Client,
-        peer: Option<&str>,
+        peer: Option<&Peer>,
         shutdown: &watch::Receiver<bool>,
     ) -> (Option<Host>, Done) {
+        let origin = peer.map(|peer| self.edge.origin(client.req_header(), peer));
+        let client_ip = origin.as_ref().map(|o| o.client_ip);
         let host = match self
             .edge
             .admit(client.req_header(), &client.get_headers_raw_bytes())
@@ -183,18 +185,19 @@ impl Relay {
                     client.set_server_keepalive(None);
                 }
                 write_answer(client, is_head(client), refusal, retry_after).await;
-                return (host, Done::answered(refusal.status(), reusable));
+                let done = Done::answered(refusal.status(), reusable);
+                return (host, Done { client_ip, ..done });
             }
         };
-        let done = self.relay(client, peer, shutdown).await;
-        (Some(host), done)
+        let done = self.relay(client, origin.as_ref(), shutdown).await;
+        (Some(host), Done { client_ip, ..done })
     }
 
     /// Relays an admitted request and its response.
     async fn relay(
         &self,
         client: &mut Client,
-        peer: Option<&str>,
+        origin: Option<&Origin<'_>>,
         shutdown: &watch::Receiver<bool>,
     ) -> Done {
         if expects_continue(client) {
@@ -254,7 +257,7 @@ impl Relay {
                     }
                 },
             };
-            let header = match Edge::upstream_header(client.req_header(), peer) {
+            let header = match Edge::upstream_header(client.req_header(), origin) {
                 Ok(header) => header,
                 Err(e) => return self.fail(client, None, Refusal::Internal, &e).await,
             };
@@ -353,6 +356,7 @@ impl Relay {
                 reusable: false,
                 error: None,
                 answered_here: false,
+                client_ip: None,
             };
         }
 
@@ -386,6 +390,7 @@ impl Relay {
             reusable: finished,
             error,
             answered_here: false,
+            client_ip: None,
         }
     }
 
@@ -430,6 +435,7 @@ impl Relay {
             reusable: false,
             error: Some(error.to_string()),
             answered_here: true,
+            client_ip: None,
         }
     }
 }
@@ -529,6 +535,7 @@ fn access_log(
     let host = host.map_or("", Host::as_str);
     let (method, path) = request.map_or(("", ""), |r| (r.method.as_str(), r.uri.path()));
     let upstream = done.upstream.map(|a| a.to_string()).unwrap_or_default();
+    let client = done.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     match &done.error {
         Some(error) => tracing::warn!(
@@ -538,6 +545,7 @@ fn access_log(
             path,
             status = done.status,
             upstream,
+            client,
             duration_us,
             error = %error,
             "request failed"
@@ -549,6 +557,7 @@ fn access_log(
             path,
             status = done.status,
             upstream,
+            client,
             duration_us,
             answered_here = done.answered_here,
             "request"

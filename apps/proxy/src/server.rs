@@ -94,6 +94,7 @@ where
         edge: Edge::new(
             config.zone.clone(),
             config.rate_limit.map(Limiter::new),
+            config.trusted_fronts.clone(),
             EdgeLimits {
                 max_header_bytes: config.max_header_bytes,
                 max_body_bytes: config.max_body_bytes,

@@ -62,11 +62,12 @@ impl Upstream {
                                         .join("|")
                                 };
                                 let mut text = format!(
-                                    "id={id}\nhost={}\nxff={}\nxfp={}\nxfh={}\npath={}\n",
+                                    "id={id}\nhost={}\nxff={}\nxfp={}\nxfh={}\nxri={}\npath={}\n",
                                     header("host"),
                                     header("x-forwarded-for"),
                                     header("x-forwarded-proto"),
                                     header("x-forwarded-host"),
+                                    header("x-real-ip"),
                                     request.uri().path(),
                                 );
                                 let slow = request.uri().path() == "/slow";
@@ -327,7 +328,8 @@ async fn forwarded_headers_append_the_peer_and_never_route_by_x_forwarded_host()
     let response = get(
         proxy.addr,
         HOST_A,
-        "X-Forwarded-Host: shop-bob.localhost\r\nX-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: https\r\n",
+        "X-Forwarded-Host: shop-bob.localhost\r\nX-Forwarded-For: 10.1.2.3\r\n\
+         X-Forwarded-Proto: https\r\nX-Real-IP: 10.9.9.9\r\n",
     )
     .await;
     assert_eq!(response.status, 200, "{response:?}");
@@ -335,7 +337,9 @@ async fn forwarded_headers_append_the_peer_and_never_route_by_x_forwarded_host()
     assert_eq!(seen["host"], HOST_A);
     assert_eq!(seen["xfh"], "", "X-Forwarded-Host is not passed on");
     assert_eq!(seen["xff"], "10.1.2.3, 127.0.0.1");
+    // No front is trusted: the client's own claims are not believed.
     assert_eq!(seen["xfp"], "http");
+    assert_eq!(seen["xri"], "127.0.0.1");
 
     // A valid X-Forwarded-Host does not rescue an unknown Host.
     let response = get(
@@ -345,6 +349,55 @@ async fn forwarded_headers_append_the_peer_and_never_route_by_x_forwarded_host()
     )
     .await;
     assert_eq!(response.status, 404, "{response:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_front_names_the_client_and_the_scheme_and_no_one_else_does() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    // The balancer in front connects from 127.0.0.2; clients elsewhere are not believed.
+    config.trusted_fronts = "127.0.0.2".parse().unwrap();
+    let proxy = Proxy::start(config).await;
+    let ask = |from: &'static str, extra: &'static str| async move {
+        let mut tcp = connect_from(from, proxy.addr).await;
+        tcp.write_all(
+            format!("GET /hello HTTP/1.1\r\nHost: {HOST_A}\r\n{extra}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let response = read_to_close(&mut tcp).await;
+        assert_eq!(response.status, 200, "{response:?}");
+        response.seen()
+    };
+
+    // Through the front: the client the front saw (the rightmost entry it does not
+    // trust; what the client wrote to the left is passed over) and its HTTPS.
+    let seen = ask(
+        "127.0.0.2",
+        "X-Forwarded-For: 6.6.6.6, 198.51.100.7\r\nX-Forwarded-Proto: https\r\n\
+         X-Real-IP: 6.6.6.6\r\n",
+    )
+    .await;
+    assert_eq!(seen["xri"], "198.51.100.7");
+    assert_eq!(seen["xfp"], "https");
+    assert_eq!(seen["xff"], "6.6.6.6, 198.51.100.7, 127.0.0.2");
+
+    // The front without a chain is the client itself; plain HTTP unless it says HTTPS.
+    let seen = ask("127.0.0.2", "X-Forwarded-Proto: gopher\r\n").await;
+    assert_eq!(seen["xri"], "127.0.0.2");
+    assert_eq!(seen["xfp"], "http");
+
+    // Anyone else saying the same is its own client, on plain HTTP.
+    let seen = ask(
+        "127.0.0.3",
+        "X-Forwarded-For: 198.51.100.7\r\nX-Forwarded-Proto: https\r\n\
+         X-Real-IP: 198.51.100.7\r\n",
+    )
+    .await;
+    assert_eq!(seen["xri"], "127.0.0.3");
+    assert_eq!(seen["xfp"], "http");
+    assert_eq!(seen["xff"], "198.51.100.7, 127.0.0.3");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,27 @@ pub(crate) const LIVE_WITHIN: Duration = Duration::from_secs(1);
 /// `GET path` on the mocks' address with `Host: host`; the status and body, or (0, "")
 /// when the server cannot be reached.
 pub(crate) async fn get(address: SocketAddr, host: &str, path: &str) -> (u16, String) {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
+    get_from("127.0.0.1", address, host, path).await
+}
+
+/// [`get`] from another loopback address (`127.0.0.2`, …): another client, as the
+/// servers see it.
+pub(crate) async fn get_from(
+    from: &str,
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+) -> (u16, String) {
+    let Ok(socket) = tokio::net::TcpSocket::new_v4() else {
+        return (0, String::new());
+    };
+    let Ok(from) = from.parse::<std::net::IpAddr>() else {
+        return (0, String::new());
+    };
+    if socket.bind(SocketAddr::new(from, 0)).is_err() {
+        return (0, String::new());
+    }
+    let Ok(mut stream) = socket.connect(address).await else {
         return (0, String::new());
     };
     let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");

@@ -3,9 +3,11 @@
 
 use std::time::Instant;
 
-use moclojer_domain::spec::{self, Limits};
+use moclojer_domain::TrustedProxies;
+use moclojer_domain::spec::{self, Limits, Mode};
+use moclojer_foss::EngineOptions;
 
-use crate::helpers::{Req, engine, send};
+use crate::helpers::{Req, engine, engine_with, options, send};
 
 fn refused(source: &str) -> String {
     let started = Instant::now();
@@ -94,4 +96,34 @@ async fn a_template_that_loops_forever_is_stopped() {
     );
     let ok = send(&engine, Req::get("/ok")).await;
     assert_eq!(ok.status, 200, "the engine still serves");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_rate_limit_counts_the_client_it_names() {
+    let spec = "- endpoint:\n    path: /limited\n    rate-limit:\n      window-ms: 60000\n      \
+                max-requests: 1\n    response:\n      body: ok\n";
+    // Requests come from 127.0.0.1, the proxy.
+    let engine = engine_with(
+        spec,
+        EngineOptions {
+            trusted_proxies: TrustedProxies::loopback(),
+            ..options(Mode::Standalone)
+        },
+    );
+    let from = |client: &str| Req::get("/limited").header("x-real-ip", client);
+    assert_eq!(send(&engine, from("198.51.100.1")).await.status, 200);
+    assert_eq!(send(&engine, from("198.51.100.1")).await.status, 429);
+    assert_eq!(send(&engine, from("198.51.100.2")).await.status, 200);
+    // Without the header (or with one that is no address) the proxy is the client.
+    assert_eq!(send(&engine, Req::get("/limited")).await.status, 200);
+    assert_eq!(send(&engine, from("nobody")).await.status, 429);
+
+    // From a peer that is not trusted, X-Real-IP is the client's own claim: a new one each
+    // time does not buy a new count.
+    let outsider = |client: &str| Req {
+        remote: "203.0.113.9:4000".parse().expect("address"),
+        ..from(client)
+    };
+    assert_eq!(send(&engine, outsider("198.51.100.3")).await.status, 200);
+    assert_eq!(send(&engine, outsider("198.51.100.4")).await.status, 429);
 }
