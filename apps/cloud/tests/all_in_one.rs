@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use moclojer_cloud::{App, Config};
 use serde_json::json;
-use support::{Client, LIVE_WITHIN, get, get_from, hello, publish_path, until};
+use support::{Client, LIVE_WITHIN, ONCE_PER_CLIENT, get, get_from, hello, publish_path, until};
 
 fn config(dir: &std::path::Path) -> Config {
     Config {
@@ -155,13 +155,10 @@ async fn a_mocks_rate_limit_counts_each_client_behind_the_proxy() {
     let running = start(config(dir.path())).await;
     let mut alice = Client::new(running.api);
     alice.sign_up("alice").await;
-    let spec = "- endpoint:\n    method: GET\n    path: /once\n    rate-limit:\n      \
-                window-ms: 60000\n      max-requests: 1\n    response:\n      status: 200\n      \
-                body: once\n";
     let (status, mock) = alice
         .post(
             "/mocks",
-            json!({"workspace": "alice", "name": "limited", "content": spec}),
+            json!({"workspace": "alice", "name": "limited", "content": ONCE_PER_CLIENT}),
         )
         .await;
     assert_eq!(status, 201, "{mock}");

@@ -200,6 +200,8 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
             "--poll-ms=1000".to_owned(),
             format!("--redis-url={redis}"),
             format!("--redis-stream={}", stream.name()),
+            // The proxy's X-Real-IP names the client.
+            "--trusted-proxies=127.0.0.1".to_owned(),
         ],
         &s3_env,
     );
@@ -212,6 +214,8 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
             format!("--addr={mocks_addr}"),
             format!("--upstream={foss_addr}"),
             "--health-check-ms=200".to_owned(),
+            // A load balancer in front would connect from 127.0.0.4.
+            "--trusted-fronts=127.0.0.4".to_owned(),
         ],
         &[],
     );
@@ -290,6 +294,45 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
         },
     )
     .await;
+
+    // A mock's per-client rate limit counts each client through the proxy: those that
+    // connect themselves, and those a trusted balancer names.
+    let (status, mock) = bob
+        .post(
+            "/mocks",
+            serde_json::json!({"workspace": "bob", "name": "once", "content": support::ONCE_PER_CLIENT}),
+        )
+        .await;
+    assert_eq!(status, 201, "{mock}");
+    let id = mock["id"].as_str().expect("id").to_owned();
+    let host = mock["host"].as_str().expect("host").to_owned();
+    let (status, _) = bob
+        .post(&format!("/mocks/{id}/publish"), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200);
+    support::until(
+        mocks_addr,
+        &host,
+        "/once",
+        Duration::from_secs(10),
+        "live",
+        |s, _| s == 200,
+    )
+    .await;
+    let ask = |from, headers| support::get_with(from, mocks_addr, &host, "/once", headers);
+    assert_eq!(ask("127.0.0.1", "").await.0, 429);
+    assert_eq!(ask("127.0.0.2", "").await.0, 200);
+    assert_eq!(ask("127.0.0.2", "X-Real-IP: 198.51.100.9\r\n").await.0, 429);
+    let behind = "X-Forwarded-For: 198.51.100.7\r\n";
+    assert_eq!(ask("127.0.0.4", behind).await.0, 200);
+    assert_eq!(ask("127.0.0.4", behind).await.0, 429);
+    assert_eq!(
+        ask("127.0.0.4", "X-Forwarded-For: 198.51.100.8\r\n")
+            .await
+            .0,
+        200
+    );
+
     api.assert_running();
     generator.assert_running();
     foss.assert_running();

@@ -27,6 +27,17 @@ pub(crate) async fn get_from(
     host: &str,
     path: &str,
 ) -> (u16, String) {
+    get_with(from, address, host, path, "").await
+}
+
+/// [`get_from`] with more header lines (`"Name: value\r\n"` each).
+pub(crate) async fn get_with(
+    from: &str,
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+    headers: &str,
+) -> (u16, String) {
     let Ok(socket) = tokio::net::TcpSocket::new_v4() else {
         return (0, String::new());
     };
@@ -39,7 +50,8 @@ pub(crate) async fn get_from(
     let Ok(mut stream) = socket.connect(address).await else {
         return (0, String::new());
     };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).await.is_err() {
         return (0, String::new());
     }
@@ -148,6 +160,11 @@ impl Client {
         self.token = body["token"].as_str().map(str::to_owned);
     }
 }
+
+/// A spec whose `/once` answers each client once a minute.
+pub(crate) const ONCE_PER_CLIENT: &str = "- endpoint:\n    method: GET\n    path: /once\n    \
+    rate-limit:\n      window-ms: 60000\n      max-requests: 1\n    response:\n      \
+    status: 200\n      body: once\n";
 
 /// A spec whose `/hello` says `word`.
 pub(crate) fn hello(word: &str) -> String {
