@@ -132,10 +132,20 @@ impl Peer {
 /// another) and whether the client used HTTPS (`X-Forwarded-Proto`, believed from a trusted
 /// front only).
 pub(crate) struct Origin<'a> {
-    pub(crate) peer: &'a str,
-    pub(crate) client_ip: IpAddr,
-    pub(crate) client: Cow<'a, str>,
+    pub(crate) peer: &'a Peer,
+    pub(crate) client: IpAddr,
     pub(crate) https: bool,
+}
+
+impl Origin<'_> {
+    /// The client's address as text.
+    fn client_text(&self) -> Cow<'_, str> {
+        if self.client == self.peer.ip {
+            Cow::Borrowed(&self.peer.text)
+        } else {
+            Cow::Owned(self.client.to_string())
+        }
+    }
 }
 
 /// Header fields that describe one connection, never passed on (RFC 9110 §7.6.1), besides
@@ -179,9 +189,8 @@ impl Edge {
     pub(crate) fn origin<'a>(&self, header: &RequestHeader, peer: &'a Peer) -> Origin<'a> {
         if !self.fronts.trusts(peer.ip) {
             return Origin {
-                peer: &peer.text,
-                client_ip: peer.ip,
-                client: Cow::Borrowed(&peer.text),
+                peer,
+                client: peer.ip,
                 https: false,
             };
         }
@@ -190,7 +199,7 @@ impl Edge {
             .get_all(X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok());
-        let client_ip = self.fronts.client_behind(peer.ip, chain);
+        let client = self.fronts.client_behind(peer.ip, chain);
         let https = header
             .headers
             .get(X_FORWARDED_PROTO)
@@ -198,9 +207,8 @@ impl Edge {
             .and_then(|v| v.split(',').next())
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
         Origin {
-            peer: &peer.text,
-            client_ip,
-            client: Cow::Owned(client_ip.to_string()),
+            peer,
+            client,
             https,
         }
     }
@@ -314,12 +322,12 @@ impl Edge {
                 .filter_map(|v| v.to_str().ok())
                 .collect();
             let chain = if earlier.is_empty() {
-                origin.peer.to_owned()
+                origin.peer.text.clone()
             } else {
-                format!("{}, {}", earlier.join(", "), origin.peer)
+                format!("{}, {}", earlier.join(", "), origin.peer.text)
             };
             upstream.insert_header(X_FORWARDED_FOR, chain)?;
-            upstream.insert_header(REAL_IP_HEADER, origin.client.as_ref())?;
+            upstream.insert_header(REAL_IP_HEADER, origin.client_text().as_ref())?;
             https = origin.https;
         }
         upstream.insert_header(X_FORWARDED_PROTO, if https { "https" } else { "http" })?;

@@ -167,7 +167,7 @@ impl Relay {
         shutdown: &watch::Receiver<bool>,
     ) -> (Option<Host>, Done) {
         let origin = peer.map(|peer| self.edge.origin(client.req_header(), peer));
-        let client_ip = origin.as_ref().map(|o| o.client_ip);
+        let client_ip = origin.as_ref().map(|o| o.client);
         let host = match self
             .edge
             .admit(client.req_header(), &client.get_headers_raw_bytes())
