@@ -188,6 +188,10 @@ fn json_headers() -> HeaderMap {
     headers
 }
 
+/// The body of a 404 for a host no mock is published on (cloud mode), in the proxy's shape.
+const UNKNOWN_HOST_BODY: &str =
+    r#"{"error":{"code":"not_found","message":"no mock answers on this host"}}"#;
+
 fn error_reply(status: StatusCode, message: &str) -> Reply {
     let body = serde_json::json!({ "error": message }).to_string();
     reply(status, json_headers(), Bytes::from(body))
@@ -364,6 +368,13 @@ impl Engine {
                         None => reply(StatusCode::UPGRADE_REQUIRED, HeaderMap::new(), Bytes::new()),
                     }
                 }
+                // A host no mock is published on says so, as the proxy does for hosts
+                // outside the zone; a served host's unknown path stays an empty 404.
+                _ if self.options.mode == Mode::Cloud && !self.table.serves_host(&host) => reply(
+                    StatusCode::NOT_FOUND,
+                    json_headers(),
+                    Bytes::from_static(UNKNOWN_HOST_BODY.as_bytes()),
+                ),
                 _ => reply(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new()),
             },
         };

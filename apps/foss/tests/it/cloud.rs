@@ -176,6 +176,14 @@ async fn a_published_generation_is_served_by_host_and_unknown_hosts_get_404() {
         404,
         "no host-less route answers"
     );
+    // A host nothing is published on says so; a served host's unknown path is the
+    // original's empty 404.
+    let engine = following.engine.load_full();
+    let unknown = send(&engine, Req::get("/word").host("c-carol.localhost")).await;
+    assert_eq!(unknown.header("content-type"), Some("application/json"));
+    assert_eq!(unknown.json()["error"]["code"], "not_found");
+    let missing = send(&engine, Req::get("/nope").host(ALICE)).await;
+    assert_eq!((missing.status, missing.body.as_str()), (404, ""));
     following.stop().await;
 }
 
