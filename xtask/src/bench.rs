@@ -31,21 +31,7 @@ impl Drop for Server {
 impl Server {
     /// CPU time the process has used so far (user and system), in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-        match (ticks(11), ticks(12)) {
-            // In clock ticks of 1/100 s (USER_HZ on Linux).
-            (Some(user), Some(system)) => (user + system) / 100.0,
-            _ => f64::NAN,
-        }
+        proc_cpu_seconds(&self.child.id().to_string(), Whose::Own)
     }
 
     fn rss_mib(&self) -> f64 {
@@ -130,6 +116,38 @@ struct Load {
     client_cpu_us: f64,
 }
 
+/// Whose CPU time [`proc_cpu_seconds`] reads.
+#[derive(Clone, Copy)]
+enum Whose {
+    /// The process's own.
+    Own,
+    /// That of its children it has waited for.
+    WaitedChildren,
+}
+
+/// CPU time (user and system) from `/proc/<pid>/stat`, in seconds; NaN when unreadable.
+fn proc_cpu_seconds(pid: &str, whose: Whose) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    // utime, stime, cutime and cstime are fields 14 to 17 of the whole line: 11 to 14
+    // after the name.
+    let first = match whose {
+        Whose::Own => 11,
+        Whose::WaitedChildren => 13,
+    };
+    match (ticks(first), ticks(first + 1)) {
+        // In clock ticks of 1/100 s (USER_HZ on Linux).
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 fn load(loadgen: &Path, url: &str, host: Option<&str>, seconds: &str) -> Result<Load, String> {
     load_with(loadgen, url, host, CONNECTIONS, seconds)
 }
@@ -146,7 +164,10 @@ fn load_with(
     if let Some(host) = host {
         command.arg(host);
     }
+    // The load generator's CPU time: what this process's waited-for children gained.
+    let before = proc_cpu_seconds("self", Whose::WaitedChildren);
     let output = command.output().map_err(|e| format!("loadgen: {e}"))?;
+    let client_cpu = proc_cpu_seconds("self", Whose::WaitedChildren) - before;
     let text = String::from_utf8_lossy(&output.stdout);
     let field = |name: &str| -> f64 {
         text.split(&format!("\"{name}\":"))
@@ -167,7 +188,7 @@ fn load_with(
         p50_us: field("p50_us"),
         p99_us: field("p99_us"),
         errors: field("errors"),
-        client_cpu_us: field("cpu_us"),
+        client_cpu_us: client_cpu * 1e6 / field("requests").max(1.0),
     })
 }
 

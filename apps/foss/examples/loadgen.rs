@@ -1,8 +1,6 @@
 //! The load generator of `cargo xtask bench foss`: keeps `connections` HTTP/1.1 keep-alive
 //! connections busy for `seconds` against one URL and prints one JSON line:
-//! `{"requests", "errors", "rps", "p50_us", "p99_us", "max_us", "cpu_us"}`, where `cpu_us` is
-//! the load generator's own CPU time per request (so a benchmark can tell what the machine
-//! spent on the client). Loopback only.
+//! `{"requests", "errors", "rps", "p50_us", "p99_us", "max_us"}`. Loopback only.
 //!
 //! `loadgen <url> <connections> <seconds> [Host header]`
 
@@ -106,31 +104,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(0)
     };
     println!(
-        "{{\"requests\":{},\"errors\":{},\"rps\":{:.0},\"p50_us\":{},\"p99_us\":{},\"max_us\":{},\"cpu_us\":{:.2}}}",
+        "{{\"requests\":{},\"errors\":{},\"rps\":{:.0},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}}",
         all.len(),
         errors,
         all.len() as f64 / seconds,
         pick(0.50),
         pick(0.99),
-        all.last().copied().unwrap_or(0),
-        own_cpu_seconds() * 1e6 / all.len().max(1) as f64
+        all.last().copied().unwrap_or(0)
     );
     Ok(())
-}
-
-/// This process's CPU time (user and system) so far, from `/proc/self/stat`; NaN elsewhere.
-fn own_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces;
-    // utime and stime are the 12th and 13th of them, in ticks of 1/100 s (USER_HZ).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    match (ticks(11), ticks(12)) {
-        (Some(user), Some(system)) => (user + system) / 100.0,
-        _ => f64::NAN,
-    }
 }
