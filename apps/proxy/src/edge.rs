@@ -2,14 +2,15 @@
 //! itself (bad framing, bad or unknown hosts, oversize headers and bodies, rate limits) and
 //! which header the upstream gets (hop-by-hop fields dropped, forwarding fields set).
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use moclojer_domain::{Host, REAL_IP_HEADER, TrustedProxies, Zone};
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::{ErrorType, OrErr as _};
 
 use crate::limit::{Limiter, Verdict};
 
@@ -115,14 +116,18 @@ pub(crate) struct Edge {
 pub(crate) struct Peer {
     pub(crate) ip: IpAddr,
     pub(crate) text: String,
+    /// `text` as a header value, made once for the connection's requests.
+    value: HeaderValue,
 }
 
 impl Peer {
     pub(crate) fn new(ip: IpAddr) -> Self {
         let ip = ip.to_canonical();
+        let text = ip.to_string();
         Self {
             ip,
-            text: ip.to_string(),
+            value: HeaderValue::from_str(&text).expect("an IP address is a valid header value"),
+            text,
         }
     }
 }
@@ -138,12 +143,13 @@ pub(crate) struct Origin<'a> {
 }
 
 impl Origin<'_> {
-    /// The client's address as text.
-    fn client_text(&self) -> Cow<'_, str> {
+    /// The client's address as a header value.
+    fn client_value(&self) -> pingora::Result<HeaderValue> {
         if self.client == self.peer.ip {
-            Cow::Borrowed(&self.peer.text)
+            Ok(self.peer.value.clone())
         } else {
-            Cow::Owned(self.client.to_string())
+            HeaderValue::try_from(self.client.to_string())
+                .or_err(ErrorType::InvalidHTTPHeader, "X-Real-IP")
         }
     }
 }
@@ -164,8 +170,9 @@ const HOP_BY_HOP: [&str; 7] = [
 /// Fields a client may send that are never passed on: the proxy's own say replaces them.
 const NOT_PASSED_ON: [&str; 3] = ["x-forwarded-host", "forwarded", REAL_IP_HEADER];
 
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_REAL_IP: HeaderName = HeaderName::from_static(REAL_IP_HEADER);
 
 impl Edge {
     pub(crate) fn new(
@@ -291,12 +298,11 @@ impl Edge {
         header: &RequestHeader,
         origin: Option<&Origin<'_>>,
     ) -> pingora::Result<Box<RequestHeader>> {
-        let mut upstream = Box::new(header.clone());
-        let upgrade = header.headers.get(http::header::UPGRADE).cloned();
-        // Most requests carry none of these: look before removing (a removal hashes).
-        let drop = |name: &str| HOP_BY_HOP.contains(&name) || NOT_PASSED_ON.contains(&name);
-        if header.headers.keys().any(|k| drop(k.as_str())) {
-            let named: Vec<String> = header
+        // Most requests carry none of the dropped fields: look before collecting the names
+        // a `Connection` field adds to them.
+        let dropped = |name: &str| HOP_BY_HOP.contains(&name) || NOT_PASSED_ON.contains(&name);
+        let named: Vec<String> = if header.headers.keys().any(|k| dropped(k.as_str())) {
+            header
                 .headers
                 .get_all(http::header::CONNECTION)
                 .iter()
@@ -304,56 +310,110 @@ impl Edge {
                 .flat_map(|v| v.split(','))
                 .map(|name| name.trim().to_ascii_lowercase())
                 .filter(|name| !name.is_empty())
-                .collect();
-            let all = named.iter().map(String::as_str).chain(HOP_BY_HOP);
-            for name in all.chain(NOT_PASSED_ON) {
-                // The framing fields stay: they describe the body that follows.
-                if !matches!(name, "content-length" | "transfer-encoding" | "host") {
-                    upstream.remove_header(name);
-                }
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let passed_on = |name: &HeaderName| {
+            let name = name.as_str();
+            // The framing fields stay: they describe the body that follows. The forwarding
+            // fields the proxy sets are left out here and written below.
+            matches!(name, "content-length" | "transfer-encoding" | "host")
+                || !(dropped(name)
+                    || named.iter().any(|n| n == name)
+                    || name == X_FORWARDED_PROTO.as_str()
+                    || (origin.is_some() && name == X_FORWARDED_FOR.as_str()))
+        };
+
+        // A new map with room for the fields added below, filled from the client's without
+        // parsing a name again (a clone of the client's would be full, and grow on the
+        // first insert). Names go upstream in their canonical case.
+        let mut headers = HeaderMap::with_capacity(header.headers.len() + 4);
+        for (name, value) in &header.headers {
+            if passed_on(name) {
+                headers.append(name.clone(), value.clone());
             }
         }
         let mut https = false;
         if let Some(origin) = origin {
-            let earlier: Vec<&str> = header
+            let mut earlier = header
                 .headers
                 .get_all(X_FORWARDED_FOR)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
-                .collect();
-            let chain = if earlier.is_empty() {
-                origin.peer.text.clone()
+                .peekable();
+            let chain = if earlier.peek().is_none() {
+                origin.peer.value.clone()
             } else {
-                format!("{}, {}", earlier.join(", "), origin.peer.text)
+                let mut chain = earlier.collect::<Vec<_>>().join(", ");
+                chain.push_str(", ");
+                chain.push_str(&origin.peer.text);
+                HeaderValue::try_from(chain)
+                    .or_err(ErrorType::InvalidHTTPHeader, "X-Forwarded-For")?
             };
-            upstream.insert_header(X_FORWARDED_FOR, chain)?;
-            upstream.insert_header(REAL_IP_HEADER, origin.client_text().as_ref())?;
+            headers.append(X_FORWARDED_FOR, chain);
+            headers.append(X_REAL_IP, origin.client_value()?);
             https = origin.https;
         }
-        upstream.insert_header(X_FORWARDED_PROTO, if https { "https" } else { "http" })?;
-        if let Some(upgrade) = upgrade {
-            upstream.insert_header(http::header::UPGRADE, upgrade)?;
-            upstream.insert_header(http::header::CONNECTION, "upgrade")?;
+        headers.append(
+            X_FORWARDED_PROTO,
+            HeaderValue::from_static(if https { "https" } else { "http" }),
+        );
+        if let Some(upgrade) = header.headers.get(http::header::UPGRADE) {
+            headers.append(http::header::UPGRADE, upgrade.clone());
+            headers.append(
+                http::header::CONNECTION,
+                HeaderValue::from_static("upgrade"),
+            );
+        }
+
+        let mut parts = http::Request::builder()
+            .method(header.method.clone())
+            .uri(header.uri.clone())
+            .version(header.version)
+            .body(())
+            .or_err(ErrorType::InvalidHTTPHeader, "request line")?
+            .into_parts()
+            .0;
+        parts.headers = headers;
+        let mut upstream = Box::new(RequestHeader::from(parts));
+        // A target the URI does not reproduce (absolute-form, not UTF-8) goes on verbatim.
+        if upstream.raw_path() != header.raw_path() {
+            upstream.set_raw_path(header.raw_path())?;
         }
         Ok(upstream)
     }
 
     /// The response header the client gets: the upstream's, less its hop-by-hop fields
-    /// (the client connection's own are written by the session), except on a `101`.
-    pub(crate) fn client_header(response: &ResponseHeader) -> Box<ResponseHeader> {
-        let mut client = Box::new(response.clone());
-        if response.status.as_u16() != 101 {
-            for name in [
-                "connection",
-                "keep-alive",
-                "proxy-connection",
-                "upgrade",
-                "trailer",
-            ] {
-                client.remove_header(name);
+    /// (the client connection's own are written by the session), except on a `101`. The
+    /// map has room for the `Date` and `Connection` fields the session adds (a clone of the
+    /// upstream's would be full, and grow on the first insert).
+    pub(crate) fn client_header(response: &ResponseHeader) -> pingora::Result<Box<ResponseHeader>> {
+        const HOP_BY_HOP_IN_RESPONSES: [&str; 5] = [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "upgrade",
+            "trailer",
+        ];
+        let switching = response.status.as_u16() == 101;
+        let mut headers = HeaderMap::with_capacity(response.headers.len() + 2);
+        for (name, value) in &response.headers {
+            if switching || !HOP_BY_HOP_IN_RESPONSES.contains(&name.as_str()) {
+                headers.append(name.clone(), value.clone());
             }
         }
-        client
+        let mut parts = http::Response::builder()
+            .status(response.status)
+            .version(response.version)
+            .body(())
+            .or_err(ErrorType::InvalidHTTPHeader, "status line")?
+            .into_parts()
+            .0;
+        parts.headers = headers;
+        let mut client = Box::new(ResponseHeader::from(parts));
+        client.set_reason_phrase(response.get_reason_phrase())?;
+        Ok(client)
     }
 }
 
@@ -421,6 +481,154 @@ mod tests {
         assert!(raw_has_content_length(raw));
         let raw = b"POST /content-length: HTTP/1.1\r\nHost: a\r\nX-Content-Length: 5\r\n\r\n";
         assert!(!raw_has_content_length(raw));
+    }
+
+    fn request(target: &[u8], fields: &[(&str, &str)]) -> RequestHeader {
+        let mut request = RequestHeader::build("POST", target, None).unwrap();
+        for (name, value) in fields {
+            request.append_header(name.to_string(), *value).unwrap();
+        }
+        request
+    }
+
+    fn fields(header: &RequestHeader) -> Vec<(String, String)> {
+        header
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_upstream_header_drops_hop_by_hop_fields_and_sets_the_forwarding_ones() {
+        let client = request(
+            b"/orders?page=2",
+            &[
+                ("Host", "shop-bob.localhost"),
+                ("X-Trace", "t-1"),
+                ("Connection", "keep-alive, X-Secret"),
+                ("X-Secret", "s"),
+                ("Keep-Alive", "timeout=5"),
+                ("TE", "trailers"),
+                ("Expect", "100-continue"),
+                ("X-Forwarded-Host", "other-eve.localhost"),
+                ("Forwarded", "for=1.2.3.4"),
+                ("X-Real-IP", "6.6.6.6"),
+                ("X-Forwarded-For", "10.0.0.1"),
+                ("X-Forwarded-For", "10.0.0.2"),
+                ("X-Forwarded-Proto", "https"),
+                ("Content-Length", "3"),
+                ("Accept", "a/b"),
+                ("Accept", "c/d"),
+            ],
+        );
+        let peer = Peer::new("192.0.2.7".parse().unwrap());
+        let origin = Origin {
+            peer: &peer,
+            client: peer.ip,
+            https: false,
+        };
+        let upstream = Edge::upstream_header(&client, Some(&origin)).unwrap();
+        let expected = [
+            ("host", "shop-bob.localhost"),
+            ("x-trace", "t-1"),
+            ("content-length", "3"),
+            ("accept", "a/b"),
+            ("accept", "c/d"),
+            ("x-forwarded-for", "10.0.0.1, 10.0.0.2, 192.0.2.7"),
+            ("x-real-ip", "192.0.2.7"),
+            ("x-forwarded-proto", "http"),
+        ];
+        assert_eq!(fields(&upstream), owned(&expected));
+        assert_eq!(upstream.method, http::Method::POST);
+        assert_eq!(upstream.raw_path(), b"/orders?page=2");
+        assert_eq!(upstream.version, client.version);
+
+        // Without a peer (never on a socket) the client's own X-Forwarded-For stays.
+        let upstream = Edge::upstream_header(&client, None).unwrap();
+        let kept: Vec<&str> = upstream
+            .headers
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(kept, ["10.0.0.1", "10.0.0.2"]);
+        assert!(upstream.headers.get(X_REAL_IP).is_none());
+    }
+
+    #[test]
+    fn the_upstream_header_keeps_an_upgrade_and_an_absolute_target() {
+        let client = request(
+            b"http://shop-bob.localhost/ws?x=1",
+            &[
+                ("Host", "shop-bob.localhost"),
+                ("Connection", "Upgrade"),
+                ("Upgrade", "websocket"),
+            ],
+        );
+        let peer = Peer::new("2001:db8::1".parse().unwrap());
+        let origin = Origin {
+            peer: &peer,
+            client: "198.51.100.9".parse().unwrap(),
+            https: true,
+        };
+        let upstream = Edge::upstream_header(&client, Some(&origin)).unwrap();
+        assert_eq!(upstream.raw_path(), b"http://shop-bob.localhost/ws?x=1");
+        let expected = [
+            ("host", "shop-bob.localhost"),
+            ("x-forwarded-for", "2001:db8::1"),
+            ("x-real-ip", "198.51.100.9"),
+            ("x-forwarded-proto", "https"),
+            ("upgrade", "websocket"),
+            ("connection", "upgrade"),
+        ];
+        assert_eq!(fields(&upstream), owned(&expected));
+    }
+
+    #[test]
+    fn responses_lose_their_hop_by_hop_fields_except_on_a_switch() {
+        let mut response = ResponseHeader::build(200, None).unwrap();
+        for (name, value) in [
+            ("Connection", "close"),
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Connection", "keep-alive"),
+            ("Trailer", "x-checksum"),
+            ("Upgrade", "h2c"),
+            ("Content-Type", "application/json"),
+        ] {
+            response.append_header(name, value).unwrap();
+        }
+        let names = |header: &ResponseHeader| {
+            let mut names: Vec<String> = header.headers.keys().map(|k| k.to_string()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            names(&Edge::client_header(&response).unwrap()),
+            ["content-type"]
+        );
+
+        let mut plain = ResponseHeader::build(404, None).unwrap();
+        plain.append_header("content-length", "0").unwrap();
+        assert_eq!(
+            names(&Edge::client_header(&plain).unwrap()),
+            ["content-length"]
+        );
+
+        let mut switching = ResponseHeader::build(101, None).unwrap();
+        switching.append_header("Connection", "upgrade").unwrap();
+        switching.append_header("Upgrade", "websocket").unwrap();
+        assert_eq!(
+            names(&Edge::client_header(&switching).unwrap()),
+            ["connection", "upgrade"]
+        );
     }
 
     #[test]

@@ -332,8 +332,14 @@ impl Relay {
                     .await;
             }
         }
-        let Some(response) = upstream.resp_header().map(Edge::client_header) else {
-            return Done::answered(0, false);
+        let response = match upstream.resp_header().map(Edge::client_header) {
+            Some(Ok(response)) => response,
+            Some(Err(e)) => {
+                return self
+                    .fail(client, Some(address), Refusal::UpstreamFailed, &e)
+                    .await;
+            }
+            None => return Done::answered(0, false),
         };
         let status = response.status.as_u16();
         if *shutdown.borrow() {
