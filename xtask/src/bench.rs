@@ -529,6 +529,7 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
     }
     let mut saturated = Vec::new();
     let mut single = Vec::new();
+    let mut added_p99 = Vec::new();
     for (connections, results) in [(CONNECTIONS, &mut saturated), ("1", &mut single)] {
         println!(
             "\n==> GET /hello on {host} ({connections} connections, {seconds}s each, \
@@ -572,6 +573,9 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
                 runs.push(run);
             }
         }
+        if connections == "1" {
+            added_p99 = paired_added_p99(&runs);
+        }
         results.extend(runs.into_iter().map(median_run));
     }
     let names: Vec<&str> = targets.iter().map(|t| t.0).collect();
@@ -584,8 +588,29 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
     if haproxy_missing() {
         println!("\n(haproxy is not installed: `apt-get install haproxy` adds it as a reference)");
     }
-    print_proxy_table(&names, &saturated, &single);
+    print_proxy_table(&names, &saturated, &single, &added_p99);
     Ok(())
+}
+
+/// For each proxy (`runs[1..]`), the median over the rounds of its p99 less the p99 straight
+/// to foss (`runs[0]`) in the same round: a slow spell of the machine that spans a round
+/// touches both sides of each difference alike.
+fn paired_added_p99(runs: &[Vec<ProxyRun>]) -> Vec<f64> {
+    let Some((straight, proxies)) = runs.split_first() else {
+        return Vec::new();
+    };
+    proxies
+        .iter()
+        .map(|rounds| {
+            let mut added: Vec<f64> = rounds
+                .iter()
+                .zip(straight)
+                .map(|(proxy, straight)| proxy.load.p99_us - straight.load.p99_us)
+                .collect();
+            added.sort_by(f64::total_cmp);
+            added.get(added.len() / 2).copied().unwrap_or(f64::NAN)
+        })
+        .collect()
 }
 
 /// Rounds of `bench proxy`: each round measures every target once, in turn, so a slow
@@ -615,7 +640,12 @@ fn median_run(mut runs: Vec<ProxyRun>) -> ProxyRun {
 /// machine puts on every proxy: when the client, foss and the proxy share the cores and the
 /// run saturates them, requests/s fall as the CPU spent per request grows, so a proxy that
 /// spends `p` µs keeps at most `(foss + client) / (foss + client + p)` of the straight rate.
-fn print_proxy_table(names: &[&str], saturated: &[ProxyRun], single: &[ProxyRun]) {
+fn print_proxy_table(
+    names: &[&str],
+    saturated: &[ProxyRun],
+    single: &[ProxyRun],
+    added_p99: &[f64],
+) {
     let (Some(direct), Some(direct1)) = (saturated.first(), single.first()) else {
         return;
     };
@@ -682,20 +712,24 @@ fn print_proxy_table(names: &[&str], saturated: &[ProxyRun], single: &[ProxyRun]
         &format!("{:.2} ms", direct.load.p99_us / 1000.0),
         "",
     );
-    let added = (0..proxies)
-        .map(|i| {
-            format!(
-                "{:.3} ms (+{:.3})",
-                single[i].load.p99_us / 1000.0,
-                (single[i].load.p99_us - direct1.load.p99_us) / 1000.0
-            )
-        })
-        .collect();
     row(
-        "p99, 1 connection (added)",
-        added,
+        "p99, 1 connection",
+        (0..proxies)
+            .map(|i| format!("{:.3} ms", single[i].load.p99_us / 1000.0))
+            .collect(),
         &format!("{:.3} ms", direct1.load.p99_us / 1000.0),
-        "< 1 ms added",
+        "",
+    );
+    row(
+        "p99 added, 1 connection (median of the rounds' differences)",
+        (0..proxies)
+            .map(|i| match added_p99.get(i) {
+                Some(added) => format!("{:+.3} ms", added / 1000.0),
+                None => String::new(),
+            })
+            .collect(),
+        "",
+        "< 1 ms",
     );
     let failed = (0..proxies)
         .map(|i| format!("{:.0}", saturated[i].load.errors + single[i].load.errors))
@@ -775,4 +809,31 @@ fn start_haproxy(work: &Path, upstream: &str) -> Result<Option<Server>, String> 
     }
     server.started_in = started.elapsed();
     Ok(Some(server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(p99_us: f64) -> ProxyRun {
+        ProxyRun {
+            load: Load {
+                p99_us,
+                ..Load::default()
+            },
+            ..ProxyRun::default()
+        }
+    }
+
+    /// A round where the whole machine was slow moves both sides of its difference: the
+    /// median difference is the proxy's own, where comparing medians would not be.
+    #[test]
+    fn added_latency_is_the_median_of_each_rounds_difference() {
+        let straight = vec![run(650.0), run(1400.0), run(370.0)];
+        let proxy = vec![run(1100.0), run(3200.0), run(1170.0)];
+        let other = vec![run(1180.0), run(1730.0), run(1290.0)];
+        let added = paired_added_p99(&[straight, proxy, other]);
+        assert_eq!(added, [800.0, 530.0]);
+        assert!(paired_added_p99(&[]).is_empty());
+    }
 }
