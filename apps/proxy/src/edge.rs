@@ -112,22 +112,20 @@ pub(crate) struct Edge {
     pub(crate) limits: EdgeLimits,
 }
 
-/// A client connection's peer: its address, and that address as text.
+/// A client connection's peer: its address, and that address as a header value.
 pub(crate) struct Peer {
     pub(crate) ip: IpAddr,
-    pub(crate) text: String,
-    /// `text` as a header value, made once for the connection's requests.
+    /// The address as a header value, made once for the connection's requests.
     value: HeaderValue,
 }
 
 impl Peer {
     pub(crate) fn new(ip: IpAddr) -> Self {
         let ip = ip.to_canonical();
-        let text = ip.to_string();
         Self {
             ip,
-            value: HeaderValue::from_str(&text).expect("an IP address is a valid header value"),
-            text,
+            value: HeaderValue::try_from(ip.to_string())
+                .expect("an IP address is a valid header value"),
         }
     }
 }
@@ -345,9 +343,9 @@ impl Edge {
             let chain = if earlier.peek().is_none() {
                 origin.peer.value.clone()
             } else {
-                let mut chain = earlier.collect::<Vec<_>>().join(", ");
-                chain.push_str(", ");
-                chain.push_str(&origin.peer.text);
+                let mut chain = earlier.collect::<Vec<_>>().join(", ").into_bytes();
+                chain.extend_from_slice(b", ");
+                chain.extend_from_slice(origin.peer.value.as_bytes());
                 HeaderValue::try_from(chain)
                     .or_err(ErrorType::InvalidHTTPHeader, "X-Forwarded-For")?
             };
