@@ -159,7 +159,26 @@ fn load_with(
     connections: &str,
     seconds: &str,
 ) -> Result<Load, String> {
-    let mut command = Command::new(loadgen);
+    load_placed(loadgen, url, host, connections, seconds, None)
+}
+
+/// [`load_with`], with the load generator kept on `cores` (a `taskset` list) when given.
+fn load_placed(
+    loadgen: &Path,
+    url: &str,
+    host: Option<&str>,
+    connections: &str,
+    seconds: &str,
+    cores: Option<&str>,
+) -> Result<Load, String> {
+    let mut command = match cores {
+        Some(cores) => {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["--cpu-list", cores]).arg(loadgen);
+            taskset
+        }
+        None => Command::new(loadgen),
+    };
     command.args([url, connections, seconds]);
     if let Some(host) = host {
         command.arg(host);
@@ -439,10 +458,11 @@ pub(crate) fn api(seconds: &str) -> Result<(), String> {
 /// When `haproxy` is installed, HAProxy (one thread, upstream connections reused) joins as
 /// a second reference: a production proxy on the same machine, in the same run.
 ///
-/// Two loads: saturation (64 connections, as fast as they go) for requests/s, and one
-/// connection at a time for the latency a proxy adds when nothing queues. Every proxy gets
-/// one worker thread: the load generator and foss use the machine's other cycles. Each
-/// target is measured in [`PROXY_ROUNDS`] interleaved rounds; the table shows the median.
+/// Three loads: saturation (64 connections, as fast as they go) for requests/s, first with
+/// the cores shared as the scheduler likes, then with [a core each](Placement::CoreEach),
+/// as a proxy tier runs in front of foss; and one connection at a time for the latency a
+/// proxy adds when nothing queues. Every proxy gets one worker thread. Each target is
+/// measured in [`PROXY_ROUNDS`] interleaved rounds; the table shows the median.
 pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
     step(
         "build (release)",
@@ -504,60 +524,212 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
     let host = "hello-bench.localhost";
     // Straight to foss first, as the base of the ratios; then the proxies.
     let mut targets = vec![
-        ("straight to foss", upstream.clone(), None),
-        ("moclojer-proxy", proxy.address.clone(), Some(&proxy)),
-        (
-            "reference proxy",
-            reference.address.clone(),
-            Some(&reference),
-        ),
+        Target {
+            name: "straight to foss",
+            address: upstream.clone(),
+            server: None,
+        },
+        Target {
+            name: "moclojer-proxy",
+            address: proxy.address.clone(),
+            server: Some(&proxy),
+        },
+        Target {
+            name: "reference proxy",
+            address: reference.address.clone(),
+            server: Some(&reference),
+        },
     ];
     if let Some(haproxy) = &haproxy {
-        targets.push(("haproxy", haproxy.address.clone(), Some(haproxy)));
+        targets.push(Target {
+            name: "haproxy",
+            address: haproxy.address.clone(),
+            server: Some(haproxy),
+        });
     }
+    let bench = ProxyBench {
+        targets: &targets,
+        foss: &foss,
+        loadgen: &loadgen,
+        host,
+        seconds,
+    };
 
     // A second of load on each target first, unmeasured: upstream connections pooled,
     // allocators and caches warm, so round 1 measures the same state as the others.
-    for (_, address, _) in &targets {
+    for target in &targets {
         load_with(
             &loadgen,
-            &format!("http://{address}/hello"),
+            &format!("http://{}/hello", target.address),
             Some(host),
             CONNECTIONS,
             "1",
         )?;
     }
-    let mut saturated = Vec::new();
-    let mut single = Vec::new();
-    let mut added_p99 = Vec::new();
-    for (connections, results) in [(CONNECTIONS, &mut saturated), ("1", &mut single)] {
+    let shared = bench.rounds(CONNECTIONS, Placement::Shared)?;
+    let single = bench.rounds("1", Placement::Shared)?;
+    let added_p99 = paired_added_p99(&single);
+    let core_each = match Placement::CoreEach.unavailable() {
+        None => Some(bench.rounds(CONNECTIONS, Placement::CoreEach)?),
+        Some(why) => {
+            println!("\n(no run with a core each: {why})");
+            None
+        }
+    };
+    let names: Vec<&str> = targets.iter().map(|t| t.name).collect();
+    drop(targets);
+    drop(haproxy);
+    drop(reference);
+    drop(proxy);
+    drop(foss);
+    std::fs::remove_dir_all(&work).ok();
+    if haproxy_missing() {
+        println!("\n(haproxy is not installed: `apt-get install haproxy` adds it as a reference)");
+    }
+    let median =
+        |runs: Vec<Vec<ProxyRun>>| -> Vec<ProxyRun> { runs.into_iter().map(median_run).collect() };
+    print_proxy_table(
+        &names,
+        &ProxyFigures {
+            shared: median(shared),
+            core_each: core_each.map(median).unwrap_or_default(),
+            single: median(single),
+            added_p99,
+        },
+    );
+    Ok(())
+}
+
+/// Where the processes of a `bench proxy` load run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Wherever the scheduler puts them: the client, foss and the proxy share every core.
+    Shared,
+    /// A core each, as a proxy tier runs in front of foss: the proxy alone on the second
+    /// core; foss and the client, which stands for the rest of the world, on the first.
+    /// Straight to foss, the second core idles. Other cores are left out, so the split is
+    /// the same on any machine.
+    CoreEach,
+}
+
+impl Placement {
+    /// The cores of foss and the client under [`Placement::CoreEach`], and the proxy's
+    /// (`taskset` lists).
+    const CLIENT_AND_FOSS_CORE: &str = "0";
+    const PROXY_CORE: &str = "1";
+
+    /// Why this placement cannot run here, if it cannot.
+    fn unavailable(self) -> Option<&'static str> {
+        if self == Self::Shared {
+            return None;
+        }
+        if std::thread::available_parallelism().map_or(0, usize::from) < 2 {
+            return Some("this machine has one core");
+        }
+        let taskset = Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        match taskset {
+            Ok(status) if status.success() => None,
+            _ => Some("`taskset` (util-linux) is not installed"),
+        }
+    }
+}
+
+/// Moves every thread of `server` onto `cores` (threads it starts later follow).
+fn place(server: &Server, cores: &str) -> Result<(), String> {
+    let status = Command::new("taskset")
+        .args(["--all-tasks", "--cpu-list", "--pid", cores])
+        .arg(server.child.id().to_string())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("taskset: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "taskset could not move process {}",
+            server.child.id()
+        ))
+    }
+}
+
+/// One thing `bench proxy` sends load to.
+struct Target<'a> {
+    name: &'static str,
+    address: String,
+    /// The proxy's process; none straight to foss.
+    server: Option<&'a Server>,
+}
+
+/// What every load of `bench proxy` shares.
+struct ProxyBench<'a> {
+    targets: &'a [Target<'a>],
+    foss: &'a Server,
+    loadgen: &'a Path,
+    host: &'a str,
+    seconds: &'a str,
+}
+
+impl ProxyBench<'_> {
+    /// [`PROXY_ROUNDS`] rounds of load on every target in turn, placed as `placement` says:
+    /// for each target, its runs in round order.
+    fn rounds(
+        &self,
+        connections: &str,
+        placement: Placement,
+    ) -> Result<Vec<Vec<ProxyRun>>, String> {
+        // Shared runs come first, with every process where it started.
+        let client_cores =
+            (placement == Placement::CoreEach).then_some(Placement::CLIENT_AND_FOSS_CORE);
+        if let Some(cores) = client_cores {
+            place(self.foss, cores)?;
+            for server in self.targets.iter().filter_map(|t| t.server) {
+                place(server, Placement::PROXY_CORE)?;
+            }
+        }
+        let host = self.host;
+        let seconds = self.seconds;
         println!(
             "\n==> GET /hello on {host} ({connections} connections, {seconds}s each, \
-             {PROXY_ROUNDS} rounds)"
+             {PROXY_ROUNDS} rounds{})",
+            match placement {
+                Placement::Shared => "",
+                Placement::CoreEach =>
+                    "; a core each: the proxy on one, foss and the client \
+                                        on the other",
+            }
         );
-        let mut runs: Vec<Vec<ProxyRun>> = vec![Vec::new(); targets.len()];
+        let mut runs: Vec<Vec<ProxyRun>> = vec![Vec::new(); self.targets.len()];
         for round in 1..=PROXY_ROUNDS {
-            for ((name, address, server), runs) in targets.iter().zip(&mut runs) {
-                let before = (server.map(Server::cpu_seconds), foss.cpu_seconds());
-                let load = load_with(
-                    &loadgen,
-                    &format!("http://{address}/hello"),
+            for (target, runs) in self.targets.iter().zip(&mut runs) {
+                let before = (
+                    target.server.map(Server::cpu_seconds),
+                    self.foss.cpu_seconds(),
+                );
+                let load = load_placed(
+                    self.loadgen,
+                    &format!("http://{}/hello", target.address),
                     Some(host),
                     connections,
                     seconds,
+                    client_cores,
                 )?;
                 let per_request = |seconds: f64| seconds * 1e6 / load.requests.max(1.0);
                 let run = ProxyRun {
                     load,
-                    proxy_cpu_us: match (before.0, server) {
+                    proxy_cpu_us: match (before.0, target.server) {
                         (Some(start), Some(server)) => per_request(server.cpu_seconds() - start),
                         _ => f64::NAN,
                     },
-                    foss_cpu_us: per_request(foss.cpu_seconds() - before.1),
+                    foss_cpu_us: per_request(self.foss.cpu_seconds() - before.1),
                 };
                 println!(
-                    "    round {round}, {name}: {:.0} req/s, p50 {:.0} us, p99 {:.0} us, \
+                    "    round {round}, {}: {:.0} req/s, p50 {:.0} us, p99 {:.0} us, \
                      {:.0} failed; CPU per request: {}foss {:.1} us, client {:.1} us",
+                    target.name,
                     load.rps,
                     load.p50_us,
                     load.p99_us,
@@ -573,23 +745,8 @@ pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
                 runs.push(run);
             }
         }
-        if connections == "1" {
-            added_p99 = paired_added_p99(&runs);
-        }
-        results.extend(runs.into_iter().map(median_run));
+        Ok(runs)
     }
-    let names: Vec<&str> = targets.iter().map(|t| t.0).collect();
-    drop(targets);
-    drop(haproxy);
-    drop(reference);
-    drop(proxy);
-    drop(foss);
-    std::fs::remove_dir_all(&work).ok();
-    if haproxy_missing() {
-        println!("\n(haproxy is not installed: `apt-get install haproxy` adds it as a reference)");
-    }
-    print_proxy_table(&names, &saturated, &single, &added_p99);
-    Ok(())
 }
 
 /// For each proxy (`runs[1..]`), the median over the rounds of its p99 less the p99 straight
@@ -635,21 +792,27 @@ fn median_run(mut runs: Vec<ProxyRun>) -> ProxyRun {
     median
 }
 
+/// The medians of `bench proxy`, one per target, straight to foss first; `core_each` is
+/// empty when that placement could not run.
+struct ProxyFigures {
+    shared: Vec<ProxyRun>,
+    core_each: Vec<ProxyRun>,
+    single: Vec<ProxyRun>,
+    /// Per proxy (not straight to foss).
+    added_p99: Vec<f64>,
+}
+
 /// The table of `bench proxy`: one column per proxy, then straight to foss (measured first,
 /// `names[0]`), then the target; the reference proxy is `names[2]`. Below it, the bound the
-/// machine puts on every proxy: when the client, foss and the proxy share the cores and the
-/// run saturates them, requests/s fall as the CPU spent per request grows, so a proxy that
-/// spends `p` µs keeps at most `(foss + client) / (foss + client + p)` of the straight rate.
-fn print_proxy_table(
-    names: &[&str],
-    saturated: &[ProxyRun],
-    single: &[ProxyRun],
-    added_p99: &[f64],
-) {
-    let (Some(direct), Some(direct1)) = (saturated.first(), single.first()) else {
+/// machine puts on every proxy when the cores are shared: when the client, foss and the
+/// proxy share them and the run saturates them, requests/s fall as the CPU spent per
+/// request grows, so a proxy that spends `p` µs keeps at most
+/// `(foss + client) / (foss + client + p)` of the straight rate.
+fn print_proxy_table(names: &[&str], figures: &ProxyFigures) {
+    let (Some(direct), Some(direct1)) = (figures.shared.first(), figures.single.first()) else {
         return;
     };
-    let (saturated, single) = (&saturated[1..], &single[1..]);
+    let (saturated, single) = (&figures.shared[1..], &figures.single[1..]);
     let proxies = saturated.len();
     let row = |label: &str, cells: Vec<String>, last: &str, target: &str| {
         println!("| {label} | {} | {last} | {target} |", cells.join(" | "));
@@ -664,32 +827,53 @@ fn print_proxy_table(
     let each = |f: &dyn Fn(&ProxyRun) -> String| saturated.iter().map(f).collect::<Vec<_>>();
     let rest = |run: &ProxyRun| run.foss_cpu_us + run.load.client_cpu_us;
     let straight_rest = rest(direct);
+    if let Some((direct, placed)) = figures.core_each.split_first() {
+        let each = |f: &dyn Fn(&ProxyRun) -> String| placed.iter().map(f).collect::<Vec<_>>();
+        row(
+            &format!("req/s, {CONNECTIONS} connections, a core each"),
+            each(&|run| format!("{:.0}", run.load.rps)),
+            &format!("{:.0}", direct.load.rps),
+            "",
+        );
+        row(
+            "ratio to straight, a core each",
+            each(&|run| format!("{:.2}", run.load.rps / direct.load.rps)),
+            "1",
+            "moclojer-proxy >= 0.80",
+        );
+        row(
+            "CPU per request: the proxy, a core each",
+            each(&|run| format!("{:.1} us", run.proxy_cpu_us)),
+            "",
+            "",
+        );
+    }
     row(
-        &format!("req/s, {CONNECTIONS} connections"),
+        &format!("req/s, {CONNECTIONS} connections, cores shared"),
         each(&|run| format!("{:.0}", run.load.rps)),
         &format!("{:.0}", direct.load.rps),
         "",
     );
     row(
-        "ratio to straight",
+        "ratio to straight, cores shared",
         each(&|run| format!("{:.2}", run.load.rps / direct.load.rps)),
         "1",
-        "moclojer-proxy >= 0.80",
+        "",
     );
     row(
-        "ratio to the reference proxy",
+        "ratio to the reference proxy, cores shared",
         each(&|run| format!("{:.2}", run.load.rps / saturated[1].load.rps)),
         "",
         "",
     );
     row(
-        "CPU per request: the proxy",
+        "CPU per request: the proxy, cores shared",
         each(&|run| format!("{:.1} us", run.proxy_cpu_us)),
         "",
         "",
     );
     row(
-        "CPU per request: foss + client",
+        "CPU per request: foss + client, cores shared",
         each(&|run| format!("{:.1} us", rest(run))),
         &format!("{:.1} us", straight_rest),
         "",
@@ -707,7 +891,7 @@ fn print_proxy_table(
         "",
     );
     row(
-        &format!("p99, {CONNECTIONS} connections"),
+        &format!("p99, {CONNECTIONS} connections, cores shared"),
         each(&|run| format!("{:.2} ms", run.load.p99_us / 1000.0)),
         &format!("{:.2} ms", direct.load.p99_us / 1000.0),
         "",
@@ -723,7 +907,7 @@ fn print_proxy_table(
     row(
         "p99 added, 1 connection (median of the rounds' differences)",
         (0..proxies)
-            .map(|i| match added_p99.get(i) {
+            .map(|i| match figures.added_p99.get(i) {
                 Some(added) => format!("{:+.3} ms", added / 1000.0),
                 None => String::new(),
             })
@@ -731,13 +915,17 @@ fn print_proxy_table(
         "",
         "< 1 ms",
     );
-    let failed = (0..proxies)
-        .map(|i| format!("{:.0}", saturated[i].load.errors + single[i].load.errors))
-        .collect();
+    let failed = |i: usize| {
+        [&figures.shared, &figures.core_each, &figures.single]
+            .iter()
+            .filter_map(|runs| runs.get(i))
+            .map(|run| run.load.errors)
+            .sum::<f64>()
+    };
     row(
         "failed requests",
-        failed,
-        &format!("{:.0}", direct.load.errors + direct1.load.errors),
+        (1..=proxies).map(|i| format!("{:.0}", failed(i))).collect(),
+        &format!("{:.0}", failed(0)),
         "0",
     );
     let cheapest = saturated
@@ -745,11 +933,13 @@ fn print_proxy_table(
         .map(|run| run.proxy_cpu_us)
         .fold(f64::INFINITY, f64::min);
     println!(
-        "\nThe client, foss and the proxy share this machine's {} cores. Straight to foss a \
-         request costs {straight_rest:.1} us of CPU (foss and client), so a proxy keeps 0.80 of \
-         the straight rate only if it spends at most {:.1} us per request; the cheapest proxy \
-         here spent {cheapest:.1} us. \"A proxy core against a foss core\" is the ratio where \
-         each has cores of its own.",
+        "\nWith a core each, the proxy has a core to itself, as a proxy tier in front of foss \
+         does, and foss shares the other with the client; straight to foss the proxy's core \
+         idles. With the cores shared, the client, foss and the proxy share this machine's {} \
+         cores: straight to foss a request costs {straight_rest:.1} us of CPU (foss and client), \
+         so a proxy would keep 0.80 of the straight rate only if it spent at most {:.1} us per \
+         request; the cheapest proxy here spent {cheapest:.1} us. \"A proxy core against a foss \
+         core\" is the ratio of their CPU per request.",
         std::thread::available_parallelism().map_or(0, usize::from),
         straight_rest / 4.0,
     );
