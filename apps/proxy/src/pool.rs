@@ -31,19 +31,20 @@ impl Pool {
 
     /// The most recently used idle connection to `upstream` that is still open.
     pub(crate) fn take(&self, upstream: SocketAddr) -> Option<Stream> {
+        let now = Instant::now();
         loop {
-            let (since, mut stream) = {
+            let mut stream = {
                 let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
                 let list = idle.get_mut(&upstream)?;
-                let taken = list.pop()?;
-                if taken.0.elapsed() > Self::MAX_IDLE {
+                let (since, stream) = list.pop()?;
+                if now.saturating_duration_since(since) > Self::MAX_IDLE {
                     // The rest are older still.
                     list.clear();
                     return None;
                 }
-                taken
+                stream
             };
-            if since.elapsed() <= Self::MAX_IDLE && still_open(&mut stream) {
+            if still_open(&mut stream) {
                 return Some(stream);
             }
         }
