@@ -847,6 +847,12 @@ fn print_proxy_table(names: &[&str], figures: &ProxyFigures) {
             "",
             "",
         );
+        row(
+            &format!("p99, {CONNECTIONS} connections, a core each"),
+            each(&|run| format!("{:.2} ms", run.load.p99_us / 1000.0)),
+            &format!("{:.2} ms", direct.load.p99_us / 1000.0),
+            "",
+        );
     }
     row(
         &format!("req/s, {CONNECTIONS} connections, cores shared"),
