@@ -458,10 +458,10 @@ pub(crate) fn api(seconds: &str) -> Result<(), String> {
 /// When `haproxy` is installed, HAProxy (one thread, upstream connections reused) joins as
 /// a second reference: a production proxy on the same machine, in the same run.
 ///
-/// Three loads: saturation (64 connections, as fast as they go) for requests/s, first with
-/// the cores shared as the scheduler likes, then with [a core each](Placement::CoreEach),
-/// as a proxy tier runs in front of foss; and one connection at a time for the latency a
-/// proxy adds when nothing queues. Every proxy gets one worker thread. Each target is
+/// Three loads: saturation (64 connections, as fast as they go) for requests/s, once with
+/// the cores shared as the scheduler likes and once with [a core each](Placement::CoreEach),
+/// as a proxy tier runs in front of foss; and one connection at a time, cores shared, for
+/// the latency a proxy adds when nothing queues. Every proxy gets one worker thread. Each target is
 /// measured in [`PROXY_ROUNDS`] interleaved rounds; the table shows the median.
 pub(crate) fn proxy(seconds: &str) -> Result<(), String> {
     step(
@@ -618,6 +618,14 @@ impl Placement {
     const CLIENT_AND_FOSS_CORE: &str = "0";
     const PROXY_CORE: &str = "1";
 
+    /// What the heading of a load says of the placement.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Shared => "",
+            Self::CoreEach => "; a core each: the proxy on one, foss and the client on the other",
+        }
+    }
+
     /// Why this placement cannot run here, if it cannot.
     fn unavailable(self) -> Option<&'static str> {
         if self == Self::Shared {
@@ -675,13 +683,13 @@ struct ProxyBench<'a> {
 
 impl ProxyBench<'_> {
     /// [`PROXY_ROUNDS`] rounds of load on every target in turn, placed as `placement` says:
-    /// for each target, its runs in round order.
+    /// for each target, its runs in round order. [`Placement::CoreEach`] moves foss and the
+    /// proxies for good, so its loads come after the shared ones.
     fn rounds(
         &self,
         connections: &str,
         placement: Placement,
     ) -> Result<Vec<Vec<ProxyRun>>, String> {
-        // Shared runs come first, with every process where it started.
         let client_cores =
             (placement == Placement::CoreEach).then_some(Placement::CLIENT_AND_FOSS_CORE);
         if let Some(cores) = client_cores {
@@ -695,12 +703,7 @@ impl ProxyBench<'_> {
         println!(
             "\n==> GET /hello on {host} ({connections} connections, {seconds}s each, \
              {PROXY_ROUNDS} rounds{})",
-            match placement {
-                Placement::Shared => "",
-                Placement::CoreEach =>
-                    "; a core each: the proxy on one, foss and the client \
-                                        on the other",
-            }
+            placement.describe(),
         );
         let mut runs: Vec<Vec<ProxyRun>> = vec![Vec::new(); self.targets.len()];
         for round in 1..=PROXY_ROUNDS {
