@@ -827,57 +827,46 @@ fn print_proxy_table(names: &[&str], figures: &ProxyFigures) {
         names[0]
     );
     println!("|{}", " --- |".repeat(names.len() + 2));
-    let each = |f: &dyn Fn(&ProxyRun) -> String| saturated.iter().map(f).collect::<Vec<_>>();
-    let rest = |run: &ProxyRun| run.foss_cpu_us + run.load.client_cpu_us;
-    let straight_rest = rest(direct);
-    if let Some((direct, placed)) = figures.core_each.split_first() {
-        let each = |f: &dyn Fn(&ProxyRun) -> String| placed.iter().map(f).collect::<Vec<_>>();
+    // Requests/s, its ratio, the proxy's CPU and the p99 of one saturation load: `runs`,
+    // straight to foss first, placed as `placement` (a row-label suffix) says.
+    let saturation = |runs: &[ProxyRun], placement: &str, target: &str| {
+        let Some((direct, proxied)) = runs.split_first() else {
+            return;
+        };
+        let each = |f: &dyn Fn(&ProxyRun) -> String| proxied.iter().map(f).collect::<Vec<_>>();
         row(
-            &format!("req/s, {CONNECTIONS} connections, a core each"),
+            &format!("req/s, {CONNECTIONS} connections, {placement}"),
             each(&|run| format!("{:.0}", run.load.rps)),
             &format!("{:.0}", direct.load.rps),
             "",
         );
         row(
-            "ratio to straight, a core each",
+            &format!("ratio to straight, {placement}"),
             each(&|run| format!("{:.2}", run.load.rps / direct.load.rps)),
             "1",
-            "moclojer-proxy >= 0.80",
+            target,
         );
         row(
-            "CPU per request: the proxy, a core each",
+            &format!("CPU per request: the proxy, {placement}"),
             each(&|run| format!("{:.1} us", run.proxy_cpu_us)),
             "",
             "",
         );
         row(
-            &format!("p99, {CONNECTIONS} connections, a core each"),
+            &format!("p99, {CONNECTIONS} connections, {placement}"),
             each(&|run| format!("{:.2} ms", run.load.p99_us / 1000.0)),
             &format!("{:.2} ms", direct.load.p99_us / 1000.0),
             "",
         );
-    }
-    row(
-        &format!("req/s, {CONNECTIONS} connections, cores shared"),
-        each(&|run| format!("{:.0}", run.load.rps)),
-        &format!("{:.0}", direct.load.rps),
-        "",
-    );
-    row(
-        "ratio to straight, cores shared",
-        each(&|run| format!("{:.2}", run.load.rps / direct.load.rps)),
-        "1",
-        "",
-    );
+    };
+    saturation(&figures.core_each, "a core each", "moclojer-proxy >= 0.80");
+    saturation(&figures.shared, "cores shared", "");
+    let each = |f: &dyn Fn(&ProxyRun) -> String| saturated.iter().map(f).collect::<Vec<_>>();
+    let rest = |run: &ProxyRun| run.foss_cpu_us + run.load.client_cpu_us;
+    let straight_rest = rest(direct);
     row(
         "ratio to the reference proxy, cores shared",
         each(&|run| format!("{:.2}", run.load.rps / saturated[1].load.rps)),
-        "",
-        "",
-    );
-    row(
-        "CPU per request: the proxy, cores shared",
-        each(&|run| format!("{:.1} us", run.proxy_cpu_us)),
         "",
         "",
     );
@@ -897,12 +886,6 @@ fn print_proxy_table(names: &[&str], figures: &ProxyFigures) {
         "a proxy core against a foss core",
         each(&|run| format!("{:.2}", direct.foss_cpu_us / run.proxy_cpu_us)),
         "1",
-        "",
-    );
-    row(
-        &format!("p99, {CONNECTIONS} connections, cores shared"),
-        each(&|run| format!("{:.2} ms", run.load.p99_us / 1000.0)),
-        &format!("{:.2} ms", direct.load.p99_us / 1000.0),
         "",
     );
     row(
