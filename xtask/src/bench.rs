@@ -634,34 +634,17 @@ impl Placement {
         if std::thread::available_parallelism().map_or(0, usize::from) < 2 {
             return Some("this machine has one core");
         }
-        let taskset = Command::new("taskset")
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        match taskset {
-            Ok(status) if status.success() => None,
-            _ => Some("`taskset` (util-linux) is not installed"),
-        }
+        (!installed("taskset", "-V")).then_some("`taskset` (util-linux) is not installed")
     }
 }
 
 /// Moves every thread of `server` onto `cores` (threads it starts later follow).
 fn place(server: &Server, cores: &str) -> Result<(), String> {
-    let status = Command::new("taskset")
-        .args(["--all-tasks", "--cpu-list", "--pid", cores])
-        .arg(server.child.id().to_string())
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("taskset: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "taskset could not move process {}",
-            server.child.id()
-        ))
-    }
+    let pid = server.child.id().to_string();
+    crate::services::run(
+        "taskset",
+        &["--all-tasks", "--cpu-list", "--pid", cores, &pid],
+    )
 }
 
 /// One thing `bench proxy` sends load to.
@@ -938,12 +921,17 @@ fn print_proxy_table(names: &[&str], figures: &ProxyFigures) {
 }
 
 fn haproxy_missing() -> bool {
-    Command::new("haproxy")
-        .arg("-v")
+    !installed("haproxy", "-v")
+}
+
+/// Whether `program` runs here: asked for its version (`flag`), it answers with success.
+fn installed(program: &str, flag: &str) -> bool {
+    Command::new(program)
+        .arg(flag)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map_or(true, |s| !s.success())
+        .is_ok_and(|s| s.success())
 }
 
 /// HAProxy in front of `upstream` with one thread and upstream connections reused, when it

@@ -33,7 +33,8 @@ fn wait_for(address: &str, what: &str, within: Duration) -> Result<(), String> {
     ))
 }
 
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
+/// Runs `program` to its end; an error unless it succeeds.
+pub(crate) fn run(program: &str, args: &[&str]) -> Result<(), String> {
     let status = Command::new(program)
         .args(args)
         .stdout(Stdio::null())
