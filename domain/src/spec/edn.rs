@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use super::Limits;
-use super::tree::{Kind, Node, Shape};
+use super::tree::{Entries, Kind, Node, Shape};
 use super::yaml::depth_message;
 use crate::Diagnostic;
 
@@ -146,87 +146,16 @@ impl Reader<'_> {
                 self.bump();
                 self.collection(c, depth, line, column)?
             }
-            '#' => match self.peek_second() {
-                Some('{') => {
-                    self.bump();
-                    self.bump();
-                    self.collection('#', depth, line, column)?
-                }
-                Some('#') => {
-                    self.bump();
-                    self.bump();
-                    let token = self.token();
-                    match token.as_str() {
-                        "Inf" => Kind::Float(f64::INFINITY),
-                        "-Inf" => Kind::Float(f64::NEG_INFINITY),
-                        "NaN" => Kind::Float(f64::NAN),
-                        _ => {
-                            return Err(Self::error_at(
-                                line,
-                                column,
-                                format!("EDN syntax error: unknown symbolic value `##{token}`"),
-                            ));
-                        }
-                    }
-                }
-                Some(next) if next.is_alphabetic() => {
-                    // A tagged literal: `#inst "…"`, `#uuid "…"`, `#my/tag {...}`: keep the value.
-                    self.bump();
-                    let _tag = self.token();
-                    if depth >= self.limits.max_depth {
-                        return Err(Self::error_at(line, column, depth_message(self.limits)));
-                    }
-                    self.skip_blank(depth + 1)?;
-                    match self.peek() {
-                        None | Some(')' | ']' | '}') => {
-                            return Err(Self::error_at(
-                                line,
-                                column,
-                                "EDN syntax error: a tag needs a value",
-                            ));
-                        }
-                        Some(_) => return self.form(depth + 1),
-                    }
-                }
-                _ => {
-                    return Err(Self::error_at(
-                        line,
-                        column,
-                        "EDN syntax error: unsupported `#` form",
-                    ));
-                }
-            },
-            '"' => {
-                self.bump();
-                let text = self.string(line, column)?;
-                self.count(line, column)?;
-                return Ok(Rc::new(Node {
-                    line,
-                    column,
-                    kind: Kind::Str(text),
-                    shape: Shape::Text {
-                        line,
-                        column: column + 1,
-                        next_column: 1,
-                    },
-                }));
+            '#' if self.peek_second().is_some_and(char::is_alphabetic) => {
+                return self.tagged(depth, line, column);
             }
+            '#' => self.dispatch(depth, line, column)?,
+            '"' => return self.string_node(line, column),
             '\\' => {
                 self.bump();
                 Kind::Str(self.character(line, column)?)
             }
-            ':' => {
-                self.bump();
-                let name = self.token();
-                if name.is_empty() || name.starts_with(':') {
-                    return Err(Self::error_at(
-                        line,
-                        column,
-                        format!("EDN syntax error: invalid keyword `:{name}`"),
-                    ));
-                }
-                Kind::Keyword(name)
-            }
+            ':' => self.keyword(line, column)?,
             ')' | ']' | '}' => {
                 return Err(self.error_here(format!("EDN syntax error: unmatched `{c}`")));
             }
@@ -235,22 +164,107 @@ impl Reader<'_> {
                     "EDN syntax error: `{c}` is Clojure reader syntax, not EDN"
                 )));
             }
-            _ => {
-                let token = self.token();
-                if token.is_empty() {
-                    return Err(self.error_here(format!("EDN syntax error: unexpected `{c}`")));
-                }
-                atom(&token).ok_or_else(|| {
-                    Self::error_at(
-                        line,
-                        column,
-                        format!("EDN syntax error: invalid number `{token}`"),
-                    )
-                })?
-            }
+            _ => self.token_form(c, line, column)?,
         };
         self.count(line, column)?;
         Ok(Rc::new(Node::new(line, column, kind)))
+    }
+
+    /// A `#` form that is not a tagged literal: a set `#{…}` or a symbolic value (`##Inf`,
+    /// `##-Inf`, `##NaN`).
+    fn dispatch(&mut self, depth: usize, line: u32, column: u32) -> Result<Kind, Diagnostic> {
+        match self.peek_second() {
+            Some('{') => {
+                self.bump();
+                self.bump();
+                self.collection('#', depth, line, column)
+            }
+            Some('#') => {
+                self.bump();
+                self.bump();
+                let token = self.token();
+                match token.as_str() {
+                    "Inf" => Ok(Kind::Float(f64::INFINITY)),
+                    "-Inf" => Ok(Kind::Float(f64::NEG_INFINITY)),
+                    "NaN" => Ok(Kind::Float(f64::NAN)),
+                    _ => Err(Self::error_at(
+                        line,
+                        column,
+                        format!("EDN syntax error: unknown symbolic value `##{token}`"),
+                    )),
+                }
+            }
+            _ => Err(Self::error_at(
+                line,
+                column,
+                "EDN syntax error: unsupported `#` form",
+            )),
+        }
+    }
+
+    /// A tagged literal: `#inst "…"`, `#uuid "…"`, `#my/tag {...}`: the tag is dropped and the
+    /// value kept, read one level deeper.
+    fn tagged(&mut self, depth: usize, line: u32, column: u32) -> Result<Rc<Node>, Diagnostic> {
+        self.bump();
+        let _tag = self.token();
+        if depth >= self.limits.max_depth {
+            return Err(Self::error_at(line, column, depth_message(self.limits)));
+        }
+        self.skip_blank(depth + 1)?;
+        match self.peek() {
+            None | Some(')' | ']' | '}') => Err(Self::error_at(
+                line,
+                column,
+                "EDN syntax error: a tag needs a value",
+            )),
+            Some(_) => self.form(depth + 1),
+        }
+    }
+
+    /// A string, from its opening quote: its text maps back onto the source after the quote.
+    fn string_node(&mut self, line: u32, column: u32) -> Result<Rc<Node>, Diagnostic> {
+        self.bump();
+        let text = self.string(line, column)?;
+        self.count(line, column)?;
+        Ok(Rc::new(Node {
+            line,
+            column,
+            kind: Kind::Str(text),
+            shape: Shape::Text {
+                line,
+                column: column + 1,
+                next_column: 1,
+            },
+        }))
+    }
+
+    /// A keyword, from its colon.
+    fn keyword(&mut self, line: u32, column: u32) -> Result<Kind, Diagnostic> {
+        self.bump();
+        let name = self.token();
+        if name.is_empty() || name.starts_with(':') {
+            return Err(Self::error_at(
+                line,
+                column,
+                format!("EDN syntax error: invalid keyword `:{name}`"),
+            ));
+        }
+        Ok(Kind::Keyword(name))
+    }
+
+    /// A symbol, `nil`, a boolean or a number, starting with `first`.
+    fn token_form(&mut self, first: char, line: u32, column: u32) -> Result<Kind, Diagnostic> {
+        let token = self.token();
+        if token.is_empty() {
+            return Err(self.error_here(format!("EDN syntax error: unexpected `{first}`")));
+        }
+        atom(&token).ok_or_else(|| {
+            Self::error_at(
+                line,
+                column,
+                format!("EDN syntax error: invalid number `{token}`"),
+            )
+        })
     }
 
     /// The characters up to the next delimiter.
@@ -265,6 +279,8 @@ impl Reader<'_> {
         self.source[start..self.pos].to_owned()
     }
 
+    /// The rest of a list, vector, map or set (`open` is `#` for a set) after its opening
+    /// delimiter, whose items sit at `depth + 1`.
     fn collection(
         &mut self,
         open: char,
@@ -311,29 +327,7 @@ impl Reader<'_> {
         if open != '{' {
             return Ok(Kind::Seq(items));
         }
-        if items.len() % 2 == 1 {
-            return Err(Self::error_at(
-                line,
-                column,
-                "EDN syntax error: a map needs an even number of forms (key value pairs)",
-            ));
-        }
-        let mut seen = HashSet::new();
-        let mut entries = Vec::with_capacity(items.len() / 2);
-        let mut iter = items.into_iter();
-        while let (Some(key), Some(value)) = (iter.next(), iter.next()) {
-            if let Some(identity) = key_identity(&key)
-                && !seen.insert(identity)
-            {
-                return Err(Self::error_at(
-                    key.line,
-                    key.column,
-                    "EDN syntax error: duplicate key in a map",
-                ));
-            }
-            entries.push((key, value));
-        }
-        Ok(Kind::Map(entries))
+        map_entries(items, line, column).map(Kind::Map)
     }
 
     /// The rest of a string after its opening quote.
@@ -445,6 +439,33 @@ impl Reader<'_> {
         };
         Ok(c.to_string())
     }
+}
+
+/// The forms of a map as key-value entries: an even number of them, no key twice.
+fn map_entries(items: Vec<Rc<Node>>, line: u32, column: u32) -> Result<Entries, Diagnostic> {
+    if items.len() % 2 == 1 {
+        return Err(Reader::error_at(
+            line,
+            column,
+            "EDN syntax error: a map needs an even number of forms (key value pairs)",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut entries = Vec::with_capacity(items.len() / 2);
+    let mut iter = items.into_iter();
+    while let (Some(key), Some(value)) = (iter.next(), iter.next()) {
+        if let Some(identity) = key_identity(&key)
+            && !seen.insert(identity)
+        {
+            return Err(Reader::error_at(
+                key.line,
+                key.column,
+                "EDN syntax error: duplicate key in a map",
+            ));
+        }
+        entries.push((key, value));
+    }
+    Ok(entries)
 }
 
 /// What makes two map keys the same key.

@@ -324,7 +324,8 @@ pub(super) struct Reader<'a> {
     pub(super) patterns_left: &'a mut usize,
 }
 
-/// The closest candidate within a small edit distance, compared without case.
+/// The closest candidate within a small edit distance (Levenshtein, in characters), compared
+/// without case; the first of equally close candidates.
 pub(super) fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     let word = word.to_ascii_lowercase();
     let limit = match word.chars().count() {
@@ -336,27 +337,13 @@ pub(super) fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str>
         .iter()
         .map(|candidate| {
             (
-                levenshtein(&word, &candidate.to_ascii_lowercase()),
+                strsim::levenshtein(&word, &candidate.to_ascii_lowercase()),
                 *candidate,
             )
         })
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 fn is_header_name(name: &str) -> bool {
@@ -1325,5 +1312,28 @@ impl Reader<'_> {
             }
         };
         valid.then_some((pattern, response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest;
+
+    #[test]
+    fn suggestions_are_near_in_characters_and_ignore_case() {
+        let keys = ["path", "method", "response", "rate-limit"];
+        assert_eq!(suggest("pth", &keys), Some("path"));
+        assert_eq!(suggest("PATH", &keys), Some("path"));
+        assert_eq!(suggest("respnse", &keys), Some("response"));
+        assert_eq!(suggest("ratelimit", &keys), Some("rate-limit"));
+        // Short words must match exactly, longer ones may be one or two edits away.
+        assert_eq!(suggest("pa", &["pb"]), None);
+        assert_eq!(suggest("ab", &["AB"]), Some("AB"));
+        assert_eq!(suggest("mthd", &keys), None);
+        assert_eq!(suggest("reponsse", &keys), Some("response"));
+        // Distances count characters, not bytes; ties go to the first candidate.
+        assert_eq!(suggest("caf", &["café"]), Some("café"));
+        assert_eq!(suggest("bat", &["cat", "hat"]), Some("cat"));
+        assert_eq!(suggest("anything", &[]), None);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::read::{Place, Places};
-use super::{Body, Method, Mode, PathPattern, Segment, Spec};
+use super::{Body, Endpoint, Method, Mode, PathPattern, Segment, Spec};
 use crate::Diagnostic;
 use crate::template::{Condition, Template};
 
@@ -77,132 +77,27 @@ pub(super) fn validate(
     places: &Places,
     read_failed: bool,
 ) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
+    let mut findings = Findings {
+        mode,
+        places,
+        diagnostics: Vec::new(),
+    };
     if spec.endpoints.is_empty() && spec.websockets.is_empty() && !read_failed {
-        diagnostics.push(Diagnostic::warning(
+        findings.diagnostics.push(Diagnostic::warning(
             1,
             1,
             "the spec defines no endpoints; every request will answer 404",
         ));
     }
-
     let mut routes: HashMap<RouteKey<'_>, u32> = HashMap::new();
     for endpoint in &spec.endpoints {
-        let route = (
-            endpoint.host.as_deref(),
-            endpoint.method,
-            route_key(&endpoint.path),
-        );
-        if let Some(first) = routes.get(&route) {
-            let (line, column, key, _) =
-                locate(places, endpoint.item, "endpoint.path", endpoint.line);
-            let on_host = endpoint
-                .host
-                .as_deref()
-                .map(|host| format!(" on host {host}"))
-                .unwrap_or_default();
-            diagnostics.push(
-                Diagnostic::warning(
-                    line,
-                    column,
-                    format!(
-                        "{} {}{on_host} is shadowed by item {first}, which defines the same route \
-                         first; this endpoint never answers",
-                        endpoint.method, endpoint.path
-                    ),
-                )
-                .in_item(endpoint.item, key),
-            );
-        } else {
-            routes.insert(route, endpoint.item);
-        }
-
-        if let Some(webhook) = &endpoint.webhook
-            && !is_http_url(&webhook.url)
-            && !webhook.url.trim_start().starts_with("{{")
-        {
-            let (line, column, key, _) =
-                locate(places, endpoint.item, "endpoint.webhook.url", endpoint.line);
-            let message = format!(
-                "the webhook `url` must be an http:// or https:// URL, not `{}`",
-                webhook.url
-            );
-            diagnostics.push(
-                match mode {
-                    Mode::Cloud => Diagnostic::error(line, column, message),
-                    Mode::Standalone => Diagnostic::warning(
-                        line,
-                        column,
-                        format!("{message}; the webhook is not sent"),
-                    ),
-                }
-                .in_item(endpoint.item, key),
-            );
-        }
-
-        if mode == Mode::Cloud
-            && let Body::External(external) = &endpoint.response.body
-            && !is_http_url(&external.path)
-        {
-            let (line, column, key, _) = locate(
-                places,
-                endpoint.item,
-                "endpoint.response.external-body.path",
-                endpoint.line,
-            );
-            diagnostics.push(
-                Diagnostic::error(
-                    line,
-                    column,
-                    format!(
-                        "local files are not available in the hosted service: `{}` must be an \
-                         http:// or https:// URL",
-                        external.path
-                    ),
-                )
-                .in_item(endpoint.item, key),
-            );
-        }
+        findings.check_route(endpoint, &mut routes);
+        findings.check_webhook_url(endpoint);
+        findings.check_external_body(endpoint);
     }
-
-    let mut sockets: HashMap<(Option<&str>, Vec<Option<&str>>), u32> = HashMap::new();
-    for socket in &spec.websockets {
-        let shape = route_key(&socket.path);
-        let (line, column, key, _) = locate(places, socket.item, "websocket.path", socket.line);
-        if let Some(first) = sockets.get(&(socket.host.as_deref(), shape.clone())) {
-            diagnostics.push(
-                Diagnostic::warning(
-                    line,
-                    column,
-                    format!(
-                        "websocket {} is shadowed by item {first}, which defines the same route \
-                         first",
-                        socket.path
-                    ),
-                )
-                .in_item(socket.item, key),
-            );
-            continue;
-        }
-        if let Some(first) = routes.get(&(socket.host.as_deref(), Method::Get, shape.clone())) {
-            diagnostics.push(
-                Diagnostic::warning(
-                    line,
-                    column,
-                    format!(
-                        "websocket {} has the same path as the GET endpoint of item {first}; \
-                         plain GET requests go to the endpoint, upgrades to the websocket",
-                        socket.path
-                    ),
-                )
-                .in_item(socket.item, key),
-            );
-        }
-        sockets.insert((socket.host.as_deref(), shape), socket.item);
-    }
-
-    check_templates(spec, mode, places, &mut diagnostics);
-    diagnostics
+    findings.check_websockets(spec, &routes);
+    findings.check_templates(spec);
+    findings.diagnostics
 }
 
 /// What a template source is, for compiling it and for saying what a failure means.
@@ -218,132 +113,236 @@ enum Source {
     Message,
 }
 
-/// Template checks: every template source compiles (`Template::compile`), every webhook `if`
-/// too (`Condition::compile`). In [`Mode::Cloud`] a failure is an error; in
-/// [`Mode::Standalone`] a warning, and the endpoint answers 500 naming the problem.
-fn check_templates(spec: &Spec, mode: Mode, places: &Places, diagnostics: &mut Vec<Diagnostic>) {
-    for endpoint in &spec.endpoints {
-        let mut sources: Vec<(String, &str, Source)> = Vec::new();
-        let response = &endpoint.response;
-        match &response.body {
-            Body::Text(text) => {
-                sources.push(("endpoint.response.body".to_owned(), text, Source::Response));
-            }
-            Body::External(external) => sources.push((
-                "endpoint.response.external-body.path".to_owned(),
-                &external.path,
-                Source::Response,
-            )),
-            Body::Absent => {}
+/// The findings of one validation, with what decides where and how strictly to report them.
+#[derive(Debug)]
+struct Findings<'p> {
+    mode: Mode,
+    places: &'p Places,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Findings<'_> {
+    /// Warns when an earlier endpoint has the same route (host, method, path shape), which
+    /// then always answers first; records the route otherwise.
+    fn check_route<'s>(&mut self, endpoint: &'s Endpoint, routes: &mut HashMap<RouteKey<'s>, u32>) {
+        let route = (
+            endpoint.host.as_deref(),
+            endpoint.method,
+            route_key(&endpoint.path),
+        );
+        let Some(first) = routes.get(&route) else {
+            routes.insert(route, endpoint.item);
+            return;
+        };
+        let (line, column, key, _) =
+            locate(self.places, endpoint.item, "endpoint.path", endpoint.line);
+        let on_host = endpoint
+            .host
+            .as_deref()
+            .map(|host| format!(" on host {host}"))
+            .unwrap_or_default();
+        self.diagnostics.push(
+            Diagnostic::warning(
+                line,
+                column,
+                format!(
+                    "{} {}{on_host} is shadowed by item {first}, which defines the same route \
+                     first; this endpoint never answers",
+                    endpoint.method, endpoint.path
+                ),
+            )
+            .in_item(endpoint.item, key),
+        );
+    }
+
+    /// A webhook `url` must be http(s) (or a template that makes one): an error in the
+    /// cloud, a warning (the webhook is not sent) standalone.
+    fn check_webhook_url(&mut self, endpoint: &Endpoint) {
+        let Some(webhook) = &endpoint.webhook else {
+            return;
+        };
+        if is_http_url(&webhook.url) || webhook.url.trim_start().starts_with("{{") {
+            return;
         }
-        for (name, value) in &response.headers {
-            sources.push((
-                format!("endpoint.response.headers.{name}"),
-                value,
-                Source::Response,
-            ));
+        let (line, column, key, _) = locate(
+            self.places,
+            endpoint.item,
+            "endpoint.webhook.url",
+            endpoint.line,
+        );
+        let message = format!(
+            "the webhook `url` must be an http:// or https:// URL, not `{}`",
+            webhook.url
+        );
+        let diagnostic = match self.mode {
+            Mode::Cloud => Diagnostic::error(line, column, message),
+            Mode::Standalone => {
+                Diagnostic::warning(line, column, format!("{message}; the webhook is not sent"))
+            }
+        };
+        self.diagnostics
+            .push(diagnostic.in_item(endpoint.item, key));
+    }
+
+    /// In the cloud an external body must be an http(s) URL: there are no local files.
+    fn check_external_body(&mut self, endpoint: &Endpoint) {
+        if self.mode != Mode::Cloud {
+            return;
         }
-        if let Some(webhook) = &endpoint.webhook {
-            sources.push((
-                "endpoint.webhook.url".to_owned(),
-                &webhook.url,
-                Source::Webhook,
-            ));
-            if let Some(body) = &webhook.body {
-                sources.push(("endpoint.webhook.body".to_owned(), body, Source::Webhook));
-            }
-            for (name, value) in &webhook.headers {
-                sources.push((
-                    format!("endpoint.webhook.headers.{name}"),
-                    value,
-                    Source::Webhook,
-                ));
-            }
-            if let Some(condition) = &webhook.condition {
-                sources.push((
-                    "endpoint.webhook.if".to_owned(),
-                    condition,
-                    Source::Condition,
-                ));
-            }
+        let Body::External(external) = &endpoint.response.body else {
+            return;
+        };
+        if is_http_url(&external.path) {
+            return;
         }
-        for (key, text, source) in sources {
-            check_one(
-                (endpoint.item, endpoint.line),
-                &key,
-                text,
-                source,
-                mode,
-                places,
-                diagnostics,
-            );
+        let (line, column, key, _) = locate(
+            self.places,
+            endpoint.item,
+            "endpoint.response.external-body.path",
+            endpoint.line,
+        );
+        self.diagnostics.push(
+            Diagnostic::error(
+                line,
+                column,
+                format!(
+                    "local files are not available in the hosted service: `{}` must be an \
+                     http:// or https:// URL",
+                    external.path
+                ),
+            )
+            .in_item(endpoint.item, key),
+        );
+    }
+
+    /// Warns about a websocket shadowed by an earlier one, and about one that shares its path
+    /// with a GET endpoint (plain requests go to the endpoint, upgrades to the websocket).
+    fn check_websockets(&mut self, spec: &Spec, routes: &HashMap<RouteKey<'_>, u32>) {
+        let mut sockets: HashMap<(Option<&str>, Vec<Option<&str>>), u32> = HashMap::new();
+        for socket in &spec.websockets {
+            let shape = route_key(&socket.path);
+            let (line, column, key, _) =
+                locate(self.places, socket.item, "websocket.path", socket.line);
+            if let Some(first) = sockets.get(&(socket.host.as_deref(), shape.clone())) {
+                let message = format!(
+                    "websocket {} is shadowed by item {first}, which defines the same route first",
+                    socket.path
+                );
+                self.diagnostics
+                    .push(Diagnostic::warning(line, column, message).in_item(socket.item, key));
+                continue;
+            }
+            if let Some(first) = routes.get(&(socket.host.as_deref(), Method::Get, shape.clone())) {
+                let message = format!(
+                    "websocket {} has the same path as the GET endpoint of item {first}; plain \
+                     GET requests go to the endpoint, upgrades to the websocket",
+                    socket.path
+                );
+                self.diagnostics
+                    .push(Diagnostic::warning(line, column, message).in_item(socket.item, key));
+            }
+            sockets.insert((socket.host.as_deref(), shape), socket.item);
         }
     }
-    for socket in &spec.websockets {
-        if let Some(text) = &socket.on_connect {
-            check_one(
-                (socket.item, socket.line),
-                "websocket.on-connect.response",
-                text,
-                Source::Message,
-                mode,
-                places,
-                diagnostics,
-            );
+
+    /// Template checks: every template source compiles (`Template::compile`), every webhook
+    /// `if` too (`Condition::compile`). In [`Mode::Cloud`] a failure is an error; in
+    /// [`Mode::Standalone`] a warning, and the endpoint answers 500 naming the problem.
+    fn check_templates(&mut self, spec: &Spec) {
+        for endpoint in &spec.endpoints {
+            for (key, text, source) in endpoint_sources(endpoint) {
+                self.check_one((endpoint.item, endpoint.line), &key, text, source);
+            }
         }
-        for (index, (_, text)) in socket.on_message.iter().enumerate() {
-            check_one(
-                (socket.item, socket.line),
-                &format!("websocket.on-message[{index}].response"),
-                text,
-                Source::Message,
-                mode,
-                places,
-                diagnostics,
-            );
+        for socket in &spec.websockets {
+            let at = (socket.item, socket.line);
+            if let Some(text) = &socket.on_connect {
+                self.check_one(at, "websocket.on-connect.response", text, Source::Message);
+            }
+            for (index, (_, text)) in socket.on_message.iter().enumerate() {
+                let key = format!("websocket.on-message[{index}].response");
+                self.check_one(at, &key, text, Source::Message);
+            }
         }
+    }
+
+    fn check_one(&mut self, (item, line): (u32, u32), key: &str, text: &str, source: Source) {
+        let result = match source {
+            Source::Condition => Condition::compile(text).map(drop),
+            _ => Template::compile(text).map(drop),
+        };
+        let Err(error) = result else {
+            return;
+        };
+        let (mut at_line, mut at_column, shown_key, place) = locate(self.places, item, key, line);
+        let exact = place.and_then(|place| place.shape.locate(error.line, error.column));
+        let mut message = match source {
+            Source::Condition => format!("the webhook `if` does not compile: {}", error.message),
+            _ => format!("the template does not compile: {}", error.message),
+        };
+        match exact {
+            Some((line, column)) => (at_line, at_column) = (line, column),
+            None => message.push_str(&format!(
+                " (at line {}, column {} of the template)",
+                error.line, error.column
+            )),
+        }
+        let diagnostic = match self.mode {
+            Mode::Cloud => Diagnostic::error(at_line, at_column, message),
+            Mode::Standalone => {
+                message.push_str(match source {
+                    Source::Response => "; this endpoint answers 500 until it is fixed",
+                    Source::Webhook | Source::Condition => "; the webhook is not sent",
+                    Source::Message => "; this message is not sent",
+                });
+                Diagnostic::warning(at_line, at_column, message)
+            }
+        };
+        self.diagnostics.push(diagnostic.in_item(item, shown_key));
     }
 }
 
-fn check_one(
-    (item, line): (u32, u32),
-    key: &str,
-    text: &str,
-    source: Source,
-    mode: Mode,
-    places: &Places,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let result = match source {
-        Source::Condition => Condition::compile(text).map(drop),
-        _ => Template::compile(text).map(drop),
-    };
-    let Err(error) = result else {
-        return;
-    };
-    let (mut at_line, mut at_column, shown_key, place) = locate(places, item, key, line);
-    let exact = place.and_then(|place| place.shape.locate(error.line, error.column));
-    let mut message = match source {
-        Source::Condition => format!("the webhook `if` does not compile: {}", error.message),
-        _ => format!("the template does not compile: {}", error.message),
-    };
-    match exact {
-        Some((line, column)) => (at_line, at_column) = (line, column),
-        None => message.push_str(&format!(
-            " (at line {}, column {} of the template)",
-            error.line, error.column
-        )),
-    }
-    let diagnostic = match mode {
-        Mode::Cloud => Diagnostic::error(at_line, at_column, message),
-        Mode::Standalone => {
-            message.push_str(match source {
-                Source::Response => "; this endpoint answers 500 until it is fixed",
-                Source::Webhook | Source::Condition => "; the webhook is not sent",
-                Source::Message => "; this message is not sent",
-            });
-            Diagnostic::warning(at_line, at_column, message)
+/// The template sources of an endpoint, in the order they are checked: the response body
+/// (or external-body path) and headers, then the webhook's url, body, headers and `if`.
+fn endpoint_sources(endpoint: &Endpoint) -> Vec<(String, &str, Source)> {
+    let mut sources: Vec<(String, &str, Source)> = Vec::new();
+    let response = &endpoint.response;
+    match &response.body {
+        Body::Text(text) => {
+            sources.push(("endpoint.response.body".to_owned(), text, Source::Response));
         }
+        Body::External(external) => sources.push((
+            "endpoint.response.external-body.path".to_owned(),
+            &external.path,
+            Source::Response,
+        )),
+        Body::Absent => {}
+    }
+    for (name, value) in &response.headers {
+        let key = format!("endpoint.response.headers.{name}");
+        sources.push((key, value, Source::Response));
+    }
+    let Some(webhook) = &endpoint.webhook else {
+        return sources;
     };
-    diagnostics.push(diagnostic.in_item(item, shown_key));
+    sources.push((
+        "endpoint.webhook.url".to_owned(),
+        &webhook.url,
+        Source::Webhook,
+    ));
+    if let Some(body) = &webhook.body {
+        sources.push(("endpoint.webhook.body".to_owned(), body, Source::Webhook));
+    }
+    for (name, value) in &webhook.headers {
+        let key = format!("endpoint.webhook.headers.{name}");
+        sources.push((key, value, Source::Webhook));
+    }
+    if let Some(condition) = &webhook.condition {
+        sources.push((
+            "endpoint.webhook.if".to_owned(),
+            condition,
+            Source::Condition,
+        ));
+    }
+    sources
 }

@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use super::date::DatePattern;
-use super::filters::{Filter, check_hash_algorithm};
+use super::filters::Filter;
+use super::hash::Algorithm;
 use super::node::{
     Arg, Base, CompareOp, Cond, Expr, FilterCall, ForNode, Node, Operand, Path, Program, Segment,
     SumArg,
@@ -285,6 +286,7 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
     }
 
+    /// Parses one tag that is not a block's end: each kind of tag has its own function.
     fn parse_tag(
         &mut self,
         nodes: &mut Vec<Node>,
@@ -293,148 +295,188 @@ impl<'a> Parser<'a> {
     ) -> Result<(), TemplateError> {
         let name = words[0].text;
         let args = &words[1..];
-        match name {
-            "if" => {
-                self.enter(offset)?;
-                let node = self.parse_if(args, offset)?;
-                self.leave();
-                nodes.push(node);
-            }
-            "for" => {
-                self.enter(offset)?;
-                let node = self.parse_for(args, offset)?;
-                self.leave();
-                nodes.push(node);
-            }
+        let node = match name {
+            "if" => self.nested(offset, |parser| parser.parse_if(args, offset))?,
+            "for" => self.nested(offset, |parser| parser.parse_for(args, offset))?,
             "ifequal" | "ifunequal" => {
-                self.enter(offset)?;
-                let operands = args
-                    .iter()
-                    .map(|word| self.parse_operand(*word))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if operands.len() < 2 {
-                    return Err(self.error(offset, format!("'{name}' needs two values to compare")));
-                }
-                let end_name = if name == "ifequal" {
-                    "endifequal"
-                } else {
-                    "endifunequal"
-                };
-                let (then, end) = self.parse_block(name, offset, &["else", end_name])?;
-                let otherwise = if end.name == "else" {
-                    self.parse_block(name, offset, &[end_name])?.0
-                } else {
-                    Vec::new()
-                };
-                self.leave();
-                nodes.push(Node::Compare {
-                    args: operands,
-                    equal: name == "ifequal",
-                    then,
-                    otherwise,
-                });
+                self.nested(offset, |parser| parser.parse_compare(name, args, offset))?
             }
-            "with" => {
-                self.enter(offset)?;
-                let node = self.parse_with(args, offset)?;
-                self.leave();
-                nodes.push(node);
-            }
+            "with" => self.nested(offset, |parser| parser.parse_with(args, offset))?,
             "safe" => {
-                self.enter(offset)?;
-                let (body, _) = self.parse_block(name, offset, &["endsafe"])?;
-                self.leave();
-                nodes.push(Node::Safe(body));
+                let body =
+                    self.nested(offset, |parser| parser.parse_body(name, offset, "endsafe"))?;
+                Node::Safe(body)
             }
             "block" => {
-                self.enter(offset)?;
-                let (body, _) = self.parse_block(name, offset, &["endblock"])?;
-                self.leave();
-                for node in body {
-                    match node {
-                        Node::Text(text) => push_text(nodes, &text),
-                        other => nodes.push(other),
-                    }
-                }
+                let body =
+                    self.nested(offset, |parser| parser.parse_body(name, offset, "endblock"))?;
+                inline_block(nodes, body);
+                return Ok(());
             }
-            "comment" => {
-                let Some((_, after)) = find_end_tag(self.src, self.pos, "endcomment") else {
-                    return Err(self.error(
-                        offset,
-                        "'{% comment %}' is not closed: expected '{% endcomment %}'",
-                    ));
-                };
-                self.pos = after;
-            }
-            "verbatim" => {
-                let Some((end, after)) = find_end_tag(self.src, self.pos, "endverbatim") else {
-                    return Err(self.error(
-                        offset,
-                        "'{% verbatim %}' is not closed: expected '{% endverbatim %}'",
-                    ));
-                };
-                push_text(nodes, &self.src[self.pos..end]);
-                self.pos = after;
-            }
-            "firstof" => {
-                if args.is_empty() {
-                    return Err(self.error(offset, "'firstof' needs at least one value"));
-                }
-                let exprs = args
-                    .iter()
-                    .map(|word| self.parse_expr(word.text, word.offset, false))
-                    .collect::<Result<Vec<_>, _>>()?;
-                nodes.push(Node::FirstOf(exprs));
-            }
-            "now" => {
-                let pattern = args.iter().map(|w| w.text).collect::<Vec<_>>().join(" ");
-                let at = args.first().map_or(offset, |w| w.offset);
-                let pattern = DatePattern::named_or_pattern(&pattern)
-                    .map_err(|message| self.error(at, message))?;
-                nodes.push(Node::Now(pattern));
-            }
-            "cycle" => {
-                if args.is_empty() {
-                    return Err(self.error(offset, "'cycle' needs at least one value"));
-                }
-                let values = args.iter().map(|w| Box::from(w.text)).collect();
-                nodes.push(Node::Cycle {
-                    index: self.cycles,
-                    values,
-                });
-                self.cycles += 1;
-            }
-            "sum" => {
-                if args.is_empty() {
-                    return Err(self.error(offset, "'sum' needs at least one value"));
-                }
-                let mut terms = Vec::with_capacity(args.len());
-                for word in args {
-                    if let Some(number) = word.text.strip_prefix('\\') {
-                        let value = parse_number_literal(number).ok_or_else(|| {
-                            self.error(word.offset, format!("'{number}' is not a number"))
-                        })?;
-                        terms.push(SumArg::Number(value));
-                    } else {
-                        let path = parse_path(word.text);
-                        self.roots.push(Box::from(path.root()));
-                        terms.push(SumArg::Path(path));
-                    }
-                }
-                nodes.push(Node::Sum(terms));
-            }
-            _ if CLOSING_TAGS.contains(&name) => {
-                return Err(self.error(
-                    offset,
-                    format!("unexpected '{{% {name} %}}': no open block expects it here"),
-                ));
-            }
-            _ if UNSUPPORTED_TAGS.contains(&name) => {
-                return Err(self.error(offset, format!("the tag '{name}' is not supported")));
-            }
-            _ => return Err(self.error(offset, format!("unknown tag '{name}'"))),
-        }
+            "comment" => return self.skip_comment(offset),
+            "verbatim" => return self.parse_verbatim(nodes, offset),
+            "firstof" => self.parse_firstof(args, offset)?,
+            "now" => self.parse_now(args, offset)?,
+            "cycle" => self.parse_cycle(args, offset)?,
+            "sum" => self.parse_sum(args, offset)?,
+            _ => return Err(self.refuse_tag(name, offset)),
+        };
+        nodes.push(node);
         Ok(())
+    }
+
+    /// Parses a block tag one nesting level deeper.
+    fn nested<T>(
+        &mut self,
+        offset: usize,
+        parse: impl FnOnce(&mut Self) -> Result<T, TemplateError>,
+    ) -> Result<T, TemplateError> {
+        self.enter(offset)?;
+        let parsed = parse(self)?;
+        self.leave();
+        Ok(parsed)
+    }
+
+    /// The body of a block that has no `else`, up to `end`.
+    fn parse_body(
+        &mut self,
+        name: &str,
+        offset: usize,
+        end: &str,
+    ) -> Result<Vec<Node>, TemplateError> {
+        Ok(self.parse_block(name, offset, &[end])?.0)
+    }
+
+    /// Why a tag that no function parses is refused.
+    fn refuse_tag(&self, name: &str, offset: usize) -> TemplateError {
+        if CLOSING_TAGS.contains(&name) {
+            return self.error(
+                offset,
+                format!("unexpected '{{% {name} %}}': no open block expects it here"),
+            );
+        }
+        if UNSUPPORTED_TAGS.contains(&name) {
+            return self.error(offset, format!("the tag '{name}' is not supported"));
+        }
+        self.error(offset, format!("unknown tag '{name}'"))
+    }
+
+    /// `{% ifequal a b … %}…{% else %}…{% endifequal %}`, and `ifunequal` likewise.
+    fn parse_compare(
+        &mut self,
+        name: &str,
+        args: &[Word<'a>],
+        offset: usize,
+    ) -> Result<Node, TemplateError> {
+        let operands = args
+            .iter()
+            .map(|word| self.parse_operand(*word))
+            .collect::<Result<Vec<_>, _>>()?;
+        if operands.len() < 2 {
+            return Err(self.error(offset, format!("'{name}' needs two values to compare")));
+        }
+        let end_name = if name == "ifequal" {
+            "endifequal"
+        } else {
+            "endifunequal"
+        };
+        let (then, end) = self.parse_block(name, offset, &["else", end_name])?;
+        let otherwise = if end.name == "else" {
+            self.parse_body(name, offset, end_name)?
+        } else {
+            Vec::new()
+        };
+        Ok(Node::Compare {
+            args: operands,
+            equal: name == "ifequal",
+            then,
+            otherwise,
+        })
+    }
+
+    /// `{% comment %}…{% endcomment %}`: skipped, whatever is inside.
+    fn skip_comment(&mut self, offset: usize) -> Result<(), TemplateError> {
+        let Some((_, after)) = find_end_tag(self.src, self.pos, "endcomment") else {
+            return Err(self.error(
+                offset,
+                "'{% comment %}' is not closed: expected '{% endcomment %}'",
+            ));
+        };
+        self.pos = after;
+        Ok(())
+    }
+
+    /// `{% verbatim %}…{% endverbatim %}`: the inside as text, tags and all.
+    fn parse_verbatim(
+        &mut self,
+        nodes: &mut Vec<Node>,
+        offset: usize,
+    ) -> Result<(), TemplateError> {
+        let Some((end, after)) = find_end_tag(self.src, self.pos, "endverbatim") else {
+            return Err(self.error(
+                offset,
+                "'{% verbatim %}' is not closed: expected '{% endverbatim %}'",
+            ));
+        };
+        push_text(nodes, &self.src[self.pos..end]);
+        self.pos = after;
+        Ok(())
+    }
+
+    /// `{% firstof a b … %}`: the first value that prints as something.
+    fn parse_firstof(&mut self, args: &[Word<'a>], offset: usize) -> Result<Node, TemplateError> {
+        if args.is_empty() {
+            return Err(self.error(offset, "'firstof' needs at least one value"));
+        }
+        let exprs = args
+            .iter()
+            .map(|word| self.parse_expr(word.text, word.offset, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Node::FirstOf(exprs))
+    }
+
+    /// `{% now pattern %}`: the render's time, formatted.
+    fn parse_now(&self, args: &[Word<'a>], offset: usize) -> Result<Node, TemplateError> {
+        let pattern = args.iter().map(|w| w.text).collect::<Vec<_>>().join(" ");
+        let at = args.first().map_or(offset, |w| w.offset);
+        let pattern =
+            DatePattern::named_or_pattern(&pattern).map_err(|message| self.error(at, message))?;
+        Ok(Node::Now(pattern))
+    }
+
+    /// `{% cycle a b … %}`: the next of its values, each time it is rendered.
+    fn parse_cycle(&mut self, args: &[Word<'a>], offset: usize) -> Result<Node, TemplateError> {
+        if args.is_empty() {
+            return Err(self.error(offset, "'cycle' needs at least one value"));
+        }
+        let values = args.iter().map(|w| Box::from(w.text)).collect();
+        let node = Node::Cycle {
+            index: self.cycles,
+            values,
+        };
+        self.cycles += 1;
+        Ok(node)
+    }
+
+    /// `{% sum a \2 … %}`: variables and `\`-prefixed numbers, added up.
+    fn parse_sum(&mut self, args: &[Word<'a>], offset: usize) -> Result<Node, TemplateError> {
+        if args.is_empty() {
+            return Err(self.error(offset, "'sum' needs at least one value"));
+        }
+        let mut terms = Vec::with_capacity(args.len());
+        for word in args {
+            if let Some(number) = word.text.strip_prefix('\\') {
+                let value = parse_number_literal(number).ok_or_else(|| {
+                    self.error(word.offset, format!("'{number}' is not a number"))
+                })?;
+                terms.push(SumArg::Number(value));
+            } else {
+                let path = parse_path(word.text);
+                self.roots.push(Box::from(path.root()));
+                terms.push(SumArg::Path(path));
+            }
+        }
+        Ok(Node::Sum(terms))
     }
 
     fn parse_if(&mut self, args: &[Word<'a>], offset: usize) -> Result<Node, TemplateError> {
@@ -669,7 +711,7 @@ impl<'a> Parser<'a> {
                 date = Some(compiled);
             }
             (Filter::Hash, Some(Arg::Literal(Value::String(algorithm)))) => {
-                check_hash_algorithm(algorithm)
+                Algorithm::from_name(algorithm)
                     .map_err(|message| self.error(arg_offsets[0], message))?;
             }
             _ => {}
@@ -924,6 +966,16 @@ fn push_text(nodes: &mut Vec<Node>, text: &str) {
         previous.push_str(text);
     } else {
         nodes.push(Node::Text(text.to_owned()));
+    }
+}
+
+/// Splices the body of a `{% block %}` into `nodes`: blocks only group, they render in place.
+fn inline_block(nodes: &mut Vec<Node>, body: Vec<Node>) {
+    for node in body {
+        match node {
+            Node::Text(text) => push_text(nodes, &text),
+            other => nodes.push(other),
+        }
     }
 }
 

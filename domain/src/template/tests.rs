@@ -227,6 +227,10 @@ fn string_filters() {
                 "{{\"a/b?c=d&e~é\"|urlescape}}",
                 "a%2Fb%3Fc%3Dd%26e%7E%C3%A9",
             ),
+            (
+                "{{\"Az09.-*_ +%~'!()\"|urlescape}}",
+                "Az09.-*_+%2B%25%7E%27%21%28%29",
+            ),
             ("{{\"abcdefghij\"|abbreviate:5}}", "ab..."),
             ("{{\"abcdefghij\"|abbreviate:20}}", "abcdefghij"),
             ("{{\"abcdefghij\"|abbreviate:8:5}}", "ab..."),
@@ -386,6 +390,14 @@ fn hash_filter() {
                 "9569213c9de7d4fc48e9840391cf60abaf910fa88be1fc00716eefbb45b13498",
             ),
             ("{{27|hash:\"md5\"}}", "02e74f10e0327ad868d138f2b4fdd6f0"),
+            (
+                "{{path-params.name|hash:\"sha384\"}}",
+                "7aa72840679004bb7f5bbe5b0349a9be8809c807db7ed80359b564966f4479b140dd97de2f9bcb7d36673e14aceee08c",
+            ),
+            (
+                "{{path-params.name|hash:\"sha512\"}}",
+                "668bae7c5d174e45d2a525dd0edff68f3645559ae3b20b9e59a939756b3a2a667dbe9c32e603dcdfbc51b77f5ab5b3d55cfab8f76444ecef641d2fbde55fe5f3",
+            ),
         ],
     );
 }
