@@ -1,9 +1,12 @@
 //! The repository's own rules, checked from the files themselves:
 //!
 //! - dependency directions (ARCHITECTURE.md): domain depends on no workspace crate and on
-//!   nothing that does IO; ports only on domain; adapters only on domain and ports; apps on
-//!   domain, ports and adapters, never on each other (the all-in-one `apps/cloud` excepted);
-//!   testkit on anything but apps; nothing on xtask. Dev-dependencies are exempt.
+//!   nothing that does IO; ports only on domain; adapters only on domain and ports, and on
+//!   `adapters/sql`, the SQL core the database adapters share (which itself is an adapter
+//!   like the others); `wiring`, the one place that turns URLs into adapters, on domain,
+//!   ports and adapters; apps on domain, ports, adapters and wiring, never on each other
+//!   (the all-in-one `apps/cloud` excepted); testkit on anything but apps; nothing on
+//!   xtask, and nothing but apps and testkit on wiring. Dev-dependencies are exempt.
 //! - every crate root (`lib.rs`, `main.rs`) opens with a `//!` doc comment.
 
 use std::fs;
@@ -74,6 +77,9 @@ pub(crate) fn check(root: &Path) -> Result<(), Vec<String>> {
     }
 }
 
+/// The SQL core the database adapters share: an adapter other adapters may depend on.
+const SQL_CORE: &str = "adapters/sql";
+
 fn allowed(from: &Member, to: &Member) -> bool {
     if to.group == "xtask" {
         return false;
@@ -81,11 +87,20 @@ fn allowed(from: &Member, to: &Member) -> bool {
     match from.group.as_str() {
         "domain" => false,
         "ports" => to.group == "domain",
-        "adapters" => matches!(to.group.as_str(), "domain" | "ports"),
-        "testkit" => matches!(to.group.as_str(), "domain" | "ports" | "adapters"),
+        "adapters" => {
+            matches!(to.group.as_str(), "domain" | "ports")
+                || (to.place == SQL_CORE && from.place != SQL_CORE)
+        }
+        "wiring" => matches!(to.group.as_str(), "domain" | "ports" | "adapters"),
+        "testkit" => matches!(
+            to.group.as_str(),
+            "domain" | "ports" | "adapters" | "wiring"
+        ),
         "apps" => {
-            matches!(to.group.as_str(), "domain" | "ports" | "adapters")
-                || (from.place == "apps/cloud" && to.group == "apps")
+            matches!(
+                to.group.as_str(),
+                "domain" | "ports" | "adapters" | "wiring"
+            ) || (from.place == "apps/cloud" && to.group == "apps")
         }
         _ => true,
     }
@@ -94,12 +109,11 @@ fn allowed(from: &Member, to: &Member) -> bool {
 /// Reads the members from their manifests (a small, purpose-made reader: the manifests
 /// are ours and follow one layout, `[dependencies]` tables with one crate per line).
 fn read_members(root: &Path) -> Result<Vec<Member>, String> {
-    let mut places = vec![
-        "domain".to_owned(),
-        "ports".to_owned(),
-        "testkit".to_owned(),
-        "xtask".to_owned(),
-    ];
+    let mut places: Vec<String> = ["domain", "ports", "wiring", "testkit", "xtask"]
+        .into_iter()
+        .filter(|place| root.join(place).join("Cargo.toml").is_file())
+        .map(str::to_owned)
+        .collect();
     for group in ["adapters", "apps"] {
         let dir = root.join(group);
         let entries = fs::read_dir(&dir).map_err(|e| format!("read {}: {e}", dir.display()))?;
@@ -236,6 +250,21 @@ mod tests {
             ("testkit", "adapters/memory", true),
             ("testkit", "apps/api", false),
             ("apps/api", "xtask", false),
+            ("adapters/sqlite", "adapters/sql", true),
+            ("adapters/postgres", "adapters/sql", true),
+            ("adapters/sql", "ports", true),
+            ("adapters/sql", "adapters/sqlite", false),
+            ("adapters/sql", "adapters/sql", false),
+            ("ports", "adapters/sql", false),
+            ("wiring", "adapters/sqlite", true),
+            ("wiring", "ports", true),
+            ("wiring", "apps/api", false),
+            ("apps/api", "wiring", true),
+            ("apps/cloud", "wiring", true),
+            ("testkit", "wiring", true),
+            ("adapters/memory", "wiring", false),
+            ("ports", "wiring", false),
+            ("domain", "wiring", false),
         ];
         for (from, to, expected) in cases {
             assert_eq!(

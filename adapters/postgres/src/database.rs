@@ -1,21 +1,15 @@
-//! The database handle: configuration, connection, migrations and transactions.
+//! The PostgreSQL database: configuration, connection and migrations.
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moclojer_domain::Event;
-use moclojer_ports::{PortError, PortResult, Scope};
-use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
+use moclojer_ports::{PortError, PortResult};
+use moclojer_sql::{from_migrate, from_sqlx, migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, SqlSafeStr, Transaction};
 
-use crate::error::{db, from_sqlx};
-
-/// The embedded schema, in order. Applied migrations are tracked by sqlx in
-/// `_sqlx_migrations`, with a checksum, so an edited migration is refused instead of being
-/// silently skipped: add a new file instead.
+/// The embedded schema, in order (see [`migrator`]).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "tokens", include_str!("../migrations/0002_tokens.sql")),
@@ -39,10 +33,15 @@ pub struct PostgresConfig {
     /// Whether [`PostgresDatabase::connect`] brings the schema up to date. Turn it off
     /// where a separate step migrates ([`PostgresDatabase::migrate`]) and the service's
     /// role may not change the schema.
+    ///
+    /// [`PostgresDatabase::connect`]: crate::PostgresDatabase::connect
+    /// [`PostgresDatabase::migrate`]: crate::PostgresDatabase::migrate
     pub migrate: bool,
     /// How long a call waits for a connection, including opening one, before it fails
     /// with `Unavailable`. [`PostgresDatabase::connect`] waits at most this long for an
     /// unreachable server.
+    ///
+    /// [`PostgresDatabase::connect`]: crate::PostgresDatabase::connect
     pub acquire_timeout: Duration,
     /// The server-side `statement_timeout` of every session: a statement (waiting for
     /// locks included) that runs longer is cancelled and the call fails with `Timeout`.
@@ -86,34 +85,25 @@ impl fmt::Debug for PostgresConfig {
     }
 }
 
-/// moclojer cloud's data in one PostgreSQL database: accounts, mocks with their history,
-/// publications, the outbox, the service's own tokens and named leases. Cloning is cheap
-/// and shares the connection pool.
+/// What PostgreSQL brings to `moclojer-sql`'s database: a connection pool on a server
+/// many processes share, row locks (`FOR UPDATE`) and READ COMMITTED writes, and the
+/// server's clock for outbox claims and leases.
 #[derive(Debug, Clone)]
-pub struct PostgresDatabase {
-    pool: PgPool,
+pub struct PostgresBackend {
+    pub(crate) pool: PgPool,
     /// `user@host:port/database`, for messages: never the password.
     target: Arc<str>,
 }
 
-impl PostgresDatabase {
-    /// Connects to the database `config` names and, unless `config.migrate` is off, brings
-    /// its schema up to date. Several processes may do this at once: migrations take a
-    /// PostgreSQL advisory lock.
-    ///
-    /// # Errors
-    /// `Invalid` when the URL is malformed, the server refuses the credentials or the
-    /// database does not exist; `Unavailable` when the server cannot be reached within
-    /// `config.acquire_timeout` (refused, unreachable, starting up, shutting down);
-    /// `Internal` when the schema was migrated by a newer version of this crate, or the
-    /// migration fails for another reason.
-    pub async fn connect(config: &PostgresConfig) -> PortResult<Self> {
+impl PostgresBackend {
+    /// Connects to the database `config` names and, unless told not to, migrates it.
+    pub(crate) async fn start(config: &PostgresConfig) -> PortResult<Self> {
         let url = config.url.trim();
         if url.is_empty() {
             return Err(PortError::invalid("the postgres url is empty"));
         }
         let mut options = PgConnectOptions::from_str(url)
-            .map_err(|err| from_sqlx("read the postgres url", err))?;
+            .map_err(|err| from_sqlx::<Self>("read the postgres url", err))?;
         let target: Arc<str> = describe(&options).into();
         if options.get_application_name().is_none() {
             options = options.application_name(APPLICATION_NAME);
@@ -128,97 +118,25 @@ impl PostgresDatabase {
             .acquire_timeout(config.acquire_timeout)
             .connect_with(options)
             .await
-            .map_err(|err| from_sqlx(&format!("connect to the database at {target}"), err))?;
-        let database = Self { pool, target };
+            .map_err(|err| {
+                from_sqlx::<Self>(&format!("connect to the database at {target}"), err)
+            })?;
+        let backend = Self { pool, target };
         if config.migrate {
-            database.migrate().await?;
+            backend.run_migrations().await?;
         }
-        tracing::debug!(database = %database.target, "postgres database ready");
-        Ok(database)
+        tracing::debug!(database = %backend.target, "postgres database ready");
+        Ok(backend)
     }
 
-    /// Brings the schema up to date with the migrations embedded in this crate; already
-    /// applied ones are skipped, so running it again is harmless.
-    ///
-    /// # Errors
-    /// `Unavailable` when the server cannot be reached; `Internal` when the schema was
-    /// migrated by a newer version of this crate (a migration unknown here), an applied
-    /// migration was edited, or a statement fails.
-    pub async fn migrate(&self) -> PortResult<()> {
+    /// Applies the embedded migrations that are not applied yet, under an advisory lock.
+    pub(crate) async fn run_migrations(&self) -> PortResult<()> {
         let action = format!("migrate the database at {}", self.target);
-        migrator().run(&self.pool).await.map_err(|err| match err {
-            MigrateError::Execute(inner) => from_sqlx(&action, inner),
-            MigrateError::VersionMissing(version) => PortError::internal(format!(
-                "{action}: it was migrated by a newer version \
-                     (migration {version} is unknown here)"
-            ))
-            .with_source(err),
-            other => PortError::internal(format!("{action}: {other}")).with_source(other),
-        })
-    }
-
-    /// Closes every connection, waiting for calls under way to finish. Calls made after
-    /// this fail with `Unavailable`.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// A read-write transaction at READ COMMITTED, whatever the server's default is.
-    /// What a write reads and then relies on is guarded by row locks (`FOR UPDATE`),
-    /// unique indexes or a condition in the `UPDATE` itself.
-    pub(crate) async fn write(&self) -> PortResult<Transaction<'static, Postgres>> {
-        self.pool
-            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+        migrator(MIGRATIONS)
+            .run(&self.pool)
             .await
-            .map_err(db("begin a write"))
+            .map_err(|err| from_migrate::<Self>(&action, err))
     }
-
-    /// A read-only transaction on one snapshot, for several reads that must agree with
-    /// each other.
-    pub(crate) async fn read(&self) -> PortResult<Transaction<'static, Postgres>> {
-        self.pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(db("begin a read"))
-    }
-
-    /// The pool, for single statements.
-    pub(crate) fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-}
-
-/// Commits `tx`.
-pub(crate) async fn commit(tx: Transaction<'static, Postgres>) -> PortResult<()> {
-    tx.commit().await.map_err(db("commit"))
-}
-
-/// Appends `events` to the outbox on `conn`, normally inside the transaction of the change
-/// that caused them. One statement per event, in order, so positions follow the order of
-/// `events`.
-pub(crate) async fn record(conn: &mut PgConnection, events: &[Event]) -> PortResult<()> {
-    for event in events {
-        sqlx::query("INSERT INTO outbox (payload) VALUES ($1::jsonb)")
-            .bind(event.to_json())
-            .execute(&mut *conn)
-            .await
-            .map_err(db("record an event"))?;
-    }
-    Ok(())
-}
-
-/// The scope as a query parameter: the user's id, or NULL for the system, which sees all.
-pub(crate) fn scope_param(scope: &Scope) -> Option<String> {
-    scope.user().map(|user| user.to_string())
-}
-
-/// Whether a read inside a write transaction locks the row it finds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lock {
-    /// A plain read.
-    None,
-    /// `FOR UPDATE`: concurrent writers of the row wait until this transaction ends.
-    ForUpdate,
 }
 
 /// `user@host:port/database` of `options`, without the password.
@@ -251,22 +169,6 @@ fn redacted(url: &str) -> String {
         parsed.host_str().unwrap_or(""),
         parsed.path()
     )
-}
-
-fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                (*description).into(),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect();
-    Migrator::with_migrations(migrations)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! sqlx errors translated into port errors, at the boundary.
-//!
-//! By SQLSTATE (<https://www.postgresql.org/docs/current/errcodes-appendix.html>):
+//! What the server's errors mean, by SQLSTATE
+//! (<https://www.postgresql.org/docs/current/errcodes-appendix.html>); the rest of the
+//! translation into port errors (a refused connection, IO or TLS trouble, a pool that
+//! timed out or is closed: `Unavailable`; a malformed URL: `Invalid`; rows that do not
+//! decode: `Internal`) is `moclojer-sql`'s.
 //!
 //! - a unique (`23505`) or exclusion (`23P01`) violation is a `Conflict`;
 //! - a foreign-key violation (`23503`) means a referenced row is missing: `NotFound`;
@@ -14,64 +16,19 @@
 //! - anything else the server says (a broken constraint, a syntax error, corruption):
 //!   `Internal`.
 //!
-//! On the client side: a refused connection, IO trouble, TLS trouble, a pool that timed out
-//! or is closed: `Unavailable`; a malformed URL: `Invalid`; rows that do not decode:
-//! `Internal`.
-//!
 //! No message here ever contains the connection URL, which may carry a password.
 
 use moclojer_ports::{PortError, PortErrorKind};
 
+use crate::PostgresBackend;
+
 /// A mapper for `map_err` that says what was being done.
 pub(crate) fn db(action: &'static str) -> impl FnOnce(sqlx::Error) -> PortError {
-    move |err| from_sqlx(action, err)
-}
-
-/// The port error for `err`, which happened while doing `action`.
-pub(crate) fn from_sqlx(action: &str, err: sqlx::Error) -> PortError {
-    let (kind, what) = classify(&err);
-    PortError::new(kind, format!("{action}: {what}")).with_source(err)
-}
-
-fn classify(err: &sqlx::Error) -> (PortErrorKind, &'static str) {
-    match err {
-        sqlx::Error::Database(db_err) => classify_code(db_err.code().as_deref()),
-        sqlx::Error::Io(_) => (
-            PortErrorKind::Unavailable,
-            "cannot talk to the database server",
-        ),
-        sqlx::Error::Tls(_) => (
-            PortErrorKind::Unavailable,
-            "the TLS connection to the database server failed",
-        ),
-        sqlx::Error::PoolTimedOut => (
-            PortErrorKind::Unavailable,
-            "no database connection became available in time",
-        ),
-        sqlx::Error::PoolClosed => (PortErrorKind::Unavailable, "the database is closed"),
-        sqlx::Error::WorkerCrashed => (
-            PortErrorKind::Unavailable,
-            "the database connection's worker stopped",
-        ),
-        sqlx::Error::Configuration(_) => (PortErrorKind::Invalid, "bad configuration"),
-        sqlx::Error::RowNotFound => (PortErrorKind::NotFound, "no such row"),
-        sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::TypeNotFound { .. } => {
-            (PortErrorKind::Internal, "a stored row does not decode")
-        }
-        sqlx::Error::Migrate(inner) => match inner.as_ref() {
-            sqlx::migrate::MigrateError::Execute(inner) => classify(inner),
-            _ => (PortErrorKind::Internal, "the schema cannot be migrated"),
-        },
-        _ => (PortErrorKind::Internal, "unexpected database error"),
-    }
+    moclojer_sql::db::<PostgresBackend>(action)
 }
 
 /// The kind for a SQLSTATE code.
-fn classify_code(code: Option<&str>) -> (PortErrorKind, &'static str) {
+pub(crate) fn classify_code(code: Option<&str>) -> (PortErrorKind, &'static str) {
     let Some(code) = code else {
         return (PortErrorKind::Internal, "unexpected database error");
     };
@@ -158,27 +115,5 @@ mod tests {
             assert_eq!(classify_code(Some(code)).0, kind, "sqlstate {code}");
         }
         assert_eq!(classify_code(None).0, PortErrorKind::Internal);
-    }
-
-    #[test]
-    fn client_side_trouble_is_retryable() {
-        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        for err in [
-            sqlx::Error::PoolTimedOut,
-            sqlx::Error::PoolClosed,
-            sqlx::Error::Io(refused),
-        ] {
-            let err = from_sqlx("x", err);
-            assert_eq!(err.kind(), PortErrorKind::Unavailable, "{err}");
-            assert!(err.is_retryable());
-        }
-        assert_eq!(
-            from_sqlx("x", sqlx::Error::RowNotFound).kind(),
-            PortErrorKind::NotFound
-        );
-        assert_eq!(
-            from_sqlx("x", sqlx::Error::Decode("bad".into())).kind(),
-            PortErrorKind::Internal
-        );
     }
 }

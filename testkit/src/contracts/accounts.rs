@@ -1,6 +1,6 @@
 //! The `AccountRepository` contract.
 
-use moclojer_domain::{Email, EventKind, Handle, Role, Workspace, WorkspaceKind};
+use moclojer_domain::{Email, EventKind, Handle, Role, User, Workspace, WorkspaceKind};
 use moclojer_ports::{IdGenerator, PortErrorKind::*, RandomIds, Scope};
 
 use crate::{Fixture, Repos, expect_kind};
@@ -15,6 +15,7 @@ pub async fn account_repository_contract(repos: Repos) {
     handles(&fx, &repos).await;
     orgs(&fx, &repos).await;
     saving_orgs(&fx, &repos).await;
+    member_order(&fx, &repos).await;
     deleting_orgs(&fx, &repos).await;
 }
 
@@ -160,7 +161,14 @@ async fn handles(fx: &Fixture, repos: &Repos) {
             .expect("own workspace by handle"),
         personal
     );
+    taken_handles(fx, repos, &alice, &handle).await;
+    personal_workspaces(fx, repos, &alice).await;
+}
 
+/// A handle names one user or one org: nobody takes a taken handle, and a user takes one
+/// handle once.
+async fn taken_handles(fx: &Fixture, repos: &Repos, alice: &User, handle: &Handle) {
+    let accounts = &repos.accounts;
     // Someone else wants the same handle: refused, and nothing of it is stored.
     let mut bob = fx.user();
     accounts.create_user(&bob, None).await.expect("create bob");
@@ -196,6 +204,39 @@ async fn handles(fx: &Fixture, repos: &Repos) {
         "a second handle",
     );
 
+    // Nor a second personal workspace under her own handle.
+    let again = Workspace::personal(RandomIds.workspace_id(), alice, fx.now).expect("personal");
+    expect_kind(
+        accounts.create_personal_workspace(alice, &again).await,
+        Conflict,
+        "a second personal workspace",
+    );
+
+    // A user cannot take an org's handle.
+    let org = fx.org(repos, alice).await;
+    let mut dave = fx.user();
+    accounts
+        .create_user(&dave, None)
+        .await
+        .expect("create dave");
+    dave.choose_handle(org.handle.clone())
+        .expect("dave's domain object takes it");
+    let daves = Workspace::personal(RandomIds.workspace_id(), &dave, fx.now).expect("personal");
+    expect_kind(
+        accounts.create_personal_workspace(&dave, &daves).await,
+        Conflict,
+        "a user under an org's handle",
+    );
+    assert_eq!(
+        accounts.get_user(dave.id).await.expect("get dave").handle,
+        None,
+        "a handle refused for an org's is not stored"
+    );
+}
+
+/// A personal workspace is its user's own, and its user exists.
+async fn personal_workspaces(fx: &Fixture, repos: &Repos, alice: &User) {
+    let accounts = &repos.accounts;
     // The workspace must be the user's own.
     let mut carol = fx.user();
     accounts
@@ -301,7 +342,20 @@ async fn orgs(fx: &Fixture, repos: &Repos) {
         !strangers.contains(&org.id),
         "a stranger's list has no foreign org"
     );
+    org_listing(fx, repos, &owner, &personal, &org).await;
+    org_refusals(fx, repos, &owner, &personal, &org).await;
+}
 
+/// Workspaces are listed personal first, then orgs by handle, whoever lists them.
+async fn org_listing(
+    fx: &Fixture,
+    repos: &Repos,
+    owner: &User,
+    personal: &Workspace,
+    org: &Workspace,
+) {
+    let accounts = &repos.accounts;
+    let as_owner = Scope::User(owner.id);
     // Listing: personal first, then orgs by handle.
     let second = Workspace::org(
         RandomIds.workspace_id(),
@@ -329,8 +383,36 @@ async fn orgs(fx: &Fixture, repos: &Repos) {
         [vec![personal.handle.clone()], org_handles].concat(),
         "personal first, then orgs by handle"
     );
+    let everything: Vec<(bool, Handle)> = accounts
+        .list_workspaces(&Scope::System)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|w| (w.is_org(), w.handle))
+        .collect();
+    let mut expected = everything.clone();
+    expected.sort();
+    assert_eq!(
+        everything, expected,
+        "the system's list: personal workspaces first, then orgs, each by handle"
+    );
+    for handle in [&personal.handle, &org.handle, &second.handle] {
+        assert!(
+            everything.iter().any(|(_, h)| h == handle),
+            "the system lists every workspace"
+        );
+    }
+}
 
-    // Refusals.
+/// Org handles and ids are taken once; an org is an org, owned by a user.
+async fn org_refusals(
+    fx: &Fixture,
+    repos: &Repos,
+    owner: &User,
+    personal: &Workspace,
+    org: &Workspace,
+) {
+    let accounts = &repos.accounts;
     let taken_by_user = Workspace::org(
         RandomIds.workspace_id(),
         personal.handle.clone(),
@@ -475,6 +557,71 @@ async fn saving_orgs(fx: &Fixture, repos: &Repos) {
         NotFound,
         "a removed member",
     );
+}
+
+/// An org's members are stored in the order given, and a save replaces them whole.
+async fn member_order(fx: &Fixture, repos: &Repos) {
+    let accounts = &repos.accounts;
+    let (owner, _) = fx.signed_up(repos).await;
+    let mut users = Vec::new();
+    for _ in 0..3 {
+        users.push(fx.signed_up(repos).await.0);
+    }
+    let mut org = fx.org(repos, &owner).await;
+    let as_owner = Scope::User(owner.id);
+    // Not in the order of their ids, nor of their addresses: in the order they joined.
+    for (user, role) in users
+        .iter()
+        .rev()
+        .zip([Role::Member, Role::Owner, Role::Member])
+    {
+        org.add_member(owner.id, user.id, role)
+            .expect("domain allows");
+    }
+    saved_as_given(
+        repos,
+        &as_owner,
+        &org,
+        "the members read back in the order given",
+    )
+    .await;
+
+    // One owner removed, a member added, a new name: the whole list changes.
+    org.remove_member(owner.id, users[1].id)
+        .expect("domain allows");
+    org.rename(owner.id, "Reordered").expect("domain allows");
+    let (late, _) = fx.signed_up(repos).await;
+    org.add_member(owner.id, late.id, Role::Member)
+        .expect("domain allows");
+    saved_as_given(
+        repos,
+        &as_owner,
+        &org,
+        "a save replaces the members whole, in order",
+    )
+    .await;
+    expect_kind(
+        accounts
+            .get_workspace(&Scope::User(users[1].id), org.id)
+            .await,
+        NotFound,
+        "a removed member",
+    );
+}
+
+/// Saves `org` as `scope` and checks that it reads back exactly, members in order.
+async fn saved_as_given(repos: &Repos, scope: &Scope, org: &Workspace, what: &str) {
+    repos
+        .accounts
+        .save_workspace(scope, org)
+        .await
+        .expect("save");
+    let stored = repos
+        .accounts
+        .get_workspace(&Scope::System, org.id)
+        .await
+        .expect("get");
+    assert_eq!(&stored, org, "{what}");
 }
 
 async fn deleting_orgs(fx: &Fixture, repos: &Repos) {

@@ -1,6 +1,6 @@
 //! The `MockRepository` contract.
 
-use moclojer_domain::{EventKind, Host, Revision, Role, SpecSource};
+use moclojer_domain::{EventKind, Host, Mock, Revision, Role, SpecSource, User, Workspace};
 use moclojer_ports::{IdGenerator, PortErrorKind::*, RandomIds, Scope};
 
 use crate::{Fixture, Repos, expect_kind};
@@ -15,6 +15,8 @@ pub async fn mock_repository_contract(repos: Repos) {
     updating(&fx, &repos).await;
     deleting(&fx, &repos).await;
     org_members(&fx, &repos).await;
+    scoping(&fx, &repos).await;
+    orderings(&fx, &repos).await;
 }
 
 async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
@@ -93,10 +95,39 @@ async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
         "another user's list is empty"
     );
 
+    let pair = Pair {
+        as_alice,
+        personal,
+        as_bob,
+        bobs,
+    };
+    create_refusals(fx, repos, &pair, &hello).await;
+    listing(fx, repos, &pair, &hello).await;
+}
+
+/// Alice and Bob, each signed up with a personal workspace, as the sections on creating
+/// and reading see them.
+struct Pair {
+    as_alice: Scope,
+    personal: Workspace,
+    as_bob: Scope,
+    bobs: Workspace,
+}
+
+/// Refused creates: in another user's workspace, under another workspace's handle, on a
+/// taken host or id.
+async fn create_refusals(fx: &Fixture, repos: &Repos, pair: &Pair, hello: &Mock) {
+    let Pair {
+        as_alice,
+        personal,
+        as_bob,
+        bobs,
+    } = pair;
+    let mocks = &repos.mocks;
     // Nor can they create in alice's workspace.
-    let intruder = fx.mock(&personal, "intruder");
+    let intruder = fx.mock(personal, "intruder");
     expect_kind(
-        mocks.create(&as_bob, &intruder, &[]).await,
+        mocks.create(as_bob, &intruder, &[]).await,
         NotFound,
         "creating in another user's workspace",
     );
@@ -107,55 +138,64 @@ async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
     );
 
     // The host belongs to the workspace's handle.
-    let misplaced = fx.mock(&bobs, "misplaced");
+    let misplaced = fx.mock(bobs, "misplaced");
     let mut under_alice = misplaced.clone();
     under_alice.workspace_id = personal.id;
     expect_kind(
-        mocks.create(&as_alice, &under_alice, &[]).await,
+        mocks.create(as_alice, &under_alice, &[]).await,
         Invalid,
         "a host under another workspace's handle",
     );
 
     // Hosts are unique across everything; ids too.
-    let mut same_host = fx.mock(&personal, "hello");
+    let mut same_host = fx.mock(personal, "hello");
     same_host.content = SpecSource::new("[]").expect("spec");
     expect_kind(
-        mocks.create(&as_alice, &same_host, &[]).await,
+        mocks.create(as_alice, &same_host, &[]).await,
         Conflict,
         "a taken host",
     );
-    let mut same_id = fx.mock(&personal, "other");
+    let mut same_id = fx.mock(personal, "other");
     same_id.id = hello.id;
     expect_kind(
-        mocks.create(&as_alice, &same_id, &[]).await,
+        mocks.create(as_alice, &same_id, &[]).await,
         Conflict,
         "a taken id",
     );
+}
 
-    // Listing, by host.
-    let api = fx.stored_mock(repos, &as_alice, &personal, "api").await;
-    let zed = fx.stored_mock(repos, &as_alice, &personal, "zed").await;
-    let bobs_mock = fx.stored_mock(repos, &as_bob, &bobs, "hello").await;
+/// Every mock a scope sees, by host; summaries alike; unknown things are `NotFound`.
+async fn listing(fx: &Fixture, repos: &Repos, pair: &Pair, hello: &Mock) {
+    let Pair {
+        as_alice,
+        personal,
+        as_bob,
+        bobs,
+    } = pair;
+    let mocks = &repos.mocks;
+    let api = fx.stored_mock(repos, as_alice, personal, "api").await;
+    let zed = fx.stored_mock(repos, as_alice, personal, "zed").await;
+    let bobs_mock = fx.stored_mock(repos, as_bob, bobs, "hello").await;
     let mut expected = vec![api.clone(), hello.clone(), zed.clone()];
     expected.sort_by(|a, b| a.host.cmp(&b.host));
     assert_eq!(
-        mocks.list(&as_alice).await.expect("list"),
+        mocks.list(as_alice).await.expect("list"),
         expected,
         "a user's mocks, by host"
     );
     assert_eq!(
         mocks
-            .list_in_workspace(&as_alice, personal.id)
+            .list_in_workspace(as_alice, personal.id)
             .await
             .expect("list"),
         expected
     );
     assert_eq!(
-        mocks.list(&as_bob).await.expect("list"),
+        mocks.list(as_bob).await.expect("list"),
         vec![bobs_mock.clone()]
     );
     assert_eq!(
-        mocks.list_summaries(&as_alice).await.expect("summaries"),
+        mocks.list_summaries(as_alice).await.expect("summaries"),
         expected
             .iter()
             .map(moclojer_domain::MockSummary::from)
@@ -163,21 +203,17 @@ async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
         "summaries are the list without content, scoped and ordered alike"
     );
     assert_eq!(
-        mocks
-            .list_summaries(&as_bob)
-            .await
-            .expect("summaries")
-            .len(),
+        mocks.list_summaries(as_bob).await.expect("summaries").len(),
         1
     );
     let all = mocks.list(&Scope::System).await.expect("list all");
     assert!(
-        all.contains(&bobs_mock) && all.contains(&hello),
+        all.contains(&bobs_mock) && all.contains(hello),
         "the system sees every mock"
     );
     expect_kind(
         mocks
-            .list_in_workspace(&as_alice, RandomIds.workspace_id())
+            .list_in_workspace(as_alice, RandomIds.workspace_id())
             .await,
         NotFound,
         "an unknown workspace",
@@ -256,25 +292,35 @@ async fn updating(fx: &Fixture, repos: &Repos) {
         edited,
         "a stale update changes nothing"
     );
+    enabling_and_refusals(fx, repos, &as_alice, &bob, &original, &edited).await;
+}
 
+/// Enabling moves no revision; malformed and foreign updates are refused and change
+/// nothing.
+async fn enabling_and_refusals(
+    fx: &Fixture,
+    repos: &Repos,
+    as_alice: &Scope,
+    bob: &User,
+    original: &Mock,
+    edited: &Mock,
+) {
+    let mocks = &repos.mocks;
+    let two = Revision::new(2).expect("2");
     // Enabling moves no revision and adds no history.
     let mut enabled = edited.clone();
     enabled.set_enabled(true, fx.now.plus_millis(9));
     mocks
-        .update(&as_alice, &enabled, two, &[])
+        .update(as_alice, &enabled, two, &[])
         .await
         .expect("enable");
     assert!(
-        mocks
-            .get(&as_alice, original.id)
-            .await
-            .expect("get")
-            .enabled,
+        mocks.get(as_alice, original.id).await.expect("get").enabled,
         "enabled is stored"
     );
     assert_eq!(
         mocks
-            .revisions(&as_alice, original.id)
+            .revisions(as_alice, original.id)
             .await
             .expect("revisions")
             .len(),
@@ -286,14 +332,14 @@ async fn updating(fx: &Fixture, repos: &Repos) {
     let mut leap = enabled.clone();
     leap.revision = two.next().next();
     expect_kind(
-        mocks.update(&as_alice, &leap, two, &[]).await,
+        mocks.update(as_alice, &leap, two, &[]).await,
         Invalid,
         "a revision that leaps",
     );
     let mut rehosted = enabled.clone();
     rehosted.host = Host::parse_any("moved-elsewhere.test.localhost").expect("host");
     expect_kind(
-        mocks.update(&as_alice, &rehosted, two, &[]).await,
+        mocks.update(as_alice, &rehosted, two, &[]).await,
         Invalid,
         "a changed host",
     );
@@ -305,12 +351,12 @@ async fn updating(fx: &Fixture, repos: &Repos) {
     let mut ghost = enabled.clone();
     ghost.id = RandomIds.mock_id();
     expect_kind(
-        mocks.update(&as_alice, &ghost, two, &[]).await,
+        mocks.update(as_alice, &ghost, two, &[]).await,
         NotFound,
         "updating an unknown mock",
     );
     assert_eq!(
-        mocks.get(&as_alice, original.id).await.expect("get"),
+        mocks.get(as_alice, original.id).await.expect("get"),
         enabled,
         "refused updates change nothing"
     );
@@ -410,4 +456,174 @@ async fn org_members(fx: &Fixture, repos: &Repos) {
         NotFound,
         "a removed member deletes an org mock",
     );
+}
+
+/// What a scope sees across accounts, mocks and publications: a member of an org sees it
+/// and its mocks, not another member's personal workspace or mocks; a stranger sees
+/// nothing; the system sees everything.
+async fn scoping(fx: &Fixture, repos: &Repos) {
+    let (alice, alices) = fx.signed_up(repos).await;
+    let (bob, bobs) = fx.signed_up(repos).await;
+    let (as_alice, as_bob) = (Scope::User(alice.id), Scope::User(bob.id));
+    let mut acme = fx.org(repos, &alice).await;
+    acme.add_member(alice.id, bob.id, Role::Member)
+        .expect("domain allows");
+    repos
+        .accounts
+        .save_workspace(&as_alice, &acme)
+        .await
+        .expect("save");
+    let private = fx.stored_mock(repos, &as_alice, &alices, "private").await;
+    let shared = fx.stored_mock(repos, &as_alice, &acme, "shared").await;
+
+    // Bob sees acme and its mock, not Alice's personal workspace or its mock.
+    assert_eq!(
+        repos.accounts.list_workspaces(&as_bob).await.expect("list"),
+        [bobs, acme.clone()],
+        "a member lists their own workspace, then the org"
+    );
+    let accounts = &repos.accounts;
+    expect_kind(
+        accounts.get_workspace(&as_bob, alices.id).await,
+        NotFound,
+        "a member gets another member's personal workspace",
+    );
+    expect_kind(
+        accounts.find_workspace(&as_bob, &alices.handle).await,
+        NotFound,
+        "a member finds another member's personal workspace",
+    );
+    assert_eq!(
+        repos.mocks.list(&as_bob).await.expect("list"),
+        std::slice::from_ref(&shared),
+        "a member lists the org's mocks only"
+    );
+    foreign_mock_is_hidden(fx, repos, &as_bob, &private, &alices).await;
+    let bobs_publications: Vec<_> = repos
+        .publications
+        .list(&as_bob)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|p| p.mock_id)
+        .collect();
+    assert_eq!(bobs_publications, [shared.id], "a member's publications");
+
+    // A stranger sees nothing; the system sees everything, by host.
+    let stranger = Scope::User(RandomIds.user_id());
+    assert!(
+        accounts
+            .list_workspaces(&stranger)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(repos.mocks.list(&stranger).await.expect("list").is_empty());
+    assert!(
+        repos
+            .publications
+            .list(&stranger)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let all = repos.mocks.list(&Scope::System).await.expect("list");
+    assert!(all.contains(&private) && all.contains(&shared));
+    assert_eq!(
+        repos
+            .mocks
+            .find_by_host(&as_alice, &private.host)
+            .await
+            .expect("find"),
+        private
+    );
+}
+
+/// Nothing of `mock`, in `workspace`, shows to `scope`, which is not a member.
+async fn foreign_mock_is_hidden(
+    fx: &Fixture,
+    repos: &Repos,
+    scope: &Scope,
+    mock: &Mock,
+    workspace: &Workspace,
+) {
+    let mocks = &repos.mocks;
+    expect_kind(mocks.get(scope, mock.id).await, NotFound, "get");
+    expect_kind(
+        mocks.find_by_host(scope, &mock.host).await,
+        NotFound,
+        "find by host",
+    );
+    expect_kind(
+        mocks.list_in_workspace(scope, workspace.id).await,
+        NotFound,
+        "list the workspace",
+    );
+    expect_kind(
+        mocks.revisions(scope, mock.id).await,
+        NotFound,
+        "the history",
+    );
+    expect_kind(
+        repos.publications.get(scope, mock.id).await,
+        NotFound,
+        "the publication",
+    );
+    expect_kind(
+        mocks
+            .create(scope, &fx.mock(workspace, "sneaky"), &[])
+            .await,
+        NotFound,
+        "create in the workspace",
+    );
+}
+
+/// Lists are ordered byte by byte, whatever the database's locale: dashes before digits
+/// and letters, digits before letters; publications by mock id as text.
+async fn orderings(fx: &Fixture, repos: &Repos) {
+    let (owner, personal) = fx.signed_up(repos).await;
+    let as_owner = Scope::User(owner.id);
+    let names = ["b", "a-b", "ab", "a0", "a-c-d", "a"];
+    for name in names {
+        fx.stored_mock(repos, &as_owner, &personal, name).await;
+    }
+    let hosts = |mocks: Vec<Mock>| -> Vec<String> {
+        mocks.iter().map(|m| m.host.as_str().to_owned()).collect()
+    };
+    let listed = hosts(repos.mocks.list(&as_owner).await.expect("list"));
+    let mut expected = listed.clone();
+    expected.sort();
+    assert_eq!(listed, expected, "mocks by host, byte by byte");
+    assert_eq!(listed.len(), names.len());
+    assert_eq!(
+        hosts(
+            repos
+                .mocks
+                .list_in_workspace(&as_owner, personal.id)
+                .await
+                .expect("list")
+        ),
+        expected,
+        "a workspace's mocks by host, byte by byte"
+    );
+    let summaries: Vec<String> = repos
+        .mocks
+        .list_summaries(&as_owner)
+        .await
+        .expect("summaries")
+        .iter()
+        .map(|m| m.host.as_str().to_owned())
+        .collect();
+    assert_eq!(summaries, expected, "summaries by host, byte by byte");
+    let ids: Vec<String> = repos
+        .publications
+        .list(&Scope::System)
+        .await
+        .expect("list")
+        .iter()
+        .map(|p| p.mock_id.to_string())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "publications by mock id, as text");
 }

@@ -1,6 +1,7 @@
 //! One contract suite per port. Each takes the implementation under test and panics with
 //! the broken rule's name. The repository suites take *fresh* repositories (an empty
 //! database); the others use unique names so they can share a server with other runs.
+//! [`sql`] holds the checks the SQL database adapters share that look behind the ports.
 
 mod accounts;
 mod dns;
@@ -11,6 +12,7 @@ mod object_store;
 mod outbox;
 mod publications;
 mod queue;
+pub mod sql;
 
 pub use accounts::account_repository_contract;
 pub use dns::{dns_provider_contract, paas_provider_contract};

@@ -4,263 +4,11 @@
 use std::collections::HashSet;
 
 use moclojer_domain::{EventKind, Handle, Revision, Workspace};
-use moclojer_ports::{
-    AccountRepository, MockRepository, Outbox, PortErrorKind, PublicationRepository, Scope,
-};
+use moclojer_ports::{AccountRepository, MockRepository, Outbox, PortErrorKind, Scope};
+
+use moclojer_testkit::contracts::sql::TableCounts;
 
 use crate::helpers::{TestDb, World, event, kind, mock, mock_id, spec, t, user, workspace_id};
-
-#[tokio::test]
-async fn a_mock_whose_host_is_taken_leaves_no_trace() {
-    let Some(pg) = TestDb::create().await else {
-        return;
-    };
-    let db = pg.connect().await;
-    let world = World::create(&db).await;
-    let hello = mock(1, &world.alice_ws, "hello");
-    world.create_mock(&db, &hello, 1).await;
-    let before = pg.counts().await;
-    let pending = db.pending(100).await.unwrap();
-
-    // same name in the same workspace: same host, another id
-    let twin = mock(2, &world.alice_ws, "hello");
-    assert_eq!(twin.host, hello.host);
-    let changed = event(
-        2,
-        EventKind::MockChanged {
-            mock_id: twin.id,
-            revision: twin.revision,
-        },
-    );
-    let err = db
-        .create(&world.alice_scope(), &twin, &[changed])
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), PortErrorKind::Conflict, "{err}");
-
-    assert_eq!(pg.counts().await, before);
-    assert_eq!(db.pending(100).await.unwrap(), pending);
-    let system = Scope::System;
-    assert_eq!(
-        kind(MockRepository::get(&db, &system, twin.id).await),
-        PortErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(db.revisions(&system, twin.id).await),
-        PortErrorKind::NotFound
-    );
-    assert_eq!(
-        kind(PublicationRepository::get(&db, &system, twin.id).await),
-        PortErrorKind::NotFound
-    );
-    // the same mock again (same id) is a conflict too, and changes nothing
-    let err = db
-        .create(&world.alice_scope(), &hello, &[])
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), PortErrorKind::Conflict, "{err}");
-    assert_eq!(pg.counts().await, before);
-}
-
-#[tokio::test]
-async fn a_stale_update_changes_neither_the_mock_nor_the_outbox() {
-    let Some(pg) = TestDb::create().await else {
-        return;
-    };
-    let db = pg.connect().await;
-    let world = World::create(&db).await;
-    let scope = world.alice_scope();
-    let mut hello = mock(1, &world.alice_ws, "hello");
-    world.create_mock(&db, &hello, 1).await;
-    hello
-        .edit(spec("- v2"), Some(Revision::FIRST), t(200))
-        .unwrap();
-    db.update(&scope, &hello, Revision::FIRST, &[])
-        .await
-        .unwrap();
-    let before = pg.counts().await;
-    let pending = db.pending(100).await.unwrap();
-
-    // an editor that still saw revision 1
-    let mut stale = hello.clone();
-    stale.revision = Revision::FIRST;
-    stale
-        .edit(spec("- stale"), Some(Revision::FIRST), t(300))
-        .unwrap();
-    let changed = event(
-        2,
-        EventKind::MockChanged {
-            mock_id: stale.id,
-            revision: stale.revision,
-        },
-    );
-    let err = db
-        .update(&scope, &stale, Revision::FIRST, &[changed])
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), PortErrorKind::Conflict, "{err}");
-
-    assert_eq!(
-        MockRepository::get(&db, &scope, hello.id).await.unwrap(),
-        hello
-    );
-    assert_eq!(db.revisions(&scope, hello.id).await.unwrap().len(), 2);
-    assert_eq!(db.pending(100).await.unwrap(), pending);
-    assert_eq!(pg.counts().await, before);
-}
-
-#[tokio::test]
-async fn a_failure_after_the_first_statement_rolls_everything_back() {
-    let Some(pg) = TestDb::create().await else {
-        return;
-    };
-    let db = pg.connect().await;
-    let world = World::create(&db).await;
-    let scope = world.alice_scope();
-    let mut hello = mock(1, &world.alice_ws, "hello");
-    world.create_mock(&db, &hello, 1).await;
-
-    // Plant a revision 2 behind the adapter's back: the update's `UPDATE mocks` succeeds,
-    // then its history insert fails.
-    let pool = pg.raw().await;
-    sqlx::query(
-        "INSERT INTO mock_revisions (mock_id, revision, content, created_at)
-         VALUES ($1, 2, 'planted', 0)",
-    )
-    .bind(hello.id.to_string())
-    .execute(&pool)
-    .await
-    .unwrap();
-    let before = pg.counts().await;
-    let stored = hello.clone();
-    hello
-        .edit(spec("- v2"), Some(Revision::FIRST), t(200))
-        .unwrap();
-    let changed = event(
-        2,
-        EventKind::MockChanged {
-            mock_id: hello.id,
-            revision: hello.revision,
-        },
-    );
-    let err = db
-        .update(&scope, &hello, Revision::FIRST, &[changed])
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), PortErrorKind::Conflict, "a taken key: {err}");
-    assert_eq!(
-        MockRepository::get(&db, &scope, hello.id).await.unwrap(),
-        stored
-    );
-    assert_eq!(pg.counts().await, before);
-
-    // Make the outbox refuse `mock.deleted` events: the delete runs, then recording its
-    // event fails, and the mock must still be there.
-    sqlx::raw_sql(
-        "CREATE FUNCTION refuse_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF NEW.payload->>'type' = 'mock.deleted' THEN
-                 RAISE EXCEPTION 'refused by the test';
-             END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER refuse_deleted BEFORE INSERT ON outbox
-             FOR EACH ROW EXECUTE FUNCTION refuse_deleted();",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let deleted = event(
-        3,
-        EventKind::MockDeleted {
-            mock_id: stored.id,
-            host: stored.host.clone(),
-        },
-    );
-    let err = db
-        .delete(&scope, stored.id, std::slice::from_ref(&deleted))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), PortErrorKind::Internal, "{err}");
-    assert_eq!(
-        MockRepository::get(&db, &scope, stored.id).await.unwrap(),
-        stored
-    );
-    assert_eq!(pg.counts().await, before);
-
-    sqlx::query("DROP TRIGGER refuse_deleted ON outbox")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    assert_eq!(
-        db.delete(&scope, stored.id, std::slice::from_ref(&deleted))
-            .await
-            .unwrap(),
-        stored
-    );
-    let after = pg.counts().await;
-    assert_eq!(
-        (after.mocks, after.revisions, after.publications),
-        (0, 0, 0)
-    );
-    let pending = db.pending(100).await.unwrap();
-    assert_eq!(pending.last().map(|e| &e.event), Some(&deleted));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_saves_of_one_version_let_exactly_one_win() {
-    let Some(pg) = TestDb::create().await else {
-        return;
-    };
-    let db = pg.connect().await;
-    let world = World::create(&db).await;
-    let hello = mock(1, &world.acme, "hello");
-    world.create_mock(&db, &hello, 1).await;
-    let publication = PublicationRepository::get(&db, &Scope::System, hello.id)
-        .await
-        .unwrap();
-
-    let tasks: Vec<_> = (0..8_u128)
-        .map(|n| {
-            let db = db.clone();
-            let mut attempt = publication.clone();
-            tokio::spawn(async move {
-                attempt
-                    .dns_requested(t(1000 + 10 * i64::try_from(n).unwrap()))
-                    .unwrap();
-                let changed = event(
-                    10 + n,
-                    EventKind::PublicationChanged {
-                        mock_id: attempt.mock_id,
-                    },
-                );
-                db.save(&Scope::System, &attempt, &[changed]).await
-            })
-        })
-        .collect();
-    let mut won = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(saved) => {
-                won += 1;
-                assert_eq!(saved.version, 1);
-            }
-            Err(err) => assert_eq!(err.kind(), PortErrorKind::Conflict, "{err}"),
-        }
-    }
-    assert_eq!(won, 1);
-    let stored = PublicationRepository::get(&db, &Scope::System, hello.id)
-        .await
-        .unwrap();
-    assert_eq!(stored.version, 1);
-    let pending = db.pending(100).await.unwrap();
-    let publication_events = pending
-        .iter()
-        .filter(|e| matches!(e.event.kind, EventKind::PublicationChanged { .. }))
-        .count();
-    assert_eq!(publication_events, 1, "only the winner's event is recorded");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_updates_of_one_revision_let_exactly_one_win() {
@@ -351,7 +99,7 @@ async fn concurrent_creates_of_one_host_let_exactly_one_win() {
         }
     }
     assert_eq!(won, 1);
-    let counts = pg.counts().await;
+    let counts = TableCounts::of(&pg).await;
     assert_eq!(
         (
             counts.mocks,
@@ -449,7 +197,7 @@ async fn users_racing_for_one_handle_get_one_winner() {
         .await
         .unwrap();
     assert_eq!(owner.id, winners[0]);
-    let counts = pg.counts().await;
+    let counts = TableCounts::of(&pg).await;
     assert_eq!((counts.workspaces, counts.members), (1, 1));
 }
 
@@ -562,7 +310,7 @@ async fn a_refused_org_leaves_no_outbox_rows() {
     };
     let db = pg.connect().await;
     let world = World::create(&db).await;
-    let before = pg.counts().await;
+    let before = TableCounts::of(&pg).await;
     // a member who is not a user: NotFound, and the event is not recorded
     let mut ghostly = Workspace::org(
         workspace_id(20),
@@ -592,7 +340,7 @@ async fn a_refused_org_leaves_no_outbox_rows() {
     // deleting an org whose mocks changed: Conflict, nothing recorded or deleted
     let kept = mock(2, &world.acme, "kept");
     world.create_mock(&db, &kept, 2).await;
-    let before_delete = pg.counts().await;
+    let before_delete = TableCounts::of(&pg).await;
     assert_eq!(
         kind(
             db.delete_org(
@@ -605,7 +353,7 @@ async fn a_refused_org_leaves_no_outbox_rows() {
         ),
         PortErrorKind::Conflict
     );
-    assert_eq!(pg.counts().await, before_delete);
+    assert_eq!(TableCounts::of(&pg).await, before_delete);
     assert_eq!(before_delete.outbox, before.outbox + 1);
     let seen: HashSet<_> = db
         .pending(100)

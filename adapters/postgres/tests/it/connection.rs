@@ -1,14 +1,15 @@
 //! The connection: an unreachable server, bad configuration, timeouts, migrations, and
-//! data that survives reconnecting.
+//! sessions. (That data survives reconnecting is the shared check
+//! `data_survives_reconnecting`, run from `contracts.rs`.)
 
 use std::time::{Duration, Instant};
 
-use moclojer_domain::{EventKind, Handle, Revision};
-use moclojer_ports::{
-    AccountRepository, MockRepository, Outbox, PortErrorKind, PublicationRepository, Scope,
-};
+use moclojer_domain::{EventKind, Revision};
+use moclojer_ports::{AccountRepository, MockRepository, Outbox, PortErrorKind};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
 use sqlx::postgres::PgPoolOptions;
+
+use moclojer_testkit::contracts::sql::TableCounts;
 
 use crate::helpers::{TestDb, World, event, mock, spec, t, user, user_id};
 
@@ -91,103 +92,6 @@ async fn bad_configuration_is_invalid_and_keeps_the_password_secret() {
 }
 
 #[tokio::test]
-async fn data_survives_closing_and_reconnecting() {
-    let Some(pg) = TestDb::create().await else {
-        return;
-    };
-    let db = pg.connect().await;
-    let world = World::create(&db).await;
-    let alice = world.alice_scope();
-
-    let mut hello = mock(1, &world.alice_ws, "hello");
-    world.create_mock(&db, &hello, 1).await;
-    let first = hello.current_revision();
-    assert!(
-        hello
-            .edit(
-                spec("- endpoint: {path: /v2}"),
-                Some(Revision::FIRST),
-                t(200)
-            )
-            .unwrap()
-    );
-    db.update(&alice, &hello, Revision::FIRST, &[])
-        .await
-        .unwrap();
-    let mut publication = PublicationRepository::get(&db, &alice, hello.id)
-        .await
-        .unwrap();
-    publication.request_publish(hello.revision, t(300)).unwrap();
-    let requested = event(2, EventKind::PublicationChanged { mock_id: hello.id });
-    let saved = db
-        .save(&Scope::System, &publication, &[requested])
-        .await
-        .unwrap();
-    assert_eq!(saved.version, 1);
-    let pending = db.pending(10).await.unwrap();
-    assert_eq!(pending.len(), 2);
-    db.mark_sent(&[pending[0].seq]).await.unwrap();
-    let claimed = db.claim("r1", 10, Duration::from_secs(600)).await.unwrap();
-    db.close().await;
-    let err = db.get_user(world.alice.id).await.unwrap_err();
-    assert_eq!(err.kind(), PortErrorKind::Unavailable, "{err}");
-    assert!(err.is_retryable());
-    drop(db);
-
-    let db = pg.connect().await;
-    let record = db.find_user_by_email(&world.alice.email).await.unwrap();
-    assert_eq!(record.user, world.alice);
-    assert_eq!(
-        record.password_hash.as_deref(),
-        Some("$argon2id$v=19$alice")
-    );
-    assert_eq!(db.get_user(world.bob.id).await.unwrap(), world.bob);
-    assert_eq!(
-        db.find_user_by_handle(&Handle::parse("bob").unwrap())
-            .await
-            .unwrap(),
-        world.bob
-    );
-    assert_eq!(
-        db.list_workspaces(&alice).await.unwrap(),
-        [world.alice_ws.clone(), world.acme.clone()]
-    );
-    assert_eq!(
-        db.get_workspace(&world.bob_scope(), world.acme.id)
-            .await
-            .unwrap(),
-        world.acme
-    );
-    assert_eq!(
-        MockRepository::get(&db, &alice, hello.id).await.unwrap(),
-        hello
-    );
-    assert_eq!(
-        db.revisions(&alice, hello.id).await.unwrap(),
-        [hello.current_revision(), first]
-    );
-    assert_eq!(
-        PublicationRepository::get(&db, &alice, hello.id)
-            .await
-            .unwrap(),
-        saved
-    );
-    assert_eq!(db.pending(10).await.unwrap(), pending[1..]);
-    // claims survive too
-    assert!(
-        db.claim("r2", 10, Duration::from_secs(600))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        db.claim("r1", 10, Duration::from_secs(600)).await.unwrap(),
-        claimed
-    );
-    db.close().await;
-}
-
-#[tokio::test]
 async fn sessions_the_server_ends_are_replaced() {
     let Some(pg) = TestDb::create().await else {
         return;
@@ -230,7 +134,7 @@ async fn a_statement_stuck_behind_a_lock_times_out() {
     let scope = world.alice_scope();
     let mut hello = mock(1, &world.alice_ws, "hello");
     world.create_mock(&db, &hello, 1).await;
-    let before = pg.counts().await;
+    let before = TableCounts::of(&pg).await;
 
     // another session holds the mock's row
     let raw = pg.raw().await;
@@ -275,7 +179,7 @@ async fn a_statement_stuck_behind_a_lock_times_out() {
         stored
     );
     assert_eq!(
-        pg.counts().await,
+        TableCounts::of(&pg).await,
         before,
         "the timed-out writes left nothing"
     );

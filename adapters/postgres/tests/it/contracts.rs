@@ -1,7 +1,9 @@
-//! `moclojer-testkit`'s repository, outbox, token and lease suites, each on a fresh database.
+//! `moclojer-testkit`'s repository, outbox, token and lease suites, each on a fresh
+//! database, and its checks of SQL adapters behind the ports.
 
 use std::sync::Arc;
 
+use moclojer_testkit::contracts::sql;
 use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
 
 use crate::helpers::TestDb;
@@ -66,4 +68,40 @@ async fn leases() {
         return;
     };
     contracts::lease_contract(Arc::new(pg.connect().await), None).await;
+}
+
+#[tokio::test]
+async fn a_mock_whose_host_is_taken_leaves_no_trace() {
+    if let Some(pg) = TestDb::create().await {
+        sql::a_refused_create_leaves_no_trace(&pg).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stale_update_changes_neither_the_mock_nor_the_outbox() {
+    if let Some(pg) = TestDb::create().await {
+        sql::a_stale_update_leaves_no_trace(&pg).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failure_after_the_first_statement_rolls_everything_back() {
+    if let Some(pg) = TestDb::create().await {
+        sql::a_failure_after_the_first_statement_rolls_everything_back(&pg).await;
+    }
+}
+
+/// Closing the pool and connecting again.
+#[tokio::test]
+async fn data_survives_closing_and_reconnecting() {
+    if let Some(pg) = TestDb::create().await {
+        sql::data_survives_reconnecting(&pg).await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_go_with_their_user() {
+    if let Some(pg) = TestDb::create().await {
+        sql::tokens_go_with_their_user(&pg).await;
+    }
 }

@@ -1,15 +1,17 @@
 //! A fresh database per test on the server `MOCLOJER_TEST_DATABASE_URL` names (through
-//! `moclojer_testkit::services`), fixtures built from the domain's constructors, and a raw
-//! view of the tables.
+//! `moclojer_testkit::services`), with a raw view of its tables (`SqlHarness`), and
+//! fixtures built from the domain's constructors for the tests of concurrent writers.
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use moclojer_domain::{
     Email, Event, EventId, EventKind, Handle, Mock, MockId, MockName, SpecSource, Timestamp, User,
     UserId, Workspace, WorkspaceId, Zone,
 };
 use moclojer_ports::{AccountRepository, MockRepository, Scope};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
+use moclojer_testkit::contracts::sql::SqlHarness;
 use moclojer_testkit::services;
 use sqlx::postgres::PgPool;
 use uuid::Uuid;
@@ -61,50 +63,67 @@ impl TestDb {
     pub(crate) async fn raw(&self) -> PgPool {
         PgPool::connect(self.url()).await.expect("raw pool")
     }
-
-    /// Row counts of every table.
-    pub(crate) async fn counts(&self) -> Counts {
-        let pool = self.raw().await;
-        let mut counts = Vec::new();
-        for sql in [
-            "SELECT COUNT(*) FROM users",
-            "SELECT COUNT(*) FROM workspaces",
-            "SELECT COUNT(*) FROM members",
-            "SELECT COUNT(*) FROM mocks",
-            "SELECT COUNT(*) FROM mock_revisions",
-            "SELECT COUNT(*) FROM publications",
-            "SELECT COUNT(*) FROM outbox",
-        ] {
-            counts.push(
-                sqlx::query_scalar::<_, i64>(sql)
-                    .fetch_one(&pool)
-                    .await
-                    .expect("count"),
-            );
-        }
-        pool.close().await;
-        Counts {
-            users: counts[0],
-            workspaces: counts[1],
-            members: counts[2],
-            mocks: counts[3],
-            revisions: counts[4],
-            publications: counts[5],
-            outbox: counts[6],
-        }
-    }
 }
 
-/// Row counts of every table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Counts {
-    pub(crate) users: i64,
-    pub(crate) workspaces: i64,
-    pub(crate) members: i64,
-    pub(crate) mocks: i64,
-    pub(crate) revisions: i64,
-    pub(crate) publications: i64,
-    pub(crate) outbox: i64,
+#[async_trait]
+impl SqlHarness for TestDb {
+    type Database = PostgresDatabase;
+
+    async fn connect(&self) -> PostgresDatabase {
+        TestDb::connect(self).await
+    }
+
+    async fn close(&self, database: &PostgresDatabase) {
+        database.close().await;
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        let pool = self.raw().await;
+        let count = sqlx::query_scalar(sql)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        count
+    }
+
+    async fn execute(&self, sql: &'static str, arg: &str) {
+        let pool = self.raw().await;
+        sqlx::query(sql)
+            .bind(arg)
+            .execute(&pool)
+            .await
+            .expect("execute");
+        pool.close().await;
+    }
+
+    async fn refuse_mock_deleted_events(&self) {
+        let pool = self.raw().await;
+        sqlx::raw_sql(
+            "CREATE FUNCTION refuse_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.payload->>'type' = 'mock.deleted' THEN
+                     RAISE EXCEPTION 'refused by the test';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse_deleted BEFORE INSERT ON outbox
+                 FOR EACH ROW EXECUTE FUNCTION refuse_deleted();",
+        )
+        .execute(&pool)
+        .await
+        .expect("create the trigger");
+        pool.close().await;
+    }
+
+    async fn accept_all_events(&self) {
+        let pool = self.raw().await;
+        sqlx::query("DROP TRIGGER refuse_deleted ON outbox")
+            .execute(&pool)
+            .await
+            .expect("drop the trigger");
+        pool.close().await;
+    }
 }
 
 /// A bound on how long anything in these tests may wait.
@@ -155,36 +174,26 @@ pub(crate) fn mock(n: u128, workspace: &Workspace, name: &str) -> Mock {
     )
 }
 
-/// Alice with her personal workspace, Bob with his, and the org `acme` that Alice owns and
-/// Bob is a member of.
+/// Alice with her personal workspace, and the org `acme` that she owns.
 #[derive(Debug)]
 pub(crate) struct World {
     pub(crate) alice: User,
-    pub(crate) bob: User,
     pub(crate) alice_ws: Workspace,
-    pub(crate) bob_ws: Workspace,
     pub(crate) acme: Workspace,
 }
 
 impl World {
     pub(crate) async fn create(db: &PostgresDatabase) -> Self {
         let mut alice = user(1, "alice@example.com");
-        let mut bob = user(2, "bob@example.com");
-        db.create_user(&alice, Some("$argon2id$v=19$alice"))
-            .await
-            .unwrap();
-        db.create_user(&bob, None).await.unwrap();
+        db.create_user(&alice, None).await.unwrap();
         alice
             .choose_handle(Handle::parse("alice").unwrap())
             .unwrap();
-        bob.choose_handle(Handle::parse("bob").unwrap()).unwrap();
         let alice_ws = Workspace::personal(workspace_id(1), &alice, t(20)).unwrap();
-        let bob_ws = Workspace::personal(workspace_id(2), &bob, t(20)).unwrap();
         db.create_personal_workspace(&alice, &alice_ws)
             .await
             .unwrap();
-        db.create_personal_workspace(&bob, &bob_ws).await.unwrap();
-        let mut acme = Workspace::org(
+        let acme = Workspace::org(
             workspace_id(3),
             Handle::parse("acme").unwrap(),
             Some("Acme Inc."),
@@ -192,24 +201,16 @@ impl World {
             t(30),
         )
         .unwrap();
-        acme.add_member(alice.id, bob.id, moclojer_domain::Role::Member)
-            .unwrap();
         db.create_org(&acme, &[]).await.unwrap();
         Self {
             alice,
-            bob,
             alice_ws,
-            bob_ws,
             acme,
         }
     }
 
     pub(crate) fn alice_scope(&self) -> Scope {
         Scope::User(self.alice.id)
-    }
-
-    pub(crate) fn bob_scope(&self) -> Scope {
-        Scope::User(self.bob.id)
     }
 
     /// Stores `mock` for Alice with one `mock.changed` event.

@@ -5,15 +5,15 @@
 //! a database of its own, created for it and dropped after it. Without the variable the
 //! tests say they are skipped, except under `CI=true`, where they fail.
 //!
-//! What is specific to PostgreSQL lives here: atomicity of a change and its outbox rows
-//! under concurrent writers, relays claiming at once, tokens racing for one digest, an
-//! unreachable server, timeouts, migrations and reconnecting. The port contracts themselves are checked by
-//! `moclojer-testkit`'s suites.
+//! What is specific to PostgreSQL lives here: concurrent writers of one thing getting one
+//! winner, relays claiming at once, tokens racing for one digest, what is stored, an
+//! unreachable server, timeouts, migrations and sessions. The port contracts, and the
+//! checks behind the ports that the SQL adapters share (atomicity of a change and its
+//! outbox rows, durability), are `moclojer-testkit`'s suites, run from `contracts.rs`.
 
 mod atomicity;
 mod claims;
 mod connection;
 mod contracts;
 mod helpers;
-mod scoping;
 mod tokens;

@@ -1,9 +1,10 @@
 //! `moclojer-testkit`'s repository, outbox, token and lease suites, each on a fresh database
-//! file.
+//! file, and its checks of SQL adapters behind the ports.
 
 use std::sync::Arc;
 
 use moclojer_sqlite::SqliteDatabase;
+use moclojer_testkit::contracts::sql;
 use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
 
 use crate::helpers::TempDb;
@@ -77,4 +78,30 @@ async fn every_suite_in_memory() {
     }
     identity_on(SqliteDatabase::in_memory().await.unwrap()).await;
     contracts::lease_contract(Arc::new(SqliteDatabase::in_memory().await.unwrap()), None).await;
+}
+
+#[tokio::test]
+async fn a_mock_whose_host_is_taken_leaves_no_trace() {
+    sql::a_refused_create_leaves_no_trace(&TempDb::new()).await;
+}
+
+#[tokio::test]
+async fn a_stale_update_changes_neither_the_mock_nor_the_outbox() {
+    sql::a_stale_update_leaves_no_trace(&TempDb::new()).await;
+}
+
+#[tokio::test]
+async fn a_failure_after_the_first_statement_rolls_everything_back() {
+    sql::a_failure_after_the_first_statement_rolls_everything_back(&TempDb::new()).await;
+}
+
+/// Closing the pool and opening the file again.
+#[tokio::test]
+async fn data_survives_closing_and_reopening_the_file() {
+    sql::data_survives_reconnecting(&TempDb::new()).await;
+}
+
+#[tokio::test]
+async fn tokens_go_with_their_user() {
+    sql::tokens_go_with_their_user(&TempDb::new()).await;
 }

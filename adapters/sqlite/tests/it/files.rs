@@ -1,17 +1,19 @@
 //! The database file: what survives reopening, migrations, and files that are not ours.
+//! (That data survives reopening is the shared check `data_survives_reconnecting`, run
+//! from `contracts.rs`.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use moclojer_domain::{EventKind, Handle, Revision};
+use moclojer_domain::Role;
 use moclojer_ports::{
-    AccountRepository, Identity, LocalTokens, MockRepository, Outbox, PortErrorKind,
-    PublicationRepository, RandomIds, Scope, TOKEN_PREFIX, TokenIssuer, TokenKind, TokenStore,
+    AccountRepository, Identity, LocalTokens, MockRepository, Outbox, PortErrorKind, RandomIds,
+    Scope, TOKEN_PREFIX, TokenIssuer, TokenKind, TokenStore,
 };
 use moclojer_sqlite::{SqliteConfig, SqliteDatabase};
-use moclojer_testkit::ManualClock;
+use moclojer_testkit::{Fixture, ManualClock, Repos, expect_kind};
 
-use crate::helpers::{TempDb, World, event, mock, raw, spec, t, user};
+use crate::helpers::{TempDb, raw};
 
 /// `LocalTokens` over `db`, reading time from `clock`.
 fn local_tokens(db: &SqliteDatabase, clock: &ManualClock) -> LocalTokens {
@@ -23,104 +25,24 @@ fn local_tokens(db: &SqliteDatabase, clock: &ManualClock) -> LocalTokens {
 }
 
 #[tokio::test]
-async fn data_survives_closing_and_reopening_the_file() {
-    let file = TempDb::new();
-    let db = file.connect().await;
-    let world = World::create(&db).await;
-    let alice = world.alice_scope();
-
-    let mut hello = mock(1, &world.alice_ws, "hello");
-    world.create_mock(&db, &hello, 1).await;
-    let first = hello.current_revision();
-    assert!(
-        hello
-            .edit(
-                spec("- endpoint: {path: /v2}"),
-                Some(Revision::FIRST),
-                t(200)
-            )
-            .unwrap()
-    );
-    db.update(&alice, &hello, Revision::FIRST, &[])
-        .await
-        .unwrap();
-    let mut publication = PublicationRepository::get(&db, &alice, hello.id)
-        .await
-        .unwrap();
-    publication.request_publish(hello.revision, t(300)).unwrap();
-    let requested = event(2, EventKind::PublicationChanged { mock_id: hello.id });
-    let saved = db
-        .save(&Scope::System, &publication, &[requested])
-        .await
-        .unwrap();
-    assert_eq!(saved.version, 1);
-    let pending = db.pending(10).await.unwrap();
-    assert_eq!(pending.len(), 2);
-    db.mark_sent(&[pending[0].seq]).await.unwrap();
-    db.close().await;
-    drop(db);
-
-    let db = SqliteDatabase::open(&file.path()).await.unwrap();
-    let record = db.find_user_by_email(&world.alice.email).await.unwrap();
-    assert_eq!(record.user, world.alice);
-    assert_eq!(
-        record.password_hash.as_deref(),
-        Some("$argon2id$v=19$alice")
-    );
-    assert_eq!(db.get_user(world.bob.id).await.unwrap(), world.bob);
-    assert_eq!(
-        db.find_user_by_handle(&Handle::parse("bob").unwrap())
-            .await
-            .unwrap(),
-        world.bob
-    );
-    assert_eq!(
-        db.list_workspaces(&alice).await.unwrap(),
-        [world.alice_ws.clone(), world.acme.clone()]
-    );
-    assert_eq!(
-        db.get_workspace(&world.bob_scope(), world.acme.id)
-            .await
-            .unwrap(),
-        world.acme
-    );
-    assert_eq!(
-        MockRepository::get(&db, &alice, hello.id).await.unwrap(),
-        hello
-    );
-    assert_eq!(
-        db.revisions(&alice, hello.id).await.unwrap(),
-        [hello.current_revision(), first]
-    );
-    assert_eq!(
-        PublicationRepository::get(&db, &alice, hello.id)
-            .await
-            .unwrap(),
-        saved
-    );
-    assert_eq!(db.pending(10).await.unwrap(), pending[1..]);
-    db.close().await;
-}
-
-#[tokio::test]
 async fn tokens_survive_closing_and_reopening_the_file() {
     let file = TempDb::new();
-    let clock = ManualClock::new(t(1_000));
+    let fx = Fixture::new();
+    let clock = ManualClock::new(fx.now);
     let db = file.connect().await;
-    let world = World::create(&db).await;
+    let repos = Repos::from_database(db.clone());
+    let (alice, _) = fx.signed_up(&repos).await;
+    let (bob, _) = fx.signed_up(&repos).await;
     let tokens = local_tokens(&db, &clock);
     let session = tokens
-        .issue(world.alice.id, Duration::from_secs(3600))
+        .issue(alice.id, Duration::from_secs(3600))
         .await
         .unwrap();
     let revoked = tokens
-        .issue(world.alice.id, Duration::from_secs(3600))
+        .issue(alice.id, Duration::from_secs(3600))
         .await
         .unwrap();
-    let ci = tokens
-        .issue_personal(world.bob.id, "ci", None)
-        .await
-        .unwrap();
+    let ci = tokens.issue_personal(bob.id, "ci", None).await.unwrap();
     tokens.revoke(&revoked.token).await.unwrap();
     db.close().await;
     drop(db);
@@ -152,11 +74,11 @@ async fn tokens_survive_closing_and_reopening_the_file() {
     let tokens = local_tokens(&db, &clock);
     assert_eq!(
         tokens.authenticate(&session.token).await.unwrap().user_id,
-        world.alice.id
+        alice.id
     );
     assert_eq!(
         tokens.authenticate(&ci.token).await.unwrap().user_id,
-        world.bob.id
+        bob.id
     );
     assert_eq!(
         tokens
@@ -172,13 +94,11 @@ async fn tokens_survive_closing_and_reopening_the_file() {
         session.record
     );
     assert_eq!(
-        tokens.list_personal(world.bob.id).await.unwrap(),
+        tokens.list_personal(bob.id).await.unwrap(),
         std::slice::from_ref(&ci.record)
     );
     assert_eq!(
-        db.list_tokens(world.alice.id, TokenKind::Session)
-            .await
-            .unwrap(),
+        db.list_tokens(alice.id, TokenKind::Session).await.unwrap(),
         std::slice::from_ref(&session.record)
     );
     // The session expires on the reopened database's clock as it would have before.
@@ -196,61 +116,19 @@ async fn tokens_survive_closing_and_reopening_the_file() {
 }
 
 #[tokio::test]
-async fn tokens_go_with_their_user() {
-    let file = TempDb::new();
-    let clock = ManualClock::new(t(1_000));
-    let db = file.connect().await;
-    let lone = user(7, "lone@example.com");
-    db.create_user(&lone, None).await.unwrap();
-    let tokens = local_tokens(&db, &clock);
-    let issued = tokens.issue_personal(lone.id, "ci", None).await.unwrap();
-
-    // No port deletes users yet; the schema already drops their tokens with them.
-    let pool = raw(&file.path()).await;
-    sqlx::query("DELETE FROM users WHERE id = ?1")
-        .bind(lone.id.to_string())
-        .execute(&pool)
-        .await
-        .unwrap();
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(left, 0);
-    pool.close().await;
-    assert_eq!(
-        tokens.authenticate(&issued.token).await.unwrap_err().kind(),
-        PortErrorKind::Unauthenticated
-    );
-    db.close().await;
-}
-
-#[tokio::test]
 async fn migrations_run_once_however_often_the_file_is_opened() {
     let file = TempDb::new();
+    let fx = Fixture::new();
     let first = file.connect().await;
-    first
-        .create_user(&user(1, "alice@example.com"), None)
-        .await
-        .unwrap();
+    let alice = fx.user();
+    first.create_user(&alice, None).await.unwrap();
     // a second pool on the same file while the first is open, then a third after both close
     let second = file.connect().await;
-    assert_eq!(
-        second
-            .get_user(crate::helpers::user_id(1))
-            .await
-            .unwrap()
-            .email
-            .as_str(),
-        "alice@example.com"
-    );
+    assert_eq!(second.get_user(alice.id).await.unwrap(), alice);
     first.close().await;
     second.close().await;
     let third = SqliteDatabase::open(&file.path()).await.unwrap();
-    third
-        .create_user(&user(2, "bob@example.com"), None)
-        .await
-        .unwrap();
+    third.create_user(&fx.user(), None).await.unwrap();
     third.close().await;
 
     let pool = raw(&file.path()).await;
@@ -322,10 +200,8 @@ async fn a_url_without_create_mode_needs_the_file() {
 #[tokio::test]
 async fn malformed_urls_are_invalid() {
     for url in ["", "   ", "sqlite://x.db?mode=sideways"] {
-        let err = SqliteDatabase::connect(&SqliteConfig::new(url))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), PortErrorKind::Invalid, "{url:?}: {err}");
+        let connected = SqliteDatabase::connect(&SqliteConfig::new(url)).await;
+        expect_kind(connected, PortErrorKind::Invalid, url);
     }
 }
 
@@ -335,9 +211,7 @@ async fn plain_paths_are_created() {
     let db = SqliteDatabase::connect(&SqliteConfig::new(file.path().display().to_string()))
         .await
         .unwrap();
-    db.create_user(&user(1, "alice@example.com"), None)
-        .await
-        .unwrap();
+    db.create_user(&Fixture::new().user(), None).await.unwrap();
     db.close().await;
     assert!(file.path().exists());
 }
@@ -346,12 +220,20 @@ async fn plain_paths_are_created() {
 async fn in_memory_databases_are_separate_and_work_across_calls() {
     let one = SqliteDatabase::in_memory().await.unwrap();
     let two = SqliteDatabase::in_memory().await.unwrap();
-    let world = World::create(&one).await;
-    let hello = mock(1, &world.acme, "hello");
-    world.create_mock(&one, &hello, 1).await;
+    let fx = Fixture::new();
+    let repos = Repos::from_database(one.clone());
+    let (alice, _) = fx.signed_up(&repos).await;
+    let (bob, _) = fx.signed_up(&repos).await;
+    let mut acme = fx.org(&repos, &alice).await;
+    acme.add_member(alice.id, bob.id, Role::Member).unwrap();
+    one.save_workspace(&Scope::User(alice.id), &acme)
+        .await
+        .unwrap();
+    fx.stored_mock(&repos, &Scope::User(alice.id), &acme, "hello")
+        .await;
     // concurrent calls queue on the single connection instead of failing
     let clones: Vec<_> = (0..8).map(|_| one.clone()).collect();
-    let scope = world.bob_scope();
+    let scope = Scope::User(bob.id);
     let handles: Vec<_> = clones
         .into_iter()
         .map(|db| {
@@ -362,18 +244,8 @@ async fn in_memory_databases_are_separate_and_work_across_calls() {
         assert_eq!(handle.await.unwrap(), 1);
     }
     assert_eq!(
-        two.get_user(world.alice.id).await.unwrap_err().kind(),
+        two.get_user(alice.id).await.unwrap_err().kind(),
         PortErrorKind::NotFound
     );
     assert!(two.pending(10).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn calls_after_close_are_unavailable() {
-    let file = TempDb::new();
-    let db = file.connect().await;
-    db.close().await;
-    let err = db.get_user(crate::helpers::user_id(1)).await.unwrap_err();
-    assert_eq!(err.kind(), PortErrorKind::Unavailable, "{err}");
-    assert!(err.is_retryable());
 }

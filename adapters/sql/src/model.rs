@@ -1,11 +1,14 @@
 //! Rows as stored, and their conversion to and from domain values.
 //!
 //! Ids are hyphenated UUID text, timestamps unix milliseconds, revisions and versions
-//! integers, the publication's two state machines serde JSON, token digests 32-byte blobs. A stored value that does not
-//! decode into its domain type is corrupt data: `Internal`.
+//! 64-bit integers, the publication's two state machines serde JSON text, an outbox payload
+//! JSON read back as text, a token digest 32 bytes. A stored value that does not decode
+//! into its domain type is corrupt data: `Internal`.
+//!
+//! Each row reads itself from any driver's row through [`Columns`], so the mapping is
+//! written once for every database.
 
 use std::error::Error as StdError;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use moclojer_domain::{
     DnsState, Email, Handle, Host, Member, Mock, MockId, MockName, MockRevision, Publication,
@@ -13,18 +16,12 @@ use moclojer_domain::{
     WorkspaceKind,
 };
 use moclojer_ports::{
-    PortError, PortResult, TokenDigest, TokenId, TokenKind, TokenRecord, UserRecord,
+    Lease, PortError, PortResult, TokenDigest, TokenId, TokenKind, TokenRecord, UserRecord,
 };
-use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
-/// Now, in unix milliseconds, for the outbox's bookkeeping columns.
-pub(crate) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+use crate::query::Columns;
 
 /// A value that did not decode: corrupt data.
 fn corrupt<E>(what: &'static str) -> impl FnOnce(E) -> PortError
@@ -73,14 +70,14 @@ pub(crate) struct UserRow {
     created_at: i64,
 }
 
-impl FromRow<'_, SqliteRow> for UserRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for UserRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            handle: row.try_get("handle")?,
-            password_hash: row.try_get("password_hash")?,
-            created_at: row.try_get("created_at")?,
+            id: row.text("id")?,
+            email: row.text("email")?,
+            handle: row.maybe_text("handle")?,
+            password_hash: row.maybe_text("password_hash")?,
+            created_at: row.int("created_at")?,
         })
     }
 }
@@ -123,15 +120,15 @@ pub(crate) struct WorkspaceRow {
     created_at: i64,
 }
 
-impl FromRow<'_, SqliteRow> for WorkspaceRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for WorkspaceRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            id: row.try_get("id")?,
-            handle: row.try_get("handle")?,
-            kind: row.try_get("kind")?,
-            owner_id: row.try_get("owner_id")?,
-            name: row.try_get("name")?,
-            created_at: row.try_get("created_at")?,
+            id: row.text("id")?,
+            handle: row.text("handle")?,
+            kind: row.text("kind")?,
+            owner_id: row.maybe_text("owner_id")?,
+            name: row.maybe_text("name")?,
+            created_at: row.int("created_at")?,
         })
     }
 }
@@ -193,12 +190,12 @@ pub(crate) struct MemberRow {
     role: String,
 }
 
-impl FromRow<'_, SqliteRow> for MemberRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for MemberRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            workspace_id: row.try_get("workspace_id")?,
-            user_id: row.try_get("user_id")?,
-            role: row.try_get("role")?,
+            workspace_id: row.text("workspace_id")?,
+            user_id: row.text("user_id")?,
+            role: row.text("role")?,
         })
     }
 }
@@ -228,18 +225,18 @@ pub(crate) struct MockRow {
     updated_at: i64,
 }
 
-impl FromRow<'_, SqliteRow> for MockRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for MockRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            name: row.try_get("name")?,
-            host: row.try_get("host")?,
-            content: row.try_get("content")?,
-            enabled: row.try_get("enabled")?,
-            revision: row.try_get("revision")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            id: row.text("id")?,
+            workspace_id: row.text("workspace_id")?,
+            name: row.text("name")?,
+            host: row.text("host")?,
+            content: row.text("content")?,
+            enabled: row.flag("enabled")?,
+            revision: row.int("revision")?,
+            created_at: row.int("created_at")?,
+            updated_at: row.int("updated_at")?,
         })
     }
 }
@@ -271,13 +268,13 @@ pub(crate) struct RevisionRow {
     created_at: i64,
 }
 
-impl FromRow<'_, SqliteRow> for RevisionRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for RevisionRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            mock_id: row.try_get("mock_id")?,
-            revision: row.try_get("revision")?,
-            content: row.try_get("content")?,
-            created_at: row.try_get("created_at")?,
+            mock_id: row.text("mock_id")?,
+            revision: row.int("revision")?,
+            content: row.text("content")?,
+            created_at: row.int("created_at")?,
         })
     }
 }
@@ -306,16 +303,16 @@ pub(crate) struct PublicationRow {
     updated_at: i64,
 }
 
-impl FromRow<'_, SqliteRow> for PublicationRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for PublicationRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            mock_id: row.try_get("mock_id")?,
-            server_json: row.try_get("server_json")?,
-            dns_json: row.try_get("dns_json")?,
-            requested_revision: row.try_get("requested_revision")?,
-            live_revision: row.try_get("live_revision")?,
-            version: row.try_get("version")?,
-            updated_at: row.try_get("updated_at")?,
+            mock_id: row.text("mock_id")?,
+            server_json: row.text("server_json")?,
+            dns_json: row.text("dns_json")?,
+            requested_revision: row.maybe_int("requested_revision")?,
+            live_revision: row.maybe_int("live_revision")?,
+            version: row.int("version")?,
+            updated_at: row.int("updated_at")?,
         })
     }
 }
@@ -376,11 +373,11 @@ pub(crate) struct OutboxRow {
     payload: String,
 }
 
-impl FromRow<'_, SqliteRow> for OutboxRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for OutboxRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            seq: row.try_get("seq")?,
-            payload: row.try_get("payload")?,
+            seq: row.int("seq")?,
+            payload: row.text("payload")?,
         })
     }
 }
@@ -415,16 +412,16 @@ pub(crate) struct TokenRow {
     expires_at: Option<i64>,
 }
 
-impl FromRow<'_, SqliteRow> for TokenRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl<R: Row + Columns> FromRow<'_, R> for TokenRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
-            kind: row.try_get("kind")?,
-            name: row.try_get("name")?,
-            digest: row.try_get("digest")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
+            id: row.text("id")?,
+            user_id: row.text("user_id")?,
+            kind: row.text("kind")?,
+            name: row.text("name")?,
+            digest: row.bytes("digest")?,
+            created_at: row.int("created_at")?,
+            expires_at: row.maybe_int("expires_at")?,
         })
     }
 }
@@ -448,5 +445,80 @@ impl TokenRow {
             created_at: Timestamp::from_unix_millis(self.created_at),
             expires_at: self.expires_at.map(Timestamp::from_unix_millis),
         })
+    }
+}
+
+/// A `leases` row, as a lease statement returns it.
+#[derive(Debug)]
+pub(crate) struct LeaseRow {
+    holder: String,
+    /// Unix milliseconds.
+    expires_at: i64,
+    fence: i64,
+}
+
+impl<R: Row + Columns> FromRow<'_, R> for LeaseRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            holder: row.text("holder")?,
+            expires_at: row.int("expires_at")?,
+            fence: row.int("fence")?,
+        })
+    }
+}
+
+impl LeaseRow {
+    /// The lease named `name`.
+    pub(crate) fn into_lease(self, name: &str) -> PortResult<Lease> {
+        let fence = u64::try_from(self.fence).map_err(|_| {
+            PortError::internal(format!("lease {name:?} has a corrupt fence {}", self.fence))
+        })?;
+        Ok(Lease {
+            name: name.to_owned(),
+            holder: self.holder,
+            expires_at: Timestamp::from_unix_millis(self.expires_at),
+            fence,
+        })
+    }
+}
+
+/// A row of one column named `value`: what a statement that reads a single value returns
+/// (`SELECT EXISTS (...) AS value`, `... RETURNING id AS value`).
+#[derive(Debug)]
+pub(crate) struct Value<T>(pub(crate) T);
+
+/// A type a [`Value`] is read as.
+pub(crate) trait ValueType: Sized {
+    /// The `value` column of `row`.
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error>;
+}
+
+impl ValueType for bool {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        row.flag("value")
+    }
+}
+
+impl ValueType for i64 {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        row.int("value")
+    }
+}
+
+impl ValueType for String {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        row.text("value")
+    }
+}
+
+impl ValueType for Option<String> {
+    fn read(row: &impl Columns) -> Result<Self, sqlx::Error> {
+        row.maybe_text("value")
+    }
+}
+
+impl<R: Row + Columns, T: ValueType> FromRow<'_, R> for Value<T> {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
+        T::read(row).map(Value)
     }
 }
