@@ -3,7 +3,7 @@
 //! A server behind a proxy sees the proxy's address on its socket. The proxy says who its
 //! client was in a header, and a server believes that header only when the socket's peer is
 //! in its [`TrustedProxies`]; from anyone else the header is the client's own claim and is
-//! ignored. The mock server reads [`REAL_IP_HEADER`], which `moclojer-proxy` always sets
+//! ignored. The mock server reads `X-Real-IP` (the ports' `REAL_IP_HEADER`), which `moclojer-proxy` always sets
 //! (never passing on a client's own); the proxy, behind a load balancer or TLS terminator
 //! it trusts, reads that front's `X-Forwarded-For` from the right, where the front appended
 //! what it saw, and stops at the first address it does not trust.
@@ -12,9 +12,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-
-/// The header in which `moclojer-proxy` tells the mock server its client's address.
-pub const REAL_IP_HEADER: &str = "x-real-ip";
 
 /// Address ranges whose forwarding headers are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,7 +77,7 @@ impl TrustedProxies {
         client
     }
 
-    /// The client behind `peer` by the [`REAL_IP_HEADER`] a trusted `peer` sent; `peer`
+    /// The client behind `peer` by the `X-Real-IP` a trusted `peer` sent; `peer`
     /// when it is not trusted or the header is missing or not an address.
     pub fn real_ip(&self, peer: IpAddr, header: Option<&str>) -> IpAddr {
         let peer = peer.to_canonical();

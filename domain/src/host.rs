@@ -75,10 +75,6 @@ fn is_dns_label(label: &str) -> bool {
         && !label.ends_with('-')
 }
 
-/// The `Host` the proxy's health check asks foss for: a reserved name (`.invalid` never
-/// resolves, RFC 6761) that no mock can have, so the answer is about the server itself.
-pub const HEALTH_CHECK_HOST: &str = "proxy-health-check.invalid";
-
 /// A mock's hostname, `<mock>-<handle>.<zone>`, always lower case.
 ///
 /// The server computes it from the mock's name and its workspace's handle; it is never taken

@@ -39,8 +39,8 @@ mod workspace;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use event::{CorrelationId, EVENT_SCHEMA_VERSION, Event, EventDecodeError, EventKind};
-pub use forwarded::{REAL_IP_HEADER, TrustedProxies, TrustedProxiesError};
-pub use host::{HEALTH_CHECK_HOST, Host, HostError, Zone, ZoneError};
+pub use forwarded::{TrustedProxies, TrustedProxiesError};
+pub use host::{Host, HostError, Zone, ZoneError};
 pub use ids::{EventId, IdError, MockId, UserId, WorkspaceId};
 pub use mock::{
     MAX_SPEC_BYTES, Mock, MockError, MockRevision, MockSummary, Revision, SpecSource,

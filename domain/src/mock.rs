@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Host, MockId, MockName, Timestamp, Workspace, WorkspaceId, Zone};
+use crate::{EventKind, Host, MockId, MockName, Timestamp, Workspace, WorkspaceId, Zone};
 
 /// The largest spec source accepted, in bytes (1 MiB).
 pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
@@ -249,6 +249,20 @@ impl Mock {
         self.enabled = enabled;
         self.updated_at = now;
         true
+    }
+
+    /// What the other services must hear when the mock is deleted: `mock.deleted`, and
+    /// `domain.removed` for its host.
+    pub fn deletion_events(&self) -> [EventKind; 2] {
+        [
+            EventKind::MockDeleted {
+                mock_id: self.id,
+                host: self.host.clone(),
+            },
+            EventKind::DomainRemoved {
+                host: self.host.clone(),
+            },
+        ]
     }
 
     /// The current content as a revision record.

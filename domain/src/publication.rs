@@ -18,10 +18,14 @@
 //!
 //! `live_revision` is the revision the mock server serves. An invalid edit leaves it alone,
 //! so the last good version stays live; unpublishing clears it.
+//!
+//! The rules of what others must hear live here too: [`Publication::publish`] and
+//! [`Publication::take_offline`] return the events a change implies (`publication.changed`,
+//! and `domain.requested` or `domain.removed` for ops), nothing when nothing changed.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Diagnostic, MockId, Revision, Timestamp};
+use crate::{Diagnostic, EventKind, Host, MockId, Revision, Timestamp};
 
 /// The mock server's side of a publication, as a status name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -232,6 +236,52 @@ impl Publication {
         Ok(())
     }
 
+    /// A user's request to serve `revision` of the mock at `host`, with what the other
+    /// services must hear of it:
+    ///
+    /// - nothing, and no change, when `revision` is live already and settled;
+    /// - `publication.changed` (for the generator), plus `domain.requested` (for ops) when
+    ///   the host has no DNS yet or its provisioning failed.
+    ///
+    /// # Errors
+    /// As [`Self::request_publish`].
+    pub fn publish(
+        &mut self,
+        revision: Revision,
+        host: &Host,
+        now: Timestamp,
+    ) -> Result<Vec<EventKind>, PublicationError> {
+        if self.live_revision == Some(revision) && self.server == ServerState::Published {
+            return Ok(Vec::new());
+        }
+        self.request_publish(revision, now)?;
+        let mut events = vec![EventKind::PublicationChanged {
+            mock_id: self.mock_id,
+        }];
+        if matches!(self.dns.status(), DnsStatus::Offline | DnsStatus::Failed) {
+            events.push(EventKind::DomainRequested {
+                mock_id: self.mock_id,
+                host: host.clone(),
+            });
+        }
+        Ok(events)
+    }
+
+    /// A user's request to take the mock at `host` out of service ([`Self::unpublish`]),
+    /// with what the other services must hear: `publication.changed` and
+    /// `domain.removed`, or nothing when it was offline already.
+    pub fn take_offline(&mut self, host: &Host, now: Timestamp) -> Vec<EventKind> {
+        if !self.unpublish(now) {
+            return Vec::new();
+        }
+        vec![
+            EventKind::PublicationChanged {
+                mock_id: self.mock_id,
+            },
+            EventKind::DomainRemoved { host: host.clone() },
+        ]
+    }
+
     /// Records that `revision` validated and is now served.
     ///
     /// # Errors
@@ -391,6 +441,73 @@ mod tests {
 
     fn diag() -> Vec<Diagnostic> {
         vec![Diagnostic::error(2, 3, "bad")]
+    }
+
+    fn host() -> Host {
+        Host::new(
+            &crate::MockName::parse("shop").unwrap(),
+            &crate::Handle::parse("alice").unwrap(),
+            &crate::Zone::parse("moclojer.test").unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_publish_says_who_must_hear_it() {
+        let mut p = fresh();
+        let first = p.publish(r(1), &host(), t(1)).unwrap();
+        assert_eq!(
+            first,
+            [
+                EventKind::PublicationChanged { mock_id: p.mock_id },
+                EventKind::DomainRequested {
+                    mock_id: p.mock_id,
+                    host: host()
+                }
+            ]
+        );
+        p.mark_published(r(1), t(2)).unwrap();
+        assert_eq!(p.publish(r(1), &host(), t(3)), Ok(vec![]), "live already");
+        assert_eq!(p.updated_at, t(2), "nothing changed");
+
+        p.dns_requested(t(4)).unwrap();
+        p.dns_published(t(5)).unwrap();
+        let edit = p.publish(r(2), &host(), t(6)).unwrap();
+        assert_eq!(
+            edit,
+            [EventKind::PublicationChanged { mock_id: p.mock_id }],
+            "the host has DNS already"
+        );
+        p.mark_published(r(2), t(7)).unwrap();
+        p.dns_removed(t(8));
+        p.dns_requested(t(8)).unwrap();
+        p.dns_failed("no", t(9)).unwrap();
+        let retry = p.publish(r(3), &host(), t(10)).unwrap();
+        assert_eq!(
+            retry.len(),
+            2,
+            "a failed host is asked for again: {retry:?}"
+        );
+        assert!(
+            p.publish(r(2), &host(), t(11)).is_err(),
+            "an older revision"
+        );
+    }
+
+    #[test]
+    fn taking_offline_says_who_must_hear_it() {
+        let mut p = fresh();
+        assert_eq!(p.take_offline(&host(), t(1)), [], "offline already");
+        p.publish(r(1), &host(), t(2)).unwrap();
+        p.mark_published(r(1), t(3)).unwrap();
+        assert_eq!(
+            p.take_offline(&host(), t(4)),
+            [
+                EventKind::PublicationChanged { mock_id: p.mock_id },
+                EventKind::DomainRemoved { host: host() }
+            ]
+        );
+        assert!(!p.is_live());
+        assert_eq!(p.take_offline(&host(), t(5)), []);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! Outbound HTTP, for adapters that call third-party APIs (Cloudflare, DigitalOcean): they
 //! send through this port, so every call leaves through the one egress guard
 //! (`moclojer-egress` implements it) with its address checks, size caps and timeouts.
+//!
+//! It also holds the HTTP contract between our own services, so the side that sends and
+//! the side that answers use one definition: [`PROBE_HEADER`] (ops asks a host through the
+//! proxy, foss answers), [`HEALTH_CHECK_HOST`] (the proxy's health check, answered by foss)
+//! and [`REAL_IP_HEADER`] (the proxy names the client, foss believes it from trusted
+//! proxies only).
 
 use std::fmt::Debug;
 
@@ -54,3 +60,16 @@ pub trait HttpClient: Debug + Send + Sync + 'static {
     /// failed or the answer was cut; `Internal` when the answer is over the size cap.
     async fn send(&self, request: HttpRequest) -> PortResult<HttpResponse>;
 }
+
+/// The header ops sends when it verifies a host through the proxy: a mock server in cloud
+/// mode answers it itself, 204 for a host it serves and 404 otherwise, whatever the mock's
+/// routes are.
+pub const PROBE_HEADER: &str = "x-moclojer-probe";
+
+/// The `Host` the proxy's health check asks foss for: a reserved name (`.invalid` never
+/// resolves, RFC 6761) that no mock can have, so the answer is about the server itself.
+pub const HEALTH_CHECK_HOST: &str = "proxy-health-check.invalid";
+
+/// The header in which the proxy names the client it saw (never passing on a client's
+/// own); the mock server believes it only from the proxies it trusts.
+pub const REAL_IP_HEADER: &str = "x-real-ip";

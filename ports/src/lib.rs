@@ -17,10 +17,12 @@
 
 mod accounts;
 mod clock;
+mod database;
 mod dns;
 mod error;
 mod http;
 mod identity;
+mod layout;
 mod lease;
 mod mocks;
 mod object_store;
@@ -33,19 +35,29 @@ mod scope;
 
 pub use accounts::{AccountRepository, UserRecord};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
+pub use database::DatabasePorts;
 pub use dns::{DnsProvider, DnsRecord, PaasProvider, RecordKind, StoredRecord, check_domain_name};
 pub use error::{PortError, PortErrorKind, PortResult};
-pub use http::{HttpClient, HttpRequest, HttpResponse};
+pub use http::{
+    HEALTH_CHECK_HOST, HttpClient, HttpRequest, HttpResponse, PROBE_HEADER, REAL_IP_HEADER,
+};
 pub use identity::{
     Caller, Identity, IssuedToken, LocalTokens, MAX_TOKEN_NAME_LEN, TOKEN_PREFIX, TokenDigest,
     TokenId, TokenIssuer, TokenKind, TokenRecord, TokenStore,
+};
+pub use layout::{
+    CONFIG_KEY, MANIFEST_KEY, MAX_MANIFEST_BYTES, MOCKS_PREFIX, Manifest, ManifestError, mock_key,
+    sha256_hex,
 };
 pub use lease::{Lease, LeaseStore, MAX_LEASE_NAME_LEN, check_lease_name, lease_ttl_millis};
 pub use mocks::MockRepository;
 pub use object_store::{ETag, Object, ObjectKey, ObjectKeyError, ObjectMeta, ObjectStore};
 pub use outbox::{Outbox, OutboxEntry};
-pub use publications::PublicationRepository;
+pub use publications::{
+    PUBLICATION_SAVE_ATTEMPTS, PublicationChange, PublicationChangeError, PublicationRepository,
+    change_publication, change_publication_with,
+};
 pub use queue::{DeadLetter, Delivery, EventQueue, MessageId, QueueSettings, check_group_name};
-pub use relay::{Relay, RelaySettings};
+pub use relay::{Relay, RelaySettings, RunningRelay};
 pub use retry::jittered_backoff;
 pub use scope::Scope;

@@ -10,6 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
 use crate::{EventQueue, Outbox, PortResult};
 
 /// How a relay works.
@@ -97,6 +100,31 @@ impl Relay {
         }
     }
 
+    /// Steps until one finds nothing, or `max_steps` steps; returns how many events went to
+    /// the queue (for a process that relays once and exits).
+    ///
+    /// # Errors
+    /// The first error of a step.
+    pub async fn drain(&self, max_steps: usize) -> PortResult<usize> {
+        let mut relayed = 0;
+        for _ in 0..max_steps {
+            match self.step().await? {
+                0 => break,
+                n => relayed += n,
+            }
+        }
+        Ok(relayed)
+    }
+
+    /// [`Self::run`] on a task of its own, until the returned handle is stopped.
+    pub fn spawn(self) -> RunningRelay {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(async move {
+            stopped.await.ok();
+        }));
+        RunningRelay { stop, task }
+    }
+
     /// Relays until `stop` resolves: steps back to back while there is work, pauses when
     /// there is none, and backs off (doubling up to `max_backoff`) while the outbox or the
     /// queue is failing, so nothing is lost while Redis, say, is down.
@@ -121,6 +149,23 @@ impl Relay {
                 () = &mut stop => return,
                 () = tokio::time::sleep(pause) => {}
             }
+        }
+    }
+}
+
+/// A relay running on a task of its own ([`Relay::spawn`]).
+#[derive(Debug)]
+pub struct RunningRelay {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl RunningRelay {
+    /// Stops the relay and waits for its step under way.
+    pub async fn stop(self) {
+        drop(self.stop);
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "the outbox relay ended abnormally");
         }
     }
 }

@@ -367,6 +367,13 @@ fn transport_error(err: reqwest::Error) -> EgressError {
 }
 
 /// The egress guard as the `HttpClient` port, for adapters that call third-party APIs.
+impl moclojer_domain::spec::DestinationPolicy for Egress {
+    /// [`Egress::check_destination`], the reason in words.
+    fn check_destination(&self, url: &str) -> Result<(), String> {
+        Egress::check_destination(self, url).map_err(|e| e.to_string())
+    }
+}
+
 #[async_trait::async_trait]
 impl moclojer_ports::HttpClient for Egress {
     async fn send(

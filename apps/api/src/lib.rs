@@ -16,6 +16,7 @@
 //! The api does not publish anything itself: it records the intent, and the generator
 //! settles it (see ARCHITECTURE.md).
 
+mod app;
 pub mod error;
 mod middleware;
 pub mod passwords;
@@ -24,7 +25,6 @@ pub mod signin;
 pub mod state;
 pub mod views;
 pub mod web;
-mod wiring;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,13 +34,13 @@ use poem::listener::TcpAcceptor;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, Server};
 use poem_openapi::OpenApiService;
 
+pub use app::{App, Config};
 pub use error::{ApiError, ApiResult};
 pub use middleware::MAX_BODY_BYTES;
 pub use passwords::Passwords;
 pub use routes::mocks::STARTER_SPEC;
 pub use signin::{Supabase, SupabaseArgs, SupabaseBrowser};
 pub use state::{AuthMode, MocksUrl, State};
-pub use wiring::{App, Config, DatabaseChoice, DatabasePorts};
 
 use routes::HealthApi;
 use routes::accounts::AccountsApi;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use moclojer_api::{App, Config, MocksUrl, SupabaseArgs};
 use moclojer_domain::Zone;
-use moclojer_telemetry::LogFormat;
+use moclojer_wiring::{DatabaseArgs, LogArgs, QueueArgs};
 
 /// The moclojer cloud REST api (`/api/v1`), its OpenAPI document and docs UI.
 #[derive(Debug, Parser)]
@@ -16,15 +16,11 @@ struct Args {
     /// Where to listen.
     #[arg(long, env = "MOCLOJER_API_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
-    /// `sqlite:PATH` or `postgres://user@host/db`.
-    #[arg(long, env = "MOCLOJER_DATABASE_URL")]
-    database_url: String,
-    /// `redis://host:port`: the outbox is relayed there for the generator and ops.
-    #[arg(long, env = "MOCLOJER_REDIS_URL")]
-    redis_url: Option<String>,
-    /// The Redis stream the events go to; every service of one deployment uses the same.
-    #[arg(long, env = "MOCLOJER_REDIS_STREAM", requires = "redis_url")]
-    redis_stream: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// With a queue, the outbox is relayed there for the generator and ops.
+    #[command(flatten)]
+    queue: QueueArgs,
     /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
     #[arg(long, env = "MOCLOJER_ZONE", default_value = "localhost")]
     zone: String,
@@ -39,12 +35,8 @@ struct Args {
     /// The built web interface (`web/dist`) to serve at `/`; none when unset.
     #[arg(long, env = "MOCLOJER_WEB_DIR")]
     web_dir: Option<std::path::PathBuf>,
-    /// `text` (default) or `json` (one object per line, for log shipping).
-    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
-    /// Log filter, RUST_LOG syntax.
-    #[arg(long, env = "RUST_LOG")]
-    log_filter: Option<String>,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// Reads `scheme://[host][:port]`; only the scheme and port matter.
@@ -68,27 +60,16 @@ fn mocks_url(raw: &str) -> anyhow::Result<MocksUrl> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    moclojer_telemetry::init(args.log_format, args.log_filter.as_deref())?;
+    args.log.init()?;
     let config = Config {
         addr: args.addr,
-        redis_url: args.redis_url.clone(),
-        redis_stream: args.redis_stream.clone(),
+        queue: args.queue.queue(),
         zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         mocks_url: mocks_url(&args.mocks_url)?,
         session_ttl: Duration::from_secs(args.session_days.clamp(1, 365) * 24 * 3600),
         supabase: args.supabase.resolve()?,
-        web_dir: args.web_dir.clone(),
-        ..Config::new(args.database_url.clone())
+        web_dir: args.web_dir,
+        ..Config::new(args.database.database_url)
     };
-    let app = App::build(config).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("install the SIGTERM handler")?;
-    app.run(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        tracing::info!("stopping");
-    })
-    .await
+    moclojer_wiring::run_until_signalled::<App>(config).await
 }

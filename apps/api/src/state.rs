@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moclojer_domain::spec::{self, Format, Limits, Mode};
+use moclojer_domain::spec::{CloudCheck, Limits};
 use moclojer_domain::{
     CorrelationId, Diagnostic, Email, Event, EventKind, Handle, Mock, User, Workspace, Zone,
 };
@@ -169,52 +169,20 @@ impl State {
             .map_err(|e| ApiError::from_port(e, "mock"))
     }
 
-    /// Validates spec text as the generator will.
+    /// Validates spec text with the hosted service's one check ([`CloudCheck`]), as the
+    /// generator and the mock server will: the spec's rules in cloud mode, and every
+    /// literal webhook and external-body URL against the egress guard's strict policy, so
+    /// that a mock aiming at a private or metadata address is refused when saved, not only
+    /// when it fires.
     ///
     /// # Errors
     /// Every finding, when at least one is an error.
-    /// Every webhook and external-body URL that is not a template is also checked
-    /// against the egress guard's strict policy (scheme, credentials, address class,
-    /// `localhost`), so that a mock aiming at a private or metadata address is refused when
-    /// saved, not only when it fires.
     pub fn check(&self, content: &str) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
-        let (spec, warnings) = spec::check(content, Format::Yaml, Mode::Cloud, &self.limits)?;
-        let mut refused = Vec::new();
-        for endpoint in &spec.endpoints {
-            let mut destinations = Vec::new();
-            if let Some(webhook) = &endpoint.webhook {
-                destinations.push(("endpoint.webhook.url", webhook.url.as_str()));
-            }
-            if let spec::Body::External(external) = &endpoint.response.body
-                && external.path.contains("://")
-            {
-                destinations.push((
-                    "endpoint.response.external-body.path",
-                    external.path.as_str(),
-                ));
-            }
-            for (key, url) in destinations {
-                if url.contains("{{") || url.contains("{%") {
-                    continue; // known only per request; the guard checks it then
-                }
-                if let Err(e) = self.egress.check_destination(url) {
-                    refused.push(
-                        Diagnostic::error(
-                            endpoint.line,
-                            1,
-                            format!("destination not allowed: {url}: {e}"),
-                        )
-                        .in_item(endpoint.item, key),
-                    );
-                }
-            }
-        }
-        if refused.is_empty() {
-            Ok(warnings)
-        } else {
-            refused.extend(warnings);
-            Err(refused)
-        }
+        let cloud = CloudCheck {
+            limits: &self.limits,
+            destinations: &self.egress,
+        };
+        cloud.check(content).map(|(_, warnings)| warnings)
     }
 
     /// Reads an e-mail address from a request.

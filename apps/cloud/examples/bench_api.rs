@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use moclojer_cloud::{App, Config};
+use moclojer_wiring::{App as _, Resolver};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -141,26 +142,8 @@ async fn load(url: String, token: Option<String>, seconds: f64) -> Load {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: f64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
-    let dir = tempfile::tempdir()?;
-    let app = App::build(Config {
-        api_addr: "127.0.0.1:0".parse()?,
-        mocks_addr: "127.0.0.1:0".parse()?,
-        ..Config::new(dir.path())
-    })
-    .await
-    .map_err(|e| format!("{e:#}"))?;
-    let (api_addr, mocks) = (app.api_addr(), app.mocks_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(app.run(async move {
-        stopped.await.ok();
-    }));
-
+/// Signs a user up as `bench` and takes its handle.
+async fn signed_up(api_addr: SocketAddr) -> Result<Api, Box<dyn std::error::Error>> {
     let http = reqwest::Client::new();
     let base = format!("http://{api_addr}/api/v1");
     let signup: Value = http
@@ -179,7 +162,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .send()
         .await?
         .error_for_status()?;
+    Ok(api)
+}
 
+/// Creates and publishes [`PUBLISHES`] mocks one by one, timing each from the publish to
+/// the first right answer on its host.
+async fn publish_to_live(api: &Api, mocks: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     println!("publish to live, {PUBLISHES} mocks, each created then published:");
     let mut lags = Vec::with_capacity(PUBLISHES);
     for i in 0..PUBLISHES {
@@ -211,7 +199,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         lags.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
         lags.first().copied().unwrap_or_default().as_secs_f64() * 1000.0,
     );
+    Ok(())
+}
 
+/// Fills the user up to [`MOCKS`] mocks, then loads `GET /api/v1/mocks` against
+/// `GET /livez` for `seconds` each.
+async fn list_against_livez(
+    api: &Api,
+    api_addr: SocketAddr,
+    seconds: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
     for i in PUBLISHES..MOCKS {
         api.post(
             "/mocks",
@@ -243,8 +240,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("  ratio mocks/livez: {:.3}", list.rps / reference.rps);
+    Ok(())
+}
 
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let seconds: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let dir = tempfile::tempdir()?;
+    let resolver = Resolver::default();
+    let config = Config {
+        api_addr: "127.0.0.1:0".parse()?,
+        mocks_addr: "127.0.0.1:0".parse()?,
+        ..Config::new(dir.path())
+    };
+    let app = App::build(config, &resolver)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    let (api_addr, mocks) = (app.api_addr(), app.mocks_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run(async move {
+        stopped.await.ok();
+    }));
+    let api = signed_up(api_addr).await?;
+    publish_to_live(&api, mocks).await?;
+    list_against_livez(&api, api_addr, seconds).await?;
     stop.send(()).ok();
     running.await?.map_err(|e| format!("{e:#}"))?;
+    resolver.close().await;
     Ok(())
 }

@@ -6,7 +6,7 @@ use clap::Parser;
 use moclojer_api::SupabaseArgs;
 use moclojer_cloud::{App, Config};
 use moclojer_domain::Zone;
-use moclojer_telemetry::LogFormat;
+use moclojer_wiring::{DatabaseUrl, LogArgs, QueueArgs, StoreUrl};
 
 /// Every moclojer cloud service in one process: on the embedded defaults (SQLite, an
 /// in-process queue, a folder store, all under --data-dir), or on PostgreSQL, Redis and S3.
@@ -23,15 +23,16 @@ struct Args {
     #[arg(long, env = "MOCLOJER_MOCKS_ADDR", default_value = "127.0.0.1:8080")]
     mocks_addr: std::net::SocketAddr,
     /// `postgres://…` (or `sqlite:PATH`) instead of the data directory's SQLite file.
-    #[arg(long, env = "MOCLOJER_DATABASE_URL")]
-    database_url: Option<String>,
-    /// `redis://host:port` instead of the in-process queue.
-    #[arg(long, env = "MOCLOJER_REDIS_URL")]
-    redis_url: Option<String>,
+    #[arg(long, env = "MOCLOJER_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<DatabaseUrl>,
+    /// A Redis queue instead of the in-process one.
+    #[command(flatten)]
+    queue: QueueArgs,
     /// `s3://bucket[/prefix]?endpoint=…&region=…` (credentials from MOCLOJER_S3_ACCESS_KEY
-    /// and MOCLOJER_S3_SECRET_KEY) or `file:///dir`, instead of the data directory's store.
+    /// and MOCLOJER_S3_SECRET_KEY), `file:///dir` or a path, instead of the data
+    /// directory's store.
     #[arg(long = "store", alias = "s3-url", env = "MOCLOJER_STORE")]
-    store: Option<String>,
+    store: Option<StoreUrl>,
     /// The zone of mock hosts: `<mock>-<handle>.<zone>`.
     #[arg(long, env = "MOCLOJER_ZONE", default_value = "localhost")]
     zone: String,
@@ -41,29 +42,24 @@ struct Args {
     web_dir: PathBuf,
     #[command(flatten)]
     supabase: SupabaseArgs,
-    /// `text` (default) or `json` (one object per line, for log shipping).
-    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
-    /// Log filter, RUST_LOG syntax.
-    #[arg(long, env = "RUST_LOG")]
-    log_filter: Option<String>,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    moclojer_telemetry::init(args.log_format, args.log_filter.as_deref())?;
+    args.log.init()?;
     let config = Config {
         api_addr: args.api_addr,
         mocks_addr: args.mocks_addr,
-        database_url: args.database_url,
-        redis_url: args.redis_url,
-        store_url: args.store,
+        database: args.database_url,
+        queue: args.queue.queue(),
+        store: args.store,
         web_dir: Some(args.web_dir),
         supabase: args.supabase.resolve()?,
         zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         ..Config::new(args.data_dir)
     };
-    let app = App::build(config).await?;
-    app.run_until_stopped().await
+    moclojer_wiring::run_until_signalled::<App>(config).await
 }

@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use moclojer_cloud::{App, Config};
+use moclojer_wiring::{App as _, Resolver};
 use serde_json::json;
 use support::{Client, LIVE_WITHIN, ONCE_PER_CLIENT, get, get_from, hello, publish_path, until};
 
@@ -21,12 +22,14 @@ fn config(dir: &std::path::Path) -> Config {
 struct Running {
     api: std::net::SocketAddr,
     mocks: std::net::SocketAddr,
+    resolver: Resolver,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 async fn start(config: Config) -> Running {
-    let app = App::build(config).await.expect("build");
+    let resolver = Resolver::default();
+    let app = App::build(config, &resolver).await.expect("build");
     let (api, mocks) = (app.api_addr(), app.mocks_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run(async move {
@@ -35,6 +38,7 @@ async fn start(config: Config) -> Running {
     Running {
         api,
         mocks,
+        resolver,
         stop,
         task,
     }
@@ -44,6 +48,7 @@ impl Running {
     async fn stop(self) {
         self.stop.send(()).ok();
         self.task.await.expect("task").expect("run");
+        self.resolver.close().await;
     }
 }
 

@@ -3,6 +3,7 @@
 
 use moclojer_cloud::{App, Config};
 use moclojer_ports::ObjectKey;
+use moclojer_wiring::{App as _, Resolver};
 
 #[tokio::test]
 async fn data_survives_a_restart() {
@@ -14,7 +15,10 @@ async fn data_survives_a_restart() {
     };
     let email = moclojer_domain_email();
     {
-        let app = App::build(config.clone()).await.expect("first start");
+        let resolver = Resolver::default();
+        let app = App::build(config.clone(), &resolver)
+            .await
+            .expect("first start");
         let user = moclojer_ports_user(&email);
         app.ports()
             .accounts
@@ -26,9 +30,11 @@ async fn data_survives_a_restart() {
             .put(&key, "- endpoint: {path: /x}".into())
             .await
             .expect("put");
-        app.close().await;
+        resolver.close().await;
     }
-    let app = App::build(config).await.expect("second start");
+    let app = App::build(config, &Resolver::default())
+        .await
+        .expect("second start");
     let found = app
         .ports()
         .accounts
@@ -49,11 +55,14 @@ async fn a_data_dir_that_is_a_file_is_refused_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").expect("write");
-    let err = App::build(Config {
-        api_addr: "127.0.0.1:0".parse().expect("addr"),
-        mocks_addr: "127.0.0.1:0".parse().expect("addr"),
-        ..Config::new(file.clone())
-    })
+    let err = App::build(
+        Config {
+            api_addr: "127.0.0.1:0".parse().expect("addr"),
+            mocks_addr: "127.0.0.1:0".parse().expect("addr"),
+            ..Config::new(file.clone())
+        },
+        &Resolver::default(),
+    )
     .await
     .expect_err("a file is no data directory");
     assert!(

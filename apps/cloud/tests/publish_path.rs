@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use moclojer_domain::spec::{Limits, Mode};
+use moclojer_domain::spec::{AnyDestination, Limits, Mode};
 use moclojer_domain::{Mock, Publication, SpecSource};
 use moclojer_foss::{
     CloudSource, EngineOptions, SharedEngine, SystemEnv, cloud_options, empty_engine,
@@ -41,6 +41,7 @@ async fn world() -> World {
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         limits: Limits::default(),
+        destinations: Arc::new(AnyDestination),
     };
     let options = cloud_options(&EngineOptions {
         mode: Mode::Cloud,

@@ -44,61 +44,6 @@ impl Process {
     }
 }
 
-/// The newest modification time of the workspace's sources (`.rs`, `.toml`, `.sql`, and
-/// `Cargo.lock`).
-fn newest_source() -> std::time::SystemTime {
-    fn walk(dir: &std::path::Path, newest: &mut std::time::SystemTime) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            if path.is_dir() {
-                if name != "target" && !name.to_string_lossy().starts_with('.') {
-                    walk(&path, newest);
-                }
-            } else if (path
-                .extension()
-                .is_some_and(|e| e == "rs" || e == "toml" || e == "sql")
-                || name == "Cargo.lock")
-                && let Ok(modified) = entry.metadata().and_then(|m| m.modified())
-            {
-                *newest = (*newest).max(modified);
-            }
-        }
-    }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the workspace root");
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    walk(&root, &mut newest);
-    newest
-}
-
-/// The binary `name` of package `package`, next to this test. `cargo test --workspace`
-/// builds it with everything else; a run of this package alone may find it missing or
-/// older than the sources, and builds it then.
-fn binary(package: &str, name: &str) -> PathBuf {
-    let dir = std::env::current_exe()
-        .expect("the test's path")
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the target directory")
-        .to_path_buf();
-    let path = dir.join(name);
-    let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-    if built.is_none_or(|built| built < newest_source()) {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", package, "--bin", name])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "build {name}");
-    }
-    path
-}
-
 fn free_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr")
@@ -150,7 +95,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
 
     let mut api = spawn(
         "moclojer-api",
-        binary("moclojer-api", "moclojer-api"),
+        support::binary("moclojer-api", "moclojer-api"),
         &[
             format!("--addr={api_addr}"),
             format!("--database-url={}", db.url()),
@@ -161,7 +106,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     );
     let mut generator = spawn(
         "moclojer-generator",
-        binary("moclojer-generator", "moclojer-generator"),
+        support::binary("moclojer-generator", "moclojer-generator"),
         &[
             format!("--database-url={}", db.url()),
             format!("--store={store_url}"),
@@ -192,7 +137,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
 
     let mut foss = spawn(
         "moclojer",
-        binary("moclojer-foss", "moclojer"),
+        support::binary("moclojer-foss", "moclojer"),
         &[
             format!("--store={store_url}"),
             "--host=127.0.0.1".to_owned(),
@@ -209,7 +154,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     // local: `*.localhost` needs no records).
     let mut proxy = spawn(
         "moclojer-proxy",
-        binary("moclojer-proxy", "moclojer-proxy"),
+        support::binary("moclojer-proxy", "moclojer-proxy"),
         &[
             format!("--addr={mocks_addr}"),
             format!("--upstream={foss_addr}"),
@@ -221,7 +166,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     );
     let mut ops = spawn(
         "moclojer-ops",
-        binary("moclojer-ops", "moclojer-ops"),
+        support::binary("moclojer-ops", "moclojer-ops"),
         &[
             format!("--database-url={}", db.url()),
             format!("--redis-url={redis}"),

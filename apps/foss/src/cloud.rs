@@ -1,7 +1,7 @@
 //! Cloud mode: the unified config is read from the object store and followed.
 //!
 //! The generator writes the unified config (`moclojer.yml`, a list of items each with its
-//! `host`) and then a small [`Manifest`] (`manifest.json`) naming it with its generation,
+//! `host`) and then a small `Manifest` (`manifest.json`, defined in `moclojer-ports`) naming it with its generation,
 //! size and SHA-256. [`CloudSource::load_generation`] reads the manifest (a conditional read
 //! on its last ETag, so an unchanged manifest costs little), checks it, fetches the config it
 //! names, verifies size and checksum, and builds the new engine with [`reload_unified`] on a
@@ -21,24 +21,17 @@ use std::time::Duration;
 
 use moclojer_domain::Diagnostic;
 use moclojer_domain::spec::Limits;
-use moclojer_ports::{ETag, Object, ObjectKey, ObjectStore, PortError, PortErrorKind};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use moclojer_ports::{
+    ETag, MANIFEST_KEY, Manifest, ManifestError, Object, ObjectKey, ObjectStore, PortError,
+    PortErrorKind,
+};
 use tokio::sync::Notify;
 
 use crate::engine::EngineOptions;
+use crate::hosted::cloud_options;
 use crate::load::reload_unified;
 use crate::server::{Readiness, SharedEngine};
-use crate::store::cloud_options;
 
-/// Where the generator writes the manifest.
-pub const MANIFEST_KEY: &str = "manifest.json";
-/// The largest unified config accepted by default, in bytes (`Limits::for_bytes` of it
-/// bounds the parse).
-pub const MAX_UNIFIED_BYTES: usize = 64 * 1024 * 1024;
-/// The largest manifest accepted, in bytes: a manifest is a few numbers and one line per
-/// host, so anything bigger is not one.
-pub const MAX_MANIFEST_BYTES: usize = 16 * 1024 * 1024;
 /// How often [`follow`] looks at the manifest unless told otherwise.
 pub const CLOUD_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The longest [`follow`] waits between attempts while the store is unreachable.
@@ -51,76 +44,9 @@ const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// How many names a log line lists before it says how many more there are.
 const LOGGED_NAMES: usize = 20;
 
-/// The manifest the generator writes after the config: which object holds the unified
-/// config of which generation, and how to tell it is complete.
-///
-/// Its JSON form is `{"generation": N, "key": "moclojer.yml", "checksum": "<hex sha256>",
-/// "bytes": len, "hosts": {"<host>": revision, ...}}`. Every field is required and typed;
-/// fields added later by a newer generator are ignored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    /// Grows by at least one with every publication; a manifest never moves it back.
-    pub generation: u64,
-    /// The object holding the unified config.
-    pub key: ObjectKey,
-    /// The lower-case hex SHA-256 of the config's exact bytes.
-    pub checksum: String,
-    /// The config's size in bytes.
-    pub bytes: u64,
-    /// Each host in the config with the revision of its mock.
-    pub hosts: BTreeMap<String, u64>,
-}
-
-#[derive(Deserialize)]
-struct RawManifest {
-    generation: u64,
-    key: String,
-    checksum: String,
-    bytes: u64,
-    hosts: BTreeMap<String, u64>,
-}
-
-/// Why a manifest was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ManifestError(String);
-
-impl Manifest {
-    /// Reads a manifest from its JSON bytes.
-    ///
-    /// # Errors
-    /// A [`ManifestError`] saying what is wrong: larger than [`MAX_MANIFEST_BYTES`], not
-    /// JSON, a field missing or of the wrong type, a `key` that is not an [`ObjectKey`], a
-    /// `checksum` that is not 64 hex digits.
-    pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
-        if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(ManifestError(format!(
-                "it has {} bytes; a manifest has at most {MAX_MANIFEST_BYTES}",
-                bytes.len()
-            )));
-        }
-        let raw: RawManifest = serde_json::from_slice(bytes)
-            .map_err(|e| ManifestError(format!("it is not a manifest: {e}")))?;
-        let key = ObjectKey::parse(&raw.key).map_err(|e| ManifestError(e.to_string()))?;
-        if raw.checksum.len() != 64 || !raw.checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ManifestError(format!(
-                "the checksum {:?} is not a hex SHA-256",
-                raw.checksum
-            )));
-        }
-        Ok(Self {
-            generation: raw.generation,
-            key,
-            checksum: raw.checksum.to_ascii_lowercase(),
-            bytes: raw.bytes,
-            hosts: raw.hosts,
-        })
-    }
-}
-
 /// What one [`CloudSource::load_generation`] did when nothing went wrong.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum StoreLook {
     /// The manifest has not changed since it was last handled.
     Unchanged,
     /// The store has no manifest (yet): the engine serving stays (at first, one with no
@@ -321,11 +247,11 @@ impl CloudSource {
         engine: &SharedEngine,
         options: &EngineOptions,
         limits: &Limits,
-    ) -> Result<Outcome, CloudError> {
+    ) -> Result<StoreLook, CloudError> {
         let object = match self.read_manifest().await? {
             ManifestRead::Changed(object) => object,
-            ManifestRead::Unchanged => return Ok(Outcome::Unchanged),
-            ManifestRead::Absent => return Ok(Outcome::NoManifest),
+            ManifestRead::Unchanged => return Ok(StoreLook::Unchanged),
+            ManifestRead::Absent => return Ok(StoreLook::NoManifest),
         };
         let result = self
             .consider(object.bytes.as_ref(), engine, options, limits)
@@ -387,7 +313,7 @@ impl CloudSource {
         engine: &SharedEngine,
         options: &EngineOptions,
         limits: &Limits,
-    ) -> Result<Outcome, CloudError> {
+    ) -> Result<StoreLook, CloudError> {
         let manifest = Manifest::parse(manifest).map_err(CloudError::Manifest)?;
         let generation = manifest.generation;
         if let Some(current) = self.generation()
@@ -466,7 +392,7 @@ impl CloudSource {
             "serving a new generation"
         );
         self.current = Some(manifest);
-        Ok(Outcome::Loaded(loaded))
+        Ok(StoreLook::Loaded(loaded))
     }
 
     /// The config the manifest names, checked against its size and checksum.
@@ -492,25 +418,11 @@ impl CloudSource {
             )));
         }
         let object = self.store.get(&manifest.key).await.map_err(store_error)?;
-        if object.bytes.len() as u64 != manifest.bytes {
-            return Err(incomplete(format!(
-                "{} has {} bytes, the manifest says {}",
-                manifest.key,
-                object.bytes.len(),
-                manifest.bytes
-            )));
-        }
-        let checksum = hex::encode(Sha256::digest(&object.bytes));
-        if checksum != manifest.checksum {
-            return Err(incomplete(format!(
-                "{}'s SHA-256 is {checksum}, the manifest says {}",
-                manifest.key, manifest.checksum
-            )));
-        }
+        manifest.verify(&object.bytes).map_err(incomplete)?;
         Ok(object.bytes)
     }
 
-    fn log(&mut self, result: &Result<Outcome, CloudError>) {
+    fn log(&mut self, result: &Result<StoreLook, CloudError>) {
         let current = self.generation();
         match result {
             Err(e @ CloudError::Incomplete { .. }) => {
@@ -653,54 +565,6 @@ mod tests {
     use super::*;
 
     const SUM: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-    fn manifest(json: &str) -> Result<Manifest, ManifestError> {
-        Manifest::parse(json.as_bytes())
-    }
-
-    #[test]
-    fn a_manifest_reads_with_its_fields_checked() {
-        let ok = manifest(&format!(
-            r#"{{"generation": 3, "key": "moclojer.yml", "checksum": "{}", "bytes": 0, "hosts": {{"a-alice.moclojer.com": 2}}, "created_at": "later"}}"#,
-            SUM.to_ascii_uppercase()
-        ))
-        .expect("a manifest");
-        assert_eq!(ok.generation, 3);
-        assert_eq!(ok.key.as_str(), "moclojer.yml");
-        assert_eq!(ok.checksum, SUM, "the checksum is kept in lower case");
-        assert_eq!(ok.hosts.get("a-alice.moclojer.com"), Some(&2));
-
-        let cases = [
-            ("[]".to_owned(), "it is not a manifest"),
-            ("{".to_owned(), "it is not a manifest"),
-            (
-                format!(r#"{{"key": "moclojer.yml", "checksum": "{SUM}", "bytes": 0, "hosts": {{}}}}"#),
-                "missing field `generation`",
-            ),
-            (
-                format!(r#"{{"generation": -1, "key": "moclojer.yml", "checksum": "{SUM}", "bytes": 0, "hosts": {{}}}}"#),
-                "it is not a manifest",
-            ),
-            (
-                format!(r#"{{"generation": 1, "key": "../etc/passwd", "checksum": "{SUM}", "bytes": 0, "hosts": {{}}}}"#),
-                "relative segment",
-            ),
-            (
-                r#"{"generation": 1, "key": "moclojer.yml", "checksum": "abc", "bytes": 0, "hosts": {}}"#.to_owned(),
-                "not a hex SHA-256",
-            ),
-            (
-                format!(r#"{{"generation": 1, "key": "moclojer.yml", "checksum": "{SUM}", "bytes": 0, "hosts": {{"a": "x"}}}}"#),
-                "it is not a manifest",
-            ),
-        ];
-        for (json, expected) in cases {
-            let err = manifest(&json).expect_err(&json);
-            assert!(err.to_string().contains(expected), "{json}: {err}");
-        }
-        let huge = vec![b' '; MAX_MANIFEST_BYTES + 1];
-        assert!(Manifest::parse(&huge).is_err());
-    }
 
     #[test]
     fn changes_name_new_changed_and_removed_hosts() {

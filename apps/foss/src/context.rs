@@ -1,9 +1,13 @@
 //! The template context of a request: `path-params`, `query-params`, `json-params`,
 //! `header-params`, with declared types coerced.
 
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
 use serde_json::{Map, Number, Value};
 
-use moclojer_domain::spec::ParamType;
+use moclojer_domain::spec::{ParamType, QueryParam};
+
+use crate::request::{percent_decode, query_pairs};
 
 /// A value that does not fit its declared type, or a declared query parameter that is
 /// missing: the request is refused with 400.
@@ -49,6 +53,129 @@ impl Refusal {
         })
         .to_string()
     }
+}
+
+/// `path-params`: each raw segment of `raw`, percent-decoded and coerced to the type
+/// `declared` for it. A value that does not fit is left out, and refused in `refusals`.
+pub(crate) fn path_params(
+    declared: &[(String, ParamType)],
+    raw: &[&str],
+    refusals: &mut Vec<Refusal>,
+) -> Map<String, Value> {
+    let mut params = Map::new();
+    for ((name, ty), raw) in declared.iter().zip(raw) {
+        let decoded = percent_decode(raw);
+        match coerce(&decoded, *ty) {
+            Ok(value) => {
+                params.insert(name.clone(), value);
+            }
+            Err(problem) => refusals.push(Refusal::new("path-params", name.clone(), problem)),
+        }
+    }
+    params
+}
+
+/// `query-params`: the pairs of `query`, a repeated key as a list of its values, with the
+/// `declared` parameters coerced to their types. A declared parameter missing, repeated
+/// or not fitting its type is refused in `refusals`.
+pub(crate) fn query_params(
+    query: &str,
+    declared: &[QueryParam],
+    refusals: &mut Vec<Refusal>,
+) -> Map<String, Value> {
+    let mut params = Map::new();
+    for (key, value) in &query_pairs(query) {
+        match params.get_mut(key) {
+            None => {
+                params.insert(key.clone(), Value::String(value.clone()));
+            }
+            Some(Value::Array(list)) => list.push(Value::String(value.clone())),
+            Some(first) => {
+                let earlier = first.take();
+                *first = Value::Array(vec![earlier, Value::String(value.clone())]);
+            }
+        }
+    }
+    for declared in declared {
+        let refuse = |problem| Refusal::new("query-params", declared.name.clone(), problem);
+        match params.get(&declared.name) {
+            None => refusals.push(refuse("missing required key")),
+            Some(Value::String(raw)) => match coerce(raw, declared.ty) {
+                Ok(value) => {
+                    params.insert(declared.name.clone(), value);
+                }
+                Err(problem) => refusals.push(refuse(problem)),
+            },
+            Some(_) => refusals.push(refuse("should be a single value")),
+        }
+    }
+    params
+}
+
+/// `json-params`: the request's body, when its content type is JSON and it is not empty,
+/// checked against the endpoint's `example` when it gives one (a body missing or not
+/// fitting it is refused in `refusals`).
+///
+/// # Errors
+/// A body of a JSON content type that is not JSON: the one refusal of the request.
+pub(crate) fn json_params(
+    headers: &HeaderMap,
+    body: &[u8],
+    example: Option<&Value>,
+    refusals: &mut Vec<Refusal>,
+) -> Result<Option<Value>, Refusal> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|content_type| is_json_media(&media_type(content_type)));
+    let parsed = if is_json && !body.is_empty() {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => Some(value),
+            Err(_) => return Err(Refusal::new("json-params", "body", "malformed JSON")),
+        }
+    } else {
+        None
+    };
+    if let Some(example) = example {
+        match &parsed {
+            Some(value) => check_against_example(value, example, "", refusals),
+            None => refusals.push(Refusal::new(
+                "json-params",
+                "body",
+                "a JSON body is required",
+            )),
+        }
+    }
+    Ok(parsed)
+}
+
+/// `header-params`: the request's header fields whose value is text, the first of each
+/// name.
+pub(crate) fn header_params(headers: &HeaderMap) -> Map<String, Value> {
+    let mut params = Map::new();
+    for (name, value) in headers {
+        if let Ok(text) = value.to_str() {
+            params
+                .entry(name.as_str().to_owned())
+                .or_insert_with(|| Value::String(text.to_owned()));
+        }
+    }
+    params
+}
+
+/// The media type of a `Content-Type` value, lowercased, without its parameters.
+pub(crate) fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether `media_type` (lowercased) is JSON: `application/json` or `…+json`.
+pub(crate) fn is_json_media(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
 }
 
 /// Coerces one text value to `ty`.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use moclojer_domain::Diagnostic;
-use moclojer_domain::spec::{self, Format, Limits, Spec};
+use moclojer_domain::spec::{self, AnyDestination, CloudCheck, Format, Limits, Spec};
 
 use crate::engine::{Engine, EngineOptions};
 
@@ -128,8 +128,10 @@ pub struct ReloadReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Builds an engine from a new unified config, keeping for each host whose part does not
-/// validate the endpoints it had in `previous` (a tenant's bad edit never takes down its
+/// Builds an engine from a new unified config, checked item by item with the hosted
+/// service's one check ([`CloudCheck`]; destinations judged by `options.egress`, the guard
+/// the calls would go through), keeping for each host whose part does not validate the
+/// endpoints it had in `previous` (a tenant's bad edit never takes down its
 /// last good version, nor anyone else's update).
 ///
 /// # Errors
@@ -141,7 +143,19 @@ pub fn reload_unified(
     options: EngineOptions,
     limits: &Limits,
 ) -> Result<ReloadReport, Vec<Diagnostic>> {
-    let report = spec::check_by_item(source, options.mode, limits)?;
+    let report = match &options.egress {
+        Some(egress) => CloudCheck {
+            limits,
+            destinations: egress,
+        }
+        .check_by_item(source),
+        // no outbound calls at all: no destination to refuse
+        None => CloudCheck {
+            limits,
+            destinations: &AnyDestination,
+        }
+        .check_by_item(source),
+    }?;
     let mut diagnostics = report.diagnostics;
     let bad_hosts: BTreeSet<String> = diagnostics
         .iter()

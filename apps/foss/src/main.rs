@@ -4,27 +4,20 @@
 //! changes; a change that does not validate is reported and the running spec stays.
 //!
 //! `moclojer --store URL` is the cloud mode: it follows the unified config the generator
-//! writes to an object store (`file:///dir` or `s3://bucket?endpoint=...`), routed by host,
-//! keeping the last good generation; outbound calls default to `--egress strict`.
+//! writes to an object store (`file:///dir`, a path, or `s3://bucket?endpoint=...`), routed
+//! by host, keeping the last good generation; outbound calls default to `--egress strict`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use clap::Parser;
 use moclojer_domain::TrustedProxies;
-use moclojer_domain::spec::{Limits, Mode};
+use moclojer_domain::spec::Mode;
 use moclojer_egress::{AllowRule, Egress, EgressConfig, Policy};
-use moclojer_foss::{
-    ConfigEvents, EngineOptions, MAX_UNIFIED_BYTES, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR,
-    S3Credentials, SpecFiles, StoreLocation, load_files, open_store, serve,
-    serve_cloud_with_events, watch,
-};
-use moclojer_redis::{RedisConfig, RedisEventQueue};
-use moclojer_telemetry::LogFormat;
+use moclojer_foss::{App, Config, EngineOptions, Source, SpecFiles, StoreSource};
+use moclojer_wiring::{LogArgs, QueueArgs, StoreUrl};
 
 /// Serve moclojer mocks from a file, or (cloud mode) from an object store.
 #[derive(Debug, Parser)]
@@ -37,17 +30,16 @@ struct Args {
     /// OpenAPI mode: responses by operationId.
     #[arg(short = 'm', long = "mocks", env = "MOCKS")]
     mocks: Option<PathBuf>,
-    /// Cloud mode: follow the unified config in an object store, `file:///path/to/dir` or
-    /// `s3://bucket[/prefix]?endpoint=http://...&region=...` (credentials from
+    /// Cloud mode: follow the unified config in an object store, `file:///path/to/dir`, a
+    /// path, or `s3://bucket[/prefix]?endpoint=http://...&region=...` (credentials from
     /// MOCLOJER_S3_ACCESS_KEY and MOCLOJER_S3_SECRET_KEY).
     #[arg(
         long,
         env = "MOCLOJER_STORE",
         value_name = "URL",
-        value_parser = StoreLocation::parse,
         conflicts_with_all = ["config", "mocks"]
     )]
-    store: Option<StoreLocation>,
+    store: Option<StoreUrl>,
     /// Cloud mode: how often the store's manifest is looked at, in milliseconds.
     #[arg(
         long = "poll-ms",
@@ -56,13 +48,10 @@ struct Args {
         value_parser = clap::value_parser!(u64).range(10..)
     )]
     poll_ms: u64,
-    /// Cloud mode: `redis://host:port` to reload as soon as the generator announces a new
-    /// config (`config.published`), not only at the next poll.
-    #[arg(long, env = "MOCLOJER_REDIS_URL", requires = "store")]
-    redis_url: Option<String>,
-    /// Cloud mode with --redis-url: the stream the generator's events go to.
-    #[arg(long, env = "MOCLOJER_REDIS_STREAM", requires = "redis_url")]
-    redis_stream: Option<String>,
+    /// Cloud mode: a queue to reload as soon as the generator announces a new config
+    /// (`config.published`), not only at the next poll.
+    #[command(flatten)]
+    queue: QueueArgs,
     /// Cloud mode with --redis-url: this replica's name, for its own consumer group
     /// (`foss-<name>`; 1 to 59 of `[a-z0-9_-]`). Default: a random one per start.
     #[arg(long, env = "MOCLOJER_INSTANCE", requires = "redis_url")]
@@ -73,19 +62,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
     host: std::net::IpAddr,
-    /// Log format: `text` (also `default`, `println`) or `json`.
-    #[arg(
-        short = 'f',
-        long = "format",
-        visible_alias = "log-format",
-        short_alias = 'l',
-        env = "MOCLOJER_LOG_FORMAT",
-        default_value = "text"
-    )]
-    format: String,
-    /// Log filter, RUST_LOG syntax.
-    #[arg(long, env = "RUST_LOG")]
-    log_filter: Option<String>,
+    #[command(flatten)]
+    log: LogArgs,
     /// Outbound calls (webhooks, external bodies by URL): `open` lets a spec call services on
     /// this machine and network; `strict` refuses loopback, private and metadata addresses.
     /// Default: `open` from a file, `strict` with --store.
@@ -108,13 +86,8 @@ struct Args {
     trusted_proxies: TrustedProxies,
 }
 
-fn log_format(raw: &str) -> anyhow::Result<LogFormat> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "default" | "println" => Ok(LogFormat::Text),
-        other => other.parse().map_err(anyhow::Error::from),
-    }
-}
-
+/// `./moclojer.yml` when it exists, else `$XDG_CONFIG_HOME/moclojer.yml` (or
+/// `~/.config/moclojer.yml`) when that exists, else `./moclojer.yml`.
 fn default_config() -> PathBuf {
     let local = PathBuf::from("moclojer.yml");
     if local.exists() {
@@ -132,34 +105,33 @@ fn default_config() -> PathBuf {
         .unwrap_or(local)
 }
 
-/// The S3 credentials from the environment, if any is set.
-fn s3_credentials() -> Option<S3Credentials> {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the binary's edge reads the environment"
-    )]
-    let read = |name: &str| std::env::var(name).ok();
-    match (read(S3_ACCESS_KEY_VAR), read(S3_SECRET_KEY_VAR)) {
-        (None, None) => None,
-        (access, secret) => Some(S3Credentials::new(
-            access.unwrap_or_default(),
-            secret.unwrap_or_default(),
-        )),
-    }
+/// What the flags ask the server to serve.
+fn source(args: &Args) -> Source {
+    let Some(store) = args.store.clone() else {
+        return Source::Files(SpecFiles {
+            config: args.config.clone().unwrap_or_else(default_config),
+            mocks: args.mocks.clone(),
+        });
+    };
+    let events = args.queue.queue().map(|url| {
+        let instance = args
+            .instance
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+        (url, format!("foss-{instance}"))
+    });
+    Source::Store(Box::new(StoreSource {
+        poll: Duration::from_millis(args.poll_ms),
+        events,
+        ..StoreSource::new(store)
+    }))
 }
 
-async fn bind(args: &Args) -> anyhow::Result<tokio::net::TcpListener> {
-    let address = SocketAddr::new(args.host, args.port);
-    tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("listen on {address}"))
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    moclojer_telemetry::init(log_format(&args.format)?, args.log_filter.as_deref())?;
+fn config(args: &Args) -> anyhow::Result<Config> {
     let cloud = args.store.is_some();
+    if args.queue.redis_url.is_some() && !cloud {
+        anyhow::bail!("--redis-url is for cloud mode: it needs --store");
+    }
     let default_policy = if cloud { Policy::Strict } else { Policy::Open };
     let egress = Egress::new(EgressConfig {
         policy: args.egress.unwrap_or(default_policy),
@@ -167,113 +139,22 @@ async fn main() -> anyhow::Result<()> {
         ..EgressConfig::open()
     })
     .context("set up the egress guard")?;
-    let options = EngineOptions {
-        mode: if cloud { Mode::Cloud } else { Mode::Standalone },
-        cors: args.cors,
-        egress: Some(egress),
-        trusted_proxies: args.trusted_proxies.clone(),
-        ..EngineOptions::default()
-    };
-    match &args.store {
-        Some(location) => run_cloud(&args, location, options).await,
-        None => run_standalone(&args, options).await,
-    }
+    Ok(Config {
+        options: EngineOptions {
+            mode: if cloud { Mode::Cloud } else { Mode::Standalone },
+            cors: args.cors,
+            egress: Some(egress),
+            trusted_proxies: args.trusted_proxies.clone(),
+            ..EngineOptions::default()
+        },
+        max_spec_bytes: args.max_spec_bytes,
+        ..Config::new(SocketAddr::new(args.host, args.port), source(args))
+    })
 }
 
-async fn run_cloud(
-    args: &Args,
-    location: &StoreLocation,
-    options: EngineOptions,
-) -> anyhow::Result<()> {
-    let limits = Limits::for_bytes(args.max_spec_bytes.unwrap_or(MAX_UNIFIED_BYTES));
-    let store = open_store(location, s3_credentials())
-        .await
-        .with_context(|| format!("open the object store ({location})"))?;
-    let listener = bind(args).await?;
-    let bound = listener.local_addr().context("read the bound address")?;
-    tracing::info!(store = %location, "cloud mode: listening on http://{bound}");
-    let interval = Duration::from_millis(args.poll_ms);
-    let events = match &args.redis_url {
-        None => None,
-        Some(url) => {
-            let mut redis = RedisConfig::new(url.clone());
-            if let Some(stream) = &args.redis_stream {
-                redis.stream.clone_from(stream);
-            }
-            let queue = RedisEventQueue::connect(&redis)
-                .await
-                .context("connect to Redis")?;
-            let instance = args
-                .instance
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
-            let group = format!("foss-{instance}");
-            moclojer_ports::check_group_name(&group).context("--instance")?;
-            tracing::info!(group, "reloading on config.published from Redis");
-            Some(ConfigEvents {
-                queue: Arc::new(queue),
-                group,
-            })
-        }
-    };
-    serve_cloud_with_events(
-        listener,
-        store,
-        options,
-        limits,
-        interval,
-        events,
-        shutdown_signal(),
-    )
-    .await
-    .context("serve")
-}
-
-async fn run_standalone(args: &Args, options: EngineOptions) -> anyhow::Result<()> {
-    let files = SpecFiles {
-        config: args.config.clone().unwrap_or_else(default_config),
-        mocks: args.mocks.clone(),
-    };
-    let options = EngineOptions {
-        spec_dir: files.config.parent().map(PathBuf::from),
-        ..options
-    };
-    let limits = Limits::for_bytes(
-        args.max_spec_bytes
-            .unwrap_or(moclojer_domain::MAX_SPEC_BYTES),
-    );
-    let engine = load_files(&files, options.clone(), &limits)
-        .with_context(|| format!("load {}", files.config.display()))?;
-    for warning in engine.warnings() {
-        tracing::warn!(file = %files.config.display(), "{warning}");
-    }
-    let endpoints = engine.endpoint_count();
-    let shared = Arc::new(ArcSwap::from_pointee(engine));
-
-    let listener = bind(args).await?;
-    let bound = listener.local_addr().context("read the bound address")?;
-    tracing::info!(file = %files.config.display(), endpoints, "listening on http://{bound}");
-
-    let watcher = tokio::spawn(watch(files, Arc::clone(&shared), options, limits));
-    serve(listener, shared, shutdown_signal())
-        .await
-        .context("serve")?;
-    watcher.abort();
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
-            std::future::pending::<()>().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    args.log.init()?;
+    moclojer_wiring::run_until_signalled::<App>(config(&args)?).await
 }

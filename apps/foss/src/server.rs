@@ -16,8 +16,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use moclojer_domain::HEALTH_CHECK_HOST;
 use moclojer_domain::template::Env;
+use moclojer_ports::HEALTH_CHECK_HOST;
 use tokio::net::TcpListener;
 
 use crate::engine::Engine;

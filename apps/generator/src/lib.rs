@@ -15,49 +15,37 @@
 //!    [`CONFIG_KEY`] and then the [`MANIFEST_KEY`], only when something changed, and records
 //!    a `config.published` event in the outbox.
 //!
-//! The store layout:
-//!
-//! - [`CONFIG_KEY`] (`moclojer.yml`): the unified config, a JSON array (JSON is YAML, so
-//!   the original moclojer reads it too) of every live mock's items, mocks by host, items
-//!   in the author's order, one item per line. Each `endpoint` and `websocket` map has
-//!   `host` set to its mock's host, first among its keys; a `host` the author wrote is
-//!   replaced, never trusted.
-//! - `mocks/<workspace-id>/<mock-id>.yml` ([`mock_key`]): the same items for one mock, in
-//!   the same form; files of mocks no longer live are removed.
-//! - [`MANIFEST_KEY`] (`manifest.json`): a [`Manifest`] (generation, key, checksum, bytes,
-//!   hosts with their live revision), written after the config, so a reader that trusts
-//!   it only sees complete configs. The generation grows by one when the config or its
-//!   hosts change and stays put otherwise.
+//! The store layout (keys and the manifest) is defined once, in `moclojer-ports`
+//! (`CONFIG_KEY`, `mock_key`, `Manifest`, `MANIFEST_KEY`), where the mock server reads it
+//! too. The manifest is written after the config it describes, so a reader that trusts it
+//! only sees complete configs; its generation grows by one when the config or its hosts
+//! change and stays put otherwise.
 //!
 //! Events only wake it ([`try_execute_next`] coalesces a batch into one rebuild), and
 //! [`run`] also rebuilds on a fixed interval.
 //!
-//! [`App`] is the process: it picks the adapters by the schemes of its URLs (SQLite or
-//! PostgreSQL, a folder or S3, Redis or no queue; see [`Config`]) and, with Redis, reads the
-//! events as the [`GROUP`] consumer group and runs the outbox relay next to the worker, so
-//! its `config.published` events reach the other services.
+//! [`App`] is the process: it opens what its [`Config`]'s URLs name through the shared
+//! resolver (SQLite or PostgreSQL, a folder or S3, Redis or no queue) and, with a queue,
+//! reads the events as the [`GROUP`] consumer group and runs the outbox relay next to the
+//! worker, so its `config.published` events reach the other services.
 //!
 //! What it deliberately is not: a lease holder. One generator writes a store at a time;
 //! fencing between several (a lease and a generation check in the database) is not here yet.
 
+mod app;
+mod output;
 mod publish;
-mod store;
-mod wiring;
 mod worker;
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use moclojer_domain::spec::Limits;
+use moclojer_domain::spec::{DestinationPolicy, Limits};
 use moclojer_ports::{
     Clock, IdGenerator, MockRepository, ObjectStore, Outbox, PublicationRepository,
 };
 
-pub use store::{CONFIG_KEY, MANIFEST_KEY, MOCKS_PREFIX, Manifest, mock_key};
-pub use wiring::{
-    App, Config, DatabaseLocation, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials,
-    StoreLocation, check_redis_url,
-};
+pub use app::{App, Config};
 pub use worker::{GROUP, StepOutcome, run, try_execute_next};
 
 /// What the generator needs from the world.
@@ -77,11 +65,13 @@ pub struct Deps {
     pub ids: Arc<dyn IdGenerator>,
     /// Bounds for reading a mock's spec.
     pub limits: Limits,
+    /// The outbound destinations a mock may name (the egress guard's strict policy).
+    pub destinations: Arc<dyn DestinationPolicy + Send + Sync>,
 }
 
 /// What one [`rebuild`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Rebuilt {
     /// The store's generation after the rebuild (0 only if nothing was ever written).
     pub generation: u64,
     /// How many hosts the unified config serves.
@@ -100,17 +90,17 @@ pub struct Outcome {
 /// # Errors
 /// When the database or the object store fails (the next rebuild starts over), or the
 /// stored manifest is not one this generator can read.
-pub async fn rebuild(deps: &Deps) -> anyhow::Result<Outcome> {
+pub async fn rebuild(deps: &Deps) -> anyhow::Result<Rebuilt> {
     let settled = publish::settle(deps)
         .await
         .context("settle pending publications")?;
-    let live = store::live_mocks(deps)
+    let live = output::live_mocks(deps)
         .await
         .context("read the live mocks")?;
-    let written = store::write(deps, &live)
+    let written = output::write(deps, &live)
         .await
         .context("write the object store")?;
-    Ok(Outcome {
+    Ok(Rebuilt {
         generation: written.generation,
         hosts: live.len(),
         changed: written.changed,

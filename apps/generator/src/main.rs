@@ -1,15 +1,15 @@
 //! The `moclojer-generator` binary: flags and environment in, [`App`] out.
 //!
 //! The database, the object store and the event queue are picked by their URLs' schemes
-//! (see the library's `wiring` module): SQLite or PostgreSQL, a folder or S3, Redis or
-//! nothing. With Redis it rebuilds on events and relays its outbox there; without, it
-//! rebuilds on an interval. `--once` rebuilds once and exits.
+//! (`moclojer-wiring`): SQLite or PostgreSQL, a folder or S3, Redis or nothing. With Redis
+//! it rebuilds on events and relays its outbox there; without, it rebuilds on an interval.
+//! `--once` rebuilds once and exits.
 
 use std::time::Duration;
 
 use clap::Parser;
-use moclojer_generator::{App, Config, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, S3Credentials};
-use moclojer_telemetry::LogFormat;
+use moclojer_generator::{App, Config};
+use moclojer_wiring::{App as _, DatabaseArgs, LogArgs, QueueArgs, Resolver, StoreUrl};
 
 /// Rebuilds the live mock configs (moclojer.yml, manifest.json, mocks/) from the database
 /// into the object store.
@@ -22,69 +22,43 @@ use moclojer_telemetry::LogFormat;
 #[derive(Debug, Parser)]
 #[command(name = "moclojer-generator", version)]
 struct Args {
-    /// The database: `sqlite:PATH` (the file must exist) or
-    /// `postgres://user:password@host:5432/db` (migrated on start).
-    #[arg(long, env = "MOCLOJER_DATABASE_URL", value_name = "URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// The object store: `file:///path/to/dir` or a plain path (created when missing), or
     /// `s3://bucket[/prefix]?endpoint=http://...&region=...` (credentials from
     /// MOCLOJER_S3_ACCESS_KEY and MOCLOJER_S3_SECRET_KEY).
     #[arg(long, env = "MOCLOJER_STORE", value_name = "URL")]
-    store: String,
-    /// The event queue, `redis://[user:password@]host[:port][/db]`. Without it there is no
-    /// queue shared with the other services and the interval alone rebuilds.
-    #[arg(long, env = "MOCLOJER_REDIS_URL", value_name = "URL")]
-    redis_url: Option<String>,
-    /// The Redis stream the services share.
-    #[arg(long, env = "MOCLOJER_REDIS_STREAM", value_name = "KEY", default_value = moclojer_redis::DEFAULT_STREAM)]
-    redis_stream: String,
+    store: StoreUrl,
+    /// Without a queue, the interval alone rebuilds.
+    #[command(flatten)]
+    queue: QueueArgs,
     /// Rebuild once (and, with --redis-url, relay the outbox) and exit.
     #[arg(long)]
     once: bool,
     /// Seconds between rebuilds when not --once.
     #[arg(long, env = "MOCLOJER_GENERATOR_INTERVAL", default_value_t = 5)]
     interval: u64,
-    /// `text` (default) or `json` (one object per line, for log shipping).
-    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
-    /// Log filter, RUST_LOG syntax.
-    #[arg(long, env = "RUST_LOG")]
-    log_filter: Option<String>,
-}
-
-/// The S3 credentials from the environment, if any is set.
-fn s3_credentials() -> Option<S3Credentials> {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the binary's edge reads the environment"
-    )]
-    let read = |name: &str| std::env::var(name).ok();
-    match (read(S3_ACCESS_KEY_VAR), read(S3_SECRET_KEY_VAR)) {
-        (None, None) => None,
-        (access, secret) => Some(S3Credentials::new(
-            access.unwrap_or_default(),
-            secret.unwrap_or_default(),
-        )),
-    }
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    moclojer_telemetry::init(args.log_format, args.log_filter.as_deref())?;
-    let app = App::build(Config {
-        database_url: args.database_url,
-        store: args.store,
-        s3_credentials: s3_credentials(),
-        redis_url: args.redis_url,
-        redis_stream: args.redis_stream,
+    args.log.init()?;
+    let config = Config {
         interval: Duration::from_secs(args.interval.max(1)),
-    })
-    .await?;
-    if args.once {
-        let outcome = app.run_once().await?;
-        tracing::info!(?outcome, "rebuilt once");
-        return Ok(());
+        ..Config::new(args.database.database_url, args.store, args.queue.queue())
+    };
+    if !args.once {
+        return moclojer_wiring::run_until_signalled::<App>(config).await;
     }
-    app.run_until_stopped().await
+    let resolver = Resolver::from_env();
+    let rebuilt = match App::build(config, &resolver).await {
+        Ok(app) => app.run_once().await,
+        Err(e) => Err(e),
+    };
+    resolver.close().await;
+    tracing::info!(rebuilt = ?rebuilt?, "rebuilt once");
+    Ok(())
 }

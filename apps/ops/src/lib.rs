@@ -20,8 +20,8 @@
 //! delivered twice, or an ops process killed between a provider call and the status write,
 //! converges without duplicates.
 
+mod app;
 mod verify;
-mod wiring;
 mod work;
 mod worker;
 
@@ -34,9 +34,9 @@ use moclojer_ports::{
     PublicationRepository,
 };
 
-pub use verify::{PROBE_HEADER, Verifier};
-pub use wiring::{App, Config, DnsChoice};
-pub use work::{Outcome, handle, provision, reconcile, remove};
+pub use app::{App, Config, DnsChoice};
+pub use verify::Verifier;
+pub use work::{WorkDone, handle, provision, reconcile, remove};
 pub use worker::{GROUP, RECONCILE_LEASE, run};
 
 /// One record per host, or one wildcard record for the zone.

@@ -8,22 +8,18 @@ use moclojer_cloudflare::{ApiToken as CloudflareToken, CloudflareConfig};
 use moclojer_digitalocean::{ApiToken as DigitalOceanToken, DigitalOceanConfig};
 use moclojer_domain::Zone;
 use moclojer_ops::{App, Config, DnsChoice, Mode, Settings};
-use moclojer_telemetry::LogFormat;
+use moclojer_wiring::{DatabaseArgs, LogArgs, QueueArgs};
 
 /// Makes published mocks' hosts resolvable and routed: DNS records and App Platform
 /// domains, verified through the proxy, reconciled with the providers.
 #[derive(Debug, Parser)]
 #[command(name = "moclojer-ops", version)]
 struct Args {
-    /// `sqlite:PATH` or `postgres://…`.
-    #[arg(long, env = "MOCLOJER_DATABASE_URL")]
-    database_url: String,
-    /// `redis://…`: events as the `ops` group (without it, the reconcile alone).
-    #[arg(long, env = "MOCLOJER_REDIS_URL")]
-    redis_url: Option<String>,
-    /// The Redis stream, when not the default.
-    #[arg(long, env = "MOCLOJER_REDIS_STREAM", requires = "redis_url")]
-    redis_stream: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// With a queue, events as the `ops` group (without it, the reconcile alone).
+    #[command(flatten)]
+    queue: QueueArgs,
     /// The zone of mock hosts: `<mock>-<handle>.<zone>`.
     #[arg(long, env = "MOCLOJER_ZONE")]
     zone: String,
@@ -58,12 +54,8 @@ struct Args {
     /// This instance's name (for the reconcile lease); default: the host name and pid.
     #[arg(long, env = "MOCLOJER_INSTANCE")]
     instance: Option<String>,
-    /// `text` (default) or `json`.
-    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
-    /// Log filter, RUST_LOG syntax.
-    #[arg(long, env = "RUST_LOG")]
-    log_filter: Option<String>,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 fn probe(raw: &str) -> anyhow::Result<(String, Option<u16>)> {
@@ -114,9 +106,9 @@ fn config(args: Args) -> anyhow::Result<Config> {
         format!("{host}-{}", std::process::id())
     });
     Ok(Config {
-        database_url: args.database_url,
-        redis_url: args.redis_url,
-        redis_stream: args.redis_stream,
+        database: args.database.database_url,
+        relay_outbox: args.queue.redis_url.is_some(),
+        queue: args.queue.queue(),
         dns,
         paas_app_id: args.app_id,
         paas_config: digitalocean,
@@ -131,17 +123,6 @@ fn config(args: Args) -> anyhow::Result<Config> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    moclojer_telemetry::init(args.log_format, args.log_filter.as_deref())?;
-    let app = App::build(config(args)?).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("install the SIGTERM handler")?;
-    app.run(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        tracing::info!("stopping");
-    })
-    .await;
-    Ok(())
+    args.log.init()?;
+    moclojer_wiring::run_until_signalled::<App>(config(args)?).await
 }

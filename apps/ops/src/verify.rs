@@ -3,11 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use moclojer_ports::{HttpClient, HttpRequest};
-
-/// The header with which ops asks the mock server whether it serves a host (204) or not
-/// (404); the same name the mock server answers to.
-pub const PROBE_HEADER: &str = "x-moclojer-probe";
+use moclojer_ports::{HttpClient, HttpRequest, PROBE_HEADER};
 
 /// Asks `<scheme>://<host>[:port]/` with [`PROBE_HEADER`]: the name resolves through DNS
 /// (or to loopback for `*.localhost`), the proxy routes it, and the mock server says

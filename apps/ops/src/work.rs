@@ -10,18 +10,15 @@ use anyhow::Context;
 use moclojer_domain::{
     DnsStatus, Event, EventKind, Host, Mock, MockId, Publication, PublicationError,
 };
-use moclojer_ports::{DnsRecord, PortErrorKind, RecordKind, Scope};
+use moclojer_ports::{DnsRecord, PortErrorKind, PublicationChangeError, RecordKind, Scope};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::{Deps, Mode};
 
-/// How often a publication write is retried when someone else wrote it meanwhile.
-const SAVE_ATTEMPTS: usize = 5;
-
 /// What a piece of work did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub struct WorkDone {
     /// Hosts verified and marked published.
     pub published: usize,
     /// Hosts marked failed.
@@ -32,8 +29,8 @@ pub struct Outcome {
     pub reconciled: bool,
 }
 
-impl Outcome {
-    fn add(&mut self, other: Outcome) {
+impl WorkDone {
+    fn add(&mut self, other: WorkDone) {
         self.published += other.published;
         self.failed += other.failed;
         self.removed += other.removed;
@@ -46,13 +43,13 @@ impl Outcome {
 ///
 /// # Errors
 /// When the database or a provider fails (the event should then be retried).
-pub async fn handle(deps: &Deps, event: &Event) -> anyhow::Result<Outcome> {
+pub async fn handle(deps: &Deps, event: &Event) -> anyhow::Result<WorkDone> {
     match &event.kind {
         EventKind::DomainRequested { mock_id, .. } => provision(deps, *mock_id).await,
         EventKind::DomainRemoved { host } | EventKind::MockDeleted { host, .. } => {
             remove(deps, host).await
         }
-        _ => Ok(Outcome::default()),
+        _ => Ok(WorkDone::default()),
     }
 }
 
@@ -104,40 +101,37 @@ async fn ensure_host(deps: &Deps, host: &Host) -> anyhow::Result<()> {
     }
 }
 
-/// Loads the publication of `mock_id`, applies `change`, and saves it with a
-/// `publication.changed` event; when it changed meanwhile, starts again from the fresh one.
-/// `change` returning `Ok(false)` means there is nothing to write. Returns `false` when the
-/// mock is gone.
-async fn change_publication<F>(deps: &Deps, mock_id: MockId, change: F) -> anyhow::Result<bool>
+/// Applies `change` to the publication of `mock_id` and saves it with a
+/// `publication.changed` event, on a fresh read after a conflict (the one retry helper,
+/// [`moclojer_ports::change_publication`]). `change` returning `Ok(false)` means there is
+/// nothing to write. Returns `false` when the mock is gone.
+async fn change_publication<F>(deps: &Deps, mock_id: MockId, mut change: F) -> anyhow::Result<bool>
 where
-    F: Fn(&mut Publication) -> Result<bool, PublicationError>,
+    F: FnMut(&mut Publication) -> Result<bool, PublicationError>,
 {
-    for _ in 0..SAVE_ATTEMPTS {
-        let mut publication = match deps.publications.get(&Scope::System, mock_id).await {
-            Ok(publication) => publication,
-            Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e).context("read the publication"),
-        };
-        if !change(&mut publication).context("change the dns status")? {
-            return Ok(true);
-        }
-        let event = Event::new(
-            deps.ids.event_id(),
-            deps.clock.now(),
-            EventKind::PublicationChanged { mock_id },
-        );
-        match deps
-            .publications
-            .save(&Scope::System, &publication, &[event])
-            .await
-        {
-            Ok(_) => return Ok(true),
-            Err(e) if e.kind() == PortErrorKind::Conflict => {}
-            Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e).context("save the publication"),
-        }
+    let changed = moclojer_ports::change_publication(
+        deps.publications.as_ref(),
+        &Scope::System,
+        mock_id,
+        |publication| {
+            let event = || {
+                Event::new(
+                    deps.ids.event_id(),
+                    deps.clock.now(),
+                    EventKind::PublicationChanged { mock_id },
+                )
+            };
+            Ok::<_, PublicationError>(change(publication)?.then(|| vec![event()]))
+        },
+    )
+    .await;
+    match changed {
+        Ok(_) => Ok(true),
+        Err(PublicationChangeError::Port(e)) if e.kind() == PortErrorKind::NotFound => Ok(false),
+        Err(PublicationChangeError::Port(e)) => Err(e).context("save the publication"),
+        Err(PublicationChangeError::Refused(e)) => Err(e).context("change the dns status"),
+        Err(e @ PublicationChangeError::KeptChanging { .. }) => Err(e.into()),
     }
-    anyhow::bail!("the publication of {mock_id} kept changing")
 }
 
 /// Whether an enabled mock still has `host` (a failed read counts as yes: keep trying).
@@ -182,10 +176,10 @@ async fn verify(deps: &Deps, host: &Host) -> Result<(), String> {
 ///
 /// # Errors
 /// When the database or a provider fails.
-pub async fn provision(deps: &Deps, mock_id: MockId) -> anyhow::Result<Outcome> {
+pub async fn provision(deps: &Deps, mock_id: MockId) -> anyhow::Result<WorkDone> {
     let mock = match deps.mocks.get(&Scope::System, mock_id).await {
         Ok(mock) => mock,
-        Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(Outcome::default()),
+        Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(WorkDone::default()),
         Err(e) => return Err(e).with_context(|| format!("read mock {mock_id}")),
     };
     if !mock.enabled {
@@ -194,7 +188,7 @@ pub async fn provision(deps: &Deps, mock_id: MockId) -> anyhow::Result<Outcome> 
     provision_mock(deps, &mock).await
 }
 
-async fn provision_mock(deps: &Deps, mock: &Mock) -> anyhow::Result<Outcome> {
+async fn provision_mock(deps: &Deps, mock: &Mock) -> anyhow::Result<WorkDone> {
     let now = deps.clock.now();
     let found = change_publication(deps, mock.id, |p| match p.dns.status() {
         DnsStatus::Provisioning => Ok(false),
@@ -204,12 +198,12 @@ async fn provision_mock(deps: &Deps, mock: &Mock) -> anyhow::Result<Outcome> {
     })
     .await?;
     if !found {
-        return Ok(Outcome::default());
+        return Ok(WorkDone::default());
     }
     ensure_host(deps, &mock.host).await?;
     let verdict = verify(deps, &mock.host).await;
     let now = deps.clock.now();
-    let mut outcome = Outcome::default();
+    let mut outcome = WorkDone::default();
     match &verdict {
         Ok(()) => outcome.published = 1,
         Err(_) => outcome.failed = 1,
@@ -237,7 +231,7 @@ async fn provision_mock(deps: &Deps, mock: &Mock) -> anyhow::Result<Outcome> {
 ///
 /// # Errors
 /// When the database or a provider fails.
-pub async fn remove(deps: &Deps, host: &Host) -> anyhow::Result<Outcome> {
+pub async fn remove(deps: &Deps, host: &Host) -> anyhow::Result<WorkDone> {
     let current = match deps.mocks.find_by_host(&Scope::System, host).await {
         Ok(mock) => Some(mock),
         Err(e) if e.kind() == PortErrorKind::NotFound => None,
@@ -268,9 +262,9 @@ pub async fn remove(deps: &Deps, host: &Host) -> anyhow::Result<Outcome> {
         change_publication(deps, mock.id, |p| Ok(p.dns_removed(now))).await?;
     }
     tracing::info!(%host, "host removed");
-    Ok(Outcome {
+    Ok(WorkDone {
         removed: 1,
-        ..Outcome::default()
+        ..WorkDone::default()
     })
 }
 
@@ -291,7 +285,7 @@ fn under_zone<'a>(deps: &Deps, name: &'a str) -> Option<&'a str> {
 ///
 /// # Errors
 /// When the database, the lease store or a provider fails.
-pub async fn reconcile(deps: &Deps, holder: &str, lease_ttl: Duration) -> anyhow::Result<Outcome> {
+pub async fn reconcile(deps: &Deps, holder: &str, lease_ttl: Duration) -> anyhow::Result<WorkDone> {
     let lease = deps
         .leases
         .acquire_lease(crate::RECONCILE_LEASE, holder, lease_ttl)
@@ -299,11 +293,11 @@ pub async fn reconcile(deps: &Deps, holder: &str, lease_ttl: Duration) -> anyhow
         .context("take the reconcile lease")?;
     if lease.is_none() {
         tracing::debug!(holder, "another ops instance reconciles");
-        return Ok(Outcome::default());
+        return Ok(WorkDone::default());
     }
-    let mut outcome = Outcome {
+    let mut done = WorkDone {
         reconciled: true,
-        ..Outcome::default()
+        ..WorkDone::default()
     };
     let mocks = deps
         .mocks
@@ -318,75 +312,30 @@ pub async fn reconcile(deps: &Deps, holder: &str, lease_ttl: Duration) -> anyhow
         .into_iter()
         .map(|p| (p.mock_id, p))
         .collect();
-    let wanted: BTreeSet<&str> = mocks
-        .iter()
-        .filter(|m| m.enabled)
-        .map(|m| m.host.as_str())
-        .collect();
-
-    if deps.settings.mode == Mode::Wildcard {
-        ensure_wildcard(deps).await?;
-    }
-    let mut to_provision: Vec<Mock> = Vec::new();
-    if deps.settings.mode == Mode::PerHost {
-        let records = deps.dns.list_records().await.context("list the records")?;
-        let recorded: BTreeSet<&str> = records
-            .iter()
-            .filter(|r| r.ours && r.record.kind == RecordKind::Cname)
-            .map(|r| r.record.name.as_str())
-            .collect();
-        for record in records.iter().filter(|r| r.ours) {
-            let name = record.record.name.as_str();
-            if under_zone(deps, name).is_some() && !wanted.contains(name) {
-                deps.dns
-                    .delete_record(&record.id)
-                    .await
-                    .with_context(|| format!("delete the orphan record {name}"))?;
-                tracing::info!(name, "orphan record removed");
-                outcome.removed += 1;
-            }
+    let unverified = |mock: &Mock| {
+        publications
+            .get(&mock.id)
+            .is_none_or(|p| p.dns.status() != DnsStatus::Published)
+    };
+    let enabled = mocks.iter().filter(|m| m.enabled);
+    let to_provision: Vec<Mock> = match deps.settings.mode {
+        Mode::PerHost => {
+            let wanted = enabled.clone().map(|m| m.host.as_str()).collect();
+            let held = remove_orphans(deps, &wanted).await?;
+            done.removed += held.removed;
+            enabled
+                .filter(|m| held.lacks(m.host.as_str()) || unverified(m))
+                .cloned()
+                .collect()
         }
-        let domains = match &deps.paas {
-            Some(paas) => paas.list_domains().await.context("list the domains")?,
-            None => Vec::new(),
-        };
-        if let Some(paas) = &deps.paas {
-            for domain in &domains {
-                if under_zone(deps, domain).is_some() && !wanted.contains(domain.as_str()) {
-                    paas.remove_domain(domain)
-                        .await
-                        .with_context(|| format!("remove the orphan domain {domain}"))?;
-                    tracing::info!(domain, "orphan domain removed");
-                    outcome.removed += 1;
-                }
-            }
-        }
-        let domains: BTreeSet<&str> = domains.iter().map(String::as_str).collect();
-        for mock in mocks.iter().filter(|m| m.enabled) {
-            let host = mock.host.as_str();
-            let missing =
-                !recorded.contains(host) || (deps.paas.is_some() && !domains.contains(host));
-            let unverified = publications
-                .get(&mock.id)
-                .is_none_or(|p| p.dns.status() != DnsStatus::Published);
-            if missing || unverified {
-                to_provision.push(mock.clone());
-            }
-        }
-    } else {
         // wildcard and local: per host only verification
-        to_provision.extend(
-            mocks
-                .iter()
-                .filter(|m| {
-                    m.enabled
-                        && publications
-                            .get(&m.id)
-                            .is_none_or(|p| p.dns.status() != DnsStatus::Published)
-                })
-                .cloned(),
-        );
-    }
+        Mode::Wildcard | Mode::Local => {
+            if deps.settings.mode == Mode::Wildcard {
+                ensure_wildcard(deps).await?;
+            }
+            enabled.filter(|m| unverified(m)).cloned().collect()
+        }
+    };
     for mock in mocks.iter().filter(|m| !m.enabled) {
         if publications
             .get(&mock.id)
@@ -396,15 +345,78 @@ pub async fn reconcile(deps: &Deps, holder: &str, lease_ttl: Duration) -> anyhow
             change_publication(deps, mock.id, |p| Ok(p.dns_removed(now))).await?;
         }
     }
-    outcome.add(provision_all(deps, to_provision).await?);
-    Ok(outcome)
+    done.add(provision_all(deps, to_provision).await?);
+    Ok(done)
+}
+
+/// What the providers hold of ours after [`remove_orphans`].
+struct ProvidersHold {
+    /// The names of our CNAME records.
+    records: BTreeSet<String>,
+    /// The PaaS's domains, when there is a PaaS.
+    domains: Option<BTreeSet<String>>,
+    /// How many records and domains were removed.
+    removed: usize,
+}
+
+impl ProvidersHold {
+    /// Whether `host` lacks its record or its domain.
+    fn lacks(&self, host: &str) -> bool {
+        !self.records.contains(host)
+            || self
+                .domains
+                .as_ref()
+                .is_some_and(|domains| !domains.contains(host))
+    }
+}
+
+/// Removes every record of ours and every domain under the zone that no `wanted` host
+/// has (per-host mode); returns what the providers hold.
+async fn remove_orphans(deps: &Deps, wanted: &BTreeSet<&str>) -> anyhow::Result<ProvidersHold> {
+    let mut removed = 0;
+    let records = deps.dns.list_records().await.context("list the records")?;
+    for record in records.iter().filter(|r| r.ours) {
+        let name = record.record.name.as_str();
+        if under_zone(deps, name).is_some() && !wanted.contains(name) {
+            deps.dns
+                .delete_record(&record.id)
+                .await
+                .with_context(|| format!("delete the orphan record {name}"))?;
+            tracing::info!(name, "orphan record removed");
+            removed += 1;
+        }
+    }
+    let mut domains = None;
+    if let Some(paas) = &deps.paas {
+        let listed = paas.list_domains().await.context("list the domains")?;
+        for domain in &listed {
+            if under_zone(deps, domain).is_some() && !wanted.contains(domain.as_str()) {
+                paas.remove_domain(domain)
+                    .await
+                    .with_context(|| format!("remove the orphan domain {domain}"))?;
+                tracing::info!(domain, "orphan domain removed");
+                removed += 1;
+            }
+        }
+        domains = Some(listed.into_iter().collect());
+    }
+    let records = records
+        .into_iter()
+        .filter(|r| r.ours && r.record.kind == RecordKind::Cname)
+        .map(|r| r.record.name)
+        .collect();
+    Ok(ProvidersHold {
+        records,
+        domains,
+        removed,
+    })
 }
 
 /// Provisions `mocks`, `settings.concurrency` at a time.
 ///
 /// # Errors
 /// The first failure, after every started task has finished.
-pub(crate) async fn provision_all(deps: &Deps, mocks: Vec<Mock>) -> anyhow::Result<Outcome> {
+pub(crate) async fn provision_all(deps: &Deps, mocks: Vec<Mock>) -> anyhow::Result<WorkDone> {
     let permits = Arc::new(Semaphore::new(deps.settings.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for mock in mocks {
@@ -415,7 +427,7 @@ pub(crate) async fn provision_all(deps: &Deps, mocks: Vec<Mock>) -> anyhow::Resu
             provision_mock(&deps, &mock).await
         });
     }
-    let mut outcome = Outcome::default();
+    let mut outcome = WorkDone::default();
     let mut first_error = None;
     while let Some(done) = tasks.join_next().await {
         match done.context("a provisioning task failed")? {

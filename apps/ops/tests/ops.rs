@@ -10,10 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use moclojer_domain::{DnsState, Event, EventKind, Mock, Publication};
 use moclojer_memory::{InMemoryDatabase, InMemoryDns, InMemoryPaas};
-use moclojer_ops::{Deps, Mode, PROBE_HEADER, Settings, Verifier, handle, reconcile};
+use moclojer_ops::{Deps, Mode, Settings, Verifier, handle, reconcile};
 use moclojer_ports::{
-    DnsProvider, DnsRecord, HttpClient, HttpRequest, HttpResponse, PaasProvider, PortError,
-    PortResult, RandomIds, RecordKind, Scope, SystemClock,
+    DnsProvider, DnsRecord, HttpClient, HttpRequest, HttpResponse, PROBE_HEADER, PaasProvider,
+    PortError, PortResult, RandomIds, RecordKind, Scope, SystemClock,
 };
 use moclojer_testkit::{Fixture, Repos};
 

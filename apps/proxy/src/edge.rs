@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use moclojer_domain::{Host, REAL_IP_HEADER, TrustedProxies, Zone};
+use moclojer_domain::{Host, TrustedProxies, Zone};
+use moclojer_ports::REAL_IP_HEADER;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::{ErrorType, OrErr as _};
 
@@ -296,28 +297,13 @@ impl Edge {
         header: &RequestHeader,
         origin: Option<&Origin<'_>>,
     ) -> pingora::Result<Box<RequestHeader>> {
-        // Most requests carry none of the dropped fields: look before collecting the names
-        // a `Connection` field adds to them.
-        let dropped = |name: &str| HOP_BY_HOP.contains(&name) || NOT_PASSED_ON.contains(&name);
-        let named: Vec<String> = if header.headers.keys().any(|k| dropped(k.as_str())) {
-            header
-                .headers
-                .get_all(http::header::CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(|name| name.trim().to_ascii_lowercase())
-                .filter(|name| !name.is_empty())
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let named = named_by_connection(header);
         let passed_on = |name: &HeaderName| {
             let name = name.as_str();
             // The framing fields stay: they describe the body that follows. The forwarding
             // fields the proxy sets are left out here and written below.
             matches!(name, "content-length" | "transfer-encoding" | "host")
-                || !(dropped(name)
+                || !(is_dropped(name)
                     || named.iter().any(|n| n == name)
                     || name == X_FORWARDED_PROTO.as_str()
                     || (origin.is_some() && name == X_FORWARDED_FOR.as_str()))
@@ -334,22 +320,7 @@ impl Edge {
         }
         let mut https = false;
         if let Some(origin) = origin {
-            let mut earlier = header
-                .headers
-                .get_all(X_FORWARDED_FOR)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .peekable();
-            let chain = if earlier.peek().is_none() {
-                origin.peer.value.clone()
-            } else {
-                let mut chain = earlier.collect::<Vec<_>>().join(", ").into_bytes();
-                chain.extend_from_slice(b", ");
-                chain.extend_from_slice(origin.peer.value.as_bytes());
-                HeaderValue::try_from(chain)
-                    .or_err(ErrorType::InvalidHTTPHeader, "X-Forwarded-For")?
-            };
-            headers.append(X_FORWARDED_FOR, chain);
+            headers.append(X_FORWARDED_FOR, forwarded_for(header, origin)?);
             headers.append(X_REAL_IP, origin.client_value()?);
             https = origin.https;
         }
@@ -364,22 +335,7 @@ impl Edge {
                 HeaderValue::from_static("upgrade"),
             );
         }
-
-        let mut parts = http::Request::builder()
-            .method(header.method.clone())
-            .uri(header.uri.clone())
-            .version(header.version)
-            .body(())
-            .or_err(ErrorType::InvalidHTTPHeader, "request line")?
-            .into_parts()
-            .0;
-        parts.headers = headers;
-        let mut upstream = Box::new(RequestHeader::from(parts));
-        // A target the URI does not reproduce (absolute-form, not UTF-8) goes on verbatim.
-        if upstream.raw_path() != header.raw_path() {
-            upstream.set_raw_path(header.raw_path())?;
-        }
-        Ok(upstream)
+        with_request_line(header, headers)
     }
 
     /// The response header the client gets: the upstream's, less its hop-by-hop fields
@@ -413,6 +369,72 @@ impl Edge {
         client.set_reason_phrase(response.get_reason_phrase())?;
         Ok(client)
     }
+}
+
+/// Whether a request field is never passed on: hop-by-hop, or one the proxy's own say
+/// replaces.
+#[inline]
+fn is_dropped(name: &str) -> bool {
+    HOP_BY_HOP.contains(&name) || NOT_PASSED_ON.contains(&name)
+}
+
+/// The fields the request's `Connection` fields name, lowercased: hop-by-hop too. Most
+/// requests carry none of the dropped fields: look before collecting the names.
+#[inline]
+fn named_by_connection(header: &RequestHeader) -> Vec<String> {
+    if !header.headers.keys().any(|k| is_dropped(k.as_str())) {
+        return Vec::new();
+    }
+    header
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// The request's `X-Forwarded-For` with the peer's address appended.
+#[inline]
+fn forwarded_for(header: &RequestHeader, origin: &Origin<'_>) -> pingora::Result<HeaderValue> {
+    let mut earlier = header
+        .headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .peekable();
+    if earlier.peek().is_none() {
+        return Ok(origin.peer.value.clone());
+    }
+    let mut chain = earlier.collect::<Vec<_>>().join(", ").into_bytes();
+    chain.extend_from_slice(b", ");
+    chain.extend_from_slice(origin.peer.value.as_bytes());
+    HeaderValue::try_from(chain).or_err(ErrorType::InvalidHTTPHeader, "X-Forwarded-For")
+}
+
+/// The request header made of the client's request line and `headers`. A target the URI
+/// does not reproduce (absolute-form, not UTF-8) goes on verbatim.
+#[inline]
+fn with_request_line(
+    header: &RequestHeader,
+    headers: HeaderMap,
+) -> pingora::Result<Box<RequestHeader>> {
+    let mut parts = http::Request::builder()
+        .method(header.method.clone())
+        .uri(header.uri.clone())
+        .version(header.version)
+        .body(())
+        .or_err(ErrorType::InvalidHTTPHeader, "request line")?
+        .into_parts()
+        .0;
+    parts.headers = headers;
+    let mut upstream = Box::new(RequestHeader::from(parts));
+    if upstream.raw_path() != header.raw_path() {
+        upstream.set_raw_path(header.raw_path())?;
+    }
+    Ok(upstream)
 }
 
 /// The proxy's own answer: a small JSON body, `Retry-After` when given, and

@@ -33,13 +33,16 @@
 //!
 //! # Running it, and embedding it
 //!
-//! [`serve`] runs the proxy on the caller's tokio runtime (multi-threaded) until a stop
-//! future completes, then shuts down gracefully: it stops accepting, lets requests in flight
-//! finish (closing their connections after them; idle kept-alive connections close at
-//! once), and after [`Config::grace`] drops whatever is left. [`serve_with_admin`] adds the
-//! platform's health checks (`/livez`, `/readyz`) on a listener of their own, and on a stop
-//! fails `/readyz` first and keeps serving for [`Config::drain_delay`]. The binary `moclojer-proxy`
-//! wraps it with flags. The all-in-one can run it beside the embedded foss:
+//! [`App`] is the proxy as a service: [`App::build`] binds [`Config::addr`] (and
+//! [`Config::admin_addr`], the platform's health checks, `/livez` and `/readyz`, on a
+//! listener of their own), and [`App::run`] serves on the caller's tokio runtime
+//! (multi-threaded) until a stop future completes, then shuts down gracefully: it stops
+//! accepting, lets requests in flight finish (closing their connections after them; idle
+//! kept-alive connections close at once), and after [`Config::grace`] drops whatever is
+//! left. With the admin listener, a stop fails `/readyz` first and keeps serving for
+//! [`Config::drain_delay`]. The binary `moclojer-proxy` wraps it with flags. [`serve`] runs
+//! the proxy, without admin endpoints, on a listener the caller has bound; the all-in-one
+//! runs it so beside the embedded foss:
 //!
 //! ```ignore
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
@@ -50,7 +53,7 @@
 //! ```
 //!
 //! It does not use pingora's `Server` (its own runtimes, threads and Unix signal handling)
-//! nor its `HttpProxy`: the accept loop here hands each connection to a relay built on
+//! nor its `HttpProxy`: the accept loop here hands each connection to a forwarder built on
 //! pingora's HTTP/1 sessions, with a pool of upstream connections, and the health check
 //! runs as a task. So it needs no thread of its own, binds to port 0 in tests, stops on
 //! any future, and spends about two thirds of `HttpProxy`'s CPU per request.
@@ -58,12 +61,13 @@
 //! Plain HTTP/1.1 only: TLS, if any, ends before it.
 
 mod admin;
+mod app;
 mod deadline;
 mod discovery;
 mod edge;
+mod forward;
 mod limit;
 mod pool;
-mod relay;
 mod server;
 mod slots;
 
@@ -72,12 +76,18 @@ use std::time::Duration;
 
 use moclojer_domain::{TrustedProxies, Zone};
 
+pub use app::App;
 pub use limit::RateLimit;
-pub use server::{serve, serve_with_admin};
+pub use server::serve;
 
 /// Everything the proxy needs; [`Config::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where [`App`] listens for the mock hosts; [`serve`] is given its listener instead.
+    pub addr: SocketAddr,
+    /// Where [`App`] answers `/livez` and `/readyz` for the platform's health checks, on a
+    /// listener of its own; none (the default) for no admin endpoints.
+    pub admin_addr: Option<SocketAddr>,
     /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
     pub zone: Zone,
     /// The foss servers requests go to, by address. With [`Config::upstream_names`], at
@@ -131,12 +141,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults, for these upstreams: zone `localhost`, a health check every second, a
-    /// 1 s connect timeout, 30 s upstream timeout, 10 s header timeout, 60 s keep-alive,
-    /// 32 KiB of header, 4 MiB of body, 100 requests/s per host with bursts of 200, 10 s
-    /// of grace, 10,000 connections (none per client) and 1,000 requests per connection.
+    /// The defaults, for these upstreams: listening on 127.0.0.1:8000 with no admin
+    /// endpoints, zone `localhost`, a health check every second, a 1 s connect timeout,
+    /// 30 s upstream timeout, 10 s header timeout, 60 s keep-alive, 32 KiB of header,
+    /// 4 MiB of body, 100 requests/s per host with bursts of 200, 10 s of grace, 10,000
+    /// connections (none per client) and 1,000 requests per connection.
     pub fn new(upstreams: Vec<SocketAddr>) -> Self {
         Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            admin_addr: None,
             #[allow(clippy::expect_used, reason = "a constant, valid zone")]
             zone: Zone::parse("localhost").expect("localhost is a zone"),
             upstreams,
@@ -157,6 +170,15 @@ impl Config {
             drain_delay: Duration::ZERO,
             trusted_fronts: TrustedProxies::none(),
         }
+    }
+
+    /// [`ProxyError::NoUpstreams`] when [`Config::upstreams`] and [`Config::upstream_names`]
+    /// are both empty.
+    fn ensure_upstreams(&self) -> Result<(), ProxyError> {
+        if self.upstreams.is_empty() && self.upstream_names.is_empty() {
+            return Err(ProxyError::NoUpstreams);
+        }
+        Ok(())
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `moclojer-proxy` binary: flags and environment in, [`moclojer_proxy::serve`] out,
+//! The `moclojer-proxy` binary: flags and environment in, [`moclojer_proxy::App`] out,
 //! until SIGINT or SIGTERM, then a graceful stop.
 
 use std::net::SocketAddr;
@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use moclojer_domain::{TrustedProxies, Zone};
-use moclojer_proxy::{Config, RateLimit};
-use moclojer_telemetry::LogFormat;
+use moclojer_proxy::{App, Config, RateLimit};
+use moclojer_wiring::LogArgs;
 
 /// pingora allocates and frees buffers on every request; glibc's malloc spent about a
 /// fifth of the proxy's time on them (`cargo xtask bench proxy`).
@@ -99,12 +99,9 @@ struct Args {
     /// Worker threads (default: one per core).
     #[arg(long, env = "MOCLOJER_THREADS")]
     threads: Option<usize>,
-    /// `text` (default) or `json` (one object per line, for log shipping).
-    #[arg(long, env = "MOCLOJER_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
-    /// Log filter, RUST_LOG syntax. Access lines are on `moclojer_proxy::access`.
-    #[arg(long, env = "RUST_LOG")]
-    log_filter: Option<String>,
+    /// The log flags; access lines are on `moclojer_proxy::access`.
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// An `--upstream`: an address, or a name to resolve.
@@ -138,6 +135,8 @@ fn config(args: &Args) -> anyhow::Result<Config> {
         Upstream::Name(_) => None,
     });
     let mut config = Config::new(addresses.collect());
+    config.addr = args.addr;
+    config.admin_addr = args.admin_addr;
     config.upstream_names = args
         .upstreams
         .iter()
@@ -170,60 +169,20 @@ fn config(args: &Args) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn stop_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops");
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    moclojer_telemetry::init(args.log_format, args.log_filter.as_deref()).context("logging")?;
+    args.log.init().context("logging")?;
     let config = config(&args)?;
+    runtime(args.threads)?.block_on(moclojer_wiring::run_until_signalled::<App>(config))
+}
+
+/// A multi-threaded runtime with `threads` workers, by default one per core.
+fn runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = args.threads {
+    if let Some(threads) = threads {
         runtime.worker_threads(threads.max(1));
     }
-    let runtime = runtime.enable_all().build().context("tokio runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .with_context(|| format!("listen on {}", args.addr))?;
-        let address = listener.local_addr()?;
-        tracing::info!(
-            upstreams = ?config.upstreams,
-            upstream_names = ?config.upstream_names,
-            zone = %config.zone,
-            "moclojer-proxy listening on http://{address}"
-        );
-        let admin = match args.admin_addr {
-            Some(addr) => {
-                let admin = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("listen on {addr} (admin)"))?;
-                tracing::info!(
-                    "moclojer-proxy health checks on http://{}/readyz",
-                    admin.local_addr()?
-                );
-                Some(admin)
-            }
-            None => None,
-        };
-        moclojer_proxy::serve_with_admin(listener, admin, config, stop_signal()).await?;
-        anyhow::Ok(())
-    })
+    runtime.enable_all().build().context("tokio runtime")
 }
 
 #[cfg(test)]

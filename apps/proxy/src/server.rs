@@ -1,30 +1,34 @@
 //! The accept loop: admits clients under the connection caps, hands each connection to the
-//! [`relay`](crate::relay), runs the upstream health check, and stops gracefully.
+//! [`forwarder`](crate::forward), runs the upstream health check, and stops gracefully.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use moclojer_domain::HEALTH_CHECK_HOST;
+use moclojer_ports::HEALTH_CHECK_HOST;
 use pingora::lb::health_check::HttpHealthCheck;
 use pingora::lb::selection::RoundRobin;
 use pingora::lb::{Backends, LoadBalancer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::admin::{self, Health};
 use crate::discovery::Upstreams;
 use crate::edge::{Edge, EdgeLimits};
+use crate::forward::{Forwarder, serve_client};
 use crate::limit::Limiter;
 use crate::pool::Pool;
-use crate::relay::{self, Relay};
 use crate::slots::Slots;
 use crate::{Config, ProxyError};
 
 /// Runs the proxy on `listener` until `stop` completes, then shuts down gracefully: no new
 /// connections, requests in flight finish within [`Config::grace`] (their connections close
 /// after them), idle connections close at once. Returns when every connection is closed.
+/// [`Config::addr`] and [`Config::admin_addr`] play no part: the caller has bound the
+/// listener, and there are no admin endpoints (an [`App`](crate::App) has them).
 ///
 /// Runs on the caller's tokio runtime, which must be multi-threaded; see the crate docs for
 /// embedding.
@@ -44,34 +48,14 @@ where
 ///
 /// # Errors
 /// [`ProxyError::NoUpstreams`] when the configuration names no upstream.
-pub async fn serve_with_admin<F>(
+pub(crate) async fn serve_with_admin(
     listener: TcpListener,
     admin: Option<TcpListener>,
     config: Config,
-    stop: F,
-) -> Result<(), ProxyError>
-where
-    F: Future<Output = ()> + Send,
-{
-    if config.upstreams.is_empty() && config.upstream_names.is_empty() {
-        return Err(ProxyError::NoUpstreams);
-    }
-    let mut upstreams =
-        LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(Upstreams {
-            fixed: config.upstreams.clone(),
-            names: config.upstream_names.clone(),
-        })));
-    if let Err(e) = upstreams.update().await {
-        // Nothing resolved yet: requests get 503 until a later round finds an upstream.
-        tracing::warn!(error = %e, "no upstream yet");
-    }
-    if !config.upstream_names.is_empty() {
-        upstreams.update_frequency = Some(config.resolve_interval);
-    }
-    upstreams.set_health_check(health_check(&config));
-    upstreams.health_check_frequency = Some(config.health_check_interval);
-    upstreams.parallel_health_check = true;
-    let upstreams = Arc::new(upstreams);
+    stop: impl Future<Output = ()>,
+) -> Result<(), ProxyError> {
+    config.ensure_upstreams()?;
+    let upstreams = Arc::new(upstreams(&config).await);
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let health = tokio::spawn({
@@ -90,7 +74,58 @@ where
         tokio::spawn(admin::serve(admin, state, admin_closed))
     });
 
-    let relay = Arc::new(Relay {
+    let mut connections = Connections {
+        forwarder: Arc::new(forwarder(&config, upstreams)),
+        slots: Slots::new(
+            config.max_connections,
+            config.max_connections_per_client.unwrap_or(usize::MAX),
+        ),
+        shutdown,
+        tasks: JoinSet::new(),
+    };
+    connections
+        .accept_until_stopped(&listener, stop, &stopping, config.drain_delay)
+        .await;
+    drop(listener);
+    connections.drain(&shutdown_tx, config.grace).await;
+
+    if health.await.is_err() {
+        tracing::warn!("the health check task failed");
+    }
+    admin_closed_tx.send_replace(true);
+    if let Some(admin) = admin
+        && admin.await.is_err()
+    {
+        tracing::warn!("the admin listener failed");
+    }
+    tracing::info!("proxy stopped");
+    Ok(())
+}
+
+/// The upstreams, looked up once now (names again every [`Config::resolve_interval`]) and
+/// health-checked every [`Config::health_check_interval`] once running.
+async fn upstreams(config: &Config) -> LoadBalancer<RoundRobin> {
+    let mut upstreams =
+        LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(Upstreams {
+            fixed: config.upstreams.clone(),
+            names: config.upstream_names.clone(),
+        })));
+    if let Err(e) = upstreams.update().await {
+        // Nothing resolved yet: requests get 503 until a later round finds an upstream.
+        tracing::warn!(error = %e, "no upstream yet");
+    }
+    if !config.upstream_names.is_empty() {
+        upstreams.update_frequency = Some(config.resolve_interval);
+    }
+    upstreams.set_health_check(health_check(config));
+    upstreams.health_check_frequency = Some(config.health_check_interval);
+    upstreams.parallel_health_check = true;
+    upstreams
+}
+
+/// What every client connection forwards requests with, as `config` says.
+fn forwarder(config: &Config, upstreams: Arc<LoadBalancer<RoundRobin>>) -> Forwarder {
+    Forwarder {
         edge: Edge::new(
             config.zone.clone(),
             config.rate_limit.map(Limiter::new),
@@ -107,90 +142,109 @@ where
         header_timeout: config.header_timeout,
         keepalive_seconds: config.keepalive_seconds.max(1),
         max_requests_per_connection: config.max_requests_per_connection.max(1),
-    });
+    }
+}
 
-    let slots = Slots::new(
-        config.max_connections,
-        config.max_connections_per_client.unwrap_or(usize::MAX),
-    );
-    let mut connections = JoinSet::new();
-    let mut stop = std::pin::pin!(stop);
-    // Set once `stop` completes: when to stop accepting.
-    let mut drain_until: Option<tokio::time::Instant> = None;
-    loop {
-        tokio::select! {
-            () = &mut stop, if drain_until.is_none() => {
-                stopping.store(true, Ordering::Release);
-                if config.drain_delay.is_zero() {
-                    break;
-                }
-                tracing::info!(
-                    delay = ?config.drain_delay,
-                    "proxy stopping: not ready, still serving while balancers notice"
-                );
-                drain_until = Some(tokio::time::Instant::now() + config.drain_delay);
-            }
-            () = sleep_until(drain_until), if drain_until.is_some() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => match slots.admit(peer.ip()) {
-                    Ok(slot) => {
-                        let connection =
-                            relay::connection(Arc::clone(&relay), tcp, Some(peer), shutdown.clone());
-                        connections.spawn(async move {
-                            connection.await;
-                            // Its place under the caps is free once it has closed.
-                            drop(slot);
-                        });
+/// The client connections: admitted under the caps, each served on a task of its own.
+struct Connections {
+    forwarder: Arc<Forwarder>,
+    slots: Slots,
+    /// Turns true once the proxy stops accepting.
+    shutdown: watch::Receiver<bool>,
+    /// One per open connection.
+    tasks: JoinSet<()>,
+}
+
+impl Connections {
+    /// Accepts connections until `stop` completes and [`Config::drain_delay`] has passed
+    /// after it; `stopping` is set as soon as `stop` completes.
+    async fn accept_until_stopped(
+        &mut self,
+        listener: &TcpListener,
+        stop: impl Future<Output = ()>,
+        stopping: &AtomicBool,
+        drain_delay: Duration,
+    ) {
+        let mut stop = std::pin::pin!(stop);
+        // Set once `stop` completes: when to stop accepting.
+        let mut drain_until: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                () = &mut stop, if drain_until.is_none() => {
+                    stopping.store(true, Ordering::Release);
+                    if drain_delay.is_zero() {
+                        break;
                     }
-                    Err(full) => {
-                        tracing::info!(
-                            target: "moclojer_proxy::access",
-                            client = %peer.ip(),
-                            limit = ?full,
-                            "connection turned away"
-                        );
-                        slots.turn_away(tcp, full);
+                    tracing::info!(
+                        delay = ?drain_delay,
+                        "proxy stopping: not ready, still serving while balancers notice"
+                    );
+                    drain_until = Some(tokio::time::Instant::now() + drain_delay);
+                }
+                () = sleep_until(drain_until), if drain_until.is_some() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => self.admit(tcp, peer),
+                    Err(e) => {
+                        // Out of descriptors and the like: wait a moment rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                Err(e) => {
-                    // Out of descriptors and the like: wait a moment rather than spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+            }
         }
     }
 
-    drop(listener);
-    tracing::info!(
-        connections = connections.len(),
-        "proxy stopping: draining connections"
-    );
-    // Wakes connections parked between requests; they close without another request.
-    shutdown_tx.send_replace(true);
-    let drained = tokio::time::timeout(config.grace, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            connections = connections.len(),
-            "grace period over: closing the remaining connections"
+    /// Serves a just-accepted connection on a task of its own, or turns it away when the
+    /// caps are reached.
+    fn admit(&mut self, tcp: TcpStream, peer: SocketAddr) {
+        match self.slots.admit(peer.ip()) {
+            Ok(slot) => {
+                let connection = serve_client(
+                    Arc::clone(&self.forwarder),
+                    tcp,
+                    Some(peer),
+                    self.shutdown.clone(),
+                );
+                self.tasks.spawn(async move {
+                    connection.await;
+                    // Its place under the caps is free once it has closed.
+                    drop(slot);
+                });
+            }
+            Err(full) => {
+                tracing::info!(
+                    target: "moclojer_proxy::access",
+                    client = %peer.ip(),
+                    limit = ?full,
+                    "connection turned away"
+                );
+                self.slots.turn_away(tcp, full);
+            }
+        }
+    }
+
+    /// Once no longer accepting: wakes connections parked between requests, which close
+    /// without another request, and waits up to `grace` for the others; then drops the
+    /// remaining ones.
+    async fn drain(&mut self, shutdown: &watch::Sender<bool>, grace: Duration) {
+        tracing::info!(
+            connections = self.tasks.len(),
+            "proxy stopping: draining connections"
         );
-        connections.shutdown().await;
+        shutdown.send_replace(true);
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                connections = self.tasks.len(),
+                "grace period over: closing the remaining connections"
+            );
+            self.tasks.shutdown().await;
+        }
     }
-    if health.await.is_err() {
-        tracing::warn!("the health check task failed");
-    }
-    admin_closed_tx.send_replace(true);
-    if let Some(admin) = admin
-        && admin.await.is_err()
-    {
-        tracing::warn!("the admin listener failed");
-    }
-    tracing::info!("proxy stopped");
-    Ok(())
 }
 
 /// Completes at `at`, or never.
@@ -211,7 +265,7 @@ fn health_check(config: &Config) -> Box<HttpHealthCheck> {
     let timeout = config
         .connect_timeout
         .min(config.health_check_interval)
-        .max(std::time::Duration::from_millis(10));
+        .max(Duration::from_millis(10));
     probe.peer_template.options.connection_timeout = Some(timeout);
     probe.peer_template.options.read_timeout = Some(timeout);
     probe.peer_template.options.total_connection_timeout = Some(timeout);

@@ -12,7 +12,8 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use moclojer_proxy::{Config, ProxyError, RateLimit};
+use moclojer_proxy::{App, Config, ProxyError, RateLimit};
+use moclojer_wiring::{App as _, Resolver};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -118,7 +119,7 @@ fn special(
     let health = request
         .headers()
         .get("host")
-        .is_some_and(|h| h.as_bytes() == moclojer_domain::HEALTH_CHECK_HOST.as_bytes());
+        .is_some_and(|h| h.as_bytes() == moclojer_ports::HEALTH_CHECK_HOST.as_bytes());
     if health && id == "unready" {
         return answer
             .status(503)
@@ -178,38 +179,37 @@ impl Drop for Upstream {
 struct Proxy {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), ProxyError>>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Proxy {
     async fn start(config: Config) -> Self {
-        Self::start_with(config, None).await
+        Self::start_with(config).await.0
     }
 
     /// The proxy, and its admin endpoints on the returned address.
-    async fn start_with_admin(config: Config) -> (Self, SocketAddr) {
-        let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = admin.local_addr().unwrap();
-        (Self::start_with(config, Some(admin)).await, addr)
+    async fn start_with_admin(mut config: Config) -> (Self, SocketAddr) {
+        config.admin_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (proxy, admin) = Self::start_with(config).await;
+        (proxy, admin.expect("the admin listener is bound"))
     }
 
-    async fn start_with(config: Config, admin: Option<TcpListener>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+    /// An [`App`] on port 0, running until stopped, and where its admin endpoints listen
+    /// if anywhere.
+    async fn start_with(mut config: Config) -> (Self, Option<SocketAddr>) {
+        config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let app = App::build(config, &Resolver::default()).await.unwrap();
+        let (addr, admin) = (app.addr(), app.admin_addr());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(moclojer_proxy::serve_with_admin(
-            listener,
-            admin,
-            config,
-            async move {
-                stopped.await.ok();
-            },
-        ));
-        Self {
+        let task = tokio::spawn(app.run(async move {
+            stopped.await.ok();
+        }));
+        let proxy = Self {
             addr,
             stop: Some(stop),
             task: Some(task),
-        }
+        };
+        (proxy, admin)
     }
 
     async fn stop(&mut self) -> Duration {
@@ -809,6 +809,16 @@ async fn no_upstream_is_a_configuration_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let outcome = moclojer_proxy::serve(listener, Config::new(Vec::new()), async {}).await;
     assert!(matches!(outcome, Err(ProxyError::NoUpstreams)));
+}
+
+#[tokio::test]
+async fn an_app_without_upstreams_is_not_built() {
+    let outcome = App::build(Config::new(Vec::new()), &Resolver::default()).await;
+    let error = outcome.expect_err("no app without upstreams");
+    assert!(matches!(
+        error.downcast_ref::<ProxyError>(),
+        Some(ProxyError::NoUpstreams)
+    ));
 }
 
 /// A connection to the proxy from `client` (any 127.x.y.z address).

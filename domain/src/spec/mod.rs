@@ -22,6 +22,7 @@
 //! assert!(warnings.is_empty());
 //! ```
 
+mod cloud;
 mod edn;
 mod openapi;
 mod path;
@@ -35,6 +36,7 @@ mod tests;
 
 use std::fmt;
 
+pub use cloud::{AnyDestination, CloudCheck, DestinationPolicy};
 pub use path::{ParamType, PathError, PathPattern, Segment};
 
 use crate::{Diagnostic, MAX_SPEC_BYTES};

@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use moclojer_domain::{
-    CorrelationId, DnsStatus, Event, EventKind, Host, Mock, MockError, MockId, MockName,
-    Publication, Revision, SpecSource, SpecSourceError, User,
+    CorrelationId, EventKind, Host, Mock, MockError, MockId, MockName, Publication, Revision,
+    SpecSource, SpecSourceError, User,
 };
-use moclojer_ports::{PortErrorKind, Scope};
+use moclojer_ports::{PortErrorKind, PublicationChangeError, Scope, change_publication};
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
@@ -37,9 +37,6 @@ pub const STARTER_SPEC: &str = r#"- endpoint:
       body: >
         {"hello": "world"}
 "#;
-
-/// How often a publication write is tried again when the generator wrote it meanwhile.
-const PUBLICATION_ATTEMPTS: usize = 5;
 
 /// Mocks and their publication.
 #[derive(Debug, Clone)]
@@ -90,70 +87,57 @@ impl MocksApi {
         Ok(view)
     }
 
-    /// Loads the publication, applies `change`, and saves it with the events `change`
-    /// returns; when the generator saved it meanwhile, starts again from the fresh one.
-    /// `change` returning `None` means there is nothing to save.
+    /// Loads the publication, applies `change` (which returns the kinds of the events the
+    /// change implies; none means nothing to save), and saves it with those events; when
+    /// the generator or ops saved it meanwhile, starts again from the fresh one.
     async fn change_publication<F>(
         &self,
         scope: &Scope,
         mock_id: MockId,
-        change: F,
+        correlation: &CorrelationId,
+        mut change: F,
     ) -> ApiResult<Publication>
     where
-        F: Fn(&mut Publication) -> ApiResult<Option<Vec<Event>>>,
+        F: FnMut(&mut Publication) -> ApiResult<Vec<EventKind>>,
     {
         let state = &self.0;
-        for _ in 0..PUBLICATION_ATTEMPTS {
-            let mut publication = state
-                .publications
-                .get(scope, mock_id)
-                .await
-                .map_err(|e| ApiError::from_port(e, "mock"))?;
-            let Some(events) = change(&mut publication)? else {
-                return Ok(publication);
-            };
-            match state.publications.save(scope, &publication, &events).await {
-                Ok(saved) => return Ok(saved),
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(ApiError::from_port(e, "mock")),
-            }
+        let changed = change_publication(state.publications.as_ref(), scope, mock_id, |p| {
+            let kinds = change(p)?;
+            Ok(if kinds.is_empty() {
+                None
+            } else {
+                Some(
+                    kinds
+                        .into_iter()
+                        .map(|kind| state.event(kind, Some(correlation)))
+                        .collect(),
+                )
+            })
+        })
+        .await;
+        match changed {
+            Ok(change) => Ok(change.into_publication()),
+            Err(PublicationChangeError::Port(e)) => Err(ApiError::from_port(e, "mock")),
+            Err(PublicationChangeError::Refused(e)) => Err(e),
+            Err(PublicationChangeError::KeptChanging { .. }) => Err(ApiError::conflict(
+                "conflict",
+                "the publication keeps changing; try again",
+            )),
         }
-        Err(ApiError::conflict(
-            "conflict",
-            "the publication keeps changing; try again",
-        ))
     }
 
-    /// Asks for `mock`'s current revision to be served.
+    /// Asks for `mock`'s current revision to be served (the rules are the domain's:
+    /// nothing to do when it is live already, ops asked for the host when it has no DNS).
     async fn request_publish(
         &self,
         scope: &Scope,
         mock: &Mock,
         correlation: &CorrelationId,
     ) -> ApiResult<Publication> {
-        let state = &self.0;
-        self.change_publication(scope, mock.id, |p| {
-            if p.live_revision == Some(mock.revision)
-                && p.server.status() == moclojer_domain::ServerStatus::Published
-            {
-                return Ok(None);
-            }
-            p.request_publish(mock.revision, state.clock.now())
-                .map_err(|e| ApiError::conflict("stale_revision", e.to_string()))?;
-            let mut events = vec![state.event(
-                EventKind::PublicationChanged { mock_id: mock.id },
-                Some(correlation),
-            )];
-            if matches!(p.dns.status(), DnsStatus::Offline | DnsStatus::Failed) {
-                events.push(state.event(
-                    EventKind::DomainRequested {
-                        mock_id: mock.id,
-                        host: mock.host.clone(),
-                    },
-                    Some(correlation),
-                ));
-            }
-            Ok(Some(events))
+        let now = self.0.clock.now();
+        self.change_publication(scope, mock.id, correlation, |p| {
+            p.publish(mock.revision, &mock.host, now)
+                .map_err(|e| ApiError::conflict("stale_revision", e.to_string()))
         })
         .await
     }
@@ -407,21 +391,9 @@ impl MocksApi {
         let state = &self.0;
         let user = state.caller(&auth).await?;
         let mock = state.mock(&user, &id.0).await?;
-        let events = [
-            state.event(
-                EventKind::MockDeleted {
-                    mock_id: mock.id,
-                    host: mock.host.clone(),
-                },
-                Some(&correlation),
-            ),
-            state.event(
-                EventKind::DomainRemoved {
-                    host: mock.host.clone(),
-                },
-                Some(&correlation),
-            ),
-        ];
+        let events = mock
+            .deletion_events()
+            .map(|kind| state.event(kind, Some(&correlation)));
         state
             .mocks
             .delete(&Scope::User(user.id), mock.id, &events)
@@ -466,23 +438,10 @@ impl MocksApi {
         let mut mock = state.mock(&user, &id.0).await?;
         self.set_enabled(&scope, &mut mock, false, &correlation)
             .await?;
+        let now = state.clock.now();
         let publication = self
-            .change_publication(&scope, mock.id, |p| {
-                if !p.unpublish(state.clock.now()) {
-                    return Ok(None);
-                }
-                Ok(Some(vec![
-                    state.event(
-                        EventKind::PublicationChanged { mock_id: mock.id },
-                        Some(&correlation),
-                    ),
-                    state.event(
-                        EventKind::DomainRemoved {
-                            host: mock.host.clone(),
-                        },
-                        Some(&correlation),
-                    ),
-                ]))
+            .change_publication(&scope, mock.id, &correlation, |p| {
+                Ok(p.take_offline(&mock.host, now))
             })
             .await?;
         Ok(Json(PublicationView::from(&publication)))

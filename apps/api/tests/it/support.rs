@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use argon2::Params;
-use moclojer_api::{AuthMode, DatabaseChoice, MocksUrl, Passwords, State};
+use moclojer_api::{AuthMode, MocksUrl, Passwords, State};
 use moclojer_domain::Zone;
-use moclojer_ports::SystemClock;
+use moclojer_ports::{DatabasePorts, SystemClock};
 use moclojer_sqlite::SqliteDatabase;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -44,9 +44,8 @@ impl Api {
     /// An api signing in by `auth`, its state adjusted by `configure`.
     pub(crate) async fn start_full(auth: AuthMode, configure: impl FnOnce(&mut State)) -> Self {
         let database = SqliteDatabase::in_memory().await.expect("database");
-        let choice = DatabaseChoice::Sqlite(database.clone());
         let mut state = State::over(
-            choice.ports(),
+            DatabasePorts::of(&database),
             auth,
             Zone::parse("localhost").expect("zone"),
             MocksUrl {

@@ -301,3 +301,58 @@ pub(crate) async fn publish_path(api: SocketAddr, mocks: SocketAddr, handle: &st
     .await;
     live
 }
+
+/// The newest modification time of the workspace's sources (`.rs`, `.toml`, `.sql`, and
+/// `Cargo.lock`).
+pub(crate) fn newest_source() -> std::time::SystemTime {
+    fn walk(dir: &std::path::Path, newest: &mut std::time::SystemTime) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_dir() {
+                if name != "target" && !name.to_string_lossy().starts_with('.') {
+                    walk(&path, newest);
+                }
+            } else if (path
+                .extension()
+                .is_some_and(|e| e == "rs" || e == "toml" || e == "sql")
+                || name == "Cargo.lock")
+                && let Ok(modified) = entry.metadata().and_then(|m| m.modified())
+            {
+                *newest = (*newest).max(modified);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root");
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    walk(&root, &mut newest);
+    newest
+}
+
+/// The binary `name` of package `package`, next to this test. `cargo test --workspace`
+/// builds it with everything else; a run of this package alone may find it missing or
+/// older than the sources, and builds it then.
+pub(crate) fn binary(package: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::current_exe()
+        .expect("the test's path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target directory")
+        .to_path_buf();
+    let path = dir.join(name);
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    if built.is_none_or(|built| built < newest_source()) {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", package, "--bin", name])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "build {name}");
+    }
+    path
+}

@@ -12,13 +12,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_foss::{
-    CLOUD_POLL_INTERVAL, CloudError, CloudSource, EngineOptions, Outcome, SharedEngine,
+    CLOUD_POLL_INTERVAL, CloudError, CloudSource, EngineOptions, SharedEngine, StoreLook,
     empty_engine, follow, serve_cloud,
 };
 use moclojer_fs::FsObjectStore;
 use moclojer_memory::InMemoryObjectStore;
 use moclojer_ports::{ETag, Object, ObjectKey, ObjectMeta, ObjectStore, PortError, PortResult};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
@@ -54,7 +53,7 @@ fn manifest(generation: u64, config: &str, hosts: &[&str]) -> String {
     serde_json::json!({
         "generation": generation,
         "key": "moclojer.yml",
-        "checksum": hex::encode(Sha256::digest(config.as_bytes())),
+        "checksum": moclojer_ports::sha256_hex(config.as_bytes()),
         "bytes": config.len(),
         "hosts": hosts,
     })
@@ -272,7 +271,7 @@ async fn a_tenant_whose_part_is_invalid_keeps_its_previous_version() {
     let mut source = CloudSource::new(store.clone());
     publish(&*store, 2, &unified(&[(ALICE, "a2"), (BOB, "b2")])).await;
     let loaded = source.load_generation(&engine, &cloud(), &limits).await;
-    assert!(matches!(loaded, Ok(Outcome::Loaded(_))), "{loaded:?}");
+    assert!(matches!(loaded, Ok(StoreLook::Loaded(_))), "{loaded:?}");
 
     // Generation 3, compact JSON: bob's path has no slash, alice's word changed.
     let three = serde_json::json!([
@@ -281,7 +280,7 @@ async fn a_tenant_whose_part_is_invalid_keeps_its_previous_version() {
     ])
     .to_string();
     publish(&*store, 3, &three).await;
-    let Ok(Outcome::Loaded(loaded)) = source.load_generation(&engine, &cloud(), &limits).await
+    let Ok(StoreLook::Loaded(loaded)) = source.load_generation(&engine, &cloud(), &limits).await
     else {
         panic!("generation 3 loads");
     };
@@ -321,13 +320,13 @@ async fn a_manifest_that_does_not_move_forward_is_ignored() {
             "engine unchanged"
         );
         let again = source.load_generation(&engine, &cloud(), &limits).await;
-        assert!(matches!(again, Ok(Outcome::Unchanged)), "{again:?}");
+        assert!(matches!(again, Ok(StoreLook::Unchanged)), "{again:?}");
     }
     assert_eq!(word(&engine, ALICE).await.as_deref(), Some("five"));
 
     publish(&*store, 6, &unified(&[(ALICE, "six"), (BOB, "b")])).await;
     let result = source.load_generation(&engine, &cloud(), &limits).await;
-    assert!(matches!(result, Ok(Outcome::Loaded(_))), "{result:?}");
+    assert!(matches!(result, Ok(StoreLook::Loaded(_))), "{result:?}");
     assert_eq!(word(&engine, ALICE).await.as_deref(), Some("six"));
 }
 
@@ -338,7 +337,7 @@ async fn garbage_and_unusable_manifests_are_ignored_with_the_engine_unchanged() 
     let limits = Limits::default();
     let mut source = CloudSource::new(store.clone());
     let none = source.load_generation(&engine, &cloud(), &limits).await;
-    assert!(matches!(none, Ok(Outcome::NoManifest)), "{none:?}");
+    assert!(matches!(none, Ok(StoreLook::NoManifest)), "{none:?}");
     assert_eq!(status(&engine, ALICE).await, 404);
 
     publish(&*store, 1, &unified(&[(ALICE, "one"), (BOB, "b")])).await;
@@ -349,7 +348,7 @@ async fn garbage_and_unusable_manifests_are_ignored_with_the_engine_unchanged() 
     let serving = engine.load_full();
 
     let config = unified(&[(ALICE, "two"), (BOB, "b")]);
-    let sum = hex::encode(Sha256::digest(config.as_bytes()));
+    let sum = moclojer_ports::sha256_hex(config.as_bytes());
     let garbage = [
         "{\"generation\": 2, \"key\": ".to_owned(),
         "[1, 2, 3]".to_owned(),
@@ -380,7 +379,7 @@ async fn garbage_and_unusable_manifests_are_ignored_with_the_engine_unchanged() 
             "engine unchanged"
         );
         let again = source.load_generation(&engine, &cloud(), &limits).await;
-        assert!(matches!(again, Ok(Outcome::Unchanged)), "{again:?}");
+        assert!(matches!(again, Ok(StoreLook::Unchanged)), "{again:?}");
     }
 
     // A config larger than the limits is refused before it is read.
@@ -409,7 +408,7 @@ async fn garbage_and_unusable_manifests_are_ignored_with_the_engine_unchanged() 
 
     publish(&*store, 4, &config).await;
     let result = source.load_generation(&engine, &cloud(), &limits).await;
-    assert!(matches!(result, Ok(Outcome::Loaded(_))), "{result:?}");
+    assert!(matches!(result, Ok(StoreLook::Loaded(_))), "{result:?}");
     assert_eq!(word(&engine, ALICE).await.as_deref(), Some("two"));
 }
 
@@ -625,14 +624,14 @@ async fn the_generators_layout_reads_and_an_empty_generation_serves_nothing() {
     let mut source = CloudSource::new(store.clone());
     publish(&*store, 1, &generator_layout(&[(ALICE, "a1"), (BOB, "b1")])).await;
     let result = source.load_generation(&engine, &cloud(), &limits).await;
-    assert!(matches!(result, Ok(Outcome::Loaded(_))), "{result:?}");
+    assert!(matches!(result, Ok(StoreLook::Loaded(_))), "{result:?}");
     assert_eq!(word(&engine, ALICE).await.as_deref(), Some("a1"));
     assert_eq!(word(&engine, BOB).await.as_deref(), Some("b1"));
 
     publish(&*store, 2, &generator_layout(&[])).await;
     let result = source.load_generation(&engine, &cloud(), &limits).await;
     assert!(
-        matches!(&result, Ok(Outcome::Loaded(l)) if l.endpoints == 0),
+        matches!(&result, Ok(StoreLook::Loaded(l)) if l.endpoints == 0),
         "{result:?}"
     );
     assert_eq!(status(&engine, ALICE).await, 404);
@@ -650,7 +649,7 @@ async fn the_probe_header_tells_served_hosts_from_others() {
     let probe = |host: &str, path: &str| {
         Req::get(path)
             .host(host)
-            .header(moclojer_foss::PROBE_HEADER, "1")
+            .header(moclojer_ports::PROBE_HEADER, "1")
     };
     assert_eq!(
         send(&cloud, probe("hello-alice.localhost", "/"))

@@ -5,11 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use moclojer_domain::spec::AnyDestination;
 use moclojer_domain::{Mock, MockId, Publication, Revision, SpecSource, Workspace};
-use moclojer_generator::{CONFIG_KEY, Deps, MANIFEST_KEY, Manifest};
+use moclojer_generator::Deps;
 use moclojer_memory::{InMemoryDatabase, InMemoryObjectStore};
 use moclojer_ports::{
-    ETag, Object, ObjectKey, ObjectMeta, ObjectStore, PortErrorKind, PortResult, RandomIds, Scope,
+    CONFIG_KEY, ETag, MANIFEST_KEY, Manifest, Object, ObjectKey, ObjectMeta, ObjectStore,
+    PortErrorKind, PortResult, RandomIds, Scope,
 };
 use moclojer_testkit::{Fixture, ManualClock, Repos};
 use serde_json::Value;
@@ -82,6 +84,7 @@ impl World {
             clock: Arc::new(ManualClock::new(fx.now)),
             ids: Arc::new(RandomIds),
             limits: moclojer_domain::spec::Limits::default(),
+            destinations: Arc::new(AnyDestination),
         };
         Self {
             fx,
@@ -187,7 +190,7 @@ impl World {
 
     pub(crate) async fn manifest(&self) -> Manifest {
         let object = self.object(MANIFEST_KEY).await.expect("a manifest");
-        Manifest::from_json(&object.bytes).expect("a manifest")
+        Manifest::parse(&object.bytes).expect("a manifest")
     }
 
     /// The unified config's items.

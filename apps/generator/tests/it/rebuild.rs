@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use moclojer_domain::{
     DnsStatus, Event, EventKind, MockId, Publication, Revision, ServerState, ServerStatus, spec,
 };
-use moclojer_generator::{CONFIG_KEY, Deps, MANIFEST_KEY, mock_key, rebuild};
+use moclojer_generator::{Deps, rebuild};
 use moclojer_memory::InMemoryObjectStore;
-use moclojer_ports::{ObjectStore, PortResult, PublicationRepository, Scope};
-use sha2::{Digest, Sha256};
+use moclojer_ports::{
+    CONFIG_KEY, MANIFEST_KEY, ObjectStore, PortResult, PublicationRepository, Scope, mock_key,
+};
 
 use crate::helpers::{World, item_hosts, items, key};
 
@@ -38,11 +39,8 @@ async fn a_publish_serves_the_mock_at_its_host() {
 
     let manifest = world.manifest().await;
     assert_eq!(manifest.generation, 1);
-    assert_eq!(manifest.key, CONFIG_KEY);
-    assert_eq!(
-        manifest.checksum,
-        hex::encode(Sha256::digest(&config.bytes))
-    );
+    assert_eq!(manifest.key.as_str(), CONFIG_KEY);
+    assert_eq!(manifest.checksum, moclojer_ports::sha256_hex(&config.bytes));
     assert_eq!(manifest.bytes, config.bytes.len() as u64);
     assert_eq!(
         manifest.hosts,
@@ -418,7 +416,9 @@ async fn a_publication_that_keeps_changing_waits_for_the_next_rebuild() {
     let world = World::new();
     let workspace = world.workspace().await;
     let mock = world.published_mock(&workspace, "busy").await;
-    let outcome = rebuild(&meddled(&world, 2)).await.unwrap();
+    let outcome = rebuild(&meddled(&world, moclojer_ports::PUBLICATION_SAVE_ATTEMPTS))
+        .await
+        .unwrap();
     assert_eq!((outcome.published, outcome.hosts), (0, 0));
     assert_eq!(
         world.publication(mock.id).await.server.status(),

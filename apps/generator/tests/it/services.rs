@@ -8,8 +8,10 @@
 use std::time::Duration;
 
 use moclojer_domain::{EventKind, ServerState, SpecSource};
-use moclojer_generator::{App, CONFIG_KEY, Config, MANIFEST_KEY, Manifest, S3Credentials};
-use moclojer_ports::{EventQueue, ObjectKey, ObjectStore, PortErrorKind, Scope};
+use moclojer_generator::{App, Config};
+use moclojer_ports::{
+    CONFIG_KEY, EventQueue, MANIFEST_KEY, Manifest, ObjectKey, ObjectStore, PortErrorKind, Scope,
+};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
 use moclojer_s3::{S3Config, S3ObjectStore};
@@ -17,6 +19,7 @@ use moclojer_testkit::services::{
     S3_TEST_CREDENTIALS, TestDb, TestStream, all_servers, unique_bucket,
 };
 use moclojer_testkit::{Fixture, Repos};
+use moclojer_wiring::{App as _, DatabaseUrl, QueueUrl, Resolver, S3Credentials, StoreUrl};
 use tokio::time::Instant;
 
 const REGION: &str = "eu-west-1";
@@ -37,6 +40,8 @@ struct World {
     /// The same stream as the generator's, read by the test as the `observer` group.
     observer: RedisEventQueue,
     config: Config,
+    /// What the generator opens its adapters with.
+    resolver: Resolver,
 }
 
 impl World {
@@ -45,16 +50,17 @@ impl World {
         let stream = TestStream::new(redis_url, "generator");
         let bucket = unique_bucket("generator");
         let (access, secret) = S3_TEST_CREDENTIALS;
+        let store = StoreUrl::parse(&format!(
+            "s3://{bucket}/cloud?endpoint={s3_url}&region={REGION}&create_bucket=true&timeout_ms=5000"
+        ))
+        .unwrap();
+        let queue = QueueUrl::parse(redis_url)
+            .unwrap()
+            .with_stream(Some(stream.name().to_owned()));
         let config = Config {
-            database_url: db.url().to_owned(),
-            store: format!(
-                "s3://{bucket}/cloud?endpoint={s3_url}&region={REGION}&create_bucket=true&timeout_ms=5000"
-            ),
-            s3_credentials: Some(S3Credentials::new(access, secret)),
-            redis_url: Some(redis_url.to_owned()),
-            redis_stream: stream.name().to_owned(),
             // a minute between timed rebuilds: within the test only events can do it
             interval: Duration::from_secs(60),
+            ..Config::new(DatabaseUrl::parse(db.url()).unwrap(), store, Some(queue))
         };
         let database = PostgresDatabase::connect(&PostgresConfig {
             max_connections: 3,
@@ -87,6 +93,7 @@ impl World {
             store,
             observer,
             config,
+            resolver: Resolver::new(Some(S3Credentials::new(access, secret))),
         }
     }
 
@@ -100,7 +107,7 @@ impl World {
 
     async fn manifest(&self) -> Option<Manifest> {
         let bytes = self.object(MANIFEST_KEY).await?;
-        Some(Manifest::from_json(&bytes).expect("a manifest"))
+        Some(Manifest::parse(&bytes).expect("a manifest"))
     }
 
     /// Waits for a manifest of `generation`.
@@ -157,7 +164,9 @@ async fn a_publish_event_through_redis_makes_the_generator_write_s3() {
     };
     let world = World::new(&database_url, &redis_url, &s3_url).await;
 
-    let app = App::build(world.config.clone()).await.expect("build");
+    let app = App::build(world.config.clone(), &world.resolver)
+        .await
+        .expect("build");
     assert!(app.hears_events());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run(async move {
@@ -242,6 +251,7 @@ async fn a_publish_event_through_redis_makes_the_generator_write_s3() {
         .expect("the generator task")
         .expect("the generator ran");
     world.observer.close().await;
+    world.resolver.close().await;
     world.database.close().await;
     drop(world.db);
 }
@@ -277,7 +287,7 @@ async fn once_rebuilds_and_relays_its_outbox_to_redis() {
         .await
         .expect("save the publish request");
 
-    let outcome = App::build(world.config.clone())
+    let outcome = App::build(world.config.clone(), &world.resolver)
         .await
         .expect("build")
         .run_once()
@@ -306,6 +316,7 @@ async fn once_rebuilds_and_relays_its_outbox_to_redis() {
         "config.published left in the outbox: {left:?}"
     );
     world.observer.close().await;
+    world.resolver.close().await;
     world.database.close().await;
     drop(world.db);
 }

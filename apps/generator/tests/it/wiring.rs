@@ -1,19 +1,19 @@
-//! The binary's wiring on the embedded adapters: SQLite and a folder, without Redis.
+//! The wiring on the embedded adapters: SQLite and a folder, without Redis; and the
+//! binary's refusal of URLs it cannot use.
 
-use std::time::Duration;
+use std::process::Command;
 
-use moclojer_generator::{App, CONFIG_KEY, Config, MANIFEST_KEY, Manifest};
+use moclojer_generator::{App, Config};
+use moclojer_ports::{CONFIG_KEY, MANIFEST_KEY, Manifest};
+use moclojer_wiring::{App as _, DatabaseUrl, Resolver, StoreUrl};
 
-/// The embedded wiring: `database_url` and `store` as given, no Redis.
-pub(crate) fn embedded(database_url: String, store: String) -> Config {
-    Config {
-        database_url,
-        store,
-        s3_credentials: None,
-        redis_url: None,
-        redis_stream: moclojer_redis::DEFAULT_STREAM.to_owned(),
-        interval: Duration::from_secs(5),
-    }
+/// The embedded wiring: `database_url` and `store` as given, no queue.
+pub(crate) fn embedded(database_url: &str, store: &str) -> Config {
+    Config::new(
+        DatabaseUrl::parse(database_url).unwrap(),
+        StoreUrl::parse(store).unwrap(),
+        None,
+    )
 }
 
 #[tokio::test]
@@ -22,10 +22,11 @@ async fn run_once_on_sqlite_and_a_folder() {
     let database = dir.path().join("db.sqlite");
     let store_dir = dir.path().join("store");
     let config = embedded(
-        format!("sqlite:{}?mode=rwc", database.display()),
-        format!("file://{}", store_dir.display()),
+        &format!("sqlite:{}?mode=rwc", database.display()),
+        &format!("file://{}", store_dir.display()),
     );
-    let outcome = App::build(config.clone())
+    let resolver = Resolver::default();
+    let outcome = App::build(config.clone(), &resolver)
         .await
         .unwrap()
         .run_once()
@@ -36,56 +37,74 @@ async fn run_once_on_sqlite_and_a_folder() {
         (1, 0, true)
     );
     assert_eq!(std::fs::read(store_dir.join(CONFIG_KEY)).unwrap(), b"[]\n");
-    let manifest =
-        Manifest::from_json(&std::fs::read(store_dir.join(MANIFEST_KEY)).unwrap()).unwrap();
+    let manifest = Manifest::parse(&std::fs::read(store_dir.join(MANIFEST_KEY)).unwrap()).unwrap();
     assert_eq!(manifest.generation, 1);
+    resolver.close().await;
 
     // the same folder as a plain path: the same store, so nothing changes
     let plain = Config {
-        store: store_dir.display().to_string(),
+        store: StoreUrl::parse(&store_dir.display().to_string()).unwrap(),
         ..config
     };
-    let app = App::build(plain).await.unwrap();
+    let resolver = Resolver::default();
+    let app = App::build(plain, &resolver).await.unwrap();
     assert!(!app.hears_events());
     let again = app.run_once().await.unwrap();
     assert_eq!((again.generation, again.changed), (1, false));
+    resolver.close().await;
 }
 
 #[tokio::test]
-async fn a_missing_database_is_an_error() {
+async fn a_missing_database_is_an_error_when_the_url_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let config = embedded(
-        format!("sqlite:{}", dir.path().join("absent.sqlite").display()),
-        dir.path().join("store").display().to_string(),
+        &format!(
+            "sqlite:{}?mode=rw",
+            dir.path().join("absent.sqlite").display()
+        ),
+        &dir.path().join("store").display().to_string(),
     );
-    let err = App::build(config).await.unwrap_err();
+    let err = App::build(config, &Resolver::default()).await.unwrap_err();
     assert!(format!("{err:#}").contains("open the database"), "{err:#}");
 }
 
-#[tokio::test]
-async fn unknown_schemes_are_refused_before_anything_opens() {
+#[test]
+fn the_binary_refuses_unknown_schemes_before_anything_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite:{}?mode=rwc", dir.path().join("db.sqlite").display());
+    let database = format!("sqlite:{}", dir.path().join("db.sqlite").display());
     let store = dir.path().join("store").display().to_string();
-    for (config, expected) in [
+    for (args, expected) in [
         (
-            embedded("mysql://root@db/moclojer".to_owned(), store.clone()),
+            [
+                "mysql://root:hunter2@db/moclojer",
+                store.as_str(),
+                "redis://127.0.0.1:9",
+            ],
             "the scheme \"mysql\" is not a database",
         ),
         (
-            embedded(database.clone(), "ftp://files/store".to_owned()),
+            [
+                database.as_str(),
+                "ftp://files/store",
+                "redis://127.0.0.1:9",
+            ],
             "the scheme \"ftp\" is not an object store",
         ),
         (
-            Config {
-                redis_url: Some("amqp://rabbit:5672".to_owned()),
-                ..embedded(database.clone(), store.clone())
-            },
+            [database.as_str(), store.as_str(), "amqp://rabbit:5672"],
             "the scheme \"amqp\" is not a queue",
         ),
     ] {
-        let err = format!("{:#}", App::build(config).await.unwrap_err());
+        let output = Command::new(env!("CARGO_BIN_EXE_moclojer-generator"))
+            .args(["--once", "--database-url", args[0], "--store", args[1]])
+            .args(["--redis-url", args[2]])
+            .env_remove("MOCLOJER_DATABASE_URL")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{err}");
         assert!(err.contains(expected), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
     assert!(
         !dir.path().join("db.sqlite").exists(),
@@ -98,15 +117,18 @@ async fn unknown_schemes_are_refused_before_anything_opens() {
 async fn an_s3_store_without_credentials_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = embedded(
-        format!("sqlite:{}?mode=rwc", dir.path().join("db.sqlite").display()),
-        "s3://moclojer?endpoint=http://127.0.0.1:9".to_owned(),
+        &format!("sqlite:{}", dir.path().join("db.sqlite").display()),
+        "s3://moclojer?endpoint=http://127.0.0.1:9",
     );
-    let err = format!("{:#}", App::build(config).await.unwrap_err());
+    let err = format!(
+        "{:#}",
+        App::build(config, &Resolver::default()).await.unwrap_err()
+    );
     assert!(
         err.contains("open the object store (s3 bucket moclojer"),
         "{err}"
     );
-    assert!(err.contains(moclojer_generator::S3_ACCESS_KEY_VAR), "{err}");
+    assert!(err.contains(moclojer_wiring::S3_ACCESS_KEY_VAR), "{err}");
 }
 
 #[tokio::test]

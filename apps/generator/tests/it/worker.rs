@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use moclojer_domain::{EventKind, Host};
-use moclojer_generator::{CONFIG_KEY, GROUP, StepOutcome, run, try_execute_next};
+use moclojer_generator::{GROUP, StepOutcome, run, try_execute_next};
 use moclojer_memory::InMemoryEventQueue;
-use moclojer_ports::{EventQueue, Scope};
+use moclojer_ports::{CONFIG_KEY, EventQueue, Scope};
 
 use crate::helpers::{World, item_hosts};
 

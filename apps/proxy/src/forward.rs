@@ -1,7 +1,7 @@
-//! The request path, on pingora's HTTP/1 sessions: each client connection reads requests in
-//! turn, checks each ([`Edge::admit`]), and relays it to a healthy upstream over an idle
-//! connection from the [`Pool`] or a new one; the response streams back, and a `101`
-//! turns the pair into a two-way pipe (WebSocket).
+//! The request path, on pingora's HTTP/1 sessions: each [client connection](serve_client)
+//! reads requests in turn, checks each ([`Edge::admit`]), and the [`Forwarder`] sends it to
+//! a healthy upstream over an idle connection from the [`Pool`] or a new one; the response
+//! streams back, and a `101` turns the pair into a two-way pipe (WebSocket).
 //!
 //! pingora's `HttpProxy` does the same with more machinery per request (per-request tasks
 //! and channels, a watcher task for every idle upstream connection); this path keeps
@@ -17,6 +17,7 @@ use pingora::ErrorType;
 use pingora::lb::LoadBalancer;
 use pingora::lb::selection::RoundRobin;
 use pingora::protocols::Stream;
+use pingora::protocols::http::ReusableHttpStream;
 use pingora::protocols::http::v1::client::HttpSession as Upstream;
 use pingora::protocols::http::v1::server::HttpSession as Client;
 use tokio::net::TcpStream;
@@ -26,8 +27,9 @@ use crate::deadline::{HeaderDeadline, Rearm};
 use crate::edge::{Denied, Edge, Origin, Peer, Refusal, answer};
 use crate::pool::Pool;
 
-/// What relays requests: the checks, the upstreams and their idle connections.
-pub(crate) struct Relay {
+/// What forwards requests: the checks, the upstreams and their idle connections. One for
+/// the whole proxy, shared by every client connection.
+pub(crate) struct Forwarder {
     pub(crate) edge: Edge,
     pub(crate) upstreams: Arc<LoadBalancer<RoundRobin>>,
     pub(crate) pool: Pool,
@@ -61,72 +63,126 @@ impl Done {
             client_ip: None,
         }
     }
+
+    /// A response the upstream gave, streamed to the client whole (`error` empty) or not.
+    fn forwarded(status: u16, upstream: SocketAddr, reusable: bool, error: Option<String>) -> Self {
+        Self {
+            status,
+            upstream: Some(upstream),
+            reusable,
+            error,
+            answered_here: false,
+            client_ip: None,
+        }
+    }
 }
 
-/// One client connection: requests in turn while it is kept alive, at most
+/// One client connection: what lasts from one of its requests to the next.
+struct ClientConnection {
+    forwarder: Arc<Forwarder>,
+    /// The peer; none when the connection is not on a socket.
+    peer: Option<Peer>,
+    /// Re-arms the header deadline for each request after the first.
+    rearm: Rearm,
+    /// Turns true when the proxy stops.
+    shutdown: watch::Receiver<bool>,
+    /// Requests read on it so far.
+    served: usize,
+}
+
+/// Serves one client connection: requests in turn while it is kept alive, at most
 /// `max_requests_per_connection`; an idle one closes when `shutdown` turns true.
-pub(crate) async fn connection(
-    relay: Arc<Relay>,
+pub(crate) async fn serve_client(
+    forwarder: Arc<Forwarder>,
     tcp: TcpStream,
     peer: Option<SocketAddr>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     tcp.set_nodelay(true).ok();
     let rearm = Rearm::default();
     let stream: Stream = Box::new(HeaderDeadline::new(
         Box::new(pingora::protocols::l4::stream::Stream::from(tcp)),
-        relay.header_timeout,
+        forwarder.header_timeout,
         rearm.clone(),
     ));
     let mut client = Client::new(stream);
-    relay.configure(&mut client);
-    let peer = peer.map(|p| Peer::new(p.ip()));
-    let mut served = 0;
+    forwarder.configure(&mut client);
+    let mut connection = ClientConnection {
+        forwarder,
+        peer: peer.map(|p| Peer::new(p.ip())),
+        rearm,
+        shutdown,
+        served: 0,
+    };
     loop {
-        // The first request is timed by the header deadline; later ones may idle for the
-        // keep-alive time first (the session's own keep-alive timeout, which ends the read
-        // with nothing). A stop wakes an idle connection, which then closes.
-        let read = tokio::select! {
-            biased;
-            read = client.read_request() => Some(read),
-            _ = shutdown.wait_for(|stop| *stop) => None,
-        };
-        match read {
-            Some(Ok(Some(_))) => {}
-            Some(Err(e)) if matches!(e.etype(), ErrorType::InvalidHTTPHeader) => {
-                // pingora could not parse it: the JSON 400, and the connection ends.
-                client.set_server_keepalive(None);
-                write_answer(&mut client, false, Refusal::BadRequest, None).await;
-                access_log(None, None, &Done::answered(400, false), Instant::now());
-                client.shutdown().await;
-                return;
-            }
-            _ => return,
+        if !connection.read_request(&mut client).await {
+            return;
         }
-        served += 1;
-        let last = served >= relay.max_requests_per_connection || *shutdown.borrow();
-        let keep = !last && client_keeps_alive(client.req_header());
-        client.set_server_keepalive(keep.then_some(relay.keepalive_seconds));
-        let started = Instant::now();
-        let (host, done) = relay.request(&mut client, peer.as_ref(), &shutdown).await;
-        access_log(Some(client.req_header()), host.as_ref(), &done, started);
-        if !done.reusable {
+        if !connection.answer(&mut client).await {
             client.shutdown().await;
             return;
         }
-        match client.reuse().await {
-            Ok(Some(next)) => {
-                let (stream, prefix) = next.into_parts();
-                rearm.next_request();
-                client = Client::new(stream);
-                relay.configure(&mut client);
-                client.set_server_keepalive(Some(relay.keepalive_seconds));
-                if let Some(prefix) = prefix {
-                    client.set_pipelined_prefix(prefix);
-                }
+        let Ok(Some(next)) = client.reuse().await else {
+            return;
+        };
+        client = connection.next_session(next);
+    }
+}
+
+impl ClientConnection {
+    /// Waits for the next request: `true` once one is read. The first is timed by the
+    /// header deadline; later ones may idle for the keep-alive time first (the session's
+    /// own keep-alive timeout, which ends the read with nothing). A stop wakes an idle
+    /// connection, which then closes; so does a request pingora cannot parse, after the
+    /// JSON 400.
+    async fn read_request(&mut self, client: &mut Client) -> bool {
+        let read = tokio::select! {
+            biased;
+            read = client.read_request() => Some(read),
+            _ = self.shutdown.wait_for(|stop| *stop) => None,
+        };
+        match read {
+            Some(Ok(Some(_))) => true,
+            Some(Err(e)) if matches!(e.etype(), ErrorType::InvalidHTTPHeader) => {
+                // pingora could not parse it: the JSON 400, and the connection ends.
+                client.set_server_keepalive(None);
+                write_answer(client, false, Refusal::BadRequest, None).await;
+                access_log(None, None, &Done::answered(400, false), Instant::now());
+                client.shutdown().await;
+                false
             }
-            _ => return,
+            _ => false,
         }
+    }
+
+    /// Answers the request just read and logs it: `true` when the connection may carry
+    /// another. The last request allowed, or one during a stop, closes it.
+    async fn answer(&mut self, client: &mut Client) -> bool {
+        self.served += 1;
+        let last =
+            self.served >= self.forwarder.max_requests_per_connection || *self.shutdown.borrow();
+        let keep = !last && client_keeps_alive(client.req_header());
+        client.set_server_keepalive(keep.then_some(self.forwarder.keepalive_seconds));
+        let started = Instant::now();
+        let (host, done) = self
+            .forwarder
+            .request(client, self.peer.as_ref(), &self.shutdown)
+            .await;
+        access_log(Some(client.req_header()), host.as_ref(), &done, started);
+        done.reusable
+    }
+
+    /// The session for the connection's next request, with any bytes of it already read.
+    fn next_session(&self, next: ReusableHttpStream) -> Client {
+        let (stream, prefix) = next.into_parts();
+        self.rearm.next_request();
+        let mut client = Client::new(stream);
+        self.forwarder.configure(&mut client);
+        client.set_server_keepalive(Some(self.forwarder.keepalive_seconds));
+        if let Some(prefix) = prefix {
+            client.set_pipelined_prefix(prefix);
+        }
+        client
     }
 }
 
@@ -149,7 +205,7 @@ async fn write_answer(
     client.finish_body().await.ok();
 }
 
-impl Relay {
+impl Forwarder {
     /// Sets up a client session: a client that stops reading or sending mid-body is let go
     /// after the upstream timeout, per read or write; pipelined requests are answered in
     /// turn (RFC 9112 §9.3.2), not dropped.
@@ -159,7 +215,7 @@ impl Relay {
         client.set_pipelining_enabled(true);
     }
 
-    /// Answers one request: refused here, or relayed to an upstream.
+    /// Answers one request: refused here, or forwarded to an upstream.
     async fn request(
         &self,
         client: &mut Client,
@@ -189,12 +245,13 @@ impl Relay {
                 return (host, Done { client_ip, ..done });
             }
         };
-        let done = self.relay(client, origin.as_ref(), shutdown).await;
+        let done = self.forward(client, origin.as_ref(), shutdown).await;
         (Some(host), Done { client_ip, ..done })
     }
 
-    /// Relays an admitted request and its response.
-    async fn relay(
+    /// Forwards an admitted request and its response; an upstream connection left
+    /// reusable goes back to the pool.
+    async fn forward(
         &self,
         client: &mut Client,
         origin: Option<&Origin<'_>>,
@@ -207,59 +264,56 @@ impl Relay {
             }
         }
         let bodyless = !has_body(client);
+        let (mut upstream, address) = match self.send_request(client, origin, bodyless).await {
+            Ok(sent) => sent,
+            Err(done) => return done,
+        };
+        if !bodyless && let Err(done) = self.send_body(client, &mut upstream, address).await {
+            return done;
+        }
+        let done = self.respond(client, &mut upstream, address, shutdown).await;
+        if done.reusable {
+            upstream.respect_keepalive();
+            if let Some(stream) = upstream.reuse().await {
+                self.pool.put(address, stream);
+            }
+        }
+        done
+    }
 
-        // Idempotent requests without a body may be sent again when an idle connection
-        // turns out closed after the request went out (RFC 9110 §9.2.2).
-        let replayable = bodyless
-            && matches!(
-                client.req_header().method,
-                http::Method::GET
-                    | http::Method::HEAD
-                    | http::Method::OPTIONS
-                    | http::Method::PUT
-                    | http::Method::DELETE
-                    | http::Method::TRACE
-            );
-
-        // An upstream, and the request sent to it. A new connection that fails before
-        // anything reached the upstream moves on to the next upstream. An idle connection
-        // from the pool that fails is replaced by a new one, once: when the request header
-        // could not be written, or, for a replayable request, when no response came.
+    /// An upstream, and the request header sent to it; for a request without a body, the
+    /// response header read too.
+    ///
+    /// A new connection that fails before anything reached the upstream moves on to the
+    /// next upstream. An idle connection from the pool that fails is replaced by a new one,
+    /// once: when the request header could not be written, or, for a replayable request,
+    /// when no response came. Idempotent requests without a body are replayable: they may
+    /// be sent again when an idle connection turns out closed after the request went out
+    /// (RFC 9110 §9.2.2).
+    async fn send_request(
+        &self,
+        client: &mut Client,
+        origin: Option<&Origin<'_>>,
+        bodyless: bool,
+    ) -> Result<(Upstream, SocketAddr), Done> {
+        let replayable = bodyless && is_idempotent(&client.req_header().method);
         let mut tried: Vec<SocketAddr> = Vec::new();
         let mut fresh_only = false;
-        let (mut upstream, address) = loop {
+        loop {
             let Some(address) = self.pick(&tried) else {
-                let refusal = if tried.is_empty() {
-                    Refusal::NoUpstream
-                } else {
-                    Refusal::UpstreamFailed
-                };
-                let error =
-                    pingora::Error::explain(ErrorType::ConnectNoRoute, "no upstream answered");
-                return self
-                    .fail(client, tried.last().copied(), refusal, &error)
-                    .await;
+                return Err(self.none_answered(client, &tried).await);
             };
-            let pooled = if fresh_only {
-                None
-            } else {
-                self.pool.take(address)
-            };
-            let reused = pooled.is_some();
-            let stream = match pooled {
-                Some(stream) => stream,
-                None => match self.connect(address).await {
-                    Ok(stream) => stream,
-                    Err(e) => {
-                        tracing::debug!(%address, error = %e, "upstream connect failed");
-                        tried.push(address);
-                        continue;
-                    }
-                },
+            let (stream, reused) = match self.upstream_stream(address, fresh_only).await {
+                Ok(opened) => opened,
+                Err(e) => {
+                    tracing::debug!(%address, error = %e, "upstream connect failed");
+                    tried.push(address);
+                    continue;
+                }
             };
             let header = match Edge::upstream_header(client.req_header(), origin) {
                 Ok(header) => header,
-                Err(e) => return self.fail(client, None, Refusal::Internal, &e).await,
+                Err(e) => return Err(self.fail(client, None, Refusal::Internal, &e).await),
             };
             let mut upstream = Upstream::new(stream);
             upstream.read_timeout = Some(self.edge.limits.read_timeout);
@@ -273,65 +327,97 @@ impl Relay {
                 continue;
             }
             if !bodyless {
-                break (upstream, address);
+                return Ok((upstream, address));
             }
-            let answered = match upstream.finish_body().await {
-                Ok(_) => response_header(&mut upstream).await,
-                Err(e) => Err(e),
-            };
-            match answered {
-                Ok(()) => break (upstream, address),
+            match finish_request(&mut upstream).await {
+                Ok(()) => return Ok((upstream, address)),
                 Err(_) if reused && replayable => fresh_only = true,
                 Err(e) => {
-                    return self
+                    return Err(self
                         .fail(client, Some(address), Refusal::UpstreamFailed, &e)
-                        .await;
+                        .await);
                 }
-            }
-        };
-
-        if !bodyless {
-            // The body, within the cap; then the response header.
-            let mut sent: u64 = 0;
-            loop {
-                match client.read_body_bytes().await {
-                    Ok(Some(chunk)) => {
-                        sent += chunk.len() as u64;
-                        if sent > self.edge.limits.max_body_bytes {
-                            client.set_server_keepalive(None);
-                            write_answer(client, is_head(client), Refusal::BodyTooLarge, None)
-                                .await;
-                            return Done {
-                                upstream: Some(address),
-                                ..Done::answered(413, false)
-                            };
-                        }
-                        if let Err(e) = upstream.write_body(&chunk).await {
-                            return self
-                                .fail(client, Some(address), Refusal::UpstreamFailed, &e)
-                                .await;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        return Done {
-                            upstream: Some(address),
-                            error: Some(e.to_string()),
-                            ..Done::answered(0, false)
-                        };
-                    }
-                }
-            }
-            let answered = match upstream.finish_body().await {
-                Ok(_) => response_header(&mut upstream).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = answered {
-                return self
-                    .fail(client, Some(address), Refusal::UpstreamFailed, &e)
-                    .await;
             }
         }
+    }
+
+    /// The answer when no upstream is left to try: none at all, or none that answered.
+    async fn none_answered(&self, client: &mut Client, tried: &[SocketAddr]) -> Done {
+        let refusal = if tried.is_empty() {
+            Refusal::NoUpstream
+        } else {
+            Refusal::UpstreamFailed
+        };
+        let error = pingora::Error::explain(ErrorType::ConnectNoRoute, "no upstream answered");
+        self.fail(client, tried.last().copied(), refusal, &error)
+            .await
+    }
+
+    /// A connection to `address`, and whether it is an idle one from the pool: the pool's
+    /// first unless `fresh_only`, else a new one.
+    async fn upstream_stream(
+        &self,
+        address: SocketAddr,
+        fresh_only: bool,
+    ) -> std::io::Result<(Stream, bool)> {
+        if !fresh_only && let Some(stream) = self.pool.take(address) {
+            return Ok((stream, true));
+        }
+        Ok((self.connect(address).await?, false))
+    }
+
+    /// The request body, within the cap; then the response header.
+    async fn send_body(
+        &self,
+        client: &mut Client,
+        upstream: &mut Upstream,
+        address: SocketAddr,
+    ) -> Result<(), Done> {
+        let mut sent: u64 = 0;
+        loop {
+            let chunk = match client.read_body_bytes().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Done {
+                        upstream: Some(address),
+                        error: Some(e.to_string()),
+                        ..Done::answered(0, false)
+                    });
+                }
+            };
+            sent += chunk.len() as u64;
+            if sent > self.edge.limits.max_body_bytes {
+                client.set_server_keepalive(None);
+                write_answer(client, is_head(client), Refusal::BodyTooLarge, None).await;
+                return Err(Done {
+                    upstream: Some(address),
+                    ..Done::answered(413, false)
+                });
+            }
+            if let Err(e) = upstream.write_body(&chunk).await {
+                return Err(self
+                    .fail(client, Some(address), Refusal::UpstreamFailed, &e)
+                    .await);
+            }
+        }
+        if let Err(e) = finish_request(upstream).await {
+            return Err(self
+                .fail(client, Some(address), Refusal::UpstreamFailed, &e)
+                .await);
+        }
+        Ok(())
+    }
+
+    /// Writes the upstream's response to the client: its header, then its body, or both
+    /// ways at once after a `101`. During a stop, the connection closes after it.
+    async fn respond(
+        &self,
+        client: &mut Client,
+        upstream: &mut Upstream,
+        address: SocketAddr,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Done {
         let response = match upstream.resp_header().map(Edge::client_header) {
             Some(Ok(response)) => response,
             Some(Err(e)) => {
@@ -353,51 +439,13 @@ impl Relay {
                 ..Done::answered(status, false)
             };
         }
-
         if upstream.was_upgraded() {
-            pipe(client, &mut upstream).await;
-            return Done {
-                status,
-                upstream: Some(address),
-                reusable: false,
-                error: None,
-                answered_here: false,
-                client_ip: None,
-            };
+            pipe(client, upstream).await;
+            return Done::forwarded(status, address, false, None);
         }
-
-        // The response body.
-        let mut error = None;
-        loop {
-            match upstream.read_body_bytes().await {
-                Ok(Some(chunk)) => {
-                    if let Err(e) = client.write_body(&chunk).await {
-                        error = Some(e.to_string());
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e.to_string());
-                    break;
-                }
-            }
-        }
+        let error = stream_body(client, upstream).await.err();
         let finished = error.is_none() && client.finish_body().await.is_ok();
-        if finished {
-            upstream.respect_keepalive();
-            if let Some(stream) = upstream.reuse().await {
-                self.pool.put(address, stream);
-            }
-        }
-        Done {
-            status,
-            upstream: Some(address),
-            reusable: finished,
-            error,
-            answered_here: false,
-            client_ip: None,
-        }
+        Done::forwarded(status, address, finished, error)
     }
 
     /// A healthy upstream not tried yet for this request; failing that, any untried one
@@ -446,6 +494,12 @@ impl Relay {
     }
 }
 
+/// Ends the request sent upstream and reads the response header.
+async fn finish_request(upstream: &mut Upstream) -> pingora::Result<()> {
+    upstream.finish_body().await?;
+    response_header(upstream).await
+}
+
 /// Reads the upstream's response header, passing over informational ones other than `101`
 /// (the proxy answered `100 Continue` itself).
 async fn response_header(upstream: &mut Upstream) -> pingora::Result<()> {
@@ -457,6 +511,22 @@ async fn response_header(upstream: &mut Upstream) -> pingora::Result<()> {
             None => {
                 return pingora::Error::e_explain(ErrorType::InvalidHTTPHeader, "no response");
             }
+        }
+    }
+}
+
+/// Copies the upstream's response body to the client, up to its end; the error that cut
+/// it short, when one did.
+async fn stream_body(client: &mut Client, upstream: &mut Upstream) -> Result<(), String> {
+    loop {
+        match upstream.read_body_bytes().await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = client.write_body(&chunk).await {
+                    return Err(e.to_string());
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(e.to_string()),
         }
     }
 }
@@ -511,6 +581,19 @@ fn has_body(client: &Client) -> bool {
         || headers
             .get(http::header::CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// Whether `method` is idempotent (RFC 9110 §9.2.2).
+fn is_idempotent(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::TRACE
+    )
 }
 
 fn is_head(client: &Client) -> bool {

@@ -1,13 +1,5 @@
-//! The store layout, and bringing a store in line with the live set.
-//!
-//! - [`CONFIG_KEY`] (`moclojer.yml`): the unified config, a JSON array (JSON is YAML, so the
-//!   original moclojer reads it too) of every live mock's items, mocks by host, items in the
-//!   author's order, one item per line. Each `endpoint` and `websocket` map has `host` set
-//!   to its mock's host, first among its keys; a `host` the author wrote is replaced.
-//! - `mocks/<workspace-id>/<mock-id>.yml` ([`MOCKS_PREFIX`]): the same items for one mock, in
-//!   the same form. Files of mocks that are no longer live are removed.
-//! - [`MANIFEST_KEY`] (`manifest.json`): a [`Manifest`], written after the config it
-//!   describes, so a reader that trusts it only ever sees a complete config.
+//! What the generator writes: the live set, read from the database, rendered into the
+//! store's layout (`moclojer-ports`'s `CONFIG_KEY`, `mock_key`, `Manifest`).
 //!
 //! A write happens only when the content differs from what the store holds, so an
 //! unchanged state costs reads only and leaves every version tag as it was.
@@ -17,70 +9,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use anyhow::Context;
 use bytes::Bytes;
 use moclojer_domain::{Event, EventKind, Mock, MockId, Revision, WorkspaceId, spec};
-use moclojer_ports::{ObjectKey, ObjectStore, PortErrorKind, Scope};
-use serde::{Deserialize, Serialize};
+use moclojer_ports::{
+    CONFIG_KEY, MANIFEST_KEY, MOCKS_PREFIX, Manifest, ObjectKey, ObjectStore, PortErrorKind, Scope,
+    mock_key, sha256_hex,
+};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::Deps;
 
-/// The key of the unified config.
-pub const CONFIG_KEY: &str = "moclojer.yml";
-
-/// The key of the manifest.
-pub const MANIFEST_KEY: &str = "manifest.json";
-
-/// The prefix of every per-mock file: `mocks/<workspace-id>/<mock-id>.yml`.
-pub const MOCKS_PREFIX: &str = "mocks/";
-
-/// What the unified config is, written next to it as `manifest.json` (pretty JSON):
-/// `{"generation": N, "key": "moclojer.yml", "checksum": "<hex sha256>", "bytes": len,
-/// "hosts": {"<host>": <live revision>, ...}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Grows by one with every new config; never goes back.
-    pub generation: u64,
-    /// The key of the config ([`CONFIG_KEY`]).
-    pub key: String,
-    /// Hex SHA-256 of the config's exact bytes.
-    pub checksum: String,
-    /// The config's length in bytes.
-    pub bytes: u64,
-    /// Every host served, with the revision of its mock that is live.
-    pub hosts: BTreeMap<String, u64>,
-}
-
-impl Manifest {
-    /// Reads a manifest.
-    ///
-    /// # Errors
-    /// When `bytes` is not a manifest's JSON form.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
-    }
-
-    /// The JSON form, pretty, ending with a newline.
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self)
-            .unwrap_or_else(|e| unreachable!("a manifest always serialises: {e}"));
-        out.push(b'\n');
-        out
-    }
-}
-
-/// The key of one mock's file.
-pub fn mock_key(workspace: WorkspaceId, mock: MockId) -> ObjectKey {
-    let raw = format!("{MOCKS_PREFIX}{workspace}/{mock}.yml");
-    ObjectKey::parse(&raw).unwrap_or_else(|e| unreachable!("ids make valid keys: {e}"))
-}
-
 fn key(raw: &str) -> ObjectKey {
     ObjectKey::parse(raw).unwrap_or_else(|e| unreachable!("a constant key: {e}"))
-}
-
-/// Hex SHA-256.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// One live mock, ready to write.
@@ -240,7 +178,7 @@ async fn previous_manifest(store: &dyn ObjectStore) -> anyhow::Result<Option<Man
         return Ok(None);
     }
     let object = found.context("read the manifest")?;
-    let manifest = Manifest::from_json(&object.bytes).with_context(|| {
+    let manifest = Manifest::parse(&object.bytes).with_context(|| {
         format!("{MANIFEST_KEY} is not a manifest; the generation cannot be continued")
     })?;
     Ok(Some(manifest))
@@ -250,8 +188,17 @@ async fn previous_manifest(store: &dyn ObjectStore) -> anyhow::Result<Option<Man
 /// (a new generation only when the config or its hosts changed), then the removal of files
 /// of mocks no longer live.
 pub(crate) async fn write(deps: &Deps, live: &[LiveMock]) -> anyhow::Result<Written> {
-    let store = deps.store.as_ref();
+    let wanted = write_mock_files(deps.store.as_ref(), live).await?;
+    let written = write_config(deps, live).await?;
+    remove_other_mock_files(deps.store.as_ref(), &wanted).await?;
+    Ok(written)
+}
 
+/// Writes each live mock's file where it differs; returns their keys.
+async fn write_mock_files(
+    store: &dyn ObjectStore,
+    live: &[LiveMock],
+) -> anyhow::Result<BTreeSet<ObjectKey>> {
     let mut wanted = BTreeSet::new();
     for mock in live {
         let key = mock_key(mock.workspace_id, mock.mock_id);
@@ -264,9 +211,14 @@ pub(crate) async fn write(deps: &Deps, live: &[LiveMock]) -> anyhow::Result<Writ
         }
         wanted.insert(key);
     }
+    Ok(wanted)
+}
 
+/// Writes the unified config and its manifest when they differ from the stored ones, and
+/// records `config.published`.
+async fn write_config(deps: &Deps, live: &[LiveMock]) -> anyhow::Result<Written> {
+    let store = deps.store.as_ref();
     let config = render(live.iter().flat_map(|m| &m.items)).into_bytes();
-    let checksum = sha256_hex(&config);
     let hosts: BTreeMap<String, u64> = live
         .iter()
         .map(|m| (m.host.clone(), m.revision.get()))
@@ -274,12 +226,15 @@ pub(crate) async fn write(deps: &Deps, live: &[LiveMock]) -> anyhow::Result<Writ
     let config_key = key(CONFIG_KEY);
     let previous = previous_manifest(store).await?;
     let config_stored = holds(store, &config_key, &config).await?;
-    let same_as_previous = previous.as_ref().is_some_and(|p| {
-        p.key == CONFIG_KEY
-            && p.checksum == checksum
-            && p.bytes == config.len() as u64
-            && p.hosts == hosts
-    });
+    let wanted_manifest = Manifest::describing(
+        previous.as_ref().map_or(1, |p| p.generation + 1),
+        config_key.clone(),
+        &config,
+        hosts,
+    );
+    let same_as_previous = previous
+        .as_ref()
+        .is_some_and(|p| p.same_content(&wanted_manifest));
     let written = if same_as_previous && config_stored {
         let generation = previous.map_or(0, |p| p.generation);
         tracing::debug!(generation, "the config is unchanged");
@@ -288,14 +243,9 @@ pub(crate) async fn write(deps: &Deps, live: &[LiveMock]) -> anyhow::Result<Writ
             changed: false,
         }
     } else {
-        let generation = previous.map_or(1, |p| p.generation + 1);
-        let manifest = Manifest {
-            generation,
-            key: CONFIG_KEY.to_owned(),
-            checksum: checksum.clone(),
-            bytes: config.len() as u64,
-            hosts,
-        };
+        let manifest = wanted_manifest;
+        let generation = manifest.generation;
+        let checksum = manifest.checksum.clone();
         let size = config.len();
         if !config_stored {
             store
@@ -332,7 +282,14 @@ pub(crate) async fn write(deps: &Deps, live: &[LiveMock]) -> anyhow::Result<Writ
             changed: true,
         }
     };
+    Ok(written)
+}
 
+/// Removes the files of mocks that are no longer live.
+async fn remove_other_mock_files(
+    store: &dyn ObjectStore,
+    wanted: &BTreeSet<ObjectKey>,
+) -> anyhow::Result<()> {
     for stale in store
         .list(MOCKS_PREFIX)
         .await
@@ -346,7 +303,7 @@ pub(crate) async fn write(deps: &Deps, live: &[LiveMock]) -> anyhow::Result<Writ
             .with_context(|| format!("remove {}", stale.key))?;
         tracing::info!(key = %stale.key, "removed the file of a mock no longer live");
     }
-    Ok(written)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -388,19 +345,5 @@ mod tests {
             items[0]["endpoint"]["response"]["body"],
             serde_json::json!({"true": true, "n": 16, "f": 1000.0})
         );
-    }
-
-    #[test]
-    fn manifests_round_trip() {
-        let manifest = Manifest {
-            generation: 3,
-            key: CONFIG_KEY.to_owned(),
-            checksum: "ab".repeat(32),
-            bytes: 10,
-            hosts: BTreeMap::from([("a-b.test".to_owned(), 2)]),
-        };
-        let json = manifest.to_json();
-        assert!(json.ends_with(b"}\n"));
-        assert_eq!(Manifest::from_json(&json).unwrap(), manifest);
     }
 }

@@ -1,0 +1,187 @@
+//! The api as a process: its [`Config`] and the [`App`] that runs it, and the [`State`]
+//! it is built into.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use moclojer_domain::Zone;
+use moclojer_domain::spec::Limits;
+use moclojer_egress::{Egress, EgressConfig};
+use moclojer_ports::{
+    Clock, DatabasePorts, IdGenerator, LocalTokens, RandomIds, Relay, RelaySettings, SystemClock,
+};
+use moclojer_supabase::SupabaseIdentity;
+use moclojer_wiring::{DatabaseUrl, QueueUrl, Resolver};
+use tokio::net::TcpListener;
+
+use crate::passwords::Passwords;
+use crate::signin::Supabase;
+use crate::state::{AuthMode, MocksUrl, State};
+
+/// How the api process runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the api listens.
+    pub addr: SocketAddr,
+    /// The database of accounts, mocks and publications.
+    pub database: DatabaseUrl,
+    /// When set, a relay moves the outbox to this queue for the other services.
+    pub queue: Option<QueueUrl>,
+    /// How long the relay waits between looks at an empty outbox (each hop of a publish
+    /// waits for it).
+    pub relay_idle: Duration,
+    /// The zone of mock hosts.
+    pub zone: Zone,
+    /// Where mocks answer, to show their URLs.
+    pub mocks_url: MocksUrl,
+    /// How long a session token lasts.
+    pub session_ttl: Duration,
+    /// Supabase sign-in instead of local accounts.
+    pub supabase: Option<Supabase>,
+    /// The built web interface to serve at `/` (see [`crate::web`]).
+    pub web_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Local accounts on `database`, listening on 127.0.0.1:3000, mocks under `localhost`
+    /// on port 8080, sessions of 30 days, no queue.
+    ///
+    /// # Panics
+    /// Never: `localhost` is a valid zone.
+    pub fn new(database: DatabaseUrl) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database,
+            queue: None,
+            relay_idle: Duration::from_millis(50),
+            zone: Zone::parse("localhost").expect("localhost is a zone"),
+            mocks_url: MocksUrl {
+                scheme: "http".to_owned(),
+                port: Some(8080),
+            },
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            supabase: None,
+            web_dir: None,
+        }
+    }
+}
+
+impl State {
+    /// The state over `ports`, signing in by `auth`, reading time from `clock`.
+    pub fn over(
+        ports: DatabasePorts,
+        auth: AuthMode,
+        zone: Zone,
+        mocks_url: MocksUrl,
+        passwords: Passwords,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
+        Self {
+            accounts: ports.accounts,
+            mocks: ports.mocks,
+            publications: ports.publications,
+            tokens: LocalTokens::new(ports.tokens, Arc::clone(&clock), Arc::clone(&ids)),
+            auth,
+            passwords,
+            clock,
+            ids,
+            zone,
+            mocks_url,
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            limits: Limits::default(),
+            egress: Egress::new(EgressConfig::strict())
+                .expect("the strict egress configuration is valid"),
+            web_dir: None,
+            supabase_browser: None,
+        }
+    }
+}
+
+/// The wired api process: state, listener, and the relay when a queue is configured.
+#[derive(Debug)]
+pub struct App {
+    state: Arc<State>,
+    relay: Option<Relay>,
+    listener: TcpListener,
+}
+
+impl moclojer_wiring::App for App {
+    type Config = Config;
+
+    /// Opens the database (and the queue), binds the address.
+    async fn build(config: Config, resolver: &Resolver) -> anyhow::Result<Self> {
+        let database = resolver.database(&config.database).await?;
+        let ports = database.ports().clone();
+        let relay = match &config.queue {
+            None => None,
+            Some(url) => Some(Relay::new(
+                Arc::clone(&ports.outbox),
+                resolver.queue(url).await?,
+                RelaySettings {
+                    idle: config.relay_idle,
+                    ..RelaySettings::named("api")
+                },
+            )),
+        };
+        let auth = match config.supabase {
+            None => AuthMode::Local,
+            Some(ref supabase) => AuthMode::External(Arc::new(
+                SupabaseIdentity::new(supabase.tokens.clone())
+                    .context("configure Supabase sign-in")?,
+            )),
+        };
+        let mut state = State::over(
+            ports,
+            auth,
+            config.zone,
+            config.mocks_url,
+            Passwords::default(),
+            Arc::new(SystemClock),
+        );
+        state.session_ttl = config.session_ttl;
+        state.web_dir = config.web_dir;
+        state.supabase_browser = config.supabase.and_then(|s| s.browser);
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("listen on {} (the api)", config.addr))?;
+        Ok(Self {
+            state: Arc::new(state),
+            relay,
+            listener,
+        })
+    }
+
+    /// Serves until `stop` completes, relaying the outbox to the queue meanwhile when
+    /// configured.
+    async fn run(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let relaying = self.relay.map(Relay::spawn);
+        tracing::info!(addr = %self.listener.local_addr()?, "api listening");
+        let served = crate::serve(self.listener, crate::endpoint(self.state), stop).await;
+        if let Some(relaying) = relaying {
+            relaying.stop().await;
+        }
+        served.context("serve the api")
+    }
+}
+
+impl App {
+    /// Where the api listens.
+    ///
+    /// # Errors
+    /// When the socket has no address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The state the handlers share.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+}

@@ -1,0 +1,228 @@
+//! The mock server as a process: its [`Config`] (where it listens, what it serves from)
+//! and the [`App`] that runs it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use moclojer_domain::spec::{Limits, Mode};
+use moclojer_ports::{ObjectStore, check_group_name};
+use moclojer_wiring::{QueueUrl, Resolver, StoreUrl};
+use tokio::net::TcpListener;
+
+use crate::cloud::CLOUD_POLL_INTERVAL;
+use crate::engine::EngineOptions;
+use crate::hosted::{ConfigEvents, serve_cloud_with_events};
+use crate::load::{SpecFiles, load_files};
+use crate::server::serve;
+use crate::watch::watch;
+
+/// The largest unified config accepted by default in cloud mode, in bytes
+/// (`Limits::for_bytes` of it bounds the parse).
+pub const MAX_UNIFIED_BYTES: usize = 64 * 1024 * 1024;
+
+/// What the mock server serves.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Standalone: a spec file (and an OpenAPI mocks file), reloaded when it changes.
+    Files(SpecFiles),
+    /// Cloud mode: the unified config in an object store, followed.
+    Store(Box<StoreSource>),
+}
+
+/// Where a cloud-mode server follows its config.
+#[derive(Debug, Clone)]
+pub struct StoreSource {
+    /// The object store the generator writes to.
+    pub store: StoreUrl,
+    /// How often the manifest is looked at.
+    pub poll: Duration,
+    /// Where `config.published` is heard, to reload at once, and this replica's consumer
+    /// group there (every replica needs its own).
+    pub events: Option<(QueueUrl, String)>,
+}
+
+impl StoreSource {
+    /// `store`, polled every second, without events.
+    pub fn new(store: StoreUrl) -> Self {
+        Self {
+            store,
+            poll: CLOUD_POLL_INTERVAL,
+            events: None,
+        }
+    }
+}
+
+/// How the mock server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// What it serves.
+    pub source: Source,
+    /// How endpoints behave; in cloud mode, the mode is cloud whatever this says.
+    pub options: EngineOptions,
+    /// The largest spec accepted, in bytes; `None` for the mode's default (1 MiB from a
+    /// file, [`MAX_UNIFIED_BYTES`] from a store).
+    pub max_spec_bytes: Option<usize>,
+}
+
+impl Config {
+    /// Serves `source` on `addr` with the default options.
+    pub fn new(addr: SocketAddr, source: Source) -> Self {
+        Self {
+            addr,
+            source,
+            options: EngineOptions::default(),
+            max_spec_bytes: None,
+        }
+    }
+}
+
+/// What the server was built to serve.
+enum Served {
+    Files {
+        files: SpecFiles,
+        engine: crate::SharedEngine,
+    },
+    Store {
+        store: Arc<dyn ObjectStore>,
+        poll: Duration,
+        events: Option<ConfigEvents>,
+    },
+}
+
+/// The wired mock server.
+pub struct App {
+    listener: TcpListener,
+    served: Served,
+    options: EngineOptions,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+impl moclojer_wiring::App for App {
+    type Config = Config;
+
+    /// Loads the spec files (refusing a spec that does not validate) or opens the store
+    /// and the queue, then binds the address.
+    async fn build(config: Config, resolver: &Resolver) -> anyhow::Result<Self> {
+        let (served, options, limits) = match config.source {
+            Source::Files(files) => {
+                let limits = Limits::for_bytes(
+                    config
+                        .max_spec_bytes
+                        .unwrap_or(moclojer_domain::MAX_SPEC_BYTES),
+                );
+                let options = EngineOptions {
+                    spec_dir: files.config.parent().map(PathBuf::from),
+                    ..config.options
+                };
+                let engine = load_files(&files, options.clone(), &limits)
+                    .with_context(|| format!("load {}", files.config.display()))?;
+                for warning in engine.warnings() {
+                    tracing::warn!(file = %files.config.display(), "{warning}");
+                }
+                let engine = Arc::new(ArcSwap::from_pointee(engine));
+                (Served::Files { files, engine }, options, limits)
+            }
+            Source::Store(source) => {
+                let limits = Limits::for_bytes(config.max_spec_bytes.unwrap_or(MAX_UNIFIED_BYTES));
+                let served = Served::Store {
+                    store: resolver.store(&source.store).await?,
+                    poll: source.poll,
+                    events: config_events(resolver, source.events).await?,
+                };
+                let options = EngineOptions {
+                    mode: Mode::Cloud,
+                    ..config.options
+                };
+                (served, options, limits)
+            }
+        };
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("listen on {} (the mocks)", config.addr))?;
+        Ok(Self {
+            listener,
+            served,
+            options,
+            limits,
+        })
+    }
+
+    /// Serves until `stop`; then requests in flight finish.
+    async fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let bound = self
+            .listener
+            .local_addr()
+            .context("read the bound address")?;
+        match self.served {
+            Served::Files { files, engine } => {
+                tracing::info!(
+                    file = %files.config.display(),
+                    endpoints = engine.load().endpoint_count(),
+                    "listening on http://{bound}"
+                );
+                let watcher =
+                    tokio::spawn(watch(files, Arc::clone(&engine), self.options, self.limits));
+                let served = serve(self.listener, engine, stop).await;
+                watcher.abort();
+                served.context("serve")
+            }
+            Served::Store {
+                store,
+                poll,
+                events,
+            } => {
+                tracing::info!("cloud mode: listening on http://{bound}");
+                serve_cloud_with_events(
+                    self.listener,
+                    store,
+                    self.options,
+                    self.limits,
+                    poll,
+                    events,
+                    stop,
+                )
+                .await
+                .context("serve")
+            }
+        }
+    }
+}
+
+impl App {
+    /// Where the mocks answer.
+    ///
+    /// # Errors
+    /// When the socket has no address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// The queue and group a replica hears `config.published` on.
+async fn config_events(
+    resolver: &Resolver,
+    events: Option<(QueueUrl, String)>,
+) -> anyhow::Result<Option<ConfigEvents>> {
+    let Some((url, group)) = events else {
+        return Ok(None);
+    };
+    check_group_name(&group).context("the consumer group")?;
+    let queue = resolver.queue(&url).await?;
+    tracing::info!(group, queue = %url, "reloading on config.published");
+    Ok(Some(ConfigEvents { queue, group }))
+}

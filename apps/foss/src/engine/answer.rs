@@ -1,0 +1,247 @@
+//! Answering a request its route matched to an endpoint: the rate limit, the simulated
+//! latency, the template context built from the request, then the response rendered and
+//! the webhook fired.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::HeaderValue;
+use moclojer_domain::spec::{Latency, RateKey};
+use moclojer_domain::template::{Env, Escape};
+use moclojer_ports::REAL_IP_HEADER;
+use serde_json::{Map, Value};
+
+use super::endpoint::{BodySource, CompiledEndpoint};
+use super::{Engine, Reply, error_reply, json_headers, reply};
+use crate::context::{Refusal, header_params, json_params, path_params, query_params};
+use crate::ratelimit::Verdict;
+
+impl Engine {
+    /// Answers a request for `endpoint`, whose path parameters are `params`.
+    pub(super) async fn answer(
+        &self,
+        endpoint: &CompiledEndpoint,
+        parts: &http::request::Parts,
+        params: &[&str],
+        body: Bytes,
+        remote: SocketAddr,
+        env: &(dyn Env + Sync),
+    ) -> Reply {
+        let rate_headers = match self.check_rate(endpoint, parts, remote) {
+            None => None,
+            Some(Verdict::Allowed { limit, remaining }) => Some((limit, remaining)),
+            Some(Verdict::Limited {
+                limit,
+                reset_epoch_ms,
+            }) => return rate_limited(limit, reset_epoch_ms),
+        };
+
+        if let Some(latency) = &endpoint.latency
+            && let Some(simulated) = simulate_latency(latency).await
+        {
+            return simulated;
+        }
+
+        let mut response = match endpoint.context(parts, params, &body) {
+            Err(refusals) => reply(
+                StatusCode::BAD_REQUEST,
+                json_headers(),
+                Bytes::from(Refusal::body(&refusals)),
+            ),
+            Ok(context) => {
+                let response = self.respond(endpoint, &context, env).await;
+                if let Some(webhook) = &endpoint.webhook {
+                    self.webhooks
+                        .fire(webhook, &context, env, &self.options.render);
+                }
+                response
+            }
+        };
+        if let Some((limit, remaining)) = rate_headers {
+            let headers = response.headers_mut();
+            headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+        }
+        response
+    }
+
+    /// Counts the request against the endpoint's rate limit, if it has one.
+    fn check_rate(
+        &self,
+        endpoint: &CompiledEndpoint,
+        parts: &http::request::Parts,
+        remote: SocketAddr,
+    ) -> Option<Verdict> {
+        let (limiter, key) = endpoint.rate.as_ref()?;
+        // The client: the socket's peer, or whom a trusted proxy says it serves.
+        let address = || {
+            let real_ip = parts.headers.get(REAL_IP_HEADER);
+            let real_ip = real_ip.and_then(|v| v.to_str().ok());
+            self.options
+                .trusted_proxies
+                .real_ip(remote.ip(), real_ip)
+                .to_string()
+        };
+        let client = match key {
+            RateKey::RemoteAddr => address(),
+            RateKey::Header(name) => parts
+                .headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(address, str::to_owned),
+        };
+        Some(limiter.check(&client, Instant::now()))
+    }
+
+    /// The endpoint's response, its templates rendered against `context`.
+    async fn respond(
+        &self,
+        endpoint: &CompiledEndpoint,
+        context: &Value,
+        env: &(dyn Env + Sync),
+    ) -> Reply {
+        let limits = &self.options.render;
+        let mut headers = endpoint.static_headers.clone();
+        for (name, template) in &endpoint.templated_headers {
+            match template.render(context, Escape::None, env, limits) {
+                Ok(text) => match HeaderValue::from_str(&text) {
+                    Ok(value) => {
+                        headers.insert(name.clone(), value);
+                    }
+                    Err(_) => {
+                        return template_error(&format!(
+                            "header {name} rendered to a value HTTP cannot carry"
+                        ));
+                    }
+                },
+                Err(e) => return template_error(&e.to_string()),
+            }
+        }
+        let body = match &endpoint.body {
+            BodySource::Static(bytes) => bytes.clone(),
+            BodySource::Template(template) => {
+                match template.render(context, endpoint.escape, env, limits) {
+                    Ok(text) => Bytes::from(text),
+                    Err(e) => return template_error(&e.to_string()),
+                }
+            }
+            BodySource::External {
+                provider,
+                path,
+                sheet,
+            } => {
+                match crate::external::load(
+                    provider,
+                    path,
+                    sheet.as_deref(),
+                    context,
+                    env,
+                    &self.options,
+                    endpoint.escape,
+                )
+                .await
+                {
+                    Ok(bytes) => bytes,
+                    Err(message) => {
+                        return error_reply(StatusCode::INTERNAL_SERVER_ERROR, &message);
+                    }
+                }
+            }
+            BodySource::Broken(message) => return template_error(message),
+        };
+        reply(endpoint.status, headers, body)
+    }
+}
+
+impl CompiledEndpoint {
+    /// The template context of a request, with only the parts the templates read (and
+    /// those the endpoint declares types for); the refusals when a value does not fit its
+    /// declared type.
+    fn context(
+        &self,
+        parts: &http::request::Parts,
+        params: &[&str],
+        body: &Bytes,
+    ) -> Result<Value, Vec<Refusal>> {
+        let mut refusals = Vec::new();
+        let mut root = Map::new();
+        let path = path_params(&self.params, params, &mut refusals);
+        if self.needs.path {
+            root.insert("path-params".to_owned(), Value::Object(path));
+        }
+        if self.needs.query || !self.query.is_empty() {
+            let query = parts.uri.query().unwrap_or("");
+            let query = query_params(query, &self.query, &mut refusals);
+            root.insert("query-params".to_owned(), Value::Object(query));
+        }
+        if self.needs.json || self.body_example.is_some() {
+            let example = self.body_example.as_ref();
+            match json_params(&parts.headers, body, example, &mut refusals) {
+                Ok(Some(json)) => {
+                    root.insert("json-params".to_owned(), json);
+                }
+                Ok(None) => {}
+                Err(malformed) => return Err(vec![malformed]),
+            }
+        }
+        if self.needs.headers {
+            let headers = header_params(&parts.headers);
+            root.insert("header-params".to_owned(), Value::Object(headers));
+        }
+        if refusals.is_empty() {
+            Ok(Value::Object(root))
+        } else {
+            Err(refusals)
+        }
+    }
+}
+
+/// 429, with the limit and when the window frees a slot.
+fn rate_limited(limit: u64, reset_epoch_ms: u128) -> Reply {
+    let mut limited = error_reply(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+    let headers = limited.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+    headers.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from_str(&reset_epoch_ms.to_string()).unwrap_or(HeaderValue::from_static("0")),
+    );
+    limited
+}
+
+/// 500 with the original's template-error body: `{"error":{"message":M},"message":M}`.
+pub(super) fn template_error(message: &str) -> Reply {
+    let body =
+        serde_json::json!({ "error": { "message": message }, "message": message }).to_string();
+    reply(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json_headers(),
+        Bytes::from(body),
+    )
+}
+
+/// The simulated failure, timeout or delay of `latency`: a failure or timeout answers in
+/// place of the endpoint; a delay only waits.
+async fn simulate_latency(latency: &Latency) -> Option<Reply> {
+    if latency.failure_rate > 0.0 && fastrand::f64() < latency.failure_rate {
+        return Some(error_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error (simulated)",
+        ));
+    }
+    if latency.timeout_rate > 0.0 && fastrand::f64() < latency.timeout_rate {
+        tokio::time::sleep(Duration::from_millis(latency.timeout_ms)).await;
+        return Some(error_reply(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Gateway Timeout (simulated)",
+        ));
+    }
+    if latency.max_ms > 0 {
+        let low = latency.min_ms.min(latency.max_ms);
+        let ms = fastrand::u64(low..=latency.max_ms);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    None
+}

@@ -1,0 +1,299 @@
+//! An endpoint compiled once for every request it answers: its path parameters, its
+//! status, its headers and body prepared or compiled into templates, the parts of the
+//! request context those templates read, its rate limiter and its webhook.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use moclojer_domain::Diagnostic;
+use moclojer_domain::spec::{self, Body, Endpoint, Latency, Provider, RateKey, Segment};
+use moclojer_domain::template::{Escape, Template};
+use serde_json::Value;
+
+use crate::context::{is_json_media, media_type};
+use crate::ratelimit::RateLimiter;
+use crate::router::PatternSegment;
+use crate::webhook::CompiledWebhook;
+
+/// A body: fixed bytes, a template, an external source, or a template that did not compile
+/// (standalone mode answers 500 naming the problem).
+#[derive(Debug)]
+pub(super) enum BodySource {
+    Static(Bytes),
+    Template(Template),
+    External {
+        provider: Provider,
+        path: Template,
+        sheet: Option<String>,
+    },
+    Broken(String),
+}
+
+/// Which parts of the request context the endpoint's templates read.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Needs {
+    pub(super) path: bool,
+    pub(super) query: bool,
+    pub(super) json: bool,
+    pub(super) headers: bool,
+}
+
+impl Needs {
+    /// Every part: what a template read from elsewhere (an external body) may read.
+    const EVERYTHING: Self = Self {
+        path: true,
+        query: true,
+        json: true,
+        headers: true,
+    };
+
+    /// Notes that a template reads the context roots `roots`.
+    fn read<'a>(&mut self, roots: impl IntoIterator<Item = &'a str>) {
+        for root in roots {
+            match root {
+                "path-params" => self.path = true,
+                "query-params" => self.query = true,
+                "json-params" => self.json = true,
+                "header-params" => self.headers = true,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// An endpoint, ready to answer.
+#[derive(Debug)]
+pub(super) struct CompiledEndpoint {
+    pub(super) params: Vec<(String, spec::ParamType)>,
+    pub(super) query: Vec<spec::QueryParam>,
+    pub(super) body_example: Option<Value>,
+    pub(super) status: StatusCode,
+    /// Prepared once: the default content type and every static header.
+    pub(super) static_headers: HeaderMap,
+    pub(super) templated_headers: Vec<(HeaderName, Template)>,
+    pub(super) escape: Escape,
+    pub(super) body: BodySource,
+    pub(super) rate: Option<(RateLimiter, RateKey)>,
+    pub(super) latency: Option<Latency>,
+    pub(super) webhook: Option<CompiledWebhook>,
+    pub(super) needs: Needs,
+}
+
+impl CompiledEndpoint {
+    /// Compiles `endpoint`. What does not compile is a warning in `diagnostics`: a broken
+    /// header or body makes the endpoint answer 500 naming the problem, a broken webhook
+    /// is left out.
+    pub(super) fn compile(endpoint: &Endpoint, diagnostics: &mut Vec<Diagnostic>) -> Self {
+        let mut needs = Needs::default();
+        let headers = ResponseHeaders::compile(endpoint, diagnostics, &mut needs);
+        let (escape, is_json) = body_escape(&headers.fixed);
+        let body = compile_body(endpoint, headers.broken, is_json, diagnostics, &mut needs);
+        let webhook = compile_webhook(endpoint, diagnostics, &mut needs);
+        Self {
+            params: endpoint
+                .path
+                .params()
+                .map(|(name, ty)| (name.to_owned(), ty))
+                .collect(),
+            query: endpoint.query.clone(),
+            body_example: endpoint.body_example.clone(),
+            status: StatusCode::from_u16(endpoint.response.status).unwrap_or(StatusCode::OK),
+            static_headers: headers.fixed,
+            templated_headers: headers.templated,
+            escape,
+            body,
+            rate: endpoint.rate_limit.as_ref().map(|r| {
+                (
+                    RateLimiter::new(Duration::from_millis(r.window_ms), r.max_requests),
+                    r.key.clone(),
+                )
+            }),
+            latency: endpoint.latency.clone(),
+            webhook,
+            needs,
+        }
+    }
+}
+
+/// An endpoint's response headers, compiled.
+struct ResponseHeaders {
+    /// The default content type and every static header.
+    fixed: HeaderMap,
+    templated: Vec<(HeaderName, Template)>,
+    /// The last problem found, when one was: the endpoint then answers 500 naming it.
+    broken: Option<String>,
+}
+
+impl ResponseHeaders {
+    /// Compiles the response headers of `endpoint`, noting in `needs` what their templates
+    /// read; `application/json` unless the endpoint names a content type.
+    fn compile(endpoint: &Endpoint, diagnostics: &mut Vec<Diagnostic>, needs: &mut Needs) -> Self {
+        let (item, line) = (endpoint.item, endpoint.line);
+        let mut headers = Self {
+            fixed: HeaderMap::new(),
+            templated: Vec::new(),
+            broken: None,
+        };
+        let has_content_type = endpoint
+            .response
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        if !has_content_type {
+            headers.fixed.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        for (name, value) in &endpoint.response.headers {
+            let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+                headers.broken = Some(format!("{name:?} is not a header name"));
+                continue;
+            };
+            match compile_template(value, "response.headers", item, line, diagnostics) {
+                Ok(template) if template.is_static() => match HeaderValue::from_str(value) {
+                    Ok(v) => {
+                        headers.fixed.append(name, v);
+                    }
+                    Err(_) => {
+                        headers.broken =
+                            Some(format!("the value of header {name} is not valid in HTTP"));
+                    }
+                },
+                Ok(template) => {
+                    needs.read(template.variables());
+                    headers.templated.push((name, template));
+                }
+                Err(message) => headers.broken = Some(message),
+            }
+        }
+        headers
+    }
+}
+
+/// How rendered values are escaped in a body with these headers' content type, and
+/// whether that type is JSON.
+fn body_escape(headers: &HeaderMap) -> (Escape, bool) {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(media_type)
+        .unwrap_or_default();
+    let is_json = is_json_media(&media);
+    let escape = if is_json {
+        Escape::Json
+    } else if media == "text/html" {
+        Escape::Html
+    } else {
+        Escape::None
+    };
+    (escape, is_json)
+}
+
+/// The response body of `endpoint`, noting in `needs` what its templates read: broken
+/// when its headers are (`broken`); when absent, `null` for JSON (`is_json`) and empty
+/// otherwise.
+fn compile_body(
+    endpoint: &Endpoint,
+    broken: Option<String>,
+    is_json: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+    needs: &mut Needs,
+) -> BodySource {
+    let (item, line) = (endpoint.item, endpoint.line);
+    if let Some(message) = broken {
+        return BodySource::Broken(message);
+    }
+    match &endpoint.response.body {
+        Body::Absent => BodySource::Static(if is_json {
+            Bytes::from_static(b"null")
+        } else {
+            Bytes::new()
+        }),
+        Body::Text(source) => {
+            match compile_template(source, "response.body", item, line, diagnostics) {
+                Ok(template) if template.is_static() => {
+                    BodySource::Static(Bytes::from(template.static_text().unwrap_or("").to_owned()))
+                }
+                Ok(template) => {
+                    needs.read(template.variables());
+                    BodySource::Template(template)
+                }
+                Err(message) => BodySource::Broken(message),
+            }
+        }
+        Body::External(external) => match compile_template(
+            &external.path,
+            "response.external-body.path",
+            item,
+            line,
+            diagnostics,
+        ) {
+            Ok(path) => {
+                needs.read(path.variables());
+                // The file's content is a template too: it may read anything.
+                *needs = Needs::EVERYTHING;
+                BodySource::External {
+                    provider: external.provider.clone(),
+                    path,
+                    sheet: external.sheet_name.clone(),
+                }
+            }
+            Err(message) => BodySource::Broken(message),
+        },
+    }
+}
+
+/// The webhook of `endpoint`, if it has one that compiles, noting in `needs` what it reads.
+fn compile_webhook(
+    endpoint: &Endpoint,
+    diagnostics: &mut Vec<Diagnostic>,
+    needs: &mut Needs,
+) -> Option<CompiledWebhook> {
+    let webhook = endpoint.webhook.as_ref()?;
+    match CompiledWebhook::compile(webhook) {
+        Ok(compiled) => {
+            needs.read(compiled.variables().iter().map(String::as_str));
+            Some(compiled)
+        }
+        Err(message) => {
+            diagnostics.push(
+                Diagnostic::warning(endpoint.line, 1, format!("webhook: {message}"))
+                    .in_item(endpoint.item, "endpoint.webhook"),
+            );
+            None
+        }
+    }
+}
+
+/// A path pattern's shape, as the router needs it (parameter names and types aside).
+pub(super) fn route_segments(path: &spec::PathPattern) -> Vec<PatternSegment> {
+    path.segments
+        .iter()
+        .map(|s| match s {
+            Segment::Static(text) => PatternSegment::Static(text.clone()),
+            Segment::Param { .. } => PatternSegment::Param,
+        })
+        .collect()
+}
+
+/// Compiles a template of the spec (`what`, at `line` of item `item`); one that does not
+/// compile is a warning in `diagnostics`, and its message.
+fn compile_template(
+    source: &str,
+    what: &str,
+    item: u32,
+    line: u32,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Template, String> {
+    Template::compile(source).map_err(|e| {
+        let message = format!("{what}: {e}");
+        diagnostics.push(
+            Diagnostic::warning(line + e.line.saturating_sub(1), e.column, message.clone())
+                .in_item(item, what),
+        );
+        message
+    })
+}

@@ -1,0 +1,436 @@
+//! The engine: a spec compiled into a routing table and ready-to-render endpoints, and the
+//! request handler that runs on it.
+//!
+//! Everything that can be done once is done in [`Engine::build`]: templates compiled,
+//! static bodies and headers prepared, rate limiters made. A request then costs a route
+//! lookup and, for templated endpoints, one render against a context holding only the parts
+//! the templates use.
+
+mod answer;
+mod endpoint;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method as HttpMethod, StatusCode};
+use moclojer_domain::spec::{self, Method, Mode, Spec};
+use moclojer_domain::template::{Env, RenderLimits};
+use moclojer_domain::{Diagnostic, TrustedProxies};
+use moclojer_egress::Egress;
+use moclojer_ports::PROBE_HEADER;
+use serde_json::{Map, Value};
+
+use self::answer::template_error;
+use self::endpoint::{CompiledEndpoint, route_segments};
+use crate::context::coerce;
+use crate::request::percent_decode;
+use crate::router::{Lookup, METHODS, RouteTable};
+use crate::socket::CompiledSocket;
+use crate::webhook::Webhooks;
+
+/// The order methods are listed in `Allow`, as the original lists them.
+const METHOD_ORDER: [Method; METHODS] = [
+    Method::Get,
+    Method::Head,
+    Method::Post,
+    Method::Put,
+    Method::Delete,
+    Method::Connect,
+    Method::Options,
+    Method::Trace,
+    Method::Patch,
+];
+
+fn method_index(method: Method) -> usize {
+    METHOD_ORDER.iter().position(|m| *m == method).unwrap_or(0)
+}
+
+fn http_method_index(method: &HttpMethod) -> Option<usize> {
+    let found = match *method {
+        HttpMethod::GET => Method::Get,
+        HttpMethod::HEAD => Method::Head,
+        HttpMethod::POST => Method::Post,
+        HttpMethod::PUT => Method::Put,
+        HttpMethod::DELETE => Method::Delete,
+        HttpMethod::CONNECT => Method::Connect,
+        HttpMethod::OPTIONS => Method::Options,
+        HttpMethod::TRACE => Method::Trace,
+        HttpMethod::PATCH => Method::Patch,
+        _ => return None,
+    };
+    Some(method_index(found))
+}
+
+/// How the engine behaves beyond what the spec says.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Standalone (a file on the user's machine) or cloud (the hosted service).
+    pub mode: Mode,
+    /// Answer cross-origin requests permissively (echo the origin). On by default.
+    pub cors: bool,
+    /// Largest request body read, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Fuel and output cap of every render.
+    pub render: RenderLimits,
+    /// Where relative external-body paths are looked up (the spec's folder), besides the
+    /// working directory. Standalone only.
+    pub spec_dir: Option<PathBuf>,
+    /// The guard every outbound call (webhooks, external bodies by URL) goes through;
+    /// `None` disables outbound calls.
+    pub egress: Option<Egress>,
+    /// Proxies in front whose `X-Real-IP` names the client (for the `remote-addr` rate-limit
+    /// key). None by default: the socket's peer is the client, as in the original.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Standalone,
+            cors: true,
+            max_body_bytes: 1024 * 1024,
+            render: RenderLimits::default(),
+            spec_dir: None,
+            egress: None,
+            trusted_proxies: TrustedProxies::none(),
+        }
+    }
+}
+
+/// A compiled spec, ready to answer requests. Cheap to share behind an `Arc`; replaced
+/// whole on reload.
+#[derive(Debug)]
+pub struct Engine {
+    table: RouteTable,
+    endpoints: Vec<CompiledEndpoint>,
+    options: Arc<EngineOptions>,
+    warnings: Vec<Diagnostic>,
+    spec: Spec,
+    webhooks: Webhooks,
+    socket_table: RouteTable,
+    sockets: Vec<Arc<CompiledSocket>>,
+}
+
+/// The answer to a request.
+pub type Reply = http::Response<Bytes>;
+
+fn reply(status: StatusCode, headers: HeaderMap, body: Bytes) -> Reply {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// `status` with no header and no body.
+fn empty_reply(status: StatusCode) -> Reply {
+    reply(status, HeaderMap::new(), Bytes::new())
+}
+
+fn json_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers
+}
+
+/// The body of a 404 for a host no mock is published on (cloud mode), in the proxy's shape.
+const UNKNOWN_HOST_BODY: &str =
+    r#"{"error":{"code":"not_found","message":"no mock answers on this host"}}"#;
+
+fn error_reply(status: StatusCode, message: &str) -> Reply {
+    let body = serde_json::json!({ "error": message }).to_string();
+    reply(status, json_headers(), Bytes::from(body))
+}
+
+impl Engine {
+    /// Compiles `spec`. In cloud mode every endpoint needs a host, and a template that
+    /// does not compile is an error; in standalone mode it is a warning and that endpoint
+    /// answers 500.
+    ///
+    /// # Errors
+    /// The diagnostics that refuse the spec.
+    pub fn build(spec: Spec, options: EngineOptions) -> Result<Self, Vec<Diagnostic>> {
+        let mut diagnostics = spec::validate(&spec, options.mode);
+        if options.mode == Mode::Cloud {
+            for endpoint in spec.endpoints.iter().filter(|e| e.host.is_none()) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        endpoint.line,
+                        1,
+                        "in the hosted service every endpoint has a host",
+                    )
+                    .in_item(endpoint.item, "endpoint.host"),
+                );
+            }
+        }
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(diagnostics);
+        }
+        let (table, endpoints) = compile_endpoints(&spec, &mut diagnostics);
+        let (socket_table, sockets) = compile_sockets(&spec, &mut diagnostics);
+        let webhooks = Webhooks::new(options.egress.clone());
+        Ok(Self {
+            table,
+            endpoints,
+            options: Arc::new(options),
+            warnings: diagnostics,
+            spec,
+            webhooks,
+            socket_table,
+            sockets,
+        })
+    }
+
+    /// Warnings found while compiling (templates that did not compile in standalone mode,
+    /// unknown keys, shadowed routes...).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// The spec this engine was built from.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// How many endpoints answer.
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    /// The options the engine was built with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Answers one request whose body has been read (at most `max_body_bytes`). In cloud
+    /// mode a request carrying [`PROBE_HEADER`] gets 204 when its host is served and 404
+    /// when not, whatever its method and path: that is how ops verifies a host.
+    pub async fn handle(
+        &self,
+        parts: &http::request::Parts,
+        body: Bytes,
+        remote: SocketAddr,
+        env: &(dyn Env + Sync),
+    ) -> Reply {
+        let host = match crate::request::request_host(&parts.uri, &parts.headers) {
+            Ok(host) => host,
+            Err(_) => return empty_reply(StatusCode::BAD_REQUEST),
+        };
+        if self.options.mode == Mode::Cloud && parts.headers.contains_key(PROBE_HEADER) {
+            // ops asks whether this host is served, without touching the tenant's routes.
+            return empty_reply(if self.table.serves_host(&host) {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::NOT_FOUND
+            });
+        }
+        let path = parts.uri.path();
+        let origin = parts
+            .headers
+            .get(header::ORIGIN)
+            .cloned()
+            .filter(|_| self.options.cors);
+        let Some(method) = http_method_index(&parts.method) else {
+            return empty_reply(StatusCode::NOT_IMPLEMENTED);
+        };
+        let mut response = match self.table.lookup(&host, method, path) {
+            Lookup::Found { endpoint, params } => {
+                let endpoint = &self.endpoints[endpoint as usize];
+                self.answer(endpoint, parts, &params, body, remote, env)
+                    .await
+            }
+            Lookup::MethodNotAllowed { allowed }
+                if parts.method == HttpMethod::HEAD && allowed[0] =>
+            {
+                self.head_of_get(&host, parts, body, remote, env).await
+            }
+            Lookup::MethodNotAllowed { allowed } => {
+                method_not_allowed(&allowed, parts, origin.is_some())
+            }
+            Lookup::NotFound => self.not_found(&host, parts, env),
+        };
+        if let Some(origin) = origin {
+            allow_origin(response.headers_mut(), origin);
+        }
+        response
+    }
+
+    /// `HEAD` of a `GET` route: the `GET` response without its body.
+    async fn head_of_get(
+        &self,
+        host: &str,
+        parts: &http::request::Parts,
+        body: Bytes,
+        remote: SocketAddr,
+        env: &(dyn Env + Sync),
+    ) -> Reply {
+        let Lookup::Found { endpoint, params } = self.table.lookup(host, 0, parts.uri.path())
+        else {
+            return empty_reply(StatusCode::NOT_FOUND);
+        };
+        let endpoint = &self.endpoints[endpoint as usize];
+        let mut full = self
+            .answer(endpoint, parts, &params, body, remote, env)
+            .await;
+        *full.body_mut() = Bytes::new();
+        full
+    }
+
+    /// The answer when no endpoint has this request's host and path: a websocket's
+    /// greeting to a plain `GET` of its path, as the original answered, else 404.
+    fn not_found(&self, host: &str, parts: &http::request::Parts, env: &(dyn Env + Sync)) -> Reply {
+        match self.socket_for(&parts.uri, &parts.headers) {
+            Some((socket, context)) if parts.method == HttpMethod::GET => {
+                match socket.greeting(&context, env, &self.options.render) {
+                    Some(Ok(text)) => reply(StatusCode::OK, HeaderMap::new(), Bytes::from(text)),
+                    Some(Err(message)) => template_error(&message),
+                    None => empty_reply(StatusCode::UPGRADE_REQUIRED),
+                }
+            }
+            // A host no mock is published on says so, as the proxy does for hosts
+            // outside the zone; a served host's unknown path stays an empty 404.
+            _ if self.options.mode == Mode::Cloud && !self.table.serves_host(host) => reply(
+                StatusCode::NOT_FOUND,
+                json_headers(),
+                Bytes::from_static(UNKNOWN_HOST_BODY.as_bytes()),
+            ),
+            _ => empty_reply(StatusCode::NOT_FOUND),
+        }
+    }
+
+    /// The websocket endpoint for this request's host and path, with its context (typed
+    /// path parameters, query), if any.
+    pub(crate) fn socket_for(
+        &self,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+    ) -> Option<(Arc<CompiledSocket>, Value)> {
+        let host = crate::request::request_host(uri, headers).ok()?;
+        let Lookup::Found { endpoint, params } = self.socket_table.lookup(&host, 0, uri.path())
+        else {
+            return None;
+        };
+        let socket = self.sockets.get(endpoint as usize)?;
+        let mut path_params = Map::new();
+        for ((name, ty), raw) in socket.params.iter().zip(&params) {
+            path_params.insert(name.clone(), coerce(&percent_decode(raw), *ty).ok()?);
+        }
+        Some((
+            Arc::clone(socket),
+            crate::socket::context(path_params, uri.query().unwrap_or("")),
+        ))
+    }
+}
+
+/// Compiles the endpoints of `spec` into the routing table; a route defined again is
+/// shadowed, and not compiled: the first definition wins (validate warned).
+fn compile_endpoints(
+    spec: &Spec,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (RouteTable, Vec<CompiledEndpoint>) {
+    let mut table = RouteTable::default();
+    let mut endpoints = Vec::with_capacity(spec.endpoints.len());
+    for endpoint in &spec.endpoints {
+        let index = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
+        let segments = route_segments(&endpoint.path);
+        if !table.insert(
+            endpoint.host.as_deref(),
+            &segments,
+            method_index(endpoint.method),
+            index,
+        ) {
+            continue;
+        }
+        endpoints.push(CompiledEndpoint::compile(endpoint, diagnostics));
+    }
+    (table, endpoints)
+}
+
+/// Compiles the websockets of `spec` into their routing table; the first definition of a
+/// path wins.
+fn compile_sockets(
+    spec: &Spec,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (RouteTable, Vec<Arc<CompiledSocket>>) {
+    let mut table = RouteTable::default();
+    let mut sockets = Vec::with_capacity(spec.websockets.len());
+    for socket in &spec.websockets {
+        let index = u32::try_from(sockets.len()).unwrap_or(u32::MAX);
+        let segments = route_segments(&socket.path);
+        if !table.insert(socket.host.as_deref(), &segments, 0, index) {
+            continue;
+        }
+        let (compiled, problems) = CompiledSocket::compile(socket);
+        for problem in problems {
+            diagnostics.push(
+                Diagnostic::warning(socket.line, 1, format!("websocket: {problem}"))
+                    .in_item(socket.item, "websocket"),
+            );
+        }
+        sockets.push(Arc::new(compiled));
+    }
+    (table, sockets)
+}
+
+/// 405 with the methods the path has in `Allow`; to `OPTIONS`, 200 with them, and the
+/// preflight's answers for a cross-origin request (`cross_origin`).
+fn method_not_allowed(
+    allowed: &[bool; METHODS],
+    parts: &http::request::Parts,
+    cross_origin: bool,
+) -> Reply {
+    let allow = allow_header(allowed);
+    let mut headers = HeaderMap::new();
+    if parts.method != HttpMethod::OPTIONS {
+        headers.insert(header::ALLOW, allow);
+        return reply(StatusCode::METHOD_NOT_ALLOWED, headers, Bytes::new());
+    }
+    headers.insert(header::ALLOW, allow.clone());
+    if cross_origin {
+        preflight_headers(&mut headers, &parts.headers, &allow);
+    }
+    reply(StatusCode::OK, headers, Bytes::new())
+}
+
+/// Lets the page at `origin` read the response, credentials and every header included.
+fn allow_origin(headers: &mut HeaderMap, origin: HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+}
+
+fn allow_header(allowed: &[bool; METHODS]) -> HeaderValue {
+    let mut names: Vec<&str> = METHOD_ORDER
+        .iter()
+        .zip(allowed)
+        .filter(|(_, on)| **on)
+        .map(|(m, _)| m.as_str())
+        .collect();
+    if !allowed[method_index(Method::Options)] {
+        names.push("OPTIONS");
+    }
+    HeaderValue::from_str(&names.join(",")).unwrap_or(HeaderValue::from_static("OPTIONS"))
+}
+
+fn preflight_headers(headers: &mut HeaderMap, request: &HeaderMap, allow: &HeaderValue) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, allow.clone());
+    if let Some(asked) = request.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+}

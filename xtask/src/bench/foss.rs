@@ -1,0 +1,245 @@
+//! `cargo xtask bench foss`: the mock server against a minimal hyper server returning the
+//! same bytes, measured in the same run on loopback, printed as ratios.
+//!
+//! Measured: (a) `GET /hello`, static JSON; (b) `GET /users/42`, the id templated twice;
+//! (c) a spec of 10,000 hosts × 5 endpoints: load time, RSS, and (a) and (b) against it;
+//! (d) requests during repeated reloads, which must all succeed.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{
+    CONNECTIONS, Load, SMALL_SPEC, Server, load, release_build, start, start_foss, url, work_dir,
+};
+
+/// `cargo xtask bench foss [SECONDS]`: builds, measures, prints the table.
+pub(crate) fn run(seconds: &str) -> Result<(), String> {
+    let release = release_build(&["--example", "bench_reference"])?;
+    let (work, small) = work_dir("moclojer-bench")?;
+    let big = work.join("big.yml");
+    std::fs::write(&big, large_spec(10_000)).map_err(|e| e.to_string())?;
+    let bench = FossBench {
+        moclojer: release.join("moclojer"),
+        reference: release.join("examples/bench_reference"),
+        loadgen: release.join("examples/loadgen"),
+        seconds,
+    };
+    let small_spec = bench.measure_small(&small)?;
+    let large_spec = bench.measure_large(&big)?;
+    let reloads = bench.measure_reloads(&small)?;
+    std::fs::remove_dir_all(&work).ok();
+    print_table(&small_spec, &large_spec, &reloads);
+    Ok(())
+}
+
+/// The programs of `bench foss`, and how long each load lasts.
+struct FossBench<'a> {
+    moclojer: PathBuf,
+    /// The minimal hyper server answering fixed bytes.
+    reference: PathBuf,
+    loadgen: PathBuf,
+    seconds: &'a str,
+}
+
+/// The small spec's endpoints, on moclojer and on the reference.
+struct SmallSpec {
+    ours_static: Load,
+    base_static: Load,
+    ours_templated: Load,
+    base_templated: Load,
+    rss_mib: f64,
+}
+
+/// The spec of 10,000 hosts: how long moclojer took to listen, its RSS, and the small
+/// spec's endpoints on its last host.
+struct LargeSpec {
+    load_time: Duration,
+    rss_mib: f64,
+    static_load: Load,
+    templated_load: Load,
+}
+
+/// Requests while the spec is rewritten `count` times, over `seconds`.
+struct Reloads {
+    count: usize,
+    load: Load,
+    seconds: f64,
+}
+
+impl FossBench<'_> {
+    /// moclojer serving `spec` on a port of its own.
+    fn serve(&self, spec: &Path) -> Result<Server, String> {
+        start_foss(&self.moclojer, spec, &["--max-spec-bytes", "67108864"])
+    }
+
+    /// A load of `path` on `server` (with `host` as its `Host` when given).
+    fn load(&self, server: &Server, path: &str, host: Option<&str>) -> Result<Load, String> {
+        load(
+            &self.loadgen,
+            &url(&server.address, path),
+            host,
+            self.seconds,
+        )
+    }
+
+    /// A load of `path` on the reference answering `body`.
+    fn load_reference(&self, body: &str, path: &str) -> Result<Load, String> {
+        let reference = start(&self.reference, &["0", body])?;
+        self.load(&reference, path, None)
+    }
+
+    /// The static and the templated endpoint of `small` (the small spec), each on moclojer
+    /// and on the reference, one at a time.
+    fn measure_small(&self, small: &Path) -> Result<SmallSpec, String> {
+        let seconds = self.seconds;
+        println!("\n==> static: GET /hello ({CONNECTIONS} connections, {seconds}s each)");
+        let base_static = self.load_reference(r#"{"hello":"world"}"#, "/hello")?;
+        let server = self.serve(small)?;
+        let ours_static = self.load(&server, "/hello", None)?;
+
+        println!("==> templated: GET /users/42");
+        let ours_templated = self.load(&server, "/users/42", None)?;
+        let rss_mib = server.rss_mib();
+        drop(server);
+        let base_templated = self.load_reference(r#"{"id":42,"name":"user-42"}"#, "/users/42")?;
+        Ok(SmallSpec {
+            ours_static,
+            base_static,
+            ours_templated,
+            base_templated,
+            rss_mib,
+        })
+    }
+
+    /// moclojer on `big` (the spec of 10,000 hosts).
+    fn measure_large(&self, big: &Path) -> Result<LargeSpec, String> {
+        println!("==> 10,000 hosts x 5 endpoints");
+        let server = self.serve(big)?;
+        let host = Some("m9999-bench.localhost");
+        Ok(LargeSpec {
+            load_time: server.started_in,
+            rss_mib: server.rss_mib(),
+            static_load: self.load(&server, "/hello", host)?,
+            templated_load: self.load(&server, "/users/42", host)?,
+        })
+    }
+
+    /// Requests to moclojer on `small` while the file is rewritten every 600 ms.
+    fn measure_reloads(&self, small: &Path) -> Result<Reloads, String> {
+        println!("==> reloads under load");
+        let server = self.serve(small)?;
+        let url = url(&server.address, "/hello");
+        let (loadgen, seconds) = (self.loadgen.clone(), self.seconds.to_owned());
+        let during = std::thread::spawn(move || load(&loadgen, &url, None, &seconds));
+        let secs: f64 = self.seconds.parse().unwrap_or(5.0);
+        let mut count = 0;
+        let until = Instant::now() + Duration::from_secs_f64(secs * 0.8);
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(600));
+            let edited = SMALL_SPEC.replace("world", &format!("world-{count}"));
+            std::fs::write(small, edited).map_err(|e| e.to_string())?;
+            count += 1;
+        }
+        let load = during
+            .join()
+            .map_err(|_| "loadgen thread panicked".to_owned())??;
+        drop(server);
+        Ok(Reloads {
+            count,
+            load,
+            seconds: secs,
+        })
+    }
+}
+
+/// The table of `bench foss`: moclojer against the reference, and the targets.
+fn print_table(small: &SmallSpec, large: &LargeSpec, reloads: &Reloads) {
+    println!();
+    println!("| measure | moclojer | reference (hyper) | ratio | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    let (ours_static, base_static) = (&small.ours_static, &small.base_static);
+    let (ours_templated, base_templated) = (&small.ours_templated, &small.base_templated);
+    println!(
+        "| static GET /hello, req/s | {:.0} | {:.0} | {:.2} | >= 0.85 |",
+        ours_static.rps,
+        base_static.rps,
+        ours_static.rps / base_static.rps
+    );
+    println!(
+        "| templated GET /users/42, req/s | {:.0} | {:.0} | {:.2} | >= 0.70 |",
+        ours_templated.rps,
+        base_templated.rps,
+        ours_templated.rps / base_templated.rps
+    );
+    println!(
+        "| static p99 (64 conns) | {:.2} ms | {:.2} ms | | < 2 ms |",
+        ours_static.p99_us / 1000.0,
+        base_static.p99_us / 1000.0
+    );
+    println!(
+        "| templated p99 (64 conns) | {:.2} ms | {:.2} ms | | < 2 ms |",
+        ours_templated.p99_us / 1000.0,
+        base_templated.p99_us / 1000.0
+    );
+    print_large_rows(small, large);
+    println!(
+        "| {} reloads under load: failed requests | {:.0} of {:.0} | | | 0 |",
+        reloads.count,
+        reloads.load.errors,
+        reloads.load.rps * reloads.seconds
+    );
+    let errors = ours_static.errors
+        + ours_templated.errors
+        + large.static_load.errors
+        + large.templated_load.errors;
+    println!(
+        "| failed requests in the other runs | {errors:.0} | {:.0} | | 0 |",
+        base_static.errors + base_templated.errors
+    );
+}
+
+/// The rows of the spec of 10,000 hosts, its requests/s against the small spec's reference.
+fn print_large_rows(small: &SmallSpec, large: &LargeSpec) {
+    println!(
+        "| 10k hosts: load to listening | {:.2} s | | | < 2 s |",
+        large.load_time.as_secs_f64()
+    );
+    println!(
+        "| 10k hosts: RSS | {:.0} MiB (small spec: {:.0} MiB) | | | < 300 MB |",
+        large.rss_mib, small.rss_mib
+    );
+    println!(
+        "| 10k hosts: static req/s | {:.0} | {:.0} | {:.2} | |",
+        large.static_load.rps,
+        small.base_static.rps,
+        large.static_load.rps / small.base_static.rps
+    );
+    println!(
+        "| 10k hosts: templated req/s | {:.0} | {:.0} | {:.2} | |",
+        large.templated_load.rps,
+        small.base_templated.rps,
+        large.templated_load.rps / small.base_templated.rps
+    );
+}
+
+/// A spec of `hosts` hosts with five endpoints each, the small spec's two among them.
+fn large_spec(hosts: usize) -> String {
+    let mut spec = String::with_capacity(hosts * 5 * 200);
+    for i in 0..hosts {
+        let host = format!("m{i}-bench.localhost");
+        for (path, body) in [
+            ("/hello", r#"'{"hello":"world"}'"#),
+            (
+                "/users/:id",
+                r#"'{"id":{{path-params.id}},"name":"user-{{path-params.id}}"}'"#,
+            ),
+            ("/items", r#"'[1,2,3]'"#),
+            ("/items/:id|int", r#"'{"item":{{path-params.id}}}'"#),
+            ("/status", r#"'{"ok":true}'"#),
+        ] {
+            writeln!(spec, "- endpoint:\n    host: {host}\n    method: GET\n    path: {path}\n    response:\n      body: {body}").ok();
+        }
+    }
+    spec
+}
