@@ -17,6 +17,7 @@
 )]
 
 mod bench;
+mod length;
 mod services;
 mod tidy;
 

@@ -7,7 +7,8 @@
 //!   ports and adapters; apps on domain, ports, adapters and wiring, never on each other
 //!   (the all-in-one `apps/cloud` excepted); testkit on anything but apps; nothing on
 //!   xtask, and nothing but apps and testkit on wiring. Dev-dependencies are exempt.
-//! - every crate root (`lib.rs`, `main.rs`) opens with a `//!` doc comment.
+//! - every crate root (`lib.rs`, `main.rs`) opens with a `//!` doc comment;
+//! - no function outside tests is longer than 100 lines (`length`).
 
 use std::fs;
 use std::path::Path;
@@ -58,6 +59,7 @@ pub(crate) fn check(root: &Path) -> Result<(), Vec<String>> {
                 ));
             }
         }
+        problems.extend(crate::length::check_member(root, &member.place));
         for root_file in ["src/lib.rs", "src/main.rs"] {
             let path = root.join(&member.place).join(root_file);
             if let Ok(text) = fs::read_to_string(&path)

@@ -64,62 +64,14 @@ fn normalise_host(raw: &str) -> Result<String, HostError> {
 /// Decodes `%XX` escapes (a `+` stays a `+`, as in paths). Invalid escapes are kept as
 /// they are; invalid UTF-8 is replaced.
 pub(crate) fn percent_decode(raw: &str) -> Cow<'_, str> {
-    decode(raw, false)
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
 }
 
-/// Decodes a query-string component: `+` is a space, then `%XX` escapes.
-pub(crate) fn form_decode(raw: &str) -> Cow<'_, str> {
-    decode(raw, true)
-}
-
-fn decode(raw: &str, plus_is_space: bool) -> Cow<'_, str> {
-    if !raw
-        .bytes()
-        .any(|b| b == b'%' || (plus_is_space && b == b'+'))
-    {
-        return Cow::Borrowed(raw);
-    }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// The query string's pairs, decoded, in order (repeated keys repeat).
+/// The query string's pairs, decoded as forms are (`+` is a space, then `%XX` escapes),
+/// in order (repeated keys repeat); empty pairs are skipped.
 pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                form_decode(key).into_owned(),
-                form_decode(value).into_owned(),
-            )
-        })
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect()
 }
 
@@ -172,7 +124,7 @@ mod tests {
     fn decoding() {
         assert_eq!(percent_decode("John%20Doe"), "John Doe");
         assert_eq!(percent_decode("a+b"), "a+b");
-        assert_eq!(form_decode("a+b%21"), "a b!");
+        assert_eq!(query_pairs("a+b%21=1")[0].0, "a b!");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("%e2%82%ac"), "€");

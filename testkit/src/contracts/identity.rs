@@ -6,7 +6,7 @@ use std::slice;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moclojer_domain::{User, UserId};
+use moclojer_domain::{Timestamp, User, UserId};
 use moclojer_ports::{
     AccountRepository, Caller, Clock, IdGenerator, Identity, IssuedToken, LocalTokens,
     MAX_TOKEN_NAME_LEN, PortErrorKind::*, PortResult, RandomIds, TOKEN_PREFIX, TokenDigest,
@@ -88,6 +88,30 @@ async fn session_tokens(
     alice: UserId,
     bob: UserId,
 ) {
+    let [a1, a2, b1] =
+        session_tokens_are_issued_new_and_stored(tokens, store, clock, alice, bob).await;
+    malformed_unknown_and_forged_tokens_are_refused(tokens, store, &a1).await;
+    a_revoked_token_is_gone_and_the_others_work(tokens, store, alice, &a1, &a2).await;
+    let short =
+        a_token_works_until_the_exact_instant_it_expires(tokens, store, clock, bob, &b1).await;
+    session_tokens_are_listed_apart_from_personal_ones(tokens, store, alice, &a2).await;
+
+    // Tidy up, so that the later rules start from personal tokens only.
+    let issuer: &dyn TokenIssuer = tokens;
+    for issued in [&a2, &b1, &short] {
+        issuer.revoke(&issued.token).await.expect("revoke");
+    }
+}
+
+/// Session tokens are new, of our shape, nameless, expire after their ttl, are stored as
+/// issued, and authenticate their user. Two of alice's and one of bob's, in that order.
+async fn session_tokens_are_issued_new_and_stored(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    clock: &ManualClock,
+    alice: UserId,
+    bob: UserId,
+) -> [IssuedToken; 3] {
     let identity: &dyn Identity = tokens;
     let issuer: &dyn TokenIssuer = tokens;
     let issued_at = clock.now();
@@ -131,7 +155,17 @@ async fn session_tokens(
         bob,
         "tokens are per user",
     );
+    [a1, a2, b1]
+}
 
+/// Empty, garbage, padded, never issued and forged tokens (`a1` with one character
+/// changed) do not authenticate; the store has nothing for a forged one.
+async fn malformed_unknown_and_forged_tokens_are_refused(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    a1: &IssuedToken,
+) {
+    let identity: &dyn Identity = tokens;
     expect_kind(
         identity.authenticate("").await,
         Unauthenticated,
@@ -168,7 +202,19 @@ async fn session_tokens(
         NotFound,
         "the store has no token for a forged one",
     );
+}
 
+/// A revoked token (`a1`) no longer authenticates and is gone from the store; revoking
+/// it again, or an unknown token, succeeds; alice's other token (`a2`) still works.
+async fn a_revoked_token_is_gone_and_the_others_work(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    alice: UserId,
+    a1: &IssuedToken,
+    a2: &IssuedToken,
+) {
+    let identity: &dyn Identity = tokens;
+    let issuer: &dyn TokenIssuer = tokens;
     issuer.revoke(&a1.token).await.expect("revoke");
     expect_kind(
         identity.authenticate(&a1.token).await,
@@ -193,7 +239,20 @@ async fn session_tokens(
         alice,
         "revoking one token leaves the others",
     );
+}
 
+/// A short token of bob's works until the millisecond before it expires and not at that
+/// instant, yet stays in the store until purged; his longer `b1` still works. The short
+/// token.
+async fn a_token_works_until_the_exact_instant_it_expires(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    clock: &ManualClock,
+    bob: UserId,
+    b1: &IssuedToken,
+) -> IssuedToken {
+    let identity: &dyn Identity = tokens;
+    let issuer: &dyn TokenIssuer = tokens;
     let short = issuer
         .issue(bob, Duration::from_secs(60))
         .await
@@ -222,7 +281,17 @@ async fn session_tokens(
         bob,
         "longer tokens still work",
     );
+    short
+}
 
+/// Alice's session tokens list as just `a2` (not the revoked one), and none of them as
+/// personal tokens.
+async fn session_tokens_are_listed_apart_from_personal_ones(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    alice: UserId,
+    a2: &IssuedToken,
+) {
     let sessions = store
         .list_tokens(alice, TokenKind::Session)
         .await
@@ -240,11 +309,22 @@ async fn session_tokens(
             .is_empty(),
         "session tokens are not listed as personal ones"
     );
+}
 
-    // Tidy up, so that the later rules start from personal tokens only.
-    for issued in [&a2, &b1, &short] {
-        issuer.revoke(&issued.token).await.expect("revoke");
-    }
+/// The tokens the personal-token rules work on.
+struct PersonalTokens {
+    /// Alice's, named "ci", without a ttl.
+    ci: IssuedToken,
+    /// Alice's, with a name to trim and a day's ttl.
+    deploy: IssuedToken,
+    /// Alice's, with a name of the longest length.
+    wide: IssuedToken,
+    /// Bob's.
+    bobs: IssuedToken,
+    /// A session token of alice's, next to her personal ones.
+    session: IssuedToken,
+    /// Alice's, made elsewhere: stored later but dated before the others.
+    backdated: TokenRecord,
 }
 
 /// Named, listed, non-expiring, revocable by id, and only by their owner.
@@ -255,6 +335,38 @@ async fn personal_tokens(
     alice: UserId,
     bob: UserId,
 ) {
+    let issued = personal_tokens_are_issued_named_and_dated(tokens, store, clock, alice, bob).await;
+    personal_tokens_are_listed_oldest_first_per_user(tokens, store, alice, bob, &issued).await;
+    bad_token_names_are_refused(tokens, alice).await;
+    personal_tokens_expire_only_by_their_ttl(tokens, clock, alice, &issued).await;
+    personal_tokens_are_revoked_by_id_by_their_owner_only(tokens, alice, bob, &issued).await;
+
+    // Tidy up for the purge rules.
+    for (user, record) in [
+        (alice, &issued.backdated),
+        (alice, &issued.deploy.record),
+        (alice, &issued.wide.record),
+        (alice, &issued.session.record),
+        (bob, &issued.bobs.record),
+    ] {
+        store
+            .delete_token(user, record.id)
+            .await
+            .expect("delete by id");
+    }
+    assert!(tokens.list_personal(alice).await.expect("list").is_empty());
+}
+
+/// Personal tokens are of our shape, personal, named (trimmed, up to the longest name in
+/// characters), dated now, and expire after their ttl or never; a record made elsewhere
+/// is stored as given.
+async fn personal_tokens_are_issued_named_and_dated(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    clock: &ManualClock,
+    alice: UserId,
+    bob: UserId,
+) -> PersonalTokens {
     let first_at = clock.now();
     let ci = tokens
         .issue_personal(alice, "ci", None)
@@ -310,31 +422,52 @@ async fn personal_tokens(
         .insert_token(&backdated)
         .await
         .expect("insert a record");
+    PersonalTokens {
+        ci,
+        deploy,
+        wide,
+        bobs,
+        session,
+        backdated,
+    }
+}
 
+/// Each user's personal tokens are listed oldest first, without session tokens or other
+/// users'; personal tokens are not listed as session ones.
+async fn personal_tokens_are_listed_oldest_first_per_user(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    alice: UserId,
+    bob: UserId,
+    issued: &PersonalTokens,
+) {
     let listed = tokens.list_personal(alice).await.expect("list personal");
     assert_eq!(
         listed,
         [
-            backdated.clone(),
-            ci.record.clone(),
-            deploy.record.clone(),
-            wide.record.clone()
+            issued.backdated.clone(),
+            issued.ci.record.clone(),
+            issued.deploy.record.clone(),
+            issued.wide.record.clone()
         ],
         "alice's personal tokens, oldest first, without sessions or bob's"
     );
     assert_eq!(
         tokens.list_personal(bob).await.expect("list bob's"),
-        slice::from_ref(&bobs.record)
+        slice::from_ref(&issued.bobs.record)
     );
     assert_eq!(
         store
             .list_tokens(alice, TokenKind::Session)
             .await
             .expect("list sessions"),
-        slice::from_ref(&session.record),
+        slice::from_ref(&issued.session.record),
         "personal tokens are not listed as session ones"
     );
+}
 
+/// Empty, blank, too long and control-character names are invalid, and store nothing.
+async fn bad_token_names_are_refused(tokens: &LocalTokens, alice: UserId) {
     for (name, what) in [
         ("", "an empty name"),
         ("   ", "a blank name"),
@@ -353,19 +486,37 @@ async fn personal_tokens(
         4,
         "a refused name stores nothing"
     );
+}
 
+/// Ten years on, a personal token without a ttl still works; one past its ttl does not.
+async fn personal_tokens_expire_only_by_their_ttl(
+    tokens: &LocalTokens,
+    clock: &ManualClock,
+    alice: UserId,
+    issued: &PersonalTokens,
+) {
     clock.advance(DAY * 3650);
     expect_caller(
-        tokens.authenticate(&ci.token).await,
+        tokens.authenticate(&issued.ci.token).await,
         alice,
         "a personal token without a ttl works ten years on",
     );
     expect_kind(
-        tokens.authenticate(&deploy.token).await,
+        tokens.authenticate(&issued.deploy.token).await,
         Unauthenticated,
         "a personal token past its ttl",
     );
+}
 
+/// Revoking by id another user's token or an unknown id is not found and changes
+/// nothing; revoking one's own ends it, takes it off the list, and cannot be repeated.
+async fn personal_tokens_are_revoked_by_id_by_their_owner_only(
+    tokens: &LocalTokens,
+    alice: UserId,
+    bob: UserId,
+    issued: &PersonalTokens,
+) {
+    let PersonalTokens { ci, bobs, .. } = issued;
     expect_kind(
         tokens.revoke_by_id(alice, bobs.record.id).await,
         NotFound,
@@ -405,27 +556,12 @@ async fn personal_tokens(
     assert_eq!(
         tokens.list_personal(alice).await.expect("list"),
         [
-            backdated.clone(),
-            deploy.record.clone(),
-            wide.record.clone()
+            issued.backdated.clone(),
+            issued.deploy.record.clone(),
+            issued.wide.record.clone()
         ],
         "a token revoked by id leaves the list"
     );
-
-    // Tidy up for the purge rules.
-    for (user, record) in [
-        (alice, &backdated),
-        (alice, &deploy.record),
-        (alice, &wide.record),
-        (alice, &session.record),
-        (bob, &bobs.record),
-    ] {
-        store
-            .delete_token(user, record.id)
-            .await
-            .expect("delete by id");
-    }
-    assert!(tokens.list_personal(alice).await.expect("list").is_empty());
 }
 
 /// `purge_expired` deletes exactly the tokens expired at or before now.
@@ -507,19 +643,38 @@ async fn store_rules(
     alice: UserId,
     bob: UserId,
 ) {
+    let original = duplicate_ids_and_digests_are_refused(tokens, store, clock, alice, bob).await;
+    a_token_needs_a_known_user(tokens, store, clock, bob).await;
+    a_token_deleted_by_digest_is_gone(tokens, store, &original).await;
+}
+
+/// A new personal record for `user`, named `name`, with `digest`, made `now`.
+fn fresh_record(user: UserId, name: &str, digest: TokenDigest, now: Timestamp) -> TokenRecord {
+    TokenRecord {
+        id: TokenId::from_uuid(RandomIds.uuid()),
+        user_id: user,
+        kind: TokenKind::Personal,
+        name: name.to_owned(),
+        digest,
+        created_at: now,
+        expires_at: None,
+    }
+}
+
+/// A record of bob's with the digest or the id of alice's token is a conflict, stores
+/// nothing and leaves the original alone. Alice's original token.
+async fn duplicate_ids_and_digests_are_refused(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    clock: &ManualClock,
+    alice: UserId,
+    bob: UserId,
+) -> IssuedToken {
     let original: IssuedToken = tokens
         .issue_personal(alice, "original", None)
         .await
         .expect("issue");
-    let fresh = |name: &str, digest: TokenDigest| TokenRecord {
-        id: TokenId::from_uuid(RandomIds.uuid()),
-        user_id: bob,
-        kind: TokenKind::Personal,
-        name: name.to_owned(),
-        digest,
-        created_at: clock.now(),
-        expires_at: None,
-    };
+    let fresh = |name: &str, digest: TokenDigest| fresh_record(bob, name, digest, clock.now());
 
     let same_digest = fresh("copy", original.record.digest);
     expect_kind(
@@ -550,7 +705,17 @@ async fn store_rules(
         tokens.list_personal(bob).await.expect("list").is_empty(),
         "nothing stored for bob"
     );
+    original
+}
 
+/// Session tokens, personal tokens and records for an unknown user are not found, and
+/// nothing is stored for them.
+async fn a_token_needs_a_known_user(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    clock: &ManualClock,
+    bob: UserId,
+) {
     let nobody = RandomIds.user_id();
     expect_kind(
         tokens.issue(nobody, HOUR).await,
@@ -564,7 +729,12 @@ async fn store_rules(
     );
     let orphan = TokenRecord {
         user_id: nobody,
-        ..fresh("orphan", TokenDigest::of("an orphan's secret"))
+        ..fresh_record(
+            bob,
+            "orphan",
+            TokenDigest::of("an orphan's secret"),
+            clock.now(),
+        )
     };
     expect_kind(
         store.insert_token(&orphan).await,
@@ -583,7 +753,15 @@ async fn store_rules(
             .expect("list an unknown user's tokens")
             .is_empty()
     );
+}
 
+/// Deleting an unknown digest succeeds; a token deleted by digest (`original`) no longer
+/// authenticates.
+async fn a_token_deleted_by_digest_is_gone(
+    tokens: &LocalTokens,
+    store: &Arc<dyn TokenStore>,
+    original: &IssuedToken,
+) {
     store
         .delete_token_by_digest(&TokenDigest::of("never stored"))
         .await

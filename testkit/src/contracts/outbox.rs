@@ -1,7 +1,9 @@
 //! The `Outbox` contract, including the atomicity of writes and their events.
 
-use moclojer_domain::{Event, EventKind, Revision, SpecSource};
-use moclojer_ports::{PortErrorKind::*, Scope};
+use std::time::Duration;
+
+use moclojer_domain::{Event, EventKind, Mock, Publication, Revision, SpecSource, Workspace};
+use moclojer_ports::{IdGenerator as _, Outbox, OutboxEntry, PortErrorKind::*, Scope};
 
 use crate::{Fixture, Repos, expect_kind};
 
@@ -11,16 +13,33 @@ use crate::{Fixture, Repos, expect_kind};
 /// At the first rule the implementation breaks.
 pub async fn outbox_contract(repos: Repos) {
     let fx = Fixture::new();
-    let outbox = &repos.outbox;
+    let outbox = repos.outbox.as_ref();
     assert!(
         outbox.pending(100).await.expect("pending").is_empty(),
         "a fresh outbox is empty"
     );
 
-    // Writes record their events, in order, with their data intact.
     let (alice, personal) = fx.signed_up(&repos).await;
     let as_alice = Scope::User(alice.id);
     let mock = fx.mock(&personal, "outboxed");
+    let pending = a_write_records_its_events_in_order(&fx, &repos, &as_alice, &mock).await;
+    let publication =
+        refused_writes_record_no_events(&fx, &repos, &as_alice, &personal, &mock, &pending).await;
+    accepted_writes_record_their_events(&fx, &repos, &as_alice, &mock, &publication).await;
+    appends_come_last_and_sent_entries_leave(&fx, outbox).await;
+
+    let second = relays_claim_entries_one_at_a_time(&fx, outbox).await;
+    a_dead_relays_expired_claims_are_taken_over(outbox, &second).await;
+}
+
+/// A write records its events, in order, with their data intact, at increasing
+/// positions; the entries now pending.
+async fn a_write_records_its_events_in_order(
+    fx: &Fixture,
+    repos: &Repos,
+    as_alice: &Scope,
+    mock: &Mock,
+) -> Vec<OutboxEntry> {
     let events = vec![
         fx.event(EventKind::MockChanged {
             mock_id: mock.id,
@@ -33,10 +52,10 @@ pub async fn outbox_contract(repos: Repos) {
     ];
     repos
         .mocks
-        .create(&as_alice, &mock, &events)
+        .create(as_alice, mock, &events)
         .await
         .expect("create");
-    let pending = outbox.pending(100).await.expect("pending");
+    let pending = repos.outbox.pending(100).await.expect("pending");
     let recorded: Vec<&Event> = pending.iter().map(|e| &e.event).collect();
     assert_eq!(
         recorded,
@@ -47,19 +66,28 @@ pub async fn outbox_contract(repos: Repos) {
         pending.windows(2).all(|w| w[0].seq < w[1].seq),
         "positions increase"
     );
+    pending
+}
 
-    // A refused write records nothing.
-    let mut taken = fx.mock(&personal, "outboxed");
+/// A refused create, update, publication save or delete records nothing; the
+/// publication of `mock`, as read on the way.
+async fn refused_writes_record_no_events(
+    fx: &Fixture,
+    repos: &Repos,
+    as_alice: &Scope,
+    personal: &Workspace,
+    mock: &Mock,
+    pending: &[OutboxEntry],
+) -> Publication {
+    let mut taken = fx.mock(personal, "outboxed");
     taken.content = SpecSource::new("[]").expect("spec");
     let lost = fx.event(EventKind::MockChanged {
         mock_id: taken.id,
         revision: Revision::FIRST,
     });
+    let lost = std::slice::from_ref(&lost);
     expect_kind(
-        repos
-            .mocks
-            .create(&as_alice, &taken, std::slice::from_ref(&lost))
-            .await,
+        repos.mocks.create(as_alice, &taken, lost).await,
         Conflict,
         "a taken host",
     );
@@ -70,19 +98,14 @@ pub async fn outbox_contract(repos: Repos) {
     expect_kind(
         repos
             .mocks
-            .update(
-                &as_alice,
-                &stale,
-                Revision::FIRST.next(),
-                std::slice::from_ref(&lost),
-            )
+            .update(as_alice, &stale, Revision::FIRST.next(), lost)
             .await,
         Conflict,
         "a stale update",
     );
     let publication = repos
         .publications
-        .get(&as_alice, mock.id)
+        .get(as_alice, mock.id)
         .await
         .expect("get");
     let mut stale_publication = publication.clone();
@@ -90,7 +113,7 @@ pub async fn outbox_contract(repos: Repos) {
     expect_kind(
         repos
             .publications
-            .save(&as_alice, &stale_publication, std::slice::from_ref(&lost))
+            .save(as_alice, &stale_publication, lost)
             .await,
         Conflict,
         "a stale save",
@@ -98,22 +121,28 @@ pub async fn outbox_contract(repos: Repos) {
     expect_kind(
         repos
             .mocks
-            .delete(
-                &Scope::User(fx.user().id),
-                mock.id,
-                std::slice::from_ref(&lost),
-            )
+            .delete(&Scope::User(fx.user().id), mock.id, lost)
             .await,
         NotFound,
         "a foreign delete",
     );
     assert_eq!(
-        outbox.pending(100).await.expect("pending"),
+        repos.outbox.pending(100).await.expect("pending"),
         pending,
         "refused writes record no events"
     );
+    publication
+}
 
-    // Events of an accepted update, delete and publication save are recorded.
+/// The events of an accepted update, publication save and delete are recorded, after
+/// the create's two.
+async fn accepted_writes_record_their_events(
+    fx: &Fixture,
+    repos: &Repos,
+    as_alice: &Scope,
+    mock: &Mock,
+    publication: &Publication,
+) {
     let mut edited = mock.clone();
     edited
         .edit(SpecSource::new("[]").expect("spec"), None, fx.now)
@@ -125,7 +154,7 @@ pub async fn outbox_contract(repos: Repos) {
     repos
         .mocks
         .update(
-            &as_alice,
+            as_alice,
             &edited,
             Revision::FIRST,
             std::slice::from_ref(&edit_event),
@@ -135,7 +164,7 @@ pub async fn outbox_contract(repos: Repos) {
     let save_event = fx.event(EventKind::PublicationChanged { mock_id: mock.id });
     repos
         .publications
-        .save(&as_alice, &publication, std::slice::from_ref(&save_event))
+        .save(as_alice, publication, std::slice::from_ref(&save_event))
         .await
         .expect("save");
     let delete_event = fx.event(EventKind::MockDeleted {
@@ -144,10 +173,11 @@ pub async fn outbox_contract(repos: Repos) {
     });
     repos
         .mocks
-        .delete(&as_alice, mock.id, std::slice::from_ref(&delete_event))
+        .delete(as_alice, mock.id, std::slice::from_ref(&delete_event))
         .await
         .expect("delete");
-    let tail: Vec<Event> = outbox
+    let tail: Vec<Event> = repos
+        .outbox
         .pending(100)
         .await
         .expect("pending")
@@ -160,8 +190,11 @@ pub async fn outbox_contract(repos: Repos) {
         vec![edit_event, save_event, delete_event],
         "accepted writes record their events"
     );
+}
 
-    // Appending, limits and marking sent.
+/// Appended events come last; a limit takes the oldest; sent entries are no longer
+/// pending (marking twice, or an unknown position, is harmless); positions never go back.
+async fn appends_come_last_and_sent_entries_leave(fx: &Fixture, outbox: &dyn Outbox) {
     let appended = fx.event(EventKind::ConfigPublished {
         generation: 1,
         key: "moclojer.yml".to_owned(),
@@ -217,15 +250,12 @@ pub async fn outbox_contract(repos: Repos) {
         "positions never go back"
     );
     outbox.mark_sent(&[again[0].seq]).await.expect("mark sent");
-
-    claims(&fx, outbox.as_ref()).await;
 }
 
-/// Relays claim entries for a lease: no two relays hold the same entry at once; a dead
-/// relay's claims expire and are taken over.
-async fn claims(fx: &Fixture, outbox: &dyn moclojer_ports::Outbox) {
-    use moclojer_ports::IdGenerator as _;
-    use std::time::Duration;
+/// Relays claim entries for a lease: the oldest first, no two relays the same entry at
+/// once, a relay's own claims back when it claims again, sent ones never. The entries
+/// the second relay (`r2`) holds at the end.
+async fn relays_claim_entries_one_at_a_time(fx: &Fixture, outbox: &dyn Outbox) -> Vec<OutboxEntry> {
     let minute = Duration::from_secs(60);
     let events: Vec<Event> = (0..5)
         .map(|_| {
@@ -290,8 +320,13 @@ async fn claims(fx: &Fixture, outbox: &dyn moclojer_ports::Outbox) {
             .is_empty(),
         "sent entries are not claimed again"
     );
+    second
+}
 
-    // r2 dies: its short claims expire and r4 takes them over.
+/// `r2`, holding `second`, dies: its claims hold while live, then expire and are taken
+/// over by another relay, in order.
+async fn a_dead_relays_expired_claims_are_taken_over(outbox: &dyn Outbox, second: &[OutboxEntry]) {
+    let minute = Duration::from_secs(60);
     let second_seqs: Vec<u64> = second.iter().map(|e| e.seq).collect();
     let short = outbox
         .claim("r2", 10, Duration::from_millis(200))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use moclojer_domain::{Event, EventKind};
 use moclojer_ports::{
-    EventQueue, IdGenerator, MessageId, PortErrorKind::*, QueueSettings, RandomIds,
+    Delivery, EventQueue, IdGenerator, MessageId, PortErrorKind::*, QueueSettings, RandomIds,
 };
 
 use crate::{Fixture, expect_kind, unique_suffix};
@@ -39,7 +39,21 @@ pub async fn event_queue_contract(queue: Arc<dyn EventQueue>) {
     let g1 = format!("generator-{suffix}");
     let g2 = format!("ops-{suffix}");
 
-    // Names and groups.
+    groups_are_created_and_bad_names_refused(&queue, &suffix, &g1, &g2).await;
+    let (events, got) = every_group_gets_every_event_in_order(&fx, &queue, &g1, &g2).await;
+    acked_messages_are_done_and_an_unacked_one_comes_back(&queue, &g1, &events, &got).await;
+    a_waiting_receive_gets_a_new_event(&fx, &queue, &g1).await;
+    a_poison_message_ends_in_the_dead_letters(&fx, &queue, &g1, &g2).await;
+}
+
+/// Unknown groups are not found; bad group and consumer names, and receiving zero
+/// messages, are invalid; the groups `g1` and `g2` are created.
+async fn groups_are_created_and_bad_names_refused(
+    queue: &Arc<dyn EventQueue>,
+    suffix: &str,
+    g1: &str,
+    g2: &str,
+) {
     expect_kind(
         queue
             .receive(&format!("nobody-{suffix}"), "c1", 1, Duration::ZERO)
@@ -62,32 +76,38 @@ pub async fn event_queue_contract(queue: Arc<dyn EventQueue>) {
         Invalid,
         "a bad group name",
     );
-    queue.ensure_group(&g1).await.expect("create a group");
-    queue
-        .ensure_group(&g2)
-        .await
-        .expect("create a second group");
+    queue.ensure_group(g1).await.expect("create a group");
+    queue.ensure_group(g2).await.expect("create a second group");
     expect_kind(
-        queue.receive(&g1, "bad consumer", 1, Duration::ZERO).await,
+        queue.receive(g1, "bad consumer", 1, Duration::ZERO).await,
         Invalid,
         "a bad consumer name",
     );
     expect_kind(
-        queue.receive(&g1, "c1", 0, Duration::ZERO).await,
+        queue.receive(g1, "c1", 0, Duration::ZERO).await,
         Invalid,
         "receiving zero messages",
     );
+}
 
-    // Fan-out across groups, in order.
-    let events = kinds(&fx, 3);
+/// Published events fan out to every group, in order, as first attempts (creating an
+/// existing group changes nothing); `g2` acks its copies. The events, and `g1`'s
+/// deliveries of them, still unacked.
+async fn every_group_gets_every_event_in_order(
+    fx: &Fixture,
+    queue: &Arc<dyn EventQueue>,
+    g1: &str,
+    g2: &str,
+) -> (Vec<Event>, Vec<Delivery>) {
+    let events = kinds(fx, 3);
     for event in &events {
         queue.publish(event).await.expect("publish");
     }
     queue
-        .ensure_group(&g1)
+        .ensure_group(g1)
         .await
         .expect("creating an existing group changes nothing");
-    let got = receive_n(&queue, &g1, "c1", 3).await;
+    let got = receive_n(queue, g1, "c1", 3).await;
     assert_eq!(
         got.iter().map(|d| &d.event).collect::<Vec<_>>(),
         events.iter().collect::<Vec<_>>(),
@@ -97,25 +117,35 @@ pub async fn event_queue_contract(queue: Arc<dyn EventQueue>) {
         got.iter().all(|d| d.attempt == 1),
         "first deliveries are attempt 1"
     );
-    let other = receive_n(&queue, &g2, "c1", 3).await;
+    let other = receive_n(queue, g2, "c1", 3).await;
     assert_eq!(
         other.iter().map(|d| &d.event).collect::<Vec<_>>(),
         events.iter().collect::<Vec<_>>(),
         "every group gets every event"
     );
-    ack(&queue, &g2, &other).await;
+    ack(queue, g2, &other).await;
+    (events, got)
+}
 
-    // Acked messages are done; an unacked one comes back, to another consumer.
-    ack(&queue, &g1, &got[..2]).await;
+/// Of `got` (the deliveries of `events` in `g1`), the acked ones are done; the unacked
+/// one comes back after its time, to another consumer, as a second attempt; acking
+/// twice is harmless.
+async fn acked_messages_are_done_and_an_unacked_one_comes_back(
+    queue: &Arc<dyn EventQueue>,
+    g1: &str,
+    events: &[Event],
+    got: &[Delivery],
+) {
+    ack(queue, g1, &got[..2]).await;
     let nothing_yet = queue
-        .receive(&g1, "c2", 10, Duration::from_millis(50))
+        .receive(g1, "c2", 10, Duration::from_millis(50))
         .await
         .expect("receive");
     assert!(
         nothing_yet.is_empty(),
         "nothing is redelivered before its time: {nothing_yet:?}"
     );
-    let again = queue.receive(&g1, "c2", 10, WAIT).await.expect("receive");
+    let again = queue.receive(g1, "c2", 10, WAIT).await.expect("receive");
     assert_eq!(
         again.len(),
         1,
@@ -126,44 +156,54 @@ pub async fn event_queue_contract(queue: Arc<dyn EventQueue>) {
         "the unacked message is redelivered"
     );
     assert_eq!(again[0].attempt, 2, "a redelivery counts its attempt");
-    ack(&queue, &g1, &again).await;
+    ack(queue, g1, &again).await;
     let done = queue
-        .receive(&g1, "c1", 10, Duration::from_millis(600))
+        .receive(g1, "c1", 10, Duration::from_millis(600))
         .await
         .expect("receive");
     assert!(done.is_empty(), "acked messages never come back: {done:?}");
     queue
-        .ack(&g1, &again.iter().map(|d| d.id.clone()).collect::<Vec<_>>())
+        .ack(g1, &again.iter().map(|d| d.id.clone()).collect::<Vec<_>>())
         .await
         .expect("acking twice is harmless");
+}
 
-    // A receive waits for a publish.
-    let late = kinds(&fx, 1).remove(0);
+/// A receive waits for an event published while it waits, and gets it.
+async fn a_waiting_receive_gets_a_new_event(fx: &Fixture, queue: &Arc<dyn EventQueue>, g1: &str) {
+    let late = kinds(fx, 1).remove(0);
     let publisher = {
-        let queue = Arc::clone(&queue);
+        let queue = Arc::clone(queue);
         let late = late.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
             queue.publish(&late).await
         })
     };
-    let waited = queue.receive(&g1, "c1", 10, WAIT).await.expect("receive");
+    let waited = queue.receive(g1, "c1", 10, WAIT).await.expect("receive");
     publisher.await.expect("publisher task").expect("publish");
     assert_eq!(
         waited.iter().map(|d| &d.event).collect::<Vec<_>>(),
         vec![&late],
         "a waiting receive gets a new event"
     );
-    ack(&queue, &g1, &waited).await;
+    ack(queue, g1, &waited).await;
+}
 
-    // A poison message ends in the dead letters after max_deliveries; later ones flow.
-    let poison = kinds(&fx, 1).remove(0);
+/// A poison message is delivered max_deliveries times, then ends in `g1`'s dead letters
+/// (not `g2`'s) and is not delivered again; later messages flow past it.
+async fn a_poison_message_ends_in_the_dead_letters(
+    fx: &Fixture,
+    queue: &Arc<dyn EventQueue>,
+    g1: &str,
+    g2: &str,
+) {
+    let poison = kinds(fx, 1).remove(0);
     let poison_id = queue.publish(&poison).await.expect("publish");
     let mut attempts = Vec::new();
     let started = tokio::time::Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
         let got = queue
-            .receive(&g1, "c1", 1, Duration::from_millis(500))
+            .receive(g1, "c1", 1, Duration::from_millis(500))
             .await
             .expect("receive");
         match got.first() {
@@ -178,15 +218,15 @@ pub async fn event_queue_contract(queue: Arc<dyn EventQueue>) {
         [1, 2, 3],
         "a message is delivered max_deliveries times"
     );
-    let after = kinds(&fx, 1).remove(0);
+    let after = kinds(fx, 1).remove(0);
     queue.publish(&after).await.expect("publish");
-    let flowing = receive_n(&queue, &g1, "c1", 1).await;
+    let flowing = receive_n(queue, g1, "c1", 1).await;
     assert_eq!(
         flowing[0].event, after,
         "later messages flow past a poison one"
     );
-    ack(&queue, &g1, &flowing).await;
-    let dead = queue.dead_letters(&g1).await.expect("dead letters");
+    ack(queue, g1, &flowing).await;
+    let dead = queue.dead_letters(g1).await.expect("dead letters");
     assert_eq!(
         dead.len(),
         1,
@@ -198,14 +238,14 @@ pub async fn event_queue_contract(queue: Arc<dyn EventQueue>) {
     );
     assert!(
         queue
-            .dead_letters(&g2)
+            .dead_letters(g2)
             .await
             .expect("dead letters")
             .is_empty(),
         "dead letters are per group"
     );
     let none = queue
-        .receive(&g1, "c1", 10, Duration::from_millis(500))
+        .receive(g1, "c1", 10, Duration::from_millis(500))
         .await
         .expect("receive");
     assert!(
@@ -219,7 +259,7 @@ async fn receive_n(
     group: &str,
     consumer: &str,
     n: usize,
-) -> Vec<moclojer_ports::Delivery> {
+) -> Vec<Delivery> {
     let mut got = Vec::new();
     let started = tokio::time::Instant::now();
     while got.len() < n && started.elapsed() < WAIT {
@@ -238,7 +278,7 @@ async fn receive_n(
     got
 }
 
-async fn ack(queue: &Arc<dyn EventQueue>, group: &str, deliveries: &[moclojer_ports::Delivery]) {
+async fn ack(queue: &Arc<dyn EventQueue>, group: &str, deliveries: &[Delivery]) {
     let ids: Vec<MessageId> = deliveries.iter().map(|d| d.id.clone()).collect();
     queue.ack(group, &ids).await.expect("ack");
 }
