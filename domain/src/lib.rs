@@ -31,6 +31,7 @@ mod ids;
 mod mock;
 mod names;
 mod publication;
+mod shard;
 pub mod spec;
 pub mod template;
 mod timestamp;
@@ -52,6 +53,7 @@ pub use names::{
 pub use publication::{
     DnsState, DnsStatus, Publication, PublicationError, ServerState, ServerStatus,
 };
+pub use shard::{Shard, ShardError, shard_of};
 pub use timestamp::Timestamp;
 pub use user::{User, UserError};
 pub use workspace::{Member, Role, Workspace, WorkspaceError, WorkspaceKind};

@@ -2,43 +2,41 @@
 //! mock may well have a `/livez` of its own):
 //!
 //! - `GET /livez`: 200 while the process serves;
-//! - `GET /readyz`: 200 while at least one upstream passes its health check and the proxy
-//!   is not stopping; 503 otherwise, with the reason. On a stop it fails first, and the
+//! - `GET /readyz`: 200 while at least one upstream passes its health check (of every
+//!   shard's, when the mock tier is sharded) and the proxy is not stopping; 503 otherwise,
+//!   with the reason (naming a shard with none). On a stop it fails first, and the
 //!   proxy keeps serving for [`Config::drain_delay`](crate::Config::drain_delay) so a load
 //!   balancer takes it out of rotation before it stops accepting.
 //!
 //! Everything else is 404. One request per connection.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pingora::http::ResponseHeader;
-use pingora::lb::LoadBalancer;
-use pingora::lb::selection::RoundRobin;
 use pingora::protocols::http::v1::server::HttpSession;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::shards::Groups;
+
 /// What the admin answers from.
 #[derive(Clone)]
 pub(crate) struct Health {
-    pub(crate) upstreams: Arc<LoadBalancer<RoundRobin>>,
+    /// The upstream groups: one for every host, or one per shard.
+    pub(crate) groups: Arc<Groups>,
     /// Set when the proxy begins to stop.
     pub(crate) stopping: Arc<AtomicBool>,
 }
 
 impl Health {
     /// `Ok` when ready, else why not.
-    fn ready(&self) -> Result<(), &'static str> {
+    fn ready(&self) -> Result<(), Cow<'static, str>> {
         if self.stopping.load(Ordering::Acquire) {
-            return Err("stopping");
+            return Err(Cow::Borrowed("stopping"));
         }
-        let backends = self.upstreams.backends();
-        if backends.get_backend().iter().any(|b| backends.ready(b)) {
-            Ok(())
-        } else {
-            Err("no upstream passes its health check")
-        }
+        self.groups.ready()
     }
 }
 

@@ -24,15 +24,16 @@ pub struct App {
 impl moclojer_wiring::App for App {
     type Config = Config;
 
-    /// Checks that the configuration names an upstream, then binds [`Config::addr`] and, when
-    /// set, [`Config::admin_addr`]. The proxy opens nothing through the resolver: it holds
-    /// no database, store or queue.
+    /// Checks that the configuration names upstreams ([`Config::check`]), then binds
+    /// [`Config::addr`] and, when set, [`Config::admin_addr`]. The proxy opens nothing
+    /// through the resolver: it holds no database, store or queue.
     ///
     /// # Errors
     /// [`ProxyError::NoUpstreams`](crate::ProxyError::NoUpstreams) when the configuration
-    /// names no upstream; an address that cannot be bound.
+    /// names no upstream, another [`ProxyError`](crate::ProxyError) when its shard groups
+    /// do not cover each shard exactly once; an address that cannot be bound.
     async fn build(config: Config, _resolver: &Resolver) -> anyhow::Result<Self> {
-        config.ensure_upstreams()?;
+        config.check()?;
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("listen on {}", config.addr))?;
@@ -42,6 +43,7 @@ impl moclojer_wiring::App for App {
             target: "moclojer_proxy",
             upstreams = ?config.upstreams,
             upstream_names = ?config.upstream_names,
+            shard_upstreams = ?config.shard_upstreams,
             zone = %config.zone,
             "moclojer-proxy listening on http://{addr}"
         );

@@ -1,7 +1,8 @@
 //! The request path, on pingora's HTTP/1 sessions: each [client connection](serve_client)
 //! reads requests in turn, checks each ([`Edge::admit`]), and the [`Forwarder`] sends it to
-//! a healthy upstream over an idle connection from the [`Pool`] or a new one; the response
-//! streams back, and a `101` turns the pair into a two-way pipe (WebSocket).
+//! a healthy upstream of its host's [group](Groups::for_host) over an idle connection from
+//! the [`Pool`] or a new one; the response streams back, and a `101` turns the pair into a
+//! two-way pipe (WebSocket).
 //!
 //! pingora's `HttpProxy` does the same with more machinery per request (per-request tasks
 //! and channels, a watcher task for every idle upstream connection); this path keeps
@@ -14,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use moclojer_domain::Host;
 use pingora::ErrorType;
-use pingora::lb::LoadBalancer;
-use pingora::lb::selection::RoundRobin;
 use pingora::protocols::Stream;
 use pingora::protocols::http::ReusableHttpStream;
 use pingora::protocols::http::v1::client::HttpSession as Upstream;
@@ -26,12 +25,13 @@ use tokio::sync::watch;
 use crate::deadline::{HeaderDeadline, Rearm};
 use crate::edge::{Denied, Edge, Origin, Peer, Refusal, answer};
 use crate::pool::Pool;
+use crate::shards::{Group, Groups};
 
-/// What forwards requests: the checks, the upstreams and their idle connections. One for
-/// the whole proxy, shared by every client connection.
+/// What forwards requests: the checks, the upstream groups and their idle connections. One
+/// for the whole proxy, shared by every client connection.
 pub(crate) struct Forwarder {
     pub(crate) edge: Edge,
-    pub(crate) upstreams: Arc<LoadBalancer<RoundRobin>>,
+    pub(crate) groups: Arc<Groups>,
     pub(crate) pool: Pool,
     pub(crate) header_timeout: Duration,
     /// At least 1 (pingora reads 0 as "no timeout").
@@ -245,16 +245,18 @@ impl Forwarder {
                 return (host, Done { client_ip, ..done });
             }
         };
-        let done = self.forward(client, origin.as_ref(), shutdown).await;
+        let group = self.groups.for_host(&host);
+        let done = self.forward(client, origin.as_ref(), group, shutdown).await;
         (Some(host), Done { client_ip, ..done })
     }
 
-    /// Forwards an admitted request and its response; an upstream connection left
-    /// reusable goes back to the pool.
+    /// Forwards an admitted request to an upstream of `group`, and its response; an
+    /// upstream connection left reusable goes back to the pool.
     async fn forward(
         &self,
         client: &mut Client,
         origin: Option<&Origin<'_>>,
+        group: &Group,
         shutdown: &watch::Receiver<bool>,
     ) -> Done {
         if expects_continue(client) {
@@ -264,7 +266,8 @@ impl Forwarder {
             }
         }
         let bodyless = !has_body(client);
-        let (mut upstream, address) = match self.send_request(client, origin, bodyless).await {
+        let sent = self.send_request(client, origin, group, bodyless).await;
+        let (mut upstream, address) = match sent {
             Ok(sent) => sent,
             Err(done) => return done,
         };
@@ -281,28 +284,34 @@ impl Forwarder {
         done
     }
 
-    /// An upstream, and the request header sent to it; for a request without a body, the
-    /// response header read too.
+    /// An upstream of `group`, and the request header sent to it; for a request without a
+    /// body, the response header read too.
     ///
     /// A new connection that fails before anything reached the upstream moves on to the
-    /// next upstream. An idle connection from the pool that fails is replaced by a new one,
-    /// once: when the request header could not be written, or, for a replayable request,
-    /// when no response came. Idempotent requests without a body are replayable: they may
-    /// be sent again when an idle connection turns out closed after the request went out
-    /// (RFC 9110 §9.2.2).
+    /// next upstream of the group. An idle connection from the pool that fails is replaced
+    /// by a new one, once: when the request header could not be written, or, for a
+    /// replayable request, when no response came. Idempotent requests without a body are
+    /// replayable: they may be sent again when an idle connection turns out closed after
+    /// the request went out (RFC 9110 §9.2.2).
     async fn send_request(
         &self,
         client: &mut Client,
         origin: Option<&Origin<'_>>,
+        group: &Group,
         bodyless: bool,
     ) -> Result<(Upstream, SocketAddr), Done> {
         let replayable = bodyless && is_idempotent(&client.req_header().method);
         let mut tried: Vec<SocketAddr> = Vec::new();
+        // Whether an upstream that passed its health check was tried.
+        let mut healthy_tried = false;
         let mut fresh_only = false;
         loop {
-            let Some(address) = self.pick(&tried) else {
-                return Err(self.none_answered(client, &tried).await);
+            let Some((address, healthy)) = pick(group, &tried) else {
+                return Err(self
+                    .none_answered(client, group, &tried, healthy_tried)
+                    .await);
             };
+            healthy_tried |= healthy;
             let (stream, reused) = match self.upstream_stream(address, fresh_only).await {
                 Ok(opened) => opened,
                 Err(e) => {
@@ -341,14 +350,22 @@ impl Forwarder {
         }
     }
 
-    /// The answer when no upstream is left to try: none at all, or none that answered.
-    async fn none_answered(&self, client: &mut Client, tried: &[SocketAddr]) -> Done {
-        let refusal = if tried.is_empty() {
-            Refusal::NoUpstream
-        } else {
+    /// The answer when no upstream of `group` is left to try: 503 when none passed its
+    /// health check (none at all, or only ones found down, tried in case the check lags
+    /// behind a recovery), 502 when one that passed it failed. The log names the shard.
+    async fn none_answered(
+        &self,
+        client: &mut Client,
+        group: &Group,
+        tried: &[SocketAddr],
+        healthy_tried: bool,
+    ) -> Done {
+        let refusal = if healthy_tried {
             Refusal::UpstreamFailed
+        } else {
+            Refusal::NoUpstream
         };
-        let error = pingora::Error::explain(ErrorType::ConnectNoRoute, "no upstream answered");
+        let error = group.none_answered();
         self.fail(client, tried.last().copied(), refusal, &error)
             .await
     }
@@ -448,17 +465,6 @@ impl Forwarder {
         Done::forwarded(status, address, finished, error)
     }
 
-    /// A healthy upstream not tried yet for this request; failing that, any untried one
-    /// (the health check may lag behind a recovery).
-    fn pick(&self, tried: &[SocketAddr]) -> Option<SocketAddr> {
-        let untried =
-            |b: &pingora::lb::Backend| b.addr.as_inet().is_some_and(|a| !tried.contains(a));
-        self.upstreams
-            .select_with(b"", 256, |b, healthy| healthy && untried(b))
-            .or_else(|| self.upstreams.select_with(b"", 256, |b, _| untried(b)))
-            .and_then(|b| b.addr.as_inet().copied())
-    }
-
     async fn connect(&self, address: SocketAddr) -> std::io::Result<Stream> {
         let tcp = tokio::time::timeout(
             self.edge.limits.connect_timeout,
@@ -492,6 +498,20 @@ impl Forwarder {
             client_ip: None,
         }
     }
+}
+
+/// A healthy upstream of `group` not tried yet for this request; failing that, any untried
+/// one (the health check may lag behind a recovery). With it, whether it passed its health
+/// check.
+fn pick(group: &Group, tried: &[SocketAddr]) -> Option<(SocketAddr, bool)> {
+    let untried = |b: &pingora::lb::Backend| b.addr.as_inet().is_some_and(|a| !tried.contains(a));
+    let upstreams = &group.upstreams;
+    if let Some(healthy) = upstreams.select_with(b"", 256, |b, healthy| healthy && untried(b)) {
+        return healthy.addr.as_inet().map(|address| (*address, true));
+    }
+    let other = upstreams.select_with(b"", 256, |b, _| untried(b))?;
+    let healthy = upstreams.backends().ready(&other);
+    other.addr.as_inet().map(|address| (*address, healthy))
 }
 
 /// Ends the request sent upstream and reads the response header.

@@ -3,7 +3,10 @@
 //! It takes the mock hosts, `<mock>-<handle>.<zone>`, and sends each request to one of a pool
 //! of foss upstreams (round robin over the ones an active HTTP health check finds up: a
 //! `GET /` for a reserved host answered under 500 in time; a request whose connection
-//! attempt fails goes to the next upstream). Everything else it
+//! attempt fails goes to the next upstream). When the mock tier is sharded
+//! ([`Config::shard_upstreams`]), there is such a pool per shard, and a request goes to the
+//! pool of its host's shard, the domain's [`shard_of`](moclojer_domain::shard_of); a shard
+//! with no upstream up gets 503s for its hosts alone. Everything else it
 //! answers itself, with a small JSON body and no upstream detail:
 //!
 //! - no `Host`, several, or a malformed one → 400; a host outside the zone or not shaped
@@ -69,16 +72,18 @@ mod forward;
 mod limit;
 mod pool;
 mod server;
+mod shards;
 mod slots;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use moclojer_domain::{TrustedProxies, Zone};
+use moclojer_domain::{Shard, TrustedProxies, Zone};
 
 pub use app::App;
 pub use limit::RateLimit;
 pub use server::serve;
+pub use shards::ShardUpstreams;
 
 /// Everything the proxy needs; [`Config::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -91,13 +96,21 @@ pub struct Config {
     /// The zone mock hosts live under: `<mock>-<handle>.<zone>`.
     pub zone: Zone,
     /// The foss servers requests go to, by address. With [`Config::upstream_names`], at
-    /// least one.
+    /// least one, unless [`Config::shard_upstreams`] is set.
     pub upstreams: Vec<SocketAddr>,
     /// The foss servers requests go to, by `host:port` name (a platform's service name):
     /// each address a name resolves to is one upstream, looked up again every
     /// [`Config::resolve_interval`].
     pub upstream_names: Vec<String>,
-    /// How often [`Config::upstream_names`] are resolved again.
+    /// The foss servers by shard, when the mock tier is sharded (replicas started with
+    /// `moclojer --shard K/N`): a group for every shard `0/N` to `N-1/N`, each exactly once,
+    /// with an upstream; a request goes to the group of
+    /// [`shard_of`](moclojer_domain::shard_of)`(host, N)`. Each group is load-balanced and
+    /// health-checked on its own. Empty (the default): one group, [`Config::upstreams`] and
+    /// [`Config::upstream_names`], serves every host; when set, those two stay empty.
+    pub shard_upstreams: Vec<ShardUpstreams>,
+    /// How often upstream names ([`Config::upstream_names`], and those of
+    /// [`Config::shard_upstreams`]) are resolved again.
     pub resolve_interval: Duration,
     /// How often each upstream is probed (`GET /`, any answer under 500 within
     /// `connect_timeout` or the interval, whichever is shorter); a failed probe takes it out
@@ -154,6 +167,7 @@ impl Config {
             zone: Zone::parse("localhost").expect("localhost is a zone"),
             upstreams,
             upstream_names: Vec::new(),
+            shard_upstreams: Vec::new(),
             resolve_interval: Duration::from_secs(5),
             health_check_interval: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
@@ -172,22 +186,45 @@ impl Config {
         }
     }
 
-    /// [`ProxyError::NoUpstreams`] when [`Config::upstreams`] and [`Config::upstream_names`]
-    /// are both empty.
-    fn ensure_upstreams(&self) -> Result<(), ProxyError> {
-        if self.upstreams.is_empty() && self.upstream_names.is_empty() {
-            return Err(ProxyError::NoUpstreams);
-        }
-        Ok(())
+    /// Checks that the configuration names upstreams the proxy can run on: for every host
+    /// ([`Config::upstreams`], [`Config::upstream_names`]) or per shard
+    /// ([`Config::shard_upstreams`]), not both. `App::build` and [`serve`] check it too.
+    ///
+    /// # Errors
+    /// [`ProxyError::NoUpstreams`] when no upstream is named;
+    /// [`ProxyError::UpstreamsAndShards`], [`ProxyError::ShardCounts`],
+    /// [`ProxyError::ShardRepeated`] or [`ProxyError::ShardWithoutUpstream`] when the shard
+    /// groups do not cover each shard of one count exactly once.
+    pub fn check(&self) -> Result<(), ProxyError> {
+        shards::check(self)
     }
 }
 
 /// Why the proxy could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    /// [`Config::upstreams`] and [`Config::upstream_names`] are both empty.
+    /// [`Config::upstreams`], [`Config::upstream_names`] and [`Config::shard_upstreams`] are
+    /// all empty.
     #[error("the proxy needs at least one upstream")]
     NoUpstreams,
+    /// Upstreams for every host and upstreams per shard were both given.
+    #[error("give upstreams for every host or upstreams per shard, not both")]
+    UpstreamsAndShards,
+    /// Two shard groups name different numbers of shards.
+    #[error("the shard groups disagree on the number of shards: {first} and {other}")]
+    ShardCounts {
+        /// The first group's shard.
+        first: Shard,
+        /// A group's shard with another count.
+        other: Shard,
+    },
+    /// A shard has two groups; its upstreams belong in one.
+    #[error("shard {0} is given twice: list all its upstreams in one group")]
+    ShardRepeated(Shard),
+    /// A shard has no group, or a group that names no upstream: its hosts could not be
+    /// served.
+    #[error("shard {0} has no upstream")]
+    ShardWithoutUpstream(Shard),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use moclojer_domain::{TrustedProxies, Zone};
-use moclojer_proxy::{App, Config, RateLimit};
+use moclojer_domain::{Shard, TrustedProxies, Zone};
+use moclojer_proxy::{App, Config, RateLimit, ShardUpstreams};
 use moclojer_wiring::LogArgs;
 
 /// pingora allocates and frees buffers on every request; glibc's malloc spent about a
@@ -18,6 +18,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// The edge proxy in front of the moclojer mock servers (foss).
 #[derive(Debug, Parser)]
 #[command(name = "moclojer-proxy", version)]
+#[command(group = clap::ArgGroup::new("upstream_flags")
+    .args(["upstreams", "shard_upstreams"])
+    .required(true))]
 struct Args {
     /// Where to listen.
     #[arg(long, env = "MOCLOJER_PROXY_ADDR", default_value = "127.0.0.1:8000")]
@@ -29,10 +32,21 @@ struct Args {
         long = "upstream",
         env = "MOCLOJER_UPSTREAMS",
         value_delimiter = ',',
-        required = true,
         value_parser = upstream
     )]
     upstreams: Vec<Upstream>,
+    /// Instead of `--upstream`, when the mock tier is sharded (`moclojer --shard K/N`): the
+    /// foss servers of shard K of N, `K/N=ADDR[,ADDR...]`, each `ip:port` or `name:port` as
+    /// for `--upstream`. Repeat it for every shard from 0 to N-1 (in the environment,
+    /// separate the groups with `;`). A host's requests go to its shard's servers.
+    #[arg(
+        long = "shard-upstream",
+        env = "MOCLOJER_SHARD_UPSTREAMS",
+        value_name = "K/N=ADDR[,ADDR...]",
+        value_delimiter = ';',
+        value_parser = shard_upstream
+    )]
+    shard_upstreams: Vec<ShardUpstreams>,
     /// Seconds between lookups of upstream names.
     #[arg(long, env = "MOCLOJER_RESOLVE_SECS", default_value_t = 5)]
     resolve_secs: u64,
@@ -129,6 +143,33 @@ fn upstream(raw: &str) -> Result<Upstream, String> {
     }
 }
 
+/// A `--shard-upstream`: `K/N=ADDR[,ADDR...]`.
+fn shard_upstream(raw: &str) -> Result<ShardUpstreams, String> {
+    let Some((shard, addresses)) = raw.split_once('=') else {
+        return Err(format!(
+            "`{raw}` is not K/N=ADDR[,ADDR...], such as 0/2=foss-0:8080"
+        ));
+    };
+    let shard: Shard = shard.parse().map_err(|e| format!("`{raw}`: {e}"))?;
+    let mut group = ShardUpstreams::new(shard, Vec::new());
+    for address in addresses
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        match upstream(address).map_err(|e| format!("shard {shard}: {e}"))? {
+            Upstream::Address(address) => group.upstreams.push(address),
+            Upstream::Name(name) => group.upstream_names.push(name),
+        }
+    }
+    if group.upstreams.is_empty() && group.upstream_names.is_empty() {
+        return Err(format!(
+            "shard {shard} lists no upstream: write {shard}=ADDR[,ADDR...]"
+        ));
+    }
+    Ok(group)
+}
+
 fn config(args: &Args) -> anyhow::Result<Config> {
     let addresses = args.upstreams.iter().filter_map(|u| match u {
         Upstream::Address(address) => Some(*address),
@@ -166,6 +207,8 @@ fn config(args: &Args) -> anyhow::Result<Config> {
     config.max_requests_per_connection = args.max_requests_per_connection.max(1);
     config.drain_delay = Duration::from_secs(args.drain_delay_secs);
     config.trusted_fronts = args.trusted_fronts.clone();
+    config.shard_upstreams = args.shard_upstreams.clone();
+    config.check().context("--shard-upstream")?;
     Ok(config)
 }
 
@@ -187,7 +230,9 @@ fn runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Upstream, upstream};
+    use clap::Parser as _;
+
+    use super::{Args, Upstream, config, shard_upstream, upstream};
 
     #[test]
     fn upstreams_are_addresses_or_names_with_a_port() {
@@ -212,5 +257,107 @@ mod tests {
         ] {
             assert!(upstream(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_shard_upstream_is_a_shard_and_its_addresses_or_names() {
+        let group = shard_upstream("1/2=127.0.0.1:8001, foss-1:8080,[::1]:8002").unwrap();
+        assert_eq!(group.shard.to_string(), "1/2");
+        assert_eq!(
+            group.upstreams,
+            [
+                "127.0.0.1:8001".parse().unwrap(),
+                "[::1]:8002".parse().unwrap()
+            ]
+        );
+        assert_eq!(group.upstream_names, ["foss-1:8080"]);
+
+        for (bad, says) in [
+            ("0/2", "is not K/N=ADDR"),
+            ("foss-0:8080", "is not K/N=ADDR"),
+            ("3/2=foss:8080", "there is no shard 3/2"),
+            ("0/0=foss:8080", "at least 1"),
+            ("a/b=foss:8080", "is not a shard"),
+            ("0/2=", "shard 0/2 lists no upstream"),
+            ("0/2=,", "shard 0/2 lists no upstream"),
+            (
+                "0/2=foss",
+                "shard 0/2: `foss` is neither ip:port nor name:port",
+            ),
+            ("0/2=foss:8080,foss:0", "`foss:0` is neither"),
+        ] {
+            let error = shard_upstream(bad).expect_err(bad);
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+    }
+
+    fn parse(flags: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("moclojer-proxy").chain(flags.iter().copied()))
+    }
+
+    #[test]
+    fn shard_upstreams_replace_upstreams_and_cover_every_shard() {
+        let args = parse(&[
+            "--shard-upstream",
+            "1/2=foss-1:8080",
+            "--shard-upstream",
+            "0/2=127.0.0.1:8001,127.0.0.1:8002",
+        ])
+        .unwrap();
+        let config = config(&args).unwrap();
+        assert!(config.upstreams.is_empty() && config.upstream_names.is_empty());
+        let shards: Vec<String> = config
+            .shard_upstreams
+            .iter()
+            .map(|group| group.shard.to_string())
+            .collect();
+        assert_eq!(shards, ["1/2", "0/2"]);
+
+        // Groups separated by `;`, as in the environment variable.
+        let args = parse(&["--shard-upstream", "0/2=foss-0:8080; 1/2=foss-1:8080"]).unwrap();
+        assert_eq!(config_of(&args).shard_upstreams.len(), 2);
+
+        // `--upstream` alone is one group for every host, as before.
+        let args = parse(&["--upstream", "127.0.0.1:8001,foss:8080"]).unwrap();
+        let single = config_of(&args);
+        assert!(single.shard_upstreams.is_empty());
+        assert_eq!(single.upstream_names, ["foss:8080"]);
+    }
+
+    fn config_of(args: &Args) -> moclojer_proxy::Config {
+        config(args).unwrap()
+    }
+
+    #[test]
+    fn upstream_flags_that_cannot_serve_every_host_are_refused_at_startup() {
+        let missing = parse(&[
+            "--shard-upstream",
+            "0/3=foss-0:8080",
+            "--shard-upstream",
+            "2/3=foss-2:8080",
+        ])
+        .unwrap();
+        let error = format!("{:#}", config(&missing).unwrap_err());
+        assert!(error.contains("shard 1/3 has no upstream"), "{error}");
+
+        let disagree = parse(&["--shard-upstream", "0/2=a:1;1/3=b:1"]).unwrap();
+        let error = format!("{:#}", config(&disagree).unwrap_err());
+        assert!(error.contains("disagree"), "{error}");
+
+        let twice = parse(&["--shard-upstream", "0/1=a:1;0/1=b:1"]).unwrap();
+        let error = format!("{:#}", config(&twice).unwrap_err());
+        assert!(error.contains("shard 0/1 is given twice"), "{error}");
+
+        let both = parse(&["--upstream", "a:1", "--shard-upstream", "0/1=b:1"]);
+        assert!(both.is_err(), "{both:?}");
+        let neither = parse(&["--zone", "localhost"]);
+        assert!(neither.is_err(), "{neither:?}");
+        let malformed = parse(&["--shard-upstream", "0/2"]);
+        assert!(
+            malformed
+                .unwrap_err()
+                .to_string()
+                .contains("is not K/N=ADDR"),
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The accept loop: admits clients under the connection caps, hands each connection to the
-//! [`forwarder`](crate::forward), runs the upstream health check, and stops gracefully.
+//! [`forwarder`](crate::forward), runs the upstream health checks (one per
+//! [group](crate::shards)), and stops gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use moclojer_domain::Shard;
 use moclojer_ports::HEALTH_CHECK_HOST;
 use pingora::lb::health_check::HttpHealthCheck;
 use pingora::lb::selection::RoundRobin;
@@ -21,6 +23,7 @@ use crate::edge::{Edge, EdgeLimits};
 use crate::forward::{Forwarder, serve_client};
 use crate::limit::Limiter;
 use crate::pool::Pool;
+use crate::shards::{Group, Groups};
 use crate::slots::Slots;
 use crate::{Config, ProxyError};
 
@@ -34,7 +37,9 @@ use crate::{Config, ProxyError};
 /// embedding.
 ///
 /// # Errors
-/// [`ProxyError::NoUpstreams`] when the configuration names no upstream.
+/// [`ProxyError::NoUpstreams`] when the configuration names no upstream, another
+/// [`ProxyError`] when its shard groups do not cover each shard exactly once
+/// ([`Config::check`]).
 pub async fn serve<F>(listener: TcpListener, config: Config, stop: F) -> Result<(), ProxyError>
 where
     F: Future<Output = ()> + Send,
@@ -47,35 +52,36 @@ where
 /// [`Config::drain_delay`] before it stops accepting; the admin listener closes last.
 ///
 /// # Errors
-/// [`ProxyError::NoUpstreams`] when the configuration names no upstream.
+/// As [`serve`].
 pub(crate) async fn serve_with_admin(
     listener: TcpListener,
     admin: Option<TcpListener>,
     config: Config,
     stop: impl Future<Output = ()>,
 ) -> Result<(), ProxyError> {
-    config.ensure_upstreams()?;
-    let upstreams = Arc::new(upstreams(&config).await);
+    config.check()?;
+    let groups = Arc::new(groups(&config).await);
 
     let (shutdown_tx, shutdown) = watch::channel(false);
-    let health = tokio::spawn({
-        let upstreams = Arc::clone(&upstreams);
+    let mut health = JoinSet::new();
+    for group in groups.iter() {
+        let upstreams = Arc::clone(&group.upstreams);
         let shutdown = shutdown.clone();
-        async move { upstreams.run(shutdown, None).await }
-    });
+        health.spawn(async move { upstreams.run(shutdown, None).await });
+    }
 
     let stopping = Arc::new(AtomicBool::new(false));
     let (admin_closed_tx, admin_closed) = watch::channel(false);
     let admin = admin.map(|admin| {
         let state = Health {
-            upstreams: Arc::clone(&upstreams),
+            groups: Arc::clone(&groups),
             stopping: Arc::clone(&stopping),
         };
         tokio::spawn(admin::serve(admin, state, admin_closed))
     });
 
     let mut connections = Connections {
-        forwarder: Arc::new(forwarder(&config, upstreams)),
+        forwarder: Arc::new(forwarder(&config, groups)),
         slots: Slots::new(
             config.max_connections,
             config.max_connections_per_client.unwrap_or(usize::MAX),
@@ -89,8 +95,10 @@ pub(crate) async fn serve_with_admin(
     drop(listener);
     connections.drain(&shutdown_tx, config.grace).await;
 
-    if health.await.is_err() {
-        tracing::warn!("the health check task failed");
+    while let Some(checked) = health.join_next().await {
+        if checked.is_err() {
+            tracing::warn!("a health check task failed");
+        }
     }
     admin_closed_tx.send_replace(true);
     if let Some(admin) = admin
@@ -102,29 +110,53 @@ pub(crate) async fn serve_with_admin(
     Ok(())
 }
 
-/// The upstreams, looked up once now (names again every [`Config::resolve_interval`]) and
-/// health-checked every [`Config::health_check_interval`] once running.
-async fn upstreams(config: &Config) -> LoadBalancer<RoundRobin> {
-    let mut upstreams =
-        LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(Upstreams {
+/// The upstream groups: the one for every host, or one per shard.
+async fn groups(config: &Config) -> Groups {
+    if config.shard_upstreams.is_empty() {
+        let every_host = Upstreams {
             fixed: config.upstreams.clone(),
             names: config.upstream_names.clone(),
-        })));
+        };
+        return Groups::new(vec![group(config, None, every_host).await]);
+    }
+    let mut groups = Vec::with_capacity(config.shard_upstreams.len());
+    for shard in &config.shard_upstreams {
+        let upstreams = Upstreams {
+            fixed: shard.upstreams.clone(),
+            names: shard.upstream_names.clone(),
+        };
+        groups.push(group(config, Some(shard.shard), upstreams).await);
+    }
+    Groups::new(groups)
+}
+
+/// One group's upstreams, looked up once now (names again every
+/// [`Config::resolve_interval`]) and health-checked every [`Config::health_check_interval`]
+/// once running.
+async fn group(config: &Config, shard: Option<Shard>, found: Upstreams) -> Group {
+    let named = !found.names.is_empty();
+    let mut upstreams = LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(found)));
     if let Err(e) = upstreams.update().await {
         // Nothing resolved yet: requests get 503 until a later round finds an upstream.
-        tracing::warn!(error = %e, "no upstream yet");
+        match shard {
+            Some(shard) => tracing::warn!(%shard, error = %e, "no upstream of the shard yet"),
+            None => tracing::warn!(error = %e, "no upstream yet"),
+        }
     }
-    if !config.upstream_names.is_empty() {
+    if named {
         upstreams.update_frequency = Some(config.resolve_interval);
     }
     upstreams.set_health_check(health_check(config));
     upstreams.health_check_frequency = Some(config.health_check_interval);
     upstreams.parallel_health_check = true;
-    upstreams
+    Group {
+        shard,
+        upstreams: Arc::new(upstreams),
+    }
 }
 
 /// What every client connection forwards requests with, as `config` says.
-fn forwarder(config: &Config, upstreams: Arc<LoadBalancer<RoundRobin>>) -> Forwarder {
+fn forwarder(config: &Config, groups: Arc<Groups>) -> Forwarder {
     Forwarder {
         edge: Edge::new(
             config.zone.clone(),
@@ -137,7 +169,7 @@ fn forwarder(config: &Config, upstreams: Arc<LoadBalancer<RoundRobin>>) -> Forwa
                 read_timeout: config.upstream_timeout,
             },
         ),
-        upstreams,
+        groups,
         pool: Pool::default(),
         header_timeout: config.header_timeout,
         keepalive_seconds: config.keepalive_seconds.max(1),

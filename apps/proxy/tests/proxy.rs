@@ -12,7 +12,8 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use moclojer_proxy::{App, Config, ProxyError, RateLimit};
+use moclojer_domain::shard_of;
+use moclojer_proxy::{App, Config, ProxyError, RateLimit, ShardUpstreams};
 use moclojer_wiring::{App as _, Resolver};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -1282,4 +1283,112 @@ async fn an_upstream_named_by_host_and_port_is_resolved_and_served() {
         assert_eq!(response.status, 200, "{response:?}");
         assert_eq!(response.seen()["id"], "a", "{response:?}");
     }
+}
+
+/// The proxy in front of two shards, `0/2` and `1/2`, each with one upstream of its own.
+fn sharded(shard_0: &Upstream, shard_1: &Upstream) -> Config {
+    let mut config = config(&[]);
+    config.shard_upstreams = vec![
+        ShardUpstreams::new("0/2".parse().unwrap(), vec![shard_0.addr]),
+        ShardUpstreams::new("1/2".parse().unwrap(), vec![shard_1.addr]),
+    ];
+    config
+}
+
+/// Mock hosts under `localhost`, `per_shard` of each of two shards, with their shard.
+fn hosts_of_two_shards(per_shard: usize) -> Vec<(String, u32)> {
+    let mut hosts = Vec::new();
+    let mut held = [0usize; 2];
+    for i in 0.. {
+        if held.iter().all(|&n| n == per_shard) {
+            break;
+        }
+        let host = format!("mock{i}-alice.localhost");
+        let shard = shard_of(&host, 2);
+        if held[shard as usize] < per_shard {
+            held[shard as usize] += 1;
+            hosts.push((host, shard));
+        }
+    }
+    hosts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_host_goes_to_the_upstream_of_its_shard() {
+    let (zero, one) = (
+        Upstream::start("shard-0").await,
+        Upstream::start("shard-1").await,
+    );
+    let proxy = Proxy::start(sharded(&zero, &one)).await;
+    for (host, shard) in hosts_of_two_shards(6) {
+        // The shard is the domain's, whatever the case and port the client writes.
+        for written in [host.clone(), format!("{}:8080", host.to_ascii_uppercase())] {
+            let response = get(proxy.addr, &written, "").await;
+            assert_eq!(response.status, 200, "{written}: {response:?}");
+            let seen = response.seen();
+            assert_eq!(seen["id"], format!("shard-{shard}"), "{written}");
+            assert_eq!(seen["host"], written);
+        }
+    }
+    // A host outside the zone is still answered here, whatever its shard would be.
+    let outside = get(proxy.addr, "hello-alice.example.com", "").await;
+    assert_eq!(outside.status, 404, "{outside:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_without_a_healthy_upstream_is_503_for_its_hosts_alone() {
+    let (zero, one) = (
+        Upstream::start("shard-0").await,
+        Upstream::start("shard-1").await,
+    );
+    let (proxy, admin) = Proxy::start_with_admin(sharded(&zero, &one)).await;
+    admin_until(admin, "/readyz", 200).await;
+    let hosts = hosts_of_two_shards(4);
+    let (host_of_one, _) = hosts.iter().find(|(_, shard)| *shard == 1).unwrap();
+
+    one.kill();
+    // Once the health check has noticed, the shard's hosts get the JSON 503.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get(proxy.addr, host_of_one, "").await.status != 503 {
+        assert!(Instant::now() < deadline, "shard 1 never answered 503");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (host, shard) in &hosts {
+        let response = get(proxy.addr, host, "").await;
+        if *shard == 0 {
+            assert_eq!(response.status, 200, "{host}: {response:?}");
+            assert_eq!(response.seen()["id"], "shard-0", "{host}");
+        } else {
+            assert_eq!(response.status, 503, "{host}: {response:?}");
+            assert_small_json(&response, "unavailable");
+            // Which shard is for the log, not for the client.
+            assert!(!response.body.contains("shard"), "{response:?}");
+        }
+    }
+    let unready = admin_until(admin, "/readyz", 503).await;
+    assert!(unready.body.contains("shard 1/2"), "{unready:?}");
+}
+
+#[tokio::test]
+async fn shard_groups_that_leave_a_shard_out_are_not_built() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[]);
+    config.shard_upstreams = vec![
+        ShardUpstreams::new("0/3".parse().unwrap(), vec![a.addr]),
+        ShardUpstreams::new("2/3".parse().unwrap(), vec![a.addr]),
+    ];
+    let error = App::build(config.clone(), &Resolver::default())
+        .await
+        .expect_err("no app with a shard left out");
+    assert!(matches!(
+        error.downcast_ref::<ProxyError>(),
+        Some(ProxyError::ShardWithoutUpstream(shard)) if shard.to_string() == "1/3"
+    ));
+    assert_eq!(error.to_string(), "shard 1/3 has no upstream", "{error:#}");
+
+    // Upstreams for every host and per shard at once: which would serve a host?
+    config.upstreams = vec![a.addr];
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let outcome = moclojer_proxy::serve(listener, config, async {}).await;
+    assert!(matches!(outcome, Err(ProxyError::UpstreamsAndShards)));
 }
