@@ -46,6 +46,9 @@ tasks:
   bench proxy [SECONDS]
           requests/s and p99 through moclojer-proxy against straight to foss,
           a lean hyper proxy and, when installed, HAProxy (release build)
+  bench scale [SIZES] [PUBLISHES]
+          publish-to-live, CPU, I/O and memory by the number of live mocks
+          (default 100,1000,10000,50000, seeded in SQLite; 20 publishes each)
   tidy    check dependency directions and module docs
 ";
 
@@ -80,8 +83,12 @@ fn main() -> ExitCode {
             Some("foss") => bench::foss(args.get(2).map_or("5", String::as_str)),
             Some("api") => bench::api(args.get(2).map_or("5", String::as_str)),
             Some("proxy") => bench::proxy(args.get(2).map_or("5", String::as_str)),
+            Some("scale") => bench::scale(
+                args.get(2).map(String::as_str),
+                args.get(3).map(String::as_str),
+            ),
             _ => Err(format!(
-                "bench what? `cargo xtask bench foss|api|proxy [seconds]`\n\n{USAGE}"
+                "bench what? `cargo xtask bench foss|api|proxy [seconds]` or `cargo xtask bench scale [sizes] [publishes]`\n\n{USAGE}"
             )),
         },
         Some("tidy") => tidy::check(&project_root()).map_err(|problems| problems.join("\n")),

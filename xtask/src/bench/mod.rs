@@ -1,13 +1,14 @@
 //! `cargo xtask bench`: the services in release builds, under load on loopback, against
 //! references measured in the same run. What each bench measures is said in its module:
-//! `foss` (the mock server) and `proxy` (the edge proxy); `api` runs the all-in-one's own
-//! bench.
+//! `foss` (the mock server) and `proxy` (the edge proxy); `api` and `scale` (the cost of a
+//! publish by the number of live mocks) run the all-in-one's own benches.
 //!
 //! Here: starting a server and finding where it listens, the load generator (the `loadgen`
 //! example of `moclojer-foss`), and the CPU time a process spends.
 
 mod foss;
 mod proxy;
+mod scale;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use crate::{cargo, jobs, project_root, step};
 
 pub(crate) use self::foss::run as foss;
 pub(crate) use self::proxy::run as proxy;
+pub(crate) use self::scale::run as scale;
 
 /// Connections of a saturation load.
 const CONNECTIONS: &str = "64";
