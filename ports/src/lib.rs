@@ -22,12 +22,12 @@ mod dns;
 mod error;
 mod http;
 mod identity;
-mod layout;
 mod lease;
 mod mocks;
 mod object_store;
 mod outbox;
 mod publications;
+mod published;
 mod queue;
 mod relay;
 mod retry;
@@ -45,17 +45,17 @@ pub use identity::{
     Caller, Identity, IssuedToken, LocalTokens, MAX_TOKEN_NAME_LEN, TOKEN_PREFIX, TokenDigest,
     TokenId, TokenIssuer, TokenKind, TokenRecord, TokenStore,
 };
-pub use layout::{
-    CONFIG_KEY, MANIFEST_KEY, MAX_MANIFEST_BYTES, MOCKS_PREFIX, Manifest, ManifestError, mock_key,
-    sha256_hex,
-};
 pub use lease::{Lease, LeaseStore, MAX_LEASE_NAME_LEN, check_lease_name, lease_ttl_millis};
 pub use mocks::MockRepository;
 pub use object_store::{ETag, Object, ObjectKey, ObjectKeyError, ObjectMeta, ObjectStore};
 pub use outbox::{Outbox, OutboxEntry};
 pub use publications::{
-    PUBLICATION_SAVE_ATTEMPTS, PublicationChange, PublicationChangeError, PublicationRepository,
-    change_publication, change_publication_with,
+    LiveMock, PUBLICATION_SAVE_ATTEMPTS, PublicationChange, PublicationChangeError,
+    PublicationRepository, change_publication, change_publication_with,
+};
+pub use published::{
+    FANOUT, HOSTS_PREFIX, HostChange, HostEntry, INDEX_PREFIX, LAYOUT, MANIFEST_KEY,
+    MAX_NODE_BYTES, PublishedError, PublishedIndex, Refresh, Written, sha256_hex,
 };
 pub use queue::{DeadLetter, Delivery, EventQueue, MessageId, QueueSettings, check_group_name};
 pub use relay::{Relay, RelaySettings, RunningRelay};

@@ -4,7 +4,7 @@ use std::fmt::Debug;
 use std::future::Future;
 
 use async_trait::async_trait;
-use moclojer_domain::{Event, MockId, Publication};
+use moclojer_domain::{Event, MockId, Publication, Revision, WorkspaceId};
 
 use crate::{PortError, PortErrorKind, PortResult, Scope};
 
@@ -22,6 +22,15 @@ pub trait PublicationRepository: Debug + Send + Sync + 'static {
     /// Every publication `scope` sees, by mock id.
     async fn list(&self, scope: &Scope) -> PortResult<Vec<Publication>>;
 
+    /// Every live mock `scope` sees, by host (byte by byte): each enabled mock whose
+    /// publication [`is_live`](Publication::is_live), with its live revision. One read,
+    /// however many mocks there are.
+    async fn live(&self, scope: &Scope) -> PortResult<Vec<LiveMock>>;
+
+    /// The ids of the mocks `scope` sees whose publication is publishing
+    /// (`ServerStatus::Publishing`), enabled or not, by mock id. One read.
+    async fn publishing(&self, scope: &Scope) -> PortResult<Vec<MockId>>;
+
     /// Stores `publication` and `events` if the stored version is still
     /// `publication.version`; returns it with the version bumped.
     ///
@@ -35,6 +44,19 @@ pub trait PublicationRepository: Debug + Send + Sync + 'static {
         publication: &Publication,
         events: &[Event],
     ) -> PortResult<Publication>;
+}
+
+/// One mock that is live: enabled, and its publication is live with a live revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveMock {
+    /// Which mock.
+    pub mock_id: MockId,
+    /// Its workspace.
+    pub workspace_id: WorkspaceId,
+    /// Its host, as `Host::as_str`.
+    pub host: String,
+    /// The publication's live revision: what is served.
+    pub revision: Revision,
 }
 
 /// The most times [`change_publication`] reads and saves a publication before it gives up.

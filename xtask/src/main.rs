@@ -46,9 +46,11 @@ tasks:
   bench proxy [SECONDS]
           requests/s and p99 through moclojer-proxy against straight to foss,
           a lean hyper proxy and, when installed, HAProxy (release build)
-  bench scale [SIZES] [PUBLISHES]
+  bench scale [--services] [SIZES] [PUBLISHES]
           publish-to-live, CPU, I/O and memory by the number of live mocks
-          (default 100,1000,10000,50000, seeded in SQLite; 20 publishes each)
+          (default 100,1000,10000,50000, seeded in SQLite; 20 publishes each);
+          --services: the all-in-one on PostgreSQL, Redis and S3 instead, the servers
+          of MOCLOJER_TEST_DATABASE_URL, MOCLOJER_TEST_REDIS_URL, MOCLOJER_TEST_S3_URL
   tidy    check dependency directions and module docs
 ";
 
@@ -83,12 +85,9 @@ fn main() -> ExitCode {
             Some("foss") => bench::foss(args.get(2).map_or("5", String::as_str)),
             Some("api") => bench::api(args.get(2).map_or("5", String::as_str)),
             Some("proxy") => bench::proxy(args.get(2).map_or("5", String::as_str)),
-            Some("scale") => bench::scale(
-                args.get(2).map(String::as_str),
-                args.get(3).map(String::as_str),
-            ),
+            Some("scale") => bench::scale(&args[2..]),
             _ => Err(format!(
-                "bench what? `cargo xtask bench foss|api|proxy [seconds]` or `cargo xtask bench scale [sizes] [publishes]`\n\n{USAGE}"
+                "bench what? `cargo xtask bench foss|api|proxy [seconds]` or `cargo xtask bench scale [--services] [sizes] [publishes]`\n\n{USAGE}"
             )),
         },
         Some("tidy") => tidy::check(&project_root()).map_err(|problems| problems.join("\n")),
@@ -113,6 +112,14 @@ fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Where cargo puts what it builds in release mode: `$CARGO_TARGET_DIR/release`, or the
+/// workspace's `target/release`.
+fn release_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project_root().join("target"), PathBuf::from)
+        .join("release")
 }
 
 /// Two cores on every machine of ours: more jobs only thrash.

@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use moclojer_domain::{
-    Email, Event, Handle, Host, Mock, MockId, MockRevision, Publication, Revision, Role, Timestamp,
-    User, UserId, Workspace, WorkspaceId, WorkspaceKind,
+    Email, Event, Handle, Host, Mock, MockId, MockRevision, Publication, Revision, Role,
+    ServerStatus, Timestamp, User, UserId, Workspace, WorkspaceId, WorkspaceKind,
 };
 use moclojer_ports::{
-    AccountRepository, Clock, Lease, LeaseStore, MockRepository, Outbox, OutboxEntry, PortError,
-    PortResult, PublicationRepository, Scope, SystemClock, TokenDigest, TokenId, TokenKind,
-    TokenRecord, TokenStore, UserRecord, check_lease_name, lease_ttl_millis,
+    AccountRepository, Clock, Lease, LeaseStore, LiveMock, MockRepository, Outbox, OutboxEntry,
+    PortError, PortResult, PublicationRepository, Scope, SystemClock, TokenDigest, TokenId,
+    TokenKind, TokenRecord, TokenStore, UserRecord, check_lease_name, lease_ttl_millis,
 };
 
 use crate::lock;
@@ -512,6 +512,38 @@ impl PublicationRepository for InMemoryDatabase {
             .values()
             .filter(|p| state.visible_mock(scope, p.mock_id).is_ok())
             .cloned()
+            .collect())
+    }
+
+    async fn live(&self, scope: &Scope) -> PortResult<Vec<LiveMock>> {
+        let state = lock(&self.state);
+        let mut live: Vec<LiveMock> = state
+            .publications
+            .values()
+            .filter(|p| p.is_live())
+            .filter_map(|p| {
+                let revision = p.live_revision?;
+                let mock = state.visible_mock(scope, p.mock_id).ok()?;
+                mock.enabled.then(|| LiveMock {
+                    mock_id: mock.id,
+                    workspace_id: mock.workspace_id,
+                    host: mock.host.as_str().to_owned(),
+                    revision,
+                })
+            })
+            .collect();
+        live.sort_by(|a, b| a.host.cmp(&b.host));
+        Ok(live)
+    }
+
+    async fn publishing(&self, scope: &Scope) -> PortResult<Vec<MockId>> {
+        let state = lock(&self.state);
+        Ok(state
+            .publications
+            .values()
+            .filter(|p| p.server.status() == ServerStatus::Publishing)
+            .filter(|p| state.visible_mock(scope, p.mock_id).is_ok())
+            .map(|p| p.mock_id)
             .collect())
     }
 

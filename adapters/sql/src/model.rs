@@ -16,7 +16,8 @@ use moclojer_domain::{
     WorkspaceKind,
 };
 use moclojer_ports::{
-    Lease, PortError, PortResult, TokenDigest, TokenId, TokenKind, TokenRecord, UserRecord,
+    Lease, LiveMock, PortError, PortResult, TokenDigest, TokenId, TokenKind, TokenRecord,
+    UserRecord,
 };
 use sqlx::{FromRow, Row};
 use uuid::Uuid;
@@ -333,6 +334,72 @@ impl PublicationRow {
     }
 }
 
+/// The `server_json` of a publication whose server side is `server`: how every write
+/// stores it, so a query can compare the column with the text of a state that carries no
+/// details (`offline`, `publishing`, `published`).
+pub(crate) fn server_json(server: &ServerState) -> PortResult<String> {
+    serde_json::to_string(server)
+        .map_err(|err| PortError::internal("the server state does not encode").with_source(err))
+}
+
+/// A live mock, as the `live` query returns it: the mock's id, workspace and host, and its
+/// publication's live revision (never NULL there).
+#[derive(Debug)]
+pub(crate) struct LiveMockRow {
+    mock_id: String,
+    workspace_id: String,
+    host: String,
+    live_revision: i64,
+}
+
+impl<R: Row + Columns> FromRow<'_, R> for LiveMockRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            mock_id: row.text("mock_id")?,
+            workspace_id: row.text("workspace_id")?,
+            host: row.text("host")?,
+            live_revision: row.int("live_revision")?,
+        })
+    }
+}
+
+impl LiveMockRow {
+    /// The live mock.
+    pub(crate) fn into_domain(self) -> PortResult<LiveMock> {
+        Ok(LiveMock {
+            mock_id: MockId::parse(&self.mock_id).map_err(corrupt("mock id"))?,
+            workspace_id: WorkspaceId::parse(&self.workspace_id)
+                .map_err(corrupt("workspace id"))?,
+            host: Host::parse_any(&self.host)
+                .map_err(corrupt("host"))?
+                .as_str()
+                .to_owned(),
+            revision: revision_from_sql(self.live_revision)?,
+        })
+    }
+}
+
+/// A row of one mock id, in a column named `mock_id`.
+#[derive(Debug)]
+pub(crate) struct MockIdRow {
+    mock_id: String,
+}
+
+impl<R: Row + Columns> FromRow<'_, R> for MockIdRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            mock_id: row.text("mock_id")?,
+        })
+    }
+}
+
+impl MockIdRow {
+    /// The mock id.
+    pub(crate) fn into_domain(self) -> PortResult<MockId> {
+        MockId::parse(&self.mock_id).map_err(corrupt("mock id"))
+    }
+}
+
 /// The columns of `publication` that are not keys: server JSON, DNS JSON, requested and
 /// live revisions.
 pub(crate) struct PublicationColumns {
@@ -355,7 +422,7 @@ impl PublicationColumns {
             })
         };
         Ok(Self {
-            server_json: json("server state", serde_json::to_string(&publication.server))?,
+            server_json: server_json(&publication.server)?,
             dns_json: json("dns state", serde_json::to_string(&publication.dns))?,
             requested_revision: publication
                 .requested_revision

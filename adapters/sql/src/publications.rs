@@ -1,14 +1,20 @@
 //! [`PublicationRepository`], guarded by the publication's version: the version check is
 //! part of the `UPDATE`, so of two saves of one version exactly one wins.
+//!
+//! `live` and `publishing` filter on the server state, which is stored as serde JSON
+//! (`server_json`): they compare it with the stored text of a state without details,
+//! made by the same serializer as every write ([`server_json`]).
 
 use async_trait::async_trait;
-use moclojer_domain::{Event, MockId, Publication};
-use moclojer_ports::{PortError, PortResult, PublicationRepository, Scope};
+use moclojer_domain::{Event, MockId, Publication, ServerState};
+use moclojer_ports::{LiveMock, PortError, PortResult, PublicationRepository, Scope};
 
 use crate::database::{Backend, Conn, SqlDatabase, commit, record, scope_param};
 use crate::dialect::Lock;
 use crate::error::db;
-use crate::model::{PublicationColumns, PublicationRow, Value, version_to_sql};
+use crate::model::{
+    LiveMockRow, MockIdRow, PublicationColumns, PublicationRow, Value, server_json, version_to_sql,
+};
 use crate::query::Query;
 
 impl<B: Backend> SqlDatabase<B> {
@@ -99,6 +105,48 @@ impl<B: Backend> PublicationRepository for SqlDatabase<B> {
         .await
         .map_err(db::<B>("list publications"))?;
         rows.into_iter().map(PublicationRow::into_domain).collect()
+    }
+
+    /// `Publication::is_live` in SQL: a live revision, and a server side that is not
+    /// offline.
+    async fn live(&self, scope: &Scope) -> PortResult<Vec<LiveMock>> {
+        let mut conn = self.conn("list live mocks").await?;
+        let rows: Vec<LiveMockRow> = Query::new(
+            "SELECT m.id AS mock_id, m.workspace_id, m.host, p.live_revision
+             FROM publications p
+             JOIN mocks m ON m.id = p.mock_id
+             WHERE m.enabled
+               AND p.live_revision IS NOT NULL
+               AND p.server_json <> $2
+               AND (CAST($1 AS TEXT) IS NULL OR EXISTS (
+                    SELECT 1 FROM members v WHERE v.workspace_id = m.workspace_id AND v.user_id = $1))
+             ORDER BY m.host",
+        )
+        .bind(scope_param(scope))
+        .bind(server_json(&ServerState::Offline)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db::<B>("list live mocks"))?;
+        rows.into_iter().map(LiveMockRow::into_domain).collect()
+    }
+
+    async fn publishing(&self, scope: &Scope) -> PortResult<Vec<MockId>> {
+        let mut conn = self.conn("list publishing mocks").await?;
+        let rows: Vec<MockIdRow> = Query::new(
+            "SELECT p.mock_id
+             FROM publications p
+             JOIN mocks m ON m.id = p.mock_id
+             WHERE p.server_json = $2
+               AND (CAST($1 AS TEXT) IS NULL OR EXISTS (
+                    SELECT 1 FROM members v WHERE v.workspace_id = m.workspace_id AND v.user_id = $1))
+             ORDER BY p.mock_id",
+        )
+        .bind(scope_param(scope))
+        .bind(server_json(&ServerState::Publishing)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db::<B>("list publishing mocks"))?;
+        rows.into_iter().map(MockIdRow::into_domain).collect()
     }
 
     async fn save(

@@ -27,10 +27,21 @@
 //! within 60 s, says `timeout` in its row and the next size runs; the process is always
 //! stopped (SIGTERM, then SIGKILL after 10 s) and the data directory removed.
 //!
-//! `bench_scale [--cloud PATH] [SIZES] [PUBLISHES]`: sizes as a comma-separated list
-//! (default `100,1000,10000,50000`), publishes per size (default 20); `--cloud` is the
-//! `moclojer-cloud` binary (default: the one next to this example's folder, as `cargo
-//! build --release` leaves it). Build both with `--release`.
+//! With `--services` the same runs on PostgreSQL, Redis and S3 instead of the embedded
+//! defaults: the servers the tests use, named by `MOCLOJER_TEST_DATABASE_URL` (an admin URL
+//! that may create databases), `MOCLOJER_TEST_REDIS_URL` and `MOCLOJER_TEST_S3_URL` (the S3
+//! credentials from `MOCLOJER_S3_ACCESS_KEY` and `MOCLOJER_S3_SECRET_KEY` when set, else
+//! the test server's). Each size gets a database, a Redis stream and a bucket of its own
+//! (as `moclojer_testkit::services` makes them for tests), seeded through the repositories
+//! on that database, and removed after: the database dropped, the stream's keys deleted,
+//! the bucket emptied and deleted. The I/O counters and memory stay those of the
+//! `moclojer-cloud` process (what the servers do for it is not counted), and `store` is
+//! the bytes in the bucket.
+//!
+//! `bench_scale [--cloud PATH] [--services] [SIZES] [PUBLISHES]`: sizes as a
+//! comma-separated list (default `100,1000,10000,50000`), publishes per size (default 20);
+//! `--cloud` is the `moclojer-cloud` binary (default: the one next to this example's
+//! folder, as `cargo build --release` leaves it). Build both with `--release`.
 
 #![allow(
     clippy::print_stdout,
@@ -49,8 +60,12 @@ use moclojer_domain::{
     Email, Handle, Mock, MockName, Publication, SpecSource, User, Workspace, Zone,
 };
 use moclojer_ports::{
-    Clock, DatabasePorts, IdGenerator, MockRepository, PublicationRepository, RandomIds, Scope,
-    SystemClock,
+    Clock, DatabasePorts, IdGenerator, MockRepository, ObjectStore, PublicationRepository,
+    RandomIds, Scope, SystemClock,
+};
+use moclojer_s3::{S3Config, S3ObjectStore};
+use moclojer_testkit::services::{
+    DATABASE_VAR, REDIS_VAR, S3_TEST_CREDENTIALS, S3_VAR, TestDb, TestStream, unique_bucket,
 };
 use moclojer_wiring::{DatabaseUrl, Resolver};
 use serde_json::{Value, json};
@@ -74,11 +89,17 @@ const IDLE: Duration = Duration::from_secs(5);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The variables of the S3 credentials `moclojer-cloud` reads.
+const S3_ACCESS_KEY_VAR: &str = "MOCLOJER_S3_ACCESS_KEY";
+const S3_SECRET_KEY_VAR: &str = "MOCLOJER_S3_SECRET_KEY";
+
 /// What the command line asked for.
 struct Args {
     cloud: PathBuf,
     sizes: Vec<usize>,
     publishes: usize,
+    /// PostgreSQL, Redis and S3 instead of the embedded defaults (`--services`).
+    servers: Option<Servers>,
 }
 
 fn args() -> Result<Args, BoxError> {
@@ -89,21 +110,14 @@ fn args() -> Result<Args, BoxError> {
         raw.drain(at..=at + 1);
         cloud = Some(PathBuf::from(path));
     }
-    let cloud = match cloud {
-        Some(path) => path,
-        None => std::env::current_exe()?
-            .parent()
-            .and_then(Path::parent)
-            .ok_or("no folder above this example")?
-            .join("moclojer-cloud"),
+    let servers = match raw.iter().position(|a| a == "--services") {
+        Some(at) => {
+            raw.remove(at);
+            Some(Servers::from_env()?)
+        }
+        None => None,
     };
-    if !cloud.is_file() {
-        return Err(format!(
-            "{} is not a file: build it with `cargo build --release -p moclojer-cloud`",
-            cloud.display()
-        )
-        .into());
-    }
+    let cloud = cloud_binary(cloud)?;
     let sizes = match raw.first() {
         Some(list) => list
             .split(',')
@@ -125,7 +139,84 @@ fn args() -> Result<Args, BoxError> {
         cloud,
         sizes,
         publishes,
+        servers,
     })
+}
+
+/// The `moclojer-cloud` binary: `given`, or the one next to this example's folder.
+fn cloud_binary(given: Option<PathBuf>) -> Result<PathBuf, BoxError> {
+    let cloud = match given {
+        Some(path) => path,
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(Path::parent)
+            .ok_or("no folder above this example")?
+            .join("moclojer-cloud"),
+    };
+    if !cloud.is_file() {
+        return Err(format!(
+            "{} is not a file: build it with `cargo build --release -p moclojer-cloud`",
+            cloud.display()
+        )
+        .into());
+    }
+    Ok(cloud)
+}
+
+/// The servers `--services` runs on: those the tests use.
+struct Servers {
+    /// A PostgreSQL admin URL that may create and drop databases.
+    database: String,
+    redis: String,
+    /// The S3 server's endpoint.
+    s3: String,
+    /// The S3 access key and secret.
+    credentials: (String, String),
+}
+
+impl Servers {
+    /// The servers the tests' variables name; an error naming the variables unset.
+    fn from_env() -> Result<Self, BoxError> {
+        let read = |var: &str| {
+            std::env::var(var)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let (database, redis, s3) = (read(DATABASE_VAR), read(REDIS_VAR), read(S3_VAR));
+        let (Some(database), Some(redis), Some(s3)) = (&database, &redis, &s3) else {
+            let unset: Vec<&str> = [
+                (DATABASE_VAR, &database),
+                (REDIS_VAR, &redis),
+                (S3_VAR, &s3),
+            ]
+            .into_iter()
+            .filter(|(_, value)| value.is_none())
+            .map(|(var, _)| var)
+            .collect();
+            return Err(format!(
+                "--services runs on the servers the tests use, named by {DATABASE_VAR} \
+                 (a PostgreSQL admin URL, e.g. postgres://postgres@127.0.0.1:5432/test), \
+                 {REDIS_VAR} (e.g. redis://127.0.0.1:6379) and {S3_VAR} (e.g. \
+                 http://127.0.0.1:9000); not set: {}",
+                unset.join(", "),
+            )
+            .into());
+        };
+        let credentials = match (read(S3_ACCESS_KEY_VAR), read(S3_SECRET_KEY_VAR)) {
+            (Some(access), Some(secret)) => (access, secret),
+            _ => (
+                S3_TEST_CREDENTIALS.0.to_owned(),
+                S3_TEST_CREDENTIALS.1.to_owned(),
+            ),
+        };
+        Ok(Self {
+            database: database.clone(),
+            redis: redis.clone(),
+            s3: s3.trim_end_matches('/').to_owned(),
+            credentials,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -206,15 +297,11 @@ async fn seed_mock(
     Ok(())
 }
 
-/// Seeds `size` live mocks over about `size / 10` users in the SQLite database of
-/// `data_dir`; the hosts of every mock, in order, with the word each answers.
-async fn seed(data_dir: &Path, size: usize) -> Result<Vec<(String, String)>, BoxError> {
+/// Seeds `size` live mocks over about `size / 10` users in the database `url` names
+/// (migrated first); the hosts of every mock, in order, with the word each answers.
+async fn seed(url: &DatabaseUrl, size: usize) -> Result<Vec<(String, String)>, BoxError> {
     let resolver = Resolver::default();
-    let url = DatabaseUrl::sqlite_file(data_dir.join("moclojer.sqlite"));
-    let database = resolver
-        .database(&url)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
+    let database = resolver.database(url).await.map_err(|e| format!("{e:#}"))?;
     let ports = database.ports().clone();
     let users = size.div_ceil(MOCKS_PER_USER);
     let workspaces = seed_users(&ports, users).await?;
@@ -258,6 +345,157 @@ fn progress(what: &str, done: usize, total: usize) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Where one size keeps its state.
+
+/// The state of one size, made fresh for it: the embedded defaults in its data directory,
+/// or a database, a Redis stream and a bucket of its own on the servers.
+struct Space {
+    data_dir: PathBuf,
+    services: Option<OnServices>,
+}
+
+/// What one size has of its own on the servers. The database is dropped and the stream's
+/// keys deleted when this value goes; the bucket by [`Space::remove`].
+struct OnServices {
+    database: TestDb,
+    stream: TestStream,
+    redis: String,
+    bucket: S3ObjectStore,
+    /// The bucket as `moclojer-cloud --store` takes it.
+    store_url: String,
+    endpoint: String,
+    credentials: (String, String),
+}
+
+impl Space {
+    /// A fresh space under `data_dir`, on `servers` when given.
+    async fn make(data_dir: PathBuf, servers: Option<&Servers>) -> Result<Self, BoxError> {
+        let Some(servers) = servers else {
+            return Ok(Self {
+                data_dir,
+                services: None,
+            });
+        };
+        // TestDb panics when the server refuses: on a task, that is this size's error.
+        let admin = servers.database.clone();
+        let database = tokio::spawn(async move { TestDb::create(&admin).await })
+            .await
+            .map_err(|e| format!("create a database on {DATABASE_VAR}'s server: {e}"))?;
+        let stream = TestStream::new(&servers.redis, "bench-scale");
+        let name = unique_bucket("bench-scale");
+        let (access, secret) = servers.credentials.clone();
+        let mut config = S3Config::new(&servers.s3, name.clone(), access, secret.as_str());
+        config.create_bucket = true;
+        let bucket = S3ObjectStore::connect(&config)
+            .await
+            .map_err(|e| format!("create the bucket {name} on {}: {e:#}", servers.s3))?;
+        let store_url = format!(
+            "s3://{name}?endpoint={}&region={}",
+            servers.s3, config.region
+        );
+        Ok(Self {
+            data_dir,
+            services: Some(OnServices {
+                database,
+                stream,
+                redis: servers.redis.clone(),
+                bucket,
+                store_url,
+                endpoint: servers.s3.clone(),
+                credentials: servers.credentials.clone(),
+            }),
+        })
+    }
+
+    /// The database `moclojer-cloud` runs on.
+    fn database_url(&self) -> Result<DatabaseUrl, BoxError> {
+        match &self.services {
+            None => Ok(DatabaseUrl::sqlite_file(
+                self.data_dir.join("moclojer.sqlite"),
+            )),
+            Some(on) => Ok(DatabaseUrl::parse(on.database.url())?),
+        }
+    }
+
+    /// The flags and environment that put `moclojer-cloud` in this space (none of the
+    /// caller's own: only the data directory, or the servers).
+    fn configure(&self, command: &mut Command) {
+        command.arg("--data-dir").arg(&self.data_dir);
+        for var in [
+            "MOCLOJER_DATABASE_URL",
+            "MOCLOJER_REDIS_URL",
+            "MOCLOJER_REDIS_STREAM",
+            "MOCLOJER_STORE",
+            S3_ACCESS_KEY_VAR,
+            S3_SECRET_KEY_VAR,
+        ] {
+            command.env_remove(var);
+        }
+        if let Some(on) = &self.services {
+            command
+                .args(["--database-url", on.database.url()])
+                .args(["--redis-url", &on.redis])
+                .args(["--redis-stream", on.stream.name()])
+                .args(["--store", &on.store_url])
+                .env(S3_ACCESS_KEY_VAR, &on.credentials.0)
+                .env(S3_SECRET_KEY_VAR, &on.credentials.1);
+        }
+    }
+
+    /// The bytes of what the store holds: the files under `store/`, or the bucket's objects.
+    async fn store_bytes(&self) -> Result<u64, BoxError> {
+        match &self.services {
+            None => Ok(size_on_disk(&self.data_dir.join("store"))),
+            Some(on) => Ok(on.bucket.list("").await?.iter().map(|o| o.size).sum()),
+        }
+    }
+
+    /// Removes what the servers hold for this size: the bucket emptied and deleted, then
+    /// (on drop) the database and the stream. Says on stderr what could not be removed.
+    async fn remove(self) {
+        let Some(on) = self.services else {
+            return;
+        };
+        let name = on.bucket.bucket().to_owned();
+        if let Err(e) = empty_bucket(&on.bucket).await {
+            eprintln!("  the bucket {name} is left behind: {e}");
+            return;
+        }
+        // moclojer-s3 has no call that deletes a bucket: an unsigned DELETE, which the test
+        // server (moto) takes for an empty bucket.
+        let deleted = reqwest::Client::new()
+            .delete(format!("{}/{name}", on.endpoint))
+            .send()
+            .await;
+        match deleted {
+            Ok(answer) if answer.status().is_success() => {}
+            Ok(answer) => eprintln!(
+                "  the bucket {name} is left behind, empty: DELETE answered {}",
+                answer.status()
+            ),
+            Err(e) => eprintln!("  the bucket {name} is left behind, empty: {e}"),
+        }
+    }
+}
+
+/// Deletes every object of `bucket`.
+async fn empty_bucket(bucket: &S3ObjectStore) -> Result<(), BoxError> {
+    let objects = bucket.list("").await?;
+    let mut tasks = JoinSet::new();
+    for object in objects {
+        let bucket = bucket.clone();
+        tasks.spawn(async move { bucket.delete(&object.key).await });
+        if tasks.len() >= SEED_BATCH {
+            tasks.join_next().await.transpose()?.transpose()?;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
 // The all-in-one as a process.
 
 /// The all-in-one running; stopped (SIGTERM, then SIGKILL) when dropped.
@@ -268,16 +506,16 @@ struct Cloud {
 }
 
 impl Cloud {
-    fn start(binary: &Path, data_dir: &Path, log: &Path) -> Result<Self, BoxError> {
+    fn start(binary: &Path, space: &Space, log: &Path) -> Result<Self, BoxError> {
         let (api, mocks) = (free_port()?, free_port()?);
         let log = std::fs::File::create(log)?;
-        let child = Command::new(binary)
-            .arg("--data-dir")
-            .arg(data_dir)
+        let mut command = Command::new(binary);
+        space.configure(&mut command);
+        let child = command
             .args(["--api-addr", &api.to_string()])
             .args(["--mocks-addr", &mocks.to_string()])
             .arg("--web-dir")
-            .arg(data_dir.join("no-web-interface"))
+            .arg(space.data_dir.join("no-web-interface"))
             .args(["--log-filter", "warn"])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -662,33 +900,54 @@ struct Row {
 
 /// Seeds, starts, publishes and measures one size; the row says what went wrong, if
 /// anything did.
-async fn run_size(binary: &Path, size: usize, publishes: usize) -> Row {
+async fn run_size(binary: &Path, size: usize, publishes: usize, servers: Option<&Servers>) -> Row {
     let mut row = Row {
         size,
         ..Row::default()
     };
-    if let Err(e) = measure(binary, &mut row, publishes).await {
+    if let Err(e) = measure(binary, &mut row, publishes, servers).await {
         row.error = Some(e.to_string());
     }
     row
 }
 
-async fn measure(binary: &Path, row: &mut Row, publishes: usize) -> Result<(), BoxError> {
+/// [`run_size`] in a fresh [`Space`], removed after.
+async fn measure(
+    binary: &Path,
+    row: &mut Row,
+    publishes: usize,
+    servers: Option<&Servers>,
+) -> Result<(), BoxError> {
     let work = tempfile::Builder::new().prefix("bench-scale-").tempdir()?;
-    let data_dir = work.path().join("data");
     let log = work.path().join("moclojer-cloud.log");
     eprintln!("\n{} live mocks", row.size);
+    let space = Space::make(work.path().join("data"), servers).await?;
+    let outcome = measure_in(binary, &space, &log, row, publishes).await;
+    space.remove().await;
+    outcome
+}
+
+async fn measure_in(
+    binary: &Path,
+    space: &Space,
+    log: &Path,
+    row: &mut Row,
+    publishes: usize,
+) -> Result<(), BoxError> {
     let seeding = Instant::now();
-    let hosts = seed(&data_dir, row.size).await?;
+    let hosts = seed(&space.database_url()?, row.size).await?;
     row.seed = Some(seeding.elapsed());
-    let mut cloud = Cloud::start(binary, &data_dir, &log)?;
+    let mut cloud = Cloud::start(binary, space, log)?;
     let outcome = run_cloud(&mut cloud, &hosts, row, publishes).await;
     row.memory = Some(cloud.memory());
-    row.store = Some(size_on_disk(&data_dir.join("store")));
+    match space.store_bytes().await {
+        Ok(bytes) => row.store = Some(bytes),
+        Err(e) => eprintln!("  the store's size is unknown: {e}"),
+    }
     cloud.stop();
     let timed_out = row.publish_timeout || matches!(row.start, Some(Timed::Timeout));
     if outcome.is_err() || timed_out {
-        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        let said = std::fs::read_to_string(log).unwrap_or_default();
         let tail: Vec<&str> = said.lines().rev().take(20).collect();
         eprintln!("  the process said (last lines):");
         for line in tail.into_iter().rev() {
@@ -768,8 +1027,9 @@ fn publish_cells(row: &Row) -> [String; 6] {
     ]
 }
 
-fn print_table(rows: &[Row], publishes: usize) {
-    println!("\npublish cost by live mocks ({publishes} publishes a size):\n");
+/// `on` says where the all-in-one kept its state.
+fn print_table(rows: &[Row], publishes: usize, on: &str) {
+    println!("\npublish cost by live mocks, on {on} ({publishes} publishes a size):\n");
     println!(
         "| live mocks | start | publish-to-live p50 | worst | CPU/publish | written/publish | to disk/publish | read/publish | RSS | peak RSS | store |"
     );
@@ -822,9 +1082,23 @@ fn print_table(rows: &[Row], publishes: usize) {
 async fn main() -> Result<(), BoxError> {
     let args = args()?;
     let mut rows = Vec::with_capacity(args.sizes.len());
+    let servers = args.servers.as_ref();
     for &size in &args.sizes {
-        rows.push(run_size(&args.cloud, size, args.publishes).await);
+        rows.push(run_size(&args.cloud, size, args.publishes, servers).await);
     }
-    print_table(&rows, args.publishes);
+    let on = match servers {
+        None => "the embedded defaults: SQLite, the in-process queue, a folder store",
+        Some(_) => {
+            "PostgreSQL, Redis and S3; CPU, I/O and memory are moclojer-cloud's own, not the servers'"
+        }
+    };
+    print_table(&rows, args.publishes, on);
+    if servers.is_some() {
+        println!(
+            "\nOn the servers, written and read miss most of what moclojer-cloud exchanges with them: \
+             /proc/<pid>/io counts read(2) and write(2) but not recvfrom(2) and sendto(2), \
+             through which it gets every answer and sends part of its requests."
+        );
+    }
     Ok(())
 }

@@ -36,9 +36,6 @@ const OPS_RECONCILE: Duration = Duration::from_secs(60);
 /// generator → mock server) waits for it, so it bounds publish-to-live.
 const RELAY_IDLE: Duration = Duration::from_millis(25);
 
-/// The largest unified config the mock server takes.
-const MAX_CONFIG_BYTES: usize = 64 << 20;
-
 /// Where and how the all-in-one runs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -276,7 +273,7 @@ fn foss_config(config: &Config, shared: &Shared) -> moclojer_foss::Config {
             trusted_proxies: TrustedProxies::loopback(),
             ..EngineOptions::default()
         },
-        max_spec_bytes: Some(MAX_CONFIG_BYTES),
+        max_spec_bytes: None, // one host's object, at most MAX_OBJECT_BYTES
         ..moclojer_foss::Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), source)
     }
 }

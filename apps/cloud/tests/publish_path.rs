@@ -1,7 +1,7 @@
 //! The publish path without the api: a mock stored in SQLite is published, the generator
-//! writes the unified config to the object store, and the mock server follows the store and
-//! answers on the mock's host. An invalid edit keeps the last good version live; unpublish
-//! takes the host out of service.
+//! writes its host's object and the published index to the object store, and the mock
+//! server follows the index and answers on the mock's host. An invalid edit keeps the last
+//! good version live; unpublish takes the host out of service.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,11 +9,13 @@ use std::sync::Arc;
 use moclojer_domain::spec::{AnyDestination, Limits, Mode};
 use moclojer_domain::{Mock, Publication, SpecSource};
 use moclojer_foss::{
-    CloudSource, EngineOptions, SharedEngine, SystemEnv, cloud_options, empty_engine,
+    CloudSource, EngineOptions, HostEngines, StoreLook, SystemEnv, cloud_options, unknown_host,
 };
 use moclojer_fs::FsObjectStore;
-use moclojer_generator::{Deps, rebuild};
-use moclojer_ports::{RandomIds, Scope, SystemClock};
+use moclojer_generator::{Deps, Published, rebuild};
+use moclojer_ports::{
+    HOSTS_PREFIX, MANIFEST_KEY, ObjectKey, ObjectStore, RandomIds, Scope, SystemClock,
+};
 use moclojer_sqlite::SqliteDatabase;
 use moclojer_testkit::{Fixture, Repos};
 
@@ -21,9 +23,8 @@ struct World {
     _dir: tempfile::TempDir,
     repos: Repos,
     deps: Deps,
+    store: Arc<FsObjectStore>,
     source: CloudSource,
-    engine: SharedEngine,
-    options: EngineOptions,
 }
 
 async fn world() -> World {
@@ -42,32 +43,37 @@ async fn world() -> World {
         ids: Arc::new(RandomIds),
         limits: Limits::default(),
         destinations: Arc::new(AnyDestination),
+        published: Published::new(),
     };
-    let options = cloud_options(&EngineOptions {
+    let options = EngineOptions {
         mode: Mode::Cloud,
         ..EngineOptions::default()
-    });
-    let engine = empty_engine(&options);
+    };
+    let source = CloudSource::new(
+        store.clone(),
+        Arc::new(HostEngines::new()),
+        &cloud_options(&options),
+        Limits::for_bytes(64 << 20),
+    );
     World {
         _dir: dir,
         repos,
         deps,
-        source: CloudSource::new(store),
-        engine,
-        options,
+        store,
+        source,
     }
 }
 
 impl World {
-    /// What the generator and the mock server do when an event wakes them.
-    async fn propagate(&mut self) {
+    /// What the generator and the mock server do when an event wakes them; what the mock
+    /// server's look found.
+    async fn propagate(&mut self) -> StoreLook {
         rebuild(&self.deps).await.expect("rebuild");
-        self.source
-            .load_generation(&self.engine, &self.options, &Limits::for_bytes(64 << 20))
-            .await
-            .expect("load");
+        self.source.load_generation().await.expect("load")
     }
 
+    /// `GET path` for `host`, answered as a cloud server answers it: by the host's engine,
+    /// or as a host no mock is published on.
     async fn get(&self, host: &str, path: &str) -> (u16, String) {
         let request = http::Request::get(path)
             .header(http::header::HOST, host)
@@ -75,15 +81,29 @@ impl World {
             .expect("request");
         let (parts, ()) = request.into_parts();
         let remote = SocketAddr::from(([127, 0, 0, 1], 40_000));
-        let reply = self
-            .engine
-            .load_full()
-            .handle(&parts, bytes::Bytes::new(), remote, &SystemEnv)
-            .await;
+        let reply = match self.source.hosts().get(host) {
+            Some(engine) => {
+                engine
+                    .handle(&parts, bytes::Bytes::new(), remote, &SystemEnv)
+                    .await
+            }
+            None => unknown_host(&parts, self.source.options()),
+        };
         (
             reply.status().as_u16(),
             String::from_utf8_lossy(reply.body()).into_owned(),
         )
+    }
+
+    /// The keys of the host objects the store holds for `host`.
+    async fn objects_of(&self, host: &str) -> Vec<String> {
+        self.store
+            .list(&format!("{HOSTS_PREFIX}{host}/"))
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|meta| meta.key.as_str().to_owned())
+            .collect()
     }
 
     async fn publish(&self, scope: &Scope, mock: &Mock) -> Publication {
@@ -134,7 +154,20 @@ async fn publish_edit_invalid_edit_and_unpublish() {
         "nothing is served before publishing"
     );
     world.publish(&scope, &mock).await;
-    world.propagate().await;
+    let StoreLook::Loaded(first) = world.propagate().await else {
+        panic!("the first publish is loaded");
+    };
+    assert_eq!(first.changed.iter().collect::<Vec<_>>(), [&host]);
+    let stored = world.objects_of(&host).await;
+    assert_eq!(stored.len(), 1, "one object for the host: {stored:?}");
+    assert!(
+        world
+            .store
+            .get(&ObjectKey::parse(MANIFEST_KEY).expect("key"))
+            .await
+            .is_ok(),
+        "the index root is written"
+    );
     assert_eq!(
         world.get(&host, "/hello").await,
         (200, r#"{"hello": "one"}"#.to_owned())
@@ -144,6 +177,7 @@ async fn publish_edit_invalid_edit_and_unpublish() {
         404,
         "another host gets 404"
     );
+    let serving = world.source.hosts().get(&host).expect("served");
 
     // An invalid edit: refused with diagnostics, the last good version stays live.
     let before = mock.revision;
@@ -179,6 +213,13 @@ async fn publish_edit_invalid_edit_and_unpublish() {
         (200, r#"{"hello": "one"}"#.to_owned()),
         "the last good version is live"
     );
+    assert!(
+        Arc::ptr_eq(
+            &serving,
+            &world.source.hosts().get(&host).expect("still served")
+        ),
+        "the host's engine is untouched by a refused edit"
+    );
 
     // A fix goes live.
     let before = mock.revision;
@@ -210,10 +251,12 @@ async fn publish_edit_invalid_edit_and_unpublish() {
         .save(&scope, &publication, &[])
         .await
         .expect("save");
-    world.propagate().await;
-    assert_eq!(
-        world.get(&host, "/hello").await.0,
-        404,
-        "an unpublished mock stops answering"
-    );
+    let StoreLook::Loaded(gone) = world.propagate().await else {
+        panic!("the unpublish is loaded");
+    };
+    assert_eq!(gone.removed.iter().collect::<Vec<_>>(), [&host]);
+    assert_eq!(gone.hosts, 0);
+    let (status, body) = world.get(&host, "/hello").await;
+    assert_eq!(status, 404, "an unpublished mock stops answering");
+    assert!(body.contains("no mock answers on this host"), "{body}");
 }

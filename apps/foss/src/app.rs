@@ -9,28 +9,26 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use moclojer_domain::Shard;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_ports::{ObjectStore, check_group_name};
 use moclojer_wiring::{QueueUrl, Resolver, StoreUrl};
 use tokio::net::TcpListener;
 
-use crate::cloud::CLOUD_POLL_INTERVAL;
+use crate::cloud::{CLOUD_POLL_INTERVAL, CloudSource, MAX_OBJECT_BYTES};
 use crate::engine::EngineOptions;
-use crate::hosted::{ConfigEvents, serve_cloud_with_events};
+use crate::hosted::{ConfigEvents, serve_cloud};
+use crate::hosts::HostEngines;
 use crate::load::{SpecFiles, load_files};
 use crate::server::serve;
 use crate::watch::watch;
-
-/// The largest unified config accepted by default in cloud mode, in bytes
-/// (`Limits::for_bytes` of it bounds the parse).
-pub const MAX_UNIFIED_BYTES: usize = 64 * 1024 * 1024;
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
 pub enum Source {
     /// Standalone: a spec file (and an OpenAPI mocks file), reloaded when it changes.
     Files(SpecFiles),
-    /// Cloud mode: the unified config in an object store, followed.
+    /// Cloud mode: the published index in an object store, followed, one engine per host.
     Store(Box<StoreSource>),
 }
 
@@ -39,19 +37,22 @@ pub enum Source {
 pub struct StoreSource {
     /// The object store the generator writes to.
     pub store: StoreUrl,
-    /// How often the manifest is looked at.
+    /// How often the index is looked at.
     pub poll: Duration,
+    /// Which hosts this server serves (all by default).
+    pub shard: Shard,
     /// Where `config.published` is heard, to reload at once, and this replica's consumer
     /// group there (every replica needs its own).
     pub events: Option<(QueueUrl, String)>,
 }
 
 impl StoreSource {
-    /// `store`, polled every second, without events.
+    /// `store`, polled every second, every host, without events.
     pub fn new(store: StoreUrl) -> Self {
         Self {
             store,
             poll: CLOUD_POLL_INTERVAL,
+            shard: Shard::ALL,
             events: None,
         }
     }
@@ -67,7 +68,7 @@ pub struct Config {
     /// How endpoints behave; in cloud mode, the mode is cloud whatever this says.
     pub options: EngineOptions,
     /// The largest spec accepted, in bytes; `None` for the mode's default (1 MiB from a
-    /// file, [`MAX_UNIFIED_BYTES`] from a store).
+    /// file, [`MAX_OBJECT_BYTES`] for one host's object from a store).
     pub max_spec_bytes: Option<usize>,
 }
 
@@ -92,6 +93,7 @@ enum Served {
     Store {
         store: Arc<dyn ObjectStore>,
         poll: Duration,
+        shard: Shard,
         events: Option<ConfigEvents>,
     },
 }
@@ -138,10 +140,11 @@ impl moclojer_wiring::App for App {
                 (Served::Files { files, engine }, options, limits)
             }
             Source::Store(source) => {
-                let limits = Limits::for_bytes(config.max_spec_bytes.unwrap_or(MAX_UNIFIED_BYTES));
+                let limits = Limits::for_bytes(config.max_spec_bytes.unwrap_or(MAX_OBJECT_BYTES));
                 let served = Served::Store {
                     store: resolver.store(&source.store).await?,
                     poll: source.poll,
+                    shard: source.shard,
                     events: config_events(resolver, source.events).await?,
                 };
                 let options = EngineOptions {
@@ -184,20 +187,20 @@ impl moclojer_wiring::App for App {
             Served::Store {
                 store,
                 poll,
+                shard,
                 events,
             } => {
-                tracing::info!("cloud mode: listening on http://{bound}");
-                serve_cloud_with_events(
-                    self.listener,
+                tracing::info!(%shard, "cloud mode: listening on http://{bound}");
+                let source = CloudSource::new(
                     store,
-                    self.options,
+                    Arc::new(HostEngines::new()),
+                    &self.options,
                     self.limits,
-                    poll,
-                    events,
-                    stop,
                 )
-                .await
-                .context("serve")
+                .with_shard(shard);
+                serve_cloud(self.listener, source, poll, events, stop)
+                    .await
+                    .context("serve")
             }
         }
     }

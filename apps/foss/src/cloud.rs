@@ -1,75 +1,97 @@
-//! Cloud mode: the unified config is read from the object store and followed.
+//! Cloud mode: the published index is read from the object store and followed, one
+//! engine per host.
 //!
-//! The generator writes the unified config (`moclojer.yml`, a list of items each with its
-//! `host`) and then a small `Manifest` (`manifest.json`, defined in `moclojer-ports`) naming it with its generation,
-//! size and SHA-256. [`CloudSource::load_generation`] reads the manifest (a conditional read
-//! on its last ETag, so an unchanged manifest costs little), checks it, fetches the config it
-//! names, verifies size and checksum, and builds the new engine with [`reload_unified`] on a
-//! blocking thread, so parsing never stalls request handling. Only then is the engine
-//! swapped in; requests in flight finish on the old one.
+//! The generator writes one object per live host (`hosts/<host>/<digest>.yml`, the host's
+//! items) and a small index naming them (`moclojer-ports`'s `PublishedIndex`: a root,
+//! `manifest.json`, written last, and content-addressed nodes). [`CloudSource::load_generation`]
+//! reads the root (a conditional read on its last ETag, so an unchanged index costs one
+//! request), then only the index nodes that changed, and so learns which hosts changed.
+//! For each changed host of this server's [`Shard`] it fetches that host's object,
+//! verifies its size and digest, and builds the host's engine on a blocking thread; only
+//! then is that one engine swapped in. Every other host keeps its engine, and with it its
+//! rate-limit windows and webhook budget; requests in flight finish on the engine they
+//! started on.
 //!
-//! Whatever goes wrong — the store is unreachable, the manifest is garbage or older than
-//! what is served, the config is half written or does not parse — the current generation
-//! keeps serving. A tenant whose part of a new generation does not validate keeps its
-//! previous endpoints while the others get their update. [`follow`] polls on an interval
-//! and on demand ([`CloudSource::reload_now`]), backing off while the store is down.
+//! Whatever goes wrong — the store is unreachable, the root is garbage or older than what
+//! is served, an object is missing or does not match — what is serving stays. A host
+//! whose new object does not validate keeps its previous engine (its last good revision);
+//! a host whose object is not there yet is tried again on the next look. [`follow`] polls
+//! on an interval and on demand ([`CloudSource::reload_now`]), backing off while the store
+//! is down.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moclojer_domain::Diagnostic;
-use moclojer_domain::spec::Limits;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use moclojer_domain::spec::{Limits, Mode};
+use moclojer_domain::{Diagnostic, Shard};
 use moclojer_ports::{
-    ETag, MANIFEST_KEY, Manifest, ManifestError, Object, ObjectKey, ObjectStore, PortError,
-    PortErrorKind,
+    HostEntry, ObjectKey, ObjectStore, PortError, PortErrorKind, PublishedError, PublishedIndex,
+    Refresh,
 };
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
-use crate::engine::EngineOptions;
-use crate::hosted::cloud_options;
-use crate::load::reload_unified;
-use crate::server::{Readiness, SharedEngine};
+use crate::engine::{Engine, EngineOptions};
+use crate::hosts::HostEngines;
+use crate::load::cloud_check;
+use crate::server::Readiness;
 
-/// How often [`follow`] looks at the manifest unless told otherwise.
+/// How often [`follow`] looks at the index unless told otherwise.
 pub const CLOUD_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The longest [`follow`] waits between attempts while the store is unreachable.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// How long building one generation may take before it is given up (the build keeps its
-/// blocking thread until it ends, but its result is thrown away).
+/// How long building one batch of engines may take before it is given up (the build keeps
+/// its blocking thread until it ends, but its result is thrown away).
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(120);
+/// The largest host object accepted, in bytes (the generator writes one mock's items).
+pub const MAX_OBJECT_BYTES: usize = 4 * 1024 * 1024;
+/// How long after the store was first read a server says it is ready even though some
+/// hosts' objects are still missing (a store that lost them waits for the generator's
+/// repair; the hosts that are there should not wait with them).
+pub const READY_ANYWAY: Duration = Duration::from_secs(30);
 /// The shortest polling interval [`follow`] uses, so a zero interval is no busy loop.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// How many names a log line lists before it says how many more there are.
 const LOGGED_NAMES: usize = 20;
+/// How many hosts one build takes at most (a cold start builds its hosts in batches).
+const BUILD_BATCH: usize = 1_000;
+/// How many host objects are fetched at once.
+const FETCH_CONCURRENCY: usize = 16;
 
 /// What one [`CloudSource::load_generation`] did when nothing went wrong.
 #[derive(Debug)]
 pub enum StoreLook {
-    /// The manifest has not changed since it was last handled.
+    /// Nothing changed since the last look.
     Unchanged,
-    /// The store has no manifest (yet): the engine serving stays (at first, one with no
-    /// routes, so every host gets 404).
+    /// The store has no index (yet): what is serving stays (at first nothing, so every
+    /// host gets 404).
     NoManifest,
-    /// A new generation is serving.
+    /// Hosts changed.
     Loaded(Loaded),
 }
 
-/// A generation that was swapped in.
+/// What a look swapped in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
-    /// Its number.
+    /// The generation the index is at.
     pub generation: u64,
-    /// How many hosts its manifest lists.
+    /// How many hosts this server serves now.
     pub hosts: usize,
-    /// How many endpoints the new engine serves.
-    pub endpoints: usize,
-    /// Hosts whose part did not validate and which keep their previous endpoints.
+    /// Hosts whose engine was built and swapped in.
+    pub changed: BTreeSet<String>,
+    /// Hosts no longer served.
+    pub removed: BTreeSet<String>,
+    /// Hosts whose new object did not validate and which keep their previous engine.
     pub kept_previous: BTreeSet<String>,
+    /// Hosts whose object is not (yet) in the store as the index names it; tried again.
+    pub waiting: BTreeSet<String>,
 }
 
-/// Why a look at the store did not swap in a new generation. In every case the engine
+/// Why a look at the store did not move to a new generation. In every case what is
 /// serving stays as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum CloudError {
@@ -82,61 +104,35 @@ pub enum CloudError {
         #[source]
         error: PortError,
     },
-    /// The manifest is not one; ignored until it changes.
-    #[error("the manifest is refused: {0}")]
-    Manifest(#[source] ManifestError),
-    /// The manifest's generation is not newer than the one serving; ignored until it
-    /// changes.
-    #[error("the manifest's generation {generation} is not newer than {current}, the one serving")]
+    /// The index root is not one; ignored until it changes.
+    #[error("the index is refused: {0}")]
+    Manifest(String),
+    /// The index's generation is not newer than the one serving; ignored until it changes.
+    #[error("the index's generation {generation} is not newer than {current}, the one serving")]
     Stale {
-        /// The manifest's generation.
+        /// The index's generation.
         generation: u64,
         /// The generation serving.
         current: u64,
     },
-    /// The config is larger than the limits allow; ignored until the manifest changes.
-    #[error(
-        "generation {generation}'s config has {bytes} bytes; at most {max} are accepted (see --max-spec-bytes)"
-    )]
-    TooLarge {
-        /// The manifest's generation.
-        generation: u64,
-        /// The size the manifest gives.
-        bytes: u64,
-        /// The limit.
-        max: usize,
-    },
-    /// The config object is missing or does not match the manifest: a writer may be
-    /// between its two writes. Retried on the next poll.
+    /// An index node is missing or does not match: a writer may be between its writes.
+    /// Retried on the next poll.
     #[error("generation {generation} is not complete in the store yet: {reason}")]
     Incomplete {
-        /// The manifest's generation.
+        /// The index's generation.
         generation: u64,
         /// What does not match.
         reason: String,
     },
-    /// The config does not parse as a whole (one tenant's bad part does not count: that
-    /// tenant keeps its previous endpoints). Ignored until the manifest changes.
-    #[error("generation {generation}'s config is refused with {} error(s)", count_errors(.diagnostics))]
-    Invalid {
-        /// The manifest's generation.
-        generation: u64,
-        /// What is wrong.
-        diagnostics: Vec<Diagnostic>,
-    },
-    /// Building the engine did not finish (it took longer than the build timeout, or the
-    /// task failed). Ignored until the manifest changes.
-    #[error("generation {generation} could not be built: {reason}")]
+    /// Building the engines did not finish (it took longer than the build timeout, or the
+    /// task failed); retried on the next poll.
+    #[error("the engines of generation {generation} could not be built: {reason}")]
     Build {
-        /// The manifest's generation.
+        /// The index's generation.
         generation: u64,
         /// Why.
         reason: String,
     },
-}
-
-fn count_errors(diagnostics: &[Diagnostic]) -> usize {
-    diagnostics.iter().filter(|d| d.is_error()).count()
 }
 
 impl CloudError {
@@ -147,63 +143,109 @@ impl CloudError {
     }
 }
 
+impl From<PublishedError> for CloudError {
+    fn from(error: PublishedError) -> Self {
+        match error {
+            PublishedError::Store { key, error } => Self::Store { key, error },
+            e @ PublishedError::Malformed { .. } => Self::Manifest(e.to_string()),
+            PublishedError::Stale {
+                generation,
+                current,
+            } => Self::Stale {
+                generation,
+                current,
+            },
+            PublishedError::Incomplete { generation, reason } => {
+                Self::Incomplete { generation, reason }
+            }
+        }
+    }
+}
+
+/// `options` as cloud mode uses them: [`Mode::Cloud`] and no spec folder, so no tenant can
+/// read local files.
+pub fn cloud_options(options: &EngineOptions) -> EngineOptions {
+    EngineOptions {
+        mode: Mode::Cloud,
+        spec_dir: None,
+        ..options.clone()
+    }
+}
+
 /// The object store a cloud-mode server follows, and what it has taken from it so far.
 #[derive(Debug)]
 pub struct CloudSource {
     store: Arc<dyn ObjectStore>,
-    manifest_key: ObjectKey,
+    hosts: Arc<HostEngines>,
+    options: Arc<EngineOptions>,
+    limits: Limits,
+    shard: Shard,
     build_timeout: Duration,
     reload_now: Arc<Notify>,
-    /// The manifest version whose handling is final (loaded, or refused for good); `None`
-    /// until one is.
-    seen: Option<ETag>,
-    /// The manifest of the generation serving.
-    current: Option<Manifest>,
-    /// Consecutive polls that found the newest generation incomplete.
+    index: PublishedIndex,
+    /// The entry each served host's engine was built from (or refused for good).
+    served: HashMap<String, HostEntry>,
+    /// Hosts of this shard whose engine is not yet what the index names.
+    pending: BTreeSet<String>,
+    /// Consecutive looks that found something incomplete.
     incomplete_streak: u32,
-    /// Whether the last look found no manifest (to log the change, not every poll).
+    /// Whether the last look found no index (to log the change, not every poll).
     absent: bool,
     /// Told once the store has been read: [`follow`] sets it after the first look that
-    /// was not a store failure.
+    /// found everything it names.
     readiness: Option<Readiness>,
 }
 
-/// What the store has at the manifest's key.
-#[derive(Debug)]
-enum ManifestRead {
-    Changed(Object),
-    Unchanged,
-    Absent,
+/// One host's object, fetched and verified.
+struct Fetched {
+    host: String,
+    entry: HostEntry,
+    bytes: Bytes,
+}
+
+/// What building one host's engine gave.
+enum Built {
+    Engine(Box<Engine>),
+    Refused(Vec<Diagnostic>),
 }
 
 impl CloudSource {
-    /// A source on `store` with the manifest at [`MANIFEST_KEY`], nothing loaded yet.
-    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        let manifest_key = ObjectKey::parse(MANIFEST_KEY).expect("the manifest key is valid");
+    /// A source on `store` filling `hosts`, every engine built with `options` made cloud
+    /// ([`cloud_options`]) and within `limits`; all hosts, nothing loaded yet.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        hosts: Arc<HostEngines>,
+        options: &EngineOptions,
+        limits: Limits,
+    ) -> Self {
         Self {
             store,
-            manifest_key,
+            hosts,
+            options: Arc::new(cloud_options(options)),
+            limits,
+            shard: Shard::ALL,
             build_timeout: BUILD_TIMEOUT,
             reload_now: Arc::new(Notify::new()),
-            seen: None,
-            current: None,
+            index: PublishedIndex::new(),
+            served: HashMap::new(),
+            pending: BTreeSet::new(),
             incomplete_streak: 0,
             absent: false,
             readiness: None,
         }
     }
 
+    /// The same source serving only the hosts of `shard`.
+    #[must_use]
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self
+    }
+
     /// The same source, setting `readiness` once [`follow`] has read the store.
     #[must_use]
     pub fn with_readiness(mut self, readiness: Readiness) -> Self {
         self.readiness = Some(readiness);
-        self
-    }
-
-    /// The same source with the manifest at `key`.
-    #[must_use]
-    pub fn with_manifest_key(mut self, key: ObjectKey) -> Self {
-        self.manifest_key = key;
         self
     }
 
@@ -221,275 +263,361 @@ impl CloudSource {
         Arc::clone(&self.reload_now)
     }
 
-    /// The generation serving, if any was loaded.
+    /// The engines this source fills.
+    pub fn hosts(&self) -> &Arc<HostEngines> {
+        &self.hosts
+    }
+
+    /// The options every engine is built with.
+    pub fn options(&self) -> &Arc<EngineOptions> {
+        &self.options
+    }
+
+    /// The generation of the index read, if any was.
     pub fn generation(&self) -> Option<u64> {
-        self.current.as_ref().map(|m| m.generation)
+        Some(self.index.generation()).filter(|g| *g > 0)
     }
 
-    /// The manifest of the generation serving, if any was loaded.
-    pub fn manifest(&self) -> Option<&Manifest> {
-        self.current.as_ref()
-    }
-
-    /// Looks at the store once and, when it holds a newer complete generation, builds it
-    /// and stores it in `engine`. The engine is built with [`cloud_options`] (cloud mode, no
-    /// spec folder, whatever `options` say) and within `limits` (a config larger than
-    /// `limits.max_bytes` is refused before it is downloaded).
+    /// Looks at the store once and swaps in the engine of every host of this shard whose
+    /// entry changed (and of those still waiting from an earlier look).
     ///
     /// Every outcome but a store failure is logged here; a store failure is returned for
     /// the caller to log and retry.
     ///
     /// # Errors
-    /// A [`CloudError`] when no new generation was swapped in for a reason worth knowing;
-    /// the engine serving is untouched.
-    pub async fn load_generation(
-        &mut self,
-        engine: &SharedEngine,
-        options: &EngineOptions,
-        limits: &Limits,
-    ) -> Result<StoreLook, CloudError> {
-        let object = match self.read_manifest().await? {
-            ManifestRead::Changed(object) => object,
-            ManifestRead::Unchanged => return Ok(StoreLook::Unchanged),
-            ManifestRead::Absent => return Ok(StoreLook::NoManifest),
-        };
-        let result = self
-            .consider(object.bytes.as_ref(), engine, options, limits)
-            .await;
-        let last_word = match &result {
-            Ok(_) => true,
-            Err(CloudError::Store { .. } | CloudError::Incomplete { .. }) => false,
-            Err(_) => true,
-        };
-        if last_word {
-            // This manifest version is handled for good: look again only when it changes.
-            self.seen = Some(object.etag);
-        }
+    /// A [`CloudError`] when the index could not be read; what is serving is untouched.
+    pub async fn load_generation(&mut self) -> Result<StoreLook, CloudError> {
+        let result = self.look().await;
         self.log(&result);
         result
     }
 
-    /// The manifest as the store has it now, compared with [`Self::seen`].
-    async fn read_manifest(&mut self) -> Result<ManifestRead, CloudError> {
-        let key = &self.manifest_key;
-        let read = match &self.seen {
-            Some(etag) => self.store.get_if_changed(key, etag).await,
-            None => self.store.get(key).await.map(Some),
+    async fn look(&mut self) -> Result<StoreLook, CloudError> {
+        match self.index.refresh(self.store.as_ref()).await? {
+            Refresh::Absent => {
+                self.note_absent();
+                return Ok(StoreLook::NoManifest);
+            }
+            Refresh::Unchanged if self.pending.is_empty() => {
+                self.absent = false;
+                return Ok(StoreLook::Unchanged);
+            }
+            Refresh::Unchanged => {}
+            Refresh::Changed { changes, .. } => {
+                let shard = self.shard;
+                self.pending.extend(
+                    changes
+                        .into_iter()
+                        .map(|c| c.host)
+                        .filter(|h| shard.holds(h)),
+                );
+            }
+        }
+        self.absent = false;
+        self.converge().await.map(StoreLook::Loaded)
+    }
+
+    fn note_absent(&mut self) {
+        if !self.absent {
+            if self.served.is_empty() {
+                tracing::info!(
+                    "no index in the object store yet; serving no routes until one appears"
+                );
+            } else {
+                tracing::warn!(
+                    serving = self.generation(),
+                    "the index is gone from the object store; still serving what was read"
+                );
+            }
+        }
+        self.absent = true;
+    }
+
+    /// Brings the engines of the pending hosts in line with the index.
+    async fn converge(&mut self) -> Result<Loaded, CloudError> {
+        let generation = self.index.generation();
+        let mut loaded = Loaded {
+            generation,
+            hosts: 0,
+            changed: BTreeSet::new(),
+            removed: BTreeSet::new(),
+            kept_previous: BTreeSet::new(),
+            waiting: BTreeSet::new(),
         };
-        match read {
-            Ok(Some(object)) => {
-                self.absent = false;
-                Ok(ManifestRead::Changed(object))
-            }
-            Ok(None) => {
-                self.absent = false;
-                Ok(ManifestRead::Unchanged)
-            }
-            Err(e) if e.kind() == PortErrorKind::NotFound => {
-                if !self.absent {
-                    if self.current.is_some() {
-                        tracing::warn!(
-                            manifest = %key,
-                            serving = self.generation(),
-                            "the manifest is gone from the object store; still serving the current generation"
-                        );
-                    } else {
-                        tracing::info!(manifest = %key, "no manifest in the object store yet; serving no routes until one appears");
+        let mut wanted = Vec::new();
+        for host in std::mem::take(&mut self.pending) {
+            match self.index.get(&host).cloned() {
+                None => {
+                    self.served.remove(&host);
+                    if self.hosts.remove(&host).is_some() {
+                        loaded.removed.insert(host);
                     }
                 }
-                self.absent = true;
-                Ok(ManifestRead::Absent)
+                Some(entry) if self.served.get(&host) == Some(&entry) => {}
+                Some(entry) => wanted.push((host, entry)),
             }
-            Err(error) => Err(CloudError::Store {
-                key: key.clone(),
-                error,
+        }
+        // In batches, each fetched, built and swapped in on its own, so a cold start with
+        // many hosts serves the first ones early and one slow batch costs only itself.
+        let mut batches = wanted
+            .chunks(BUILD_BATCH)
+            .map(<[_]>::to_vec)
+            .collect::<Vec<_>>();
+        batches.reverse();
+        while let Some(batch) = batches.pop() {
+            let tried: Vec<String> = batch.iter().map(|(host, _)| host.clone()).collect();
+            let built = match self.fetch(batch, &mut loaded).await {
+                Ok(fetched) => self.build(fetched, generation).await,
+                Err(e) => Err(e),
+            };
+            match built {
+                Ok(built) => self.install(built, &mut loaded),
+                Err(e) => {
+                    // Nothing of this batch or the next was swapped in: tried again.
+                    self.pending.extend(tried);
+                    self.pending
+                        .extend(batches.into_iter().flatten().map(|(host, _)| host));
+                    self.pending.extend(loaded.waiting.iter().cloned());
+                    return Err(e);
+                }
+            }
+        }
+        self.pending.extend(loaded.waiting.iter().cloned());
+        loaded.hosts = self.hosts.len();
+        Ok(loaded)
+    }
+
+    /// Swaps in what a batch built; a refused host keeps its previous engine.
+    fn install(&mut self, built: Vec<(Fetched, Built)>, loaded: &mut Loaded) {
+        for (fetched, built) in built {
+            match built {
+                Built::Engine(engine) => {
+                    self.hosts.insert(&fetched.host, Arc::from(engine));
+                    loaded.changed.insert(fetched.host.clone());
+                }
+                Built::Refused(diagnostics) => {
+                    for d in diagnostics
+                        .iter()
+                        .filter(|d| d.is_error())
+                        .take(LOGGED_NAMES)
+                    {
+                        tracing::warn!(host = %fetched.host, revision = fetched.entry.revision, "refused: {d}");
+                    }
+                    loaded.kept_previous.insert(fetched.host.clone());
+                }
+            }
+            self.served.insert(fetched.host, fetched.entry);
+        }
+    }
+
+    /// The objects of `wanted`, a few at a time; a host whose object is missing or does
+    /// not match its entry goes to `loaded.waiting`.
+    async fn fetch(
+        &self,
+        wanted: Vec<(String, HostEntry)>,
+        loaded: &mut Loaded,
+    ) -> Result<Vec<Fetched>, CloudError> {
+        let store = self.store.as_ref();
+        let mut reads =
+            futures_util::stream::iter(wanted.into_iter().map(|(host, entry)| async move {
+                let read = fetch_object(store, &host, &entry).await;
+                (host, entry, read)
+            }))
+            .buffer_unordered(FETCH_CONCURRENCY);
+        let mut fetched = Vec::new();
+        let mut failure = None;
+        while let Some((host, entry, read)) = reads.next().await {
+            match read {
+                Ok(bytes) => fetched.push(Fetched { host, entry, bytes }),
+                Err(FetchError::Waiting(reason)) => {
+                    tracing::debug!(host, "{reason}");
+                    loaded.waiting.insert(host);
+                }
+                Err(FetchError::Store(e)) => {
+                    loaded.waiting.insert(host);
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        drop(reads);
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(fetched)
+    }
+
+    /// Builds every fetched host's engine on one blocking thread.
+    async fn build(
+        &self,
+        fetched: Vec<Fetched>,
+        generation: u64,
+    ) -> Result<Vec<(Fetched, Built)>, CloudError> {
+        if fetched.is_empty() {
+            return Ok(Vec::new());
+        }
+        let options = Arc::clone(&self.options);
+        let limits = self.limits;
+        let hosts: Vec<String> = fetched.iter().map(|f| f.host.clone()).collect();
+        let task = tokio::task::spawn_blocking(move || {
+            fetched
+                .into_iter()
+                .map(|f| {
+                    let built = build_host(&f.host, &f.bytes, &options, &limits);
+                    (f, built)
+                })
+                .collect::<Vec<_>>()
+        });
+        match tokio::time::timeout(self.build_timeout, task).await {
+            Ok(Ok(built)) => Ok(built),
+            Ok(Err(e)) => Err(CloudError::Build {
+                generation,
+                reason: format!("the build task failed: {e} ({})", names(&hosts)),
+            }),
+            Err(_) => Err(CloudError::Build {
+                generation,
+                reason: format!(
+                    "it took longer than {:?} ({})",
+                    self.build_timeout,
+                    names(&hosts)
+                ),
             }),
         }
     }
 
-    async fn consider(
-        &mut self,
-        manifest: &[u8],
-        engine: &SharedEngine,
-        options: &EngineOptions,
-        limits: &Limits,
-    ) -> Result<StoreLook, CloudError> {
-        let manifest = Manifest::parse(manifest).map_err(CloudError::Manifest)?;
-        let generation = manifest.generation;
-        if let Some(current) = self.generation()
-            && generation <= current
-        {
-            return Err(CloudError::Stale {
-                generation,
-                current,
-            });
-        }
-        if manifest.bytes > limits.max_bytes as u64 {
-            return Err(CloudError::TooLarge {
-                generation,
-                bytes: manifest.bytes,
-                max: limits.max_bytes,
-            });
-        }
-        let text = self.fetch_config(&manifest).await?;
-        let previous = engine.load_full();
-        let options = cloud_options(options);
-        let limits = *limits;
-        let build = tokio::task::spawn_blocking(move || {
-            let text = std::str::from_utf8(&text).map_err(|e| {
-                vec![Diagnostic::error(
-                    1,
-                    1,
-                    format!("the config is not UTF-8: {e}"),
-                )]
-            })?;
-            reload_unified(Some(&previous), text, options, &limits)
-        });
-        let report = match tokio::time::timeout(self.build_timeout, build).await {
-            Err(_) => {
-                return Err(CloudError::Build {
-                    generation,
-                    reason: format!("it took longer than {:?}", self.build_timeout),
-                });
-            }
-            Ok(Err(e)) => {
-                return Err(CloudError::Build {
-                    generation,
-                    reason: format!("the build task failed: {e}"),
-                });
-            }
-            Ok(Ok(Err(diagnostics))) => {
-                return Err(CloudError::Invalid {
-                    generation,
-                    diagnostics,
-                });
-            }
-            Ok(Ok(Ok(report))) => report,
-        };
-        for d in report
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .take(LOGGED_NAMES)
-        {
-            tracing::warn!(generation, "refused item: {d}");
-        }
-        let loaded = Loaded {
-            generation,
-            hosts: manifest.hosts.len(),
-            endpoints: report.engine.endpoint_count(),
-            kept_previous: report.kept_previous,
-        };
-        engine.store(Arc::new(report.engine));
-        let (changed, removed) = changes(self.current.as_ref(), &manifest);
-        tracing::info!(
-            generation,
-            hosts = loaded.hosts,
-            endpoints = loaded.endpoints,
-            changed = %names(&changed),
-            removed = %names(&removed),
-            kept_previous = %names(&loaded.kept_previous.iter().map(String::as_str).collect::<Vec<_>>()),
-            "serving a new generation"
-        );
-        self.current = Some(manifest);
-        Ok(StoreLook::Loaded(loaded))
-    }
-
-    /// The config the manifest names, checked against its size and checksum.
-    async fn fetch_config(&self, manifest: &Manifest) -> Result<bytes::Bytes, CloudError> {
-        let generation = manifest.generation;
-        let incomplete = |reason: String| CloudError::Incomplete { generation, reason };
-        let store_error = |error: PortError| {
-            if error.kind() == PortErrorKind::NotFound {
-                incomplete(format!("there is no object at {}", manifest.key))
-            } else {
-                CloudError::Store {
-                    key: manifest.key.clone(),
-                    error,
-                }
-            }
-        };
-        // The size first, so a config that is not the one announced is not downloaded.
-        let meta = self.store.head(&manifest.key).await.map_err(store_error)?;
-        if meta.size != manifest.bytes {
-            return Err(incomplete(format!(
-                "{} has {} bytes, the manifest says {}",
-                manifest.key, meta.size, manifest.bytes
-            )));
-        }
-        let object = self.store.get(&manifest.key).await.map_err(store_error)?;
-        manifest.verify(&object.bytes).map_err(incomplete)?;
-        Ok(object.bytes)
-    }
-
     fn log(&mut self, result: &Result<StoreLook, CloudError>) {
         let current = self.generation();
+        let incomplete = match result {
+            Err(CloudError::Incomplete { .. }) => true,
+            Ok(StoreLook::Loaded(loaded)) => !loaded.waiting.is_empty(),
+            _ => false,
+        };
+        if incomplete {
+            self.incomplete_streak = self.incomplete_streak.saturating_add(1);
+        } else {
+            self.incomplete_streak = 0;
+        }
+        // A writer between its writes is normal for a moment; something that stays
+        // incomplete is worth a warning now and then, not every second.
+        let loud = self.incomplete_streak == 1 || self.incomplete_streak.is_multiple_of(60);
         match result {
-            Err(e @ CloudError::Incomplete { .. }) => {
-                self.incomplete_streak = self.incomplete_streak.saturating_add(1);
-                // A writer between its two writes is normal for a moment; a config that
-                // stays incomplete is worth a warning now and then, not every second.
-                if self.incomplete_streak == 1 || self.incomplete_streak.is_multiple_of(60) {
-                    tracing::warn!(
-                        serving = current,
-                        attempts = self.incomplete_streak,
-                        "{e}; still serving the current generation, retrying on the next poll"
-                    );
-                } else {
-                    tracing::debug!(serving = current, attempts = self.incomplete_streak, "{e}");
-                }
-                return;
-            }
-            Err(CloudError::Store { .. }) => return,
-            Err(e @ CloudError::Invalid { diagnostics, .. }) => {
-                tracing::error!(
-                    serving = current,
-                    "{e}; still serving the current generation"
-                );
-                for d in diagnostics
-                    .iter()
-                    .filter(|d| d.is_error())
-                    .take(LOGGED_NAMES)
+            Ok(StoreLook::Loaded(loaded)) => {
+                if !loaded.changed.is_empty()
+                    || !loaded.removed.is_empty()
+                    || !loaded.kept_previous.is_empty()
                 {
-                    tracing::error!("  {d}");
+                    tracing::info!(
+                        generation = loaded.generation,
+                        hosts = loaded.hosts,
+                        changed = %names(&loaded.changed.iter().cloned().collect::<Vec<_>>()),
+                        removed = %names(&loaded.removed.iter().cloned().collect::<Vec<_>>()),
+                        kept_previous = %names(&loaded.kept_previous.iter().cloned().collect::<Vec<_>>()),
+                        "serving a new generation"
+                    );
+                }
+                if !loaded.waiting.is_empty() && loud {
+                    tracing::warn!(
+                        generation = loaded.generation,
+                        waiting = %names(&loaded.waiting.iter().cloned().collect::<Vec<_>>()),
+                        attempts = self.incomplete_streak,
+                        "objects not in the store yet; retrying on the next poll"
+                    );
                 }
             }
+            Err(e @ CloudError::Incomplete { .. }) if loud => {
+                tracing::warn!(
+                    serving = current,
+                    attempts = self.incomplete_streak,
+                    "{e}; still serving what was read, retrying on the next poll"
+                );
+            }
+            Err(e @ CloudError::Incomplete { .. }) => {
+                tracing::debug!(serving = current, attempts = self.incomplete_streak, "{e}");
+            }
+            Err(CloudError::Store { .. }) => {}
             Err(e @ CloudError::Stale { .. }) => {
                 tracing::warn!(serving = current, "{e}; ignored");
             }
             Err(e) => {
-                tracing::error!(
-                    serving = current,
-                    "{e}; still serving the current generation"
-                );
+                tracing::error!(serving = current, "{e}; still serving what was read");
             }
             Ok(_) => {}
         }
-        self.incomplete_streak = 0;
+    }
+
+    /// Whether everything the index names for this shard is serving (nothing waits).
+    fn settled(&self) -> bool {
+        self.pending.is_empty()
     }
 }
 
-/// The hosts whose revision is new or changed, and those no longer listed.
-fn changes<'a>(previous: Option<&'a Manifest>, next: &'a Manifest) -> (Vec<&'a str>, Vec<&'a str>) {
-    static NONE: BTreeMap<String, u64> = BTreeMap::new();
-    let before = previous.map_or(&NONE, |m| &m.hosts);
-    let changed = next
-        .hosts
+/// Why a host's object could not be taken.
+enum FetchError {
+    /// It is missing, too large or does not match its entry: try again later.
+    Waiting(String),
+    /// The store failed.
+    Store(CloudError),
+}
+
+async fn fetch_object(
+    store: &dyn ObjectStore,
+    host: &str,
+    entry: &HostEntry,
+) -> Result<Bytes, FetchError> {
+    let key = entry
+        .object_key(host)
+        .map_err(|e| FetchError::Waiting(e.to_string()))?;
+    if entry.bytes > MAX_OBJECT_BYTES as u64 {
+        return Err(FetchError::Waiting(format!(
+            "{key} has {} bytes; at most {MAX_OBJECT_BYTES} are accepted",
+            entry.bytes
+        )));
+    }
+    let object = match store.get(&key).await {
+        Ok(object) => object,
+        Err(e) if e.kind() == PortErrorKind::NotFound => {
+            return Err(FetchError::Waiting(format!("there is no object at {key}")));
+        }
+        Err(error) => return Err(FetchError::Store(CloudError::Store { key, error })),
+    };
+    entry
+        .verify(&object.bytes)
+        .map_err(|e| FetchError::Waiting(format!("{key}: {e}")))?;
+    Ok(object.bytes)
+}
+
+/// Builds the engine of `host` from its object: checked with the hosted service's one
+/// check (destinations judged by `options.egress`, the guard the calls would go through);
+/// every item must be for `host`.
+fn build_host(host: &str, bytes: &[u8], options: &Arc<EngineOptions>, limits: &Limits) -> Built {
+    let refuse = |message: String| Built::Refused(vec![Diagnostic::error(1, 1, message)]);
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return refuse("the object is not UTF-8".to_owned());
+    };
+    let spec = match cloud_check(options, limits).check(text) {
+        Ok((spec, _warnings)) => spec,
+        Err(diagnostics) => return Built::Refused(diagnostics),
+    };
+    let foreign = spec
+        .endpoints
         .iter()
-        .filter(|(host, revision)| before.get(*host) != Some(revision))
-        .map(|(host, _)| host.as_str())
-        .collect();
-    let removed = before
-        .keys()
-        .filter(|host| !next.hosts.contains_key(*host))
-        .map(String::as_str)
-        .collect();
-    (changed, removed)
+        .map(|e| e.host.as_deref())
+        .chain(spec.websockets.iter().map(|w| w.host.as_deref()))
+        .find(|h| !h.is_some_and(|h| h.eq_ignore_ascii_case(host)));
+    if let Some(other) = foreign {
+        return refuse(format!(
+            "an item of {host}'s object is for {}",
+            other.unwrap_or("no host")
+        ));
+    }
+    match Engine::build_shared(spec, Arc::clone(options)) {
+        Ok(engine) => Built::Engine(Box::new(engine)),
+        Err(diagnostics) => Built::Refused(diagnostics),
+    }
 }
 
 /// A bounded, log-safe list of names: `["a", "b"] and 3 more`.
-fn names(list: &[&str]) -> String {
-    let shown: Vec<&str> = list.iter().take(LOGGED_NAMES).copied().collect();
+fn names(list: &[String]) -> String {
+    let shown: Vec<&str> = list.iter().take(LOGGED_NAMES).map(String::as_str).collect();
     let mut text = format!("{shown:?}");
     if list.len() > shown.len() {
         text.push_str(&format!(" and {} more", list.len() - shown.len()));
@@ -498,27 +626,25 @@ fn names(list: &[&str]) -> String {
 }
 
 /// Follows the store until `stop` completes: looks at it at once, then every `interval`
-/// and whenever [`CloudSource::reload_now`] is notified, swapping in each new complete
-/// generation (see [`CloudSource::load_generation`]). While the store cannot be read the
-/// engine keeps serving and the wait doubles, up to [`MAX_BACKOFF`]; the first good read
-/// brings it back to `interval`. It never panics on what the store holds or says.
-pub async fn follow(
-    mut source: CloudSource,
-    engine: SharedEngine,
-    options: EngineOptions,
-    limits: Limits,
-    interval: Duration,
-    stop: impl Future<Output = ()>,
-) {
+/// and whenever [`CloudSource::reload_now`] is notified (see
+/// [`CloudSource::load_generation`]). While the store cannot be read the engines keep
+/// serving and the wait doubles, up to [`MAX_BACKOFF`]; the first good read brings it back
+/// to `interval`. While objects are missing it looks again after `interval` at most. The
+/// readiness it was given is set once the store was read and every host of the shard is
+/// serving, or [`READY_ANYWAY`] after the first read. It never panics on what the store
+/// holds or says.
+pub async fn follow(mut source: CloudSource, interval: Duration, stop: impl Future<Output = ()>) {
     let interval = interval.max(MIN_INTERVAL);
     let ceiling = MAX_BACKOFF.max(interval);
     let trigger = source.reload_now();
     let mut delay = interval;
     let mut failing = false;
+    let mut first_read: Option<Instant> = None;
     tokio::pin!(stop);
     loop {
+        let started = Instant::now();
         let result = tokio::select! {
-            result = source.load_generation(&engine, &options, &limits) => result,
+            result = source.load_generation() => result,
             () = &mut stop => return,
         };
         match result {
@@ -532,15 +658,34 @@ pub async fn follow(
                 tracing::warn!(
                     serving = source.generation(),
                     retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    "{e}; still serving the current generation"
+                    "{e}; still serving what was read"
                 );
             }
-            _ => {
+            result => {
+                let complete =
+                    source.settled() && !matches!(result, Err(CloudError::Incomplete { .. }));
+                let read_at = *first_read.get_or_insert_with(Instant::now);
                 if let Some(readiness) = &source.readiness
                     && !readiness.is_ready()
+                    && (complete || read_at.elapsed() >= READY_ANYWAY)
                 {
                     readiness.set_ready();
-                    tracing::info!(serving = source.generation(), "ready: the store was read");
+                    if complete {
+                        tracing::info!(
+                            serving = source.generation(),
+                            hosts = source.hosts.len(),
+                            took_ms =
+                                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                            "ready: the store was read"
+                        );
+                    } else {
+                        tracing::warn!(
+                            serving = source.generation(),
+                            hosts = source.hosts.len(),
+                            waiting = %names(&source.pending.iter().cloned().collect::<Vec<_>>()),
+                            "ready, though some hosts' objects are still missing from the store"
+                        );
+                    }
                 }
                 if failing {
                     tracing::info!(
@@ -564,24 +709,47 @@ pub async fn follow(
 mod tests {
     use super::*;
 
-    const SUM: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    #[test]
+    fn names_are_bounded_and_escaped() {
+        let many: Vec<String> = (0..25).map(|i| format!("h{i}")).collect();
+        assert!(names(&many).ends_with(" and 5 more"));
+        assert_eq!(
+            names(&["a\nb".to_owned()]),
+            r#"["a\nb"]"#,
+            "names are escaped"
+        );
+    }
+
+    fn options() -> Arc<EngineOptions> {
+        Arc::new(cloud_options(&EngineOptions::default()))
+    }
 
     #[test]
-    fn changes_name_new_changed_and_removed_hosts() {
-        let with = |hosts: &[(&str, u64)]| Manifest {
-            generation: 1,
-            key: ObjectKey::parse("moclojer.yml").expect("key"),
-            checksum: SUM.to_owned(),
-            bytes: 0,
-            hosts: hosts.iter().map(|(h, r)| ((*h).to_owned(), *r)).collect(),
-        };
-        let before = with(&[("a", 1), ("b", 1), ("c", 1)]);
-        let after = with(&[("a", 1), ("b", 2), ("d", 1)]);
-        assert_eq!(changes(Some(&before), &after), (vec!["b", "d"], vec!["c"]));
-        assert_eq!(changes(None, &before), (vec!["a", "b", "c"], vec![]));
-        let many: Vec<String> = (0..25).map(|i| format!("h{i}")).collect();
-        let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        assert!(names(&many).ends_with(" and 5 more"));
-        assert_eq!(names(&["a\nb"]), r#"["a\nb"]"#, "names are escaped");
+    fn a_host_object_builds_only_with_its_own_host() {
+        let limits = Limits::default();
+        let own = br#"[{"endpoint":{"host":"a-b.test","path":"/x"}}]"#;
+        assert!(matches!(
+            build_host("a-b.test", own, &options(), &limits),
+            Built::Engine(_)
+        ));
+        for (bytes, expected) in [
+            (
+                &br#"[{"endpoint":{"host":"c-d.test","path":"/x"}}]"#[..],
+                "is for c-d.test",
+            ),
+            (&br#"[{"endpoint":{"path":"/x"}}]"#[..], "host"),
+            (&b"\xff"[..], "not UTF-8"),
+            (
+                &br#"[{"endpoint":{"host":"a-b.test","path":"/x","response":{"status":99999}}}]"#[..],
+                "status",
+            ),
+        ] {
+            let Built::Refused(diagnostics) = build_host("a-b.test", bytes, &options(), &limits)
+            else {
+                panic!("{bytes:?} was built");
+            };
+            let text = format!("{diagnostics:?}");
+            assert!(text.contains(expected), "{text}");
+        }
     }
 }

@@ -55,20 +55,19 @@ impl Refusal {
     }
 }
 
-/// `path-params`: each raw segment of `raw`, percent-decoded and coerced to the type
-/// `declared` for it. A value that does not fit is left out, and refused in `refusals`.
-pub(crate) fn path_params(
-    declared: &[(String, ParamType)],
+/// `path-params`, as its fields in path order: each raw segment of `raw`, percent-decoded
+/// and coerced to the type `declared` for it. A value that does not fit is left out, and
+/// refused in `refusals`.
+pub(crate) fn path_params<'d>(
+    declared: &'d [(String, ParamType)],
     raw: &[&str],
     refusals: &mut Vec<Refusal>,
-) -> Map<String, Value> {
-    let mut params = Map::new();
+) -> Vec<(&'d str, Value)> {
+    let mut params = Vec::with_capacity(declared.len().min(raw.len()));
     for ((name, ty), raw) in declared.iter().zip(raw) {
         let decoded = percent_decode(raw);
         match coerce(&decoded, *ty) {
-            Ok(value) => {
-                params.insert(name.clone(), value);
-            }
+            Ok(value) => params.push((name.as_str(), value)),
             Err(problem) => refusals.push(Refusal::new("path-params", name.clone(), problem)),
         }
     }

@@ -1,5 +1,5 @@
-//! Cloud mode's serving: the engine that follows the object store ([`follow`]), the
-//! listener for `config.published` ([`listen_for_configs`]) and the server, together
+//! Cloud mode's serving: the per-host engines that follow the object store ([`follow`]),
+//! the listener for `config.published` ([`listen_for_configs`]) and the server, together
 //! ([`serve_cloud`]). Which store, and how it is opened, is the wiring's
 //! (`moclojer-wiring`'s `StoreUrl` and resolver).
 
@@ -7,38 +7,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use moclojer_domain::EventKind;
-use moclojer_domain::spec::{Limits, Mode, Spec};
-use moclojer_ports::{EventQueue, ObjectStore, PortError};
+use moclojer_ports::{EventQueue, PortError};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::cloud::{CloudSource, follow};
-use crate::engine::{Engine, EngineOptions};
-use crate::server::{Readiness, ServeOptions, SharedEngine, serve_ready};
-
-/// An engine with no routes: what a cloud server serves until the store has a manifest
-/// (every host gets 404).
-///
-/// # Panics
-/// Never: an empty spec always builds.
-pub fn empty_engine(options: &EngineOptions) -> SharedEngine {
-    let options = cloud_options(options);
-    #[allow(clippy::expect_used, reason = "an empty spec has nothing to refuse")]
-    let engine = Engine::build(Spec::default(), options).expect("an empty spec builds");
-    Arc::new(ArcSwap::from_pointee(engine))
-}
-
-/// `options` as cloud mode uses them: [`Mode::Cloud`] and no spec folder, so no tenant can
-/// read local files.
-pub fn cloud_options(options: &EngineOptions) -> EngineOptions {
-    EngineOptions {
-        mode: Mode::Cloud,
-        spec_dir: None,
-        ..options.clone()
-    }
-}
+use crate::server::{Readiness, ServeOptions, Serving, serve_ready};
 
 /// Where a mock server hears `config.published`: a queue and its own consumer group.
 /// Every replica needs its own group, since every replica must reload.
@@ -93,72 +68,47 @@ pub async fn listen_for_configs(
     }
 }
 
-/// Serves on `listener` what `store` holds, following it every `interval` (see
-/// [`follow`]), until `shutdown` completes; then requests in flight finish as in
-/// [`serve`](crate::server::serve). Until the store has a manifest every host gets 404.
-/// The proxy's health check ([`Readiness`]) is answered 503 until the store has been read
-/// once.
+/// Serves on `listener` the hosts `source` fills, following its store every `interval`
+/// (see [`follow`]) and, with `events`, as soon as `config.published` is heard, until
+/// `shutdown` completes; then requests in flight finish as in
+/// [`serve`](crate::server::serve). Until the store has an index every host gets 404. The
+/// proxy's health check ([`Readiness`]) is answered 503 until the store has been read and
+/// every host it names for this shard is serving.
 ///
 /// # Errors
 /// Never in practice (as [`serve`](crate::server::serve)).
 pub async fn serve_cloud(
     listener: TcpListener,
-    store: Arc<dyn ObjectStore>,
-    options: EngineOptions,
-    limits: Limits,
-    interval: Duration,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
-    serve_cloud_with_events(listener, store, options, limits, interval, None, shutdown).await
-}
-
-/// [`serve_cloud`], also reloading as soon as `events` hears `config.published`.
-///
-/// # Errors
-/// As [`serve`](crate::server::serve).
-pub async fn serve_cloud_with_events(
-    listener: TcpListener,
-    store: Arc<dyn ObjectStore>,
-    options: EngineOptions,
-    limits: Limits,
+    source: CloudSource,
     interval: Duration,
     events: Option<ConfigEvents>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let options = cloud_options(&options);
-    let engine = empty_engine(&options);
-    let stop = Arc::new(Notify::new());
     let readiness = Readiness::not_yet();
-    let source = CloudSource::new(store).with_readiness(readiness.clone());
-    let stop_listening = Arc::new(Notify::new());
-    let listening = events.map(|events| {
-        let trigger = source.reload_now();
-        let stop = Arc::clone(&stop_listening);
-        tokio::spawn(listen_for_configs(events, trigger, async move {
-            stop.notified().await;
-        }))
-    });
-    let follower = tokio::spawn(follow(
-        source,
-        Arc::clone(&engine),
-        options,
-        limits,
-        interval,
-        {
-            let stop = Arc::clone(&stop);
-            async move { stop.notified().await }
-        },
-    ));
+    let serving = Serving::PerHost {
+        hosts: Arc::clone(source.hosts()),
+        options: Arc::clone(source.options()),
+    };
+    let source = source.with_readiness(readiness.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop = stop_rx.clone();
+        async move {
+            stop.wait_for(|stopped| *stopped).await.ok();
+        }
+    };
+    let listening = events
+        .map(|events| tokio::spawn(listen_for_configs(events, source.reload_now(), stopped())));
+    let follower = tokio::spawn(follow(source, interval, stopped()));
     let served = serve_ready(
         listener,
-        engine,
+        serving,
         ServeOptions::default(),
         readiness,
         shutdown,
     )
     .await;
-    stop.notify_one();
-    stop_listening.notify_one();
+    stop_tx.send(true).ok();
     if let Err(e) = follower.await {
         tracing::warn!(error = %e, "the store follower ended abnormally");
     }

@@ -5,10 +5,15 @@
 //!   beats parameter; first definition wins), templates, rate limiters — and the request
 //!   handler on it;
 //! - [`load_files`] / [`watch`]: standalone mode, from a file, reloaded on change;
-//! - [`reload_unified`]: cloud mode, from the unified config, keeping each host's last good
-//!   part;
-//! - [`CloudSource`] / [`follow`]: cloud mode, the unified config followed in the object
-//!   store (manifest, checksum, last known good), and [`serve_cloud`] serving it;
+//! - [`reload_unified`]: a unified config (every host's items in one file, as
+//!   `moclojer-generator --export` writes it), keeping each host's last good part;
+//! - [`CloudSource`] / [`follow`]: cloud mode, the published index followed in the object
+//!   store, one host object fetched and built per changed host (digest checked, last
+//!   known good kept, only this server's [`moclojer_domain::Shard`]), and [`serve_cloud`]
+//!   serving it;
+//! - [`HostEngines`] / [`Serving::PerHost`]: cloud mode, one engine per host, so publishing
+//!   one mock swaps only its host's engine, and every other host keeps its rate-limit
+//!   windows and webhook budget;
 //! - [`serve`]: the HTTP server with body limits, header timeouts and graceful shutdown;
 //! - [`App`]: the process, from a [`Config`] (standalone from files, or cloud from a store
 //!   URL opened by `moclojer-wiring`).
@@ -22,6 +27,7 @@ mod context;
 mod engine;
 mod external;
 mod hosted;
+mod hosts;
 mod load;
 mod ratelimit;
 mod request;
@@ -31,21 +37,19 @@ mod socket;
 mod watch;
 mod webhook;
 
-pub use app::{App, Config, MAX_UNIFIED_BYTES, Source, StoreSource};
+pub use app::{App, Config, Source, StoreSource};
 pub use cloud::{
-    BUILD_TIMEOUT, CLOUD_POLL_INTERVAL, CloudError, CloudSource, Loaded, MAX_BACKOFF, StoreLook,
-    follow,
+    BUILD_TIMEOUT, CLOUD_POLL_INTERVAL, CloudError, CloudSource, Loaded, MAX_BACKOFF,
+    MAX_OBJECT_BYTES, READY_ANYWAY, StoreLook, cloud_options, follow,
 };
-pub use engine::{Engine, EngineOptions, Reply};
+pub use engine::{Engine, EngineOptions, Reply, unknown_host};
 pub use external::MAX_EXTERNAL_BYTES;
-pub use hosted::{
-    ConfigEvents, cloud_options, empty_engine, listen_for_configs, serve_cloud,
-    serve_cloud_with_events,
-};
+pub use hosted::{ConfigEvents, listen_for_configs, serve_cloud};
+pub use hosts::HostEngines;
 pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
 pub use server::{
-    HEADER_READ_TIMEOUT, Readiness, SHUTDOWN_GRACE, ServeOptions, SharedEngine, SystemEnv, handle,
-    serve, serve_ready, serve_with,
+    HEADER_READ_TIMEOUT, Readiness, SHUTDOWN_GRACE, ServeOptions, Serving, SharedEngine, SystemEnv,
+    handle, serve, serve_ready, serve_with,
 };
 pub use socket::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use watch::{POLL_INTERVAL, reload, watch};

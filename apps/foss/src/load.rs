@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use moclojer_domain::Diagnostic;
-use moclojer_domain::spec::{self, AnyDestination, CloudCheck, Format, Limits, Spec};
+use moclojer_domain::spec::{
+    self, AnyDestination, CloudCheck, DestinationPolicy, Format, Limits, Spec,
+};
 
 use crate::engine::{Engine, EngineOptions};
 
@@ -117,6 +119,20 @@ fn build(spec: Spec, options: EngineOptions) -> Result<Engine, LoadError> {
     Engine::build(spec, options).map_err(|diagnostics| LoadError::Invalid { diagnostics })
 }
 
+/// The hosted service's one check within `limits`, with destinations judged by
+/// `options.egress`, the guard the calls would go through (none: no outbound calls at all,
+/// so no destination to refuse).
+pub(crate) fn cloud_check<'a>(options: &'a EngineOptions, limits: &'a Limits) -> CloudCheck<'a> {
+    let destinations: &dyn DestinationPolicy = match &options.egress {
+        Some(egress) => egress,
+        None => &AnyDestination,
+    };
+    CloudCheck {
+        limits,
+        destinations,
+    }
+}
+
 /// What a cloud reload did.
 #[derive(Debug)]
 pub struct ReloadReport {
@@ -143,19 +159,7 @@ pub fn reload_unified(
     options: EngineOptions,
     limits: &Limits,
 ) -> Result<ReloadReport, Vec<Diagnostic>> {
-    let report = match &options.egress {
-        Some(egress) => CloudCheck {
-            limits,
-            destinations: egress,
-        }
-        .check_by_item(source),
-        // no outbound calls at all: no destination to refuse
-        None => CloudCheck {
-            limits,
-            destinations: &AnyDestination,
-        }
-        .check_by_item(source),
-    }?;
+    let report = cloud_check(&options, limits).check_by_item(source)?;
     let mut diagnostics = report.diagnostics;
     let bad_hosts: BTreeSet<String> = diagnostics
         .iter()

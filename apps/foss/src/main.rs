@@ -3,9 +3,11 @@
 //! `moclojer -c moclojer.yml` serves the spec on port 8000 and reloads it when the file
 //! changes; a change that does not validate is reported and the running spec stays.
 //!
-//! `moclojer --store URL` is the cloud mode: it follows the unified config the generator
-//! writes to an object store (`file:///dir`, a path, or `s3://bucket?endpoint=...`), routed
-//! by host, keeping the last good generation; outbound calls default to `--egress strict`.
+//! `moclojer --store URL` is the cloud mode: it follows the published index the generator
+//! writes to an object store (`file:///dir`, a path, or `s3://bucket?endpoint=...`), one
+//! engine per host, reloading only the hosts that changed and keeping each host's last
+//! good revision; `--shard K/N` serves only the hosts of shard K of N. Outbound calls
+//! default to `--egress strict`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,7 +32,7 @@ struct Args {
     /// OpenAPI mode: responses by operationId.
     #[arg(short = 'm', long = "mocks", env = "MOCKS")]
     mocks: Option<PathBuf>,
-    /// Cloud mode: follow the unified config in an object store, `file:///path/to/dir`, a
+    /// Cloud mode: follow the published mocks in an object store, `file:///path/to/dir`, a
     /// path, or `s3://bucket[/prefix]?endpoint=http://...&region=...` (credentials from
     /// MOCLOJER_S3_ACCESS_KEY and MOCLOJER_S3_SECRET_KEY).
     #[arg(
@@ -40,7 +42,11 @@ struct Args {
         conflicts_with_all = ["config", "mocks"]
     )]
     store: Option<StoreUrl>,
-    /// Cloud mode: how often the store's manifest is looked at, in milliseconds.
+    /// Cloud mode: serve only the hosts of shard K of N (`K/N`, 0 ≤ K < N; rendezvous
+    /// hashing of the host, as the proxy's --shard-upstream routes them). Default: all.
+    #[arg(long, env = "MOCLOJER_SHARD", value_name = "K/N", requires = "store")]
+    shard: Option<moclojer_domain::Shard>,
+    /// Cloud mode: how often the store's index is looked at, in milliseconds.
     #[arg(
         long = "poll-ms",
         env = "MOCLOJER_POLL_MS",
@@ -73,7 +79,7 @@ struct Args {
     #[arg(long = "egress-allow", value_name = "RULE")]
     egress_allow: Vec<AllowRule>,
     /// Largest spec file accepted, in bytes; the budgets for values and items grow with it.
-    /// Default: 1 MiB from a file, 64 MiB (the unified config) with --store.
+    /// Default: 1 MiB from a file, 4 MiB (one host's object) with --store.
     #[arg(long, env = "MOCLOJER_MAX_SPEC_BYTES")]
     max_spec_bytes: Option<usize>,
     /// Answer cross-origin requests permissively (default) or not at all.
@@ -122,6 +128,7 @@ fn source(args: &Args) -> Source {
     });
     Source::Store(Box::new(StoreSource {
         poll: Duration::from_millis(args.poll_ms),
+        shard: args.shard.unwrap_or_default(),
         events,
         ..StoreSource::new(store)
     }))

@@ -15,11 +15,12 @@ pub(crate) enum HostError {
 
 /// The host a request is for: the authority of an absolute-form target if there is one
 /// (RFC 9112 §3.2.2), else the single `Host` header; lower-cased, without port or trailing
-/// dot. `X-Forwarded-Host` is never consulted.
-pub(crate) fn request_host(
-    uri: &http::Uri,
-    headers: &http::HeaderMap,
-) -> Result<String, HostError> {
+/// dot. `X-Forwarded-Host` is never consulted. Borrowed from the request unless it has
+/// upper-case letters.
+pub(crate) fn request_host<'r>(
+    uri: &'r http::Uri,
+    headers: &'r http::HeaderMap,
+) -> Result<Cow<'r, str>, HostError> {
     if let Some(authority) = uri.authority() {
         return normalise_host(authority.host());
     }
@@ -46,18 +47,24 @@ pub(crate) fn request_host(
     normalise_host(host)
 }
 
-fn normalise_host(raw: &str) -> Result<String, HostError> {
+fn normalise_host(raw: &str) -> Result<Cow<'_, str>, HostError> {
     let raw = raw.trim_start_matches('[').trim_end_matches(']');
     let host = raw.strip_suffix('.').unwrap_or(raw);
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_'));
-    if ok {
-        Ok(host.to_ascii_lowercase())
+    if host.is_empty() || host.len() > 253 {
+        return Err(HostError::Malformed);
+    }
+    let mut upper = false;
+    for b in host.bytes() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b':' | b'_' => {}
+            b'A'..=b'Z' => upper = true,
+            _ => return Err(HostError::Malformed),
+        }
+    }
+    if upper {
+        Ok(Cow::Owned(host.to_ascii_lowercase()))
     } else {
-        Err(HostError::Malformed)
+        Ok(Cow::Borrowed(host))
     }
 }
 
@@ -85,7 +92,7 @@ mod tests {
         for h in hosts {
             headers.append(http::header::HOST, h.parse().expect("header"));
         }
-        request_host(&uri, &headers)
+        request_host(&uri, &headers).map(Cow::into_owned)
     }
 
     #[test]

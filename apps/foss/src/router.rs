@@ -45,13 +45,18 @@ impl Node {
         true
     }
 
-    /// The node matching `segments`, preferring static children, with the raw text of each
+    /// The node matching the segments of `rest` (the path after its leading `/`, `None`
+    /// past the last segment), preferring static children, with the raw text of each
     /// parameter segment pushed onto `params`.
-    fn find<'p>(&self, segments: &[&'p str], params: &mut Vec<&'p str>) -> Option<&Node> {
-        let Some((first, rest)) = segments.split_first() else {
+    fn find<'p>(&self, rest: Option<&'p str>, params: &mut Vec<&'p str>) -> Option<&Node> {
+        let Some(rest) = rest else {
             return self.has_methods().then_some(self);
         };
-        if let Some(child) = self.statics.get(*first)
+        let (first, rest) = match rest.split_once('/') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (rest, None),
+        };
+        if let Some(child) = self.statics.get(first)
             && let Some(found) = child.find(rest, params)
         {
             return Some(found);
@@ -115,26 +120,22 @@ impl RouteTable {
     }
 
     pub(crate) fn lookup<'p>(&self, host: &str, method: usize, path: &'p str) -> Lookup<'p> {
-        let segments = split_path(path);
+        let rest = path_segments(path);
         let mut params = Vec::new();
-        let specific = self.hosts.get(host).and_then(|tree| {
-            tree.find(&segments, &mut params)
-                .map(|n| (n, std::mem::take(&mut params)))
-        });
-        let general = self
-            .any_host
-            .find(&segments, &mut params)
-            .map(|n| (n, params));
-        for (node, params) in specific.iter().chain(general.iter()) {
-            if let Some(endpoint) = node.methods[method] {
-                return Lookup::Found {
-                    endpoint,
-                    params: params.clone(),
-                };
-            }
+        let specific = self
+            .hosts
+            .get(host)
+            .and_then(|tree| tree.find(rest, &mut params));
+        if let Some(endpoint) = specific.and_then(|node| node.methods[method]) {
+            return Lookup::Found { endpoint, params };
+        }
+        params.clear();
+        let general = self.any_host.find(rest, &mut params);
+        if let Some(endpoint) = general.and_then(|node| node.methods[method]) {
+            return Lookup::Found { endpoint, params };
         }
         let mut allowed = [false; METHODS];
-        for (node, _) in specific.iter().chain(general.iter()) {
+        for node in specific.iter().chain(general.iter()) {
             for (slot, defined) in allowed.iter_mut().zip(node.methods) {
                 *slot |= defined.is_some();
             }
@@ -147,15 +148,11 @@ impl RouteTable {
     }
 }
 
-/// `/a/b` → `["a", "b"]`; `/` → `[]`; `/a/` → `["a", ""]` (a trailing slash is a segment, so
-/// it does not match `/a`, as in the original).
-pub(crate) fn split_path(path: &str) -> Vec<&str> {
+/// The segments of `path` as [`Node::find`] walks them: the text after the leading `/`, or
+/// `None` when there is no segment (`/`).
+fn path_segments(path: &str) -> Option<&str> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
-    if trimmed.is_empty() {
-        Vec::new()
-    } else {
-        trimmed.split('/').collect()
-    }
+    (!trimmed.is_empty()).then_some(trimmed)
 }
 
 #[cfg(test)]
@@ -289,10 +286,29 @@ mod tests {
     }
 
     #[test]
-    fn split() {
-        assert_eq!(split_path("/"), Vec::<&str>::new());
-        assert_eq!(split_path(""), Vec::<&str>::new());
-        assert_eq!(split_path("/a/b"), ["a", "b"]);
-        assert_eq!(split_path("/a/"), ["a", ""]);
+    fn segments() {
+        let t = table(&[
+            (None, &[], GET),
+            (None, &[s("a")], GET),
+            (None, &[s("a"), Param], GET),
+            (Some("h"), &[s("a"), Param], POST),
+        ]);
+        assert_eq!(found(&t, "x", GET, "/"), Some((0, vec![])));
+        assert_eq!(found(&t, "x", GET, ""), Some((0, vec![])));
+        assert_eq!(found(&t, "x", GET, "/a"), Some((1, vec![])));
+        assert_eq!(
+            t.lookup("x", GET, "/a/"),
+            Lookup::NotFound,
+            "a trailing slash is an empty segment, so it does not match /a"
+        );
+        assert_eq!(
+            found(&t, "h", GET, "/a/b"),
+            Some((2, vec!["b".to_owned()])),
+            "the host's route lacks GET: the host-less one answers, with its own parameters"
+        );
+        assert_eq!(
+            found(&t, "h", POST, "/a/b"),
+            Some((3, vec!["b".to_owned()]))
+        );
     }
 }

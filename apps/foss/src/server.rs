@@ -1,5 +1,6 @@
 //! The HTTP server around the engine: connections, body limits, timeouts, graceful
-//! shutdown, and the engine swapped atomically on reload.
+//! shutdown, and the engine swapped atomically on reload, whole ([`Serving::One`]) or one
+//! host at a time ([`Serving::PerHost`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -12,7 +13,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -20,7 +21,8 @@ use moclojer_domain::template::Env;
 use moclojer_ports::HEALTH_CHECK_HOST;
 use tokio::net::TcpListener;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineOptions, unknown_host, unserved_host};
+use crate::hosts::HostEngines;
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +32,47 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The engine currently serving; a reload stores a new one, and requests in flight finish
 /// on the one they started with.
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
+
+/// What a server answers requests from.
+#[derive(Clone)]
+pub enum Serving {
+    /// One engine for every host: standalone mode, or a cloud server on the unified config.
+    One(SharedEngine),
+    /// One engine per host (cloud mode): a request goes to its host's engine, and a host no
+    /// engine serves gets [`unknown_host`] at once, its body unread.
+    PerHost {
+        /// The engine of each host served.
+        hosts: Arc<HostEngines>,
+        /// The options a host no engine serves is answered with (mode, CORS); the engines
+        /// are usually built on this same value, with [`Engine::build_shared`].
+        options: Arc<EngineOptions>,
+    },
+}
+
+impl From<SharedEngine> for Serving {
+    fn from(engine: SharedEngine) -> Self {
+        Self::One(engine)
+    }
+}
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::One(engine) => f
+                .debug_tuple("One")
+                .field(&format_args!(
+                    "{} endpoints",
+                    engine.load().endpoint_count()
+                ))
+                .finish(),
+            Self::PerHost { hosts, options } => f
+                .debug_struct("PerHost")
+                .field("hosts", hosts)
+                .field("mode", &options.mode)
+                .finish_non_exhaustive(),
+        }
+    }
+}
 
 /// Whether this server is ready to take traffic, as the proxy's health check asks it (a
 /// `GET` for [`HEALTH_CHECK_HOST`]): a file-mode server is ready once it serves; a cloud
@@ -88,6 +131,8 @@ fn is_health_check<B>(request: &http::Request<B>) -> bool {
         request
             .headers()
             .get(http::header::HOST)
+            // Shorter than the name: not it (most requests stop here).
+            .filter(|v| v.len() >= HEALTH_CHECK_HOST.len())
             .and_then(|v| v.to_str().ok())
             .map(|v| v.rsplit_once(':').map_or(v, |(name, _)| name))
     });
@@ -112,38 +157,78 @@ impl Env for SystemEnv {
     }
 }
 
-/// Answers one request: reads the body within the limit, then asks the current engine.
+/// Answers one request: finds the engine (the current one, or its host's), reads the body
+/// within that engine's limit, then asks it.
 pub async fn handle(
-    engine: &SharedEngine,
+    serving: &Serving,
+    request: http::Request<Incoming>,
+    remote: SocketAddr,
+) -> http::Response<Full<Bytes>> {
+    match serving {
+        Serving::One(engine) => answer(engine.load_full(), request, remote).await,
+        Serving::PerHost { hosts, options } => {
+            let Ok(host) = crate::request::request_host(request.uri(), request.headers()) else {
+                let (parts, _unread) = request.into_parts();
+                return unknown_host(&parts, options).map(Full::new);
+            };
+            match hosts.get(&host) {
+                Some(engine) => answer(engine, request, remote).await,
+                None => {
+                    let (parts, _unread) = request.into_parts();
+                    unserved_host(&parts, options).map(Full::new)
+                }
+            }
+        }
+    }
+}
+
+/// Answers one request with `engine`: a websocket handshake, or the body read within the
+/// limit and the engine's answer.
+async fn answer(
+    engine: Arc<Engine>,
     mut request: http::Request<Incoming>,
     remote: SocketAddr,
 ) -> http::Response<Full<Bytes>> {
-    let engine = engine.load_full();
     if let Some(response) = upgrade(&engine, &mut request) {
         return response;
     }
     let limit = engine.options().max_body_bytes;
     let (parts, body) = request.into_parts();
+    let body = if body.is_end_stream() {
+        // Nothing to read: a `GET`, or a `Content-Length: 0`.
+        Bytes::new()
+    } else {
+        match read_body(&parts, body, limit).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
+        }
+    };
+    let reply = engine.handle(&parts, body, remote, &SystemEnv).await;
+    reply.map(Full::new)
+}
+
+/// The request's body, read up to `limit` bytes; 413 past it, 400 when it cannot be read.
+async fn read_body(
+    parts: &http::request::Parts,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, http::Response<Full<Bytes>>> {
     let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return too_large(limit);
+        return Err(too_large(limit));
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(limit),
-        Err(_) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            );
-        }
-    };
-    let reply = engine.handle(&parts, body, remote, &SystemEnv).await;
-    reply.map(Full::new)
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Err(_) => Err(plain(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read",
+        )),
+    }
 }
 
 /// Answers a websocket handshake for a websocket endpoint: 101, and the connection is
@@ -227,6 +312,13 @@ fn plain(status: StatusCode, message: &'static str) -> http::Response<Full<Bytes
     response
 }
 
+/// What every connection of [`serve_ready`] answers from, behind one `Arc` (one count
+/// per request).
+struct Shared {
+    serving: Serving,
+    readiness: Readiness,
+}
+
 /// Connection-level settings of [`serve_with`].
 #[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
@@ -246,14 +338,14 @@ impl Default for ServeOptions {
     }
 }
 
-/// Serves `engine` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish (up to [`SHUTDOWN_GRACE`]).
+/// Serves `engine` (a [`SharedEngine`], or any [`Serving`]) on `listener` until `shutdown`
+/// completes, then lets requests in flight finish (up to [`SHUTDOWN_GRACE`]).
 ///
 /// # Errors
 /// Never in practice: accept errors are logged and the loop goes on.
 pub async fn serve(
     listener: TcpListener,
-    engine: SharedEngine,
+    engine: impl Into<Serving>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     serve_with(listener, engine, ServeOptions::default(), shutdown).await
@@ -265,7 +357,7 @@ pub async fn serve(
 /// Never in practice: accept errors are logged and the loop goes on.
 pub async fn serve_with(
     listener: TcpListener,
-    engine: SharedEngine,
+    engine: impl Into<Serving>,
     settings: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -278,11 +370,15 @@ pub async fn serve_with(
 /// Never in practice: accept errors are logged and the loop goes on.
 pub async fn serve_ready(
     listener: TcpListener,
-    engine: SharedEngine,
+    engine: impl Into<Serving>,
     settings: ServeOptions,
     readiness: Readiness,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let shared = Arc::new(Shared {
+        serving: engine.into(),
+        readiness,
+    });
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -308,16 +404,14 @@ pub async fn serve_ready(
                     }
                 };
                 stream.set_nodelay(true).ok();
-                let engine = Arc::clone(&engine);
-                let readiness = readiness.clone();
+                let shared = Arc::clone(&shared);
                 let service = hyper::service::service_fn(move |request| {
-                    let engine = Arc::clone(&engine);
-                    let readiness = readiness.clone();
+                    let shared = Arc::clone(&shared);
                     async move {
                         if is_health_check(&request) {
-                            return Ok::<_, Infallible>(readiness.answer());
+                            return Ok::<_, Infallible>(shared.readiness.answer());
                         }
-                        Ok::<_, Infallible>(handle(&engine, request, remote).await)
+                        Ok::<_, Infallible>(handle(&shared.serving, request, remote).await)
                     }
                 });
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

@@ -16,6 +16,12 @@ use crate::{Deps, Rebuilt, rebuild, run};
 /// batch).
 const ONCE_MAX_RELAY_STEPS: usize = 1_000;
 
+/// How often a generator that hears events rebuilds everything anyway.
+pub const REBUILD_WITH_EVENTS: Duration = Duration::from_secs(60);
+
+/// How often a generator without a queue rebuilds: its only way to see changes.
+pub const REBUILD_WITHOUT_EVENTS: Duration = Duration::from_secs(5);
+
 /// How the generator process runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -34,15 +40,21 @@ pub struct Config {
 }
 
 impl Config {
-    /// A generator on `database` and `store`, hearing and relaying to `queue` when given,
-    /// rebuilding every 5 seconds besides.
+    /// A generator on `database` and `store`, hearing and relaying to `queue` when given.
+    /// It rebuilds everything (the safety net) every minute when it hears events, every 5
+    /// seconds when the interval is all it has.
     pub fn new(database: DatabaseUrl, store: StoreUrl, queue: Option<QueueUrl>) -> Self {
+        let interval = if queue.is_some() {
+            REBUILD_WITH_EVENTS
+        } else {
+            REBUILD_WITHOUT_EVENTS
+        };
         Self {
             database,
             store,
             relay_outbox: queue.is_some(),
             queue,
-            interval: Duration::from_secs(5),
+            interval,
         }
     }
 }
@@ -101,6 +113,7 @@ impl moclojer_wiring::App for App {
                 destinations: Arc::new(
                     Egress::new(EgressConfig::strict()).context("set up the egress guard")?,
                 ),
+                published: crate::Published::new(),
             },
             queue,
             hears_events: config.queue.is_some(),

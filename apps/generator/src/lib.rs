@@ -1,28 +1,19 @@
-//! `moclojer-generator`: rebuilds what the mock server serves from the database.
+//! `moclojer-generator`: publishes what the mock servers serve, from the database to the
+//! object store, in proportion to what changed.
 //!
-//! The generator is level-triggered: every [`rebuild`] reads the whole state with
-//! `Scope::System` and derives the store from it, never patching the previous output, so a
-//! duplicated, reordered or lost event costs at most one rebuild or one interval.
-//! A rebuild:
+//! Events name the mocks they touch; [`sync`] settles those that are `publishing` (the
+//! requested revision is checked with [`moclojer_domain::spec::CloudCheck`] and marked
+//! `published` or `invalid`, with diagnostics that point into the author's text), renders
+//! the live revision of each (not the draft, so an invalid edit keeps the last good one
+//! served) and writes its host's object and the published index (`moclojer-ports`'s
+//! `PublishedIndex`: a root, index nodes, one object per host, all but the root named by
+//! their digest). A publish writes one object and about three small nodes whatever the
+//! number of live mocks, and records a `config.published` event in the outbox.
 //!
-//! 1. settles the publications that are `publishing`: the requested revision is checked
-//!    ([`moclojer_domain::spec::check`], cloud mode) and the publication is marked
-//!    `published` or `invalid` with diagnostics that point into the author's text;
-//! 2. takes the live set: mocks that are enabled and whose publication is live, each with
-//!    the content of its *live* revision (not the draft), so an invalid edit keeps the last
-//!    good version served;
-//! 3. writes the store (layout below): a file per mock, the unified
-//!    [`CONFIG_KEY`] and then the [`MANIFEST_KEY`], only when something changed, and records
-//!    a `config.published` event in the outbox.
-//!
-//! The store layout (keys and the manifest) is defined once, in `moclojer-ports`
-//! (`CONFIG_KEY`, `mock_key`, `Manifest`, `MANIFEST_KEY`), where the mock server reads it
-//! too. The manifest is written after the config it describes, so a reader that trusts it
-//! only sees complete configs; its generation grows by one when the config or its hosts
-//! change and stays put otherwise.
-//!
-//! Events only wake it ([`try_execute_next`] coalesces a batch into one rebuild), and
-//! [`run`] also rebuilds on a fixed interval.
+//! [`rebuild`] is the level-triggered safety net, at start and on the timer: it settles
+//! every pending publication and compares the live revisions (one query) with the index,
+//! reading and writing only the hosts that differ. Now and then it also lists the store,
+//! collecting objects nobody references and writing again what the store lost.
 //!
 //! [`App`] is the process: it opens what its [`Config`]'s URLs name through the shared
 //! resolver (SQLite or PostgreSQL, a folder or S3, Redis or no queue) and, with a queue,
@@ -33,19 +24,24 @@
 //! fencing between several (a lease and a generation check in the database) is not here yet.
 
 mod app;
-mod output;
+mod export;
+mod index;
+mod items;
 mod publish;
 mod worker;
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use moclojer_domain::MockId;
 use moclojer_domain::spec::{DestinationPolicy, Limits};
 use moclojer_ports::{
     Clock, IdGenerator, MockRepository, ObjectStore, Outbox, PublicationRepository,
 };
 
-pub use app::{App, Config};
+pub use app::{App, Config, REBUILD_WITH_EVENTS, REBUILD_WITHOUT_EVENTS};
+pub use export::export;
+pub use index::{GRACE, Published, SWEEP_EVERY};
 pub use worker::{GROUP, StepOutcome, run, try_execute_next};
 
 /// What the generator needs from the world.
@@ -67,6 +63,8 @@ pub struct Deps {
     pub limits: Limits,
     /// The outbound destinations a mock may name (the egress guard's strict policy).
     pub destinations: Arc<dyn DestinationPolicy + Send + Sync>,
+    /// What this generator holds of the store between syncs.
+    pub published: Published,
 }
 
 /// What one [`rebuild`] did.
@@ -74,7 +72,7 @@ pub struct Deps {
 pub struct Rebuilt {
     /// The store's generation after the rebuild (0 only if nothing was ever written).
     pub generation: u64,
-    /// How many hosts the unified config serves.
+    /// How many hosts the index lists.
     pub hosts: usize,
     /// Whether a new generation was written.
     pub changed: bool,
@@ -84,27 +82,47 @@ pub struct Rebuilt {
     pub invalid: usize,
 }
 
-/// Settles pending publications, then brings the store in line with what is live.
-/// Idempotent: a rebuild of an unchanged state writes nothing.
+impl Rebuilt {
+    fn of(settled: publish::Settled, synced: index::Synced) -> Self {
+        Self {
+            generation: synced.generation,
+            hosts: synced.hosts,
+            changed: synced.changed,
+            published: settled.published,
+            invalid: settled.invalid,
+        }
+    }
+}
+
+/// Settles every pending publication, then brings the store in line with what is live,
+/// reading and writing only what differs. Idempotent: a rebuild of an unchanged state
+/// writes nothing.
 ///
 /// # Errors
 /// When the database or the object store fails (the next rebuild starts over), or the
-/// stored manifest is not one this generator can read.
+/// stored index root is not one this generator can continue.
 pub async fn rebuild(deps: &Deps) -> anyhow::Result<Rebuilt> {
     let settled = publish::settle(deps)
         .await
         .context("settle pending publications")?;
-    let live = output::live_mocks(deps)
-        .await
-        .context("read the live mocks")?;
-    let written = output::write(deps, &live)
+    let synced = index::sync_all(deps)
         .await
         .context("write the object store")?;
-    Ok(Rebuilt {
-        generation: written.generation,
-        hosts: live.len(),
-        changed: written.changed,
-        published: settled.published,
-        invalid: settled.invalid,
-    })
+    Ok(Rebuilt::of(settled, synced))
+}
+
+/// Does the work of events naming `mock_ids`: settles those that are pending and brings
+/// their hosts in the store in line with the database (a full [`rebuild`] when the store
+/// was not read yet).
+///
+/// # Errors
+/// As [`rebuild`].
+pub async fn sync(deps: &Deps, mock_ids: &[MockId]) -> anyhow::Result<Rebuilt> {
+    let settled = publish::settle_mocks(deps, mock_ids)
+        .await
+        .context("settle pending publications")?;
+    let synced = index::sync_mocks(deps, mock_ids)
+        .await
+        .context("write the object store")?;
+    Ok(Rebuilt::of(settled, synced))
 }

@@ -11,14 +11,14 @@ use clap::Parser;
 use moclojer_generator::{App, Config};
 use moclojer_wiring::{App as _, DatabaseArgs, LogArgs, QueueArgs, Resolver, StoreUrl};
 
-/// Rebuilds the live mock configs (moclojer.yml, manifest.json, mocks/) from the database
-/// into the object store.
+/// Publishes the live mocks from the database to the object store (manifest.json, index/,
+/// hosts/), writing only what changed.
 ///
 /// With --redis-url it hears the events of the other services (consumer group
-/// `generator`) and relays its own outbox (config.published) to Redis; it still rebuilds
-/// every --interval seconds, so a lost event costs one interval. Without it, nothing tells
-/// it about changes, so it rebuilds every --interval seconds. Each rebuild is idempotent and
-/// writes only what changed.
+/// `generator`), does the work of each (only the mocks it names) and relays its own outbox
+/// (config.published) to Redis; it still rebuilds every --interval seconds, so a lost
+/// event costs one interval. Without it, nothing tells it about changes, so it rebuilds
+/// every --interval seconds. Each rebuild is idempotent and writes only what changed.
 #[derive(Debug, Parser)]
 #[command(name = "moclojer-generator", version)]
 struct Args {
@@ -35,9 +35,14 @@ struct Args {
     /// Rebuild once (and, with --redis-url, relay the outbox) and exit.
     #[arg(long)]
     once: bool,
-    /// Seconds between rebuilds when not --once.
-    #[arg(long, env = "MOCLOJER_GENERATOR_INTERVAL", default_value_t = 5)]
-    interval: u64,
+    /// Write the unified config of every live mock (one file, each endpoint with its host,
+    /// servable by a standalone moclojer) to FILE and exit; nothing is published.
+    #[arg(long, value_name = "FILE", conflicts_with = "once")]
+    export: Option<std::path::PathBuf>,
+    /// Seconds between full rebuilds (the safety net) when not --once. Default: 60 with
+    /// --redis-url (events do the work), 5 without.
+    #[arg(long, env = "MOCLOJER_GENERATOR_INTERVAL")]
+    interval: Option<u64>,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -46,10 +51,23 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.log.init()?;
-    let config = Config {
-        interval: Duration::from_secs(args.interval.max(1)),
-        ..Config::new(args.database.database_url, args.store, args.queue.queue())
-    };
+    let mut config = Config::new(args.database.database_url, args.store, args.queue.queue());
+    if let Some(seconds) = args.interval {
+        config.interval = Duration::from_secs(seconds.max(1));
+    }
+    if let Some(path) = &args.export {
+        let resolver = Resolver::from_env();
+        let exported = match App::build(config, &resolver).await {
+            Ok(app) => moclojer_generator::export(app.deps()).await,
+            Err(e) => Err(e),
+        };
+        resolver.close().await;
+        let text = exported?;
+        std::fs::write(path, &text)
+            .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
+        tracing::info!(file = %path.display(), bytes = text.len(), "exported the live mocks");
+        return Ok(());
+    }
     if !args.once {
         return moclojer_wiring::run_until_signalled::<App>(config).await;
     }

@@ -17,7 +17,7 @@ use moclojer_ports::{
 };
 
 use crate::Deps;
-use crate::output::{ItemsError, items_with_host, render};
+use crate::items::{ItemsError, items_with_host, render};
 
 /// How many publications one rebuild settled, by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,17 +34,19 @@ enum Verdict {
 
 /// Settles every publication that is `publishing`.
 pub(crate) async fn settle(deps: &Deps) -> anyhow::Result<Settled> {
-    let pending: Vec<MockId> = deps
+    let pending = deps
         .publications
-        .list(&Scope::System)
+        .publishing(&Scope::System)
         .await
-        .context("list publications")?
-        .into_iter()
-        .filter(|p| p.server.status() == ServerStatus::Publishing)
-        .map(|p| p.mock_id)
-        .collect();
+        .context("list pending publications")?;
+    settle_mocks(deps, &pending).await
+}
+
+/// Settles the publications of `mock_ids` that are `publishing` (the others are left as
+/// they are).
+pub(crate) async fn settle_mocks(deps: &Deps, mock_ids: &[MockId]) -> anyhow::Result<Settled> {
     let mut settled = Settled::default();
-    for mock_id in pending {
+    for &mock_id in mock_ids {
         match settle_one(deps, mock_id).await? {
             Some(Verdict::Published) => settled.published += 1,
             Some(Verdict::Invalid) => settled.invalid += 1,

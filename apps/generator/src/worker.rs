@@ -4,10 +4,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
+use moclojer_domain::MockId;
 use moclojer_ports::{Delivery, EventQueue, MessageId, PortErrorKind};
 use tokio::time::Instant;
 
-use crate::{Deps, rebuild};
+use crate::{Deps, rebuild, sync};
 
 /// The generator's consumer group.
 pub const GROUP: &str = "generator";
@@ -24,18 +25,18 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// What one [`try_execute_next`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepOutcome {
-    /// Events arrived: one rebuild ran for all of them, and they were acked.
+    /// Events arrived: one sync ran for the mocks they name, and they were acked.
     Done,
     /// No event was waiting.
     Empty,
 }
 
 /// Takes up to a batch of events for `group` (the consumer is named like the group) without
-/// waiting; when any arrived, rebuilds once for all of them and acks them. A missing group
+/// waiting; when any arrived, syncs once the mocks they name and acks them. A missing group
 /// is created (events published before that are not needed: a rebuild reads everything).
 ///
 /// # Errors
-/// When the queue fails, or the rebuild fails (the events are then not acked, so they come
+/// When the queue fails, or the sync fails (the events are then not acked, so they come
 /// back after the queue's redelivery delay).
 pub async fn try_execute_next(
     deps: &Deps,
@@ -126,12 +127,23 @@ async fn handle(
     if batch.is_empty() {
         return Ok(StepOutcome::Empty);
     }
-    let outcome = rebuild(deps).await?;
+    let mut mock_ids: Vec<MockId> = batch
+        .iter()
+        .filter_map(|d| d.event.kind.mock_id())
+        .collect();
+    mock_ids.sort_unstable();
+    mock_ids.dedup();
+    let outcome = sync(deps, &mock_ids).await?;
     let ids: Vec<MessageId> = batch.into_iter().map(|d| d.id).collect();
     queue
         .ack(group, &ids)
         .await
         .with_context(|| format!("ack {} events", ids.len()))?;
-    tracing::debug!(events = ids.len(), ?outcome, "rebuilt for events");
+    tracing::debug!(
+        events = ids.len(),
+        mocks = mock_ids.len(),
+        ?outcome,
+        "synced for events"
+    );
     Ok(StepOutcome::Done)
 }

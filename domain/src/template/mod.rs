@@ -216,6 +216,26 @@ impl Template {
         env: &dyn Env,
         limits: &RenderLimits,
     ) -> Result<(), RenderError> {
+        let context = Context {
+            value: context,
+            fields: &[],
+        };
+        render::render_program(&self.program, out, context, escape, env, limits)
+    }
+
+    /// Like [`Template::render_into`], against a [`Context`] whose roots may be given field
+    /// by field: the same output as against the one JSON object they make.
+    ///
+    /// # Errors
+    /// As [`Template::render`].
+    pub fn render_context_into(
+        &self,
+        out: &mut String,
+        context: Context<'_>,
+        escape: Escape,
+        env: &dyn Env,
+        limits: &RenderLimits,
+    ) -> Result<(), RenderError> {
         render::render_program(&self.program, out, context, escape, env, limits)
     }
 
@@ -244,6 +264,40 @@ impl Template {
             .binary_search_by(|name| (**name).cmp(root))
             .is_ok()
     }
+}
+
+/// A render context: the roots of a JSON object (`value`), and roots given as their fields
+/// (`fields`), which a render reads without the object they would make being built (it
+/// is built only for a template that reads such a root whole). A root in `fields` hides one
+/// of the same name in `value`; a field named twice reads as its last value, as a JSON
+/// object built from the list would.
+///
+/// ```
+/// # use moclojer_domain::template::{Context, Env, Escape, RenderLimits, Template};
+/// # use serde_json::json;
+/// # struct Fixed;
+/// # impl Env for Fixed {
+/// #     fn now(&self) -> time::OffsetDateTime { time::OffsetDateTime::UNIX_EPOCH }
+/// #     fn uuid(&self) -> String { String::new() }
+/// #     fn random(&self) -> u64 { 4 }
+/// # }
+/// let template = Template::compile("{{path-params.id}} {{query-params.q}}")?;
+/// let path = [("id", json!(42))];
+/// let context = Context {
+///     value: &json!({"query-params": {"q": "x"}}),
+///     fields: &[("path-params", &path)],
+/// };
+/// let mut out = String::new();
+/// template.render_context_into(&mut out, context, Escape::None, &Fixed, &RenderLimits::default())?;
+/// assert_eq!(out, "42 x");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Roots held in a JSON value (normally an object).
+    pub value: &'a Value,
+    /// Roots given as their fields, in order: `("path-params", &[("id", json!("42"))])`.
+    pub fields: &'a [(&'a str, &'a [(&'a str, Value)])],
 }
 
 /// A Selmer `if` expression compiled alone, such as a webhook's `path-params.id = 1`.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::node::{CompareOp, Cond, Expr, ForNode, Node, Operand, Path, Program, Segment, SumArg};
 use super::parse::is_numeric;
-use super::{Env, Escape, RenderError, RenderLimits, date, filters, push_fmt};
+use super::{Context, Env, Escape, RenderError, RenderLimits, date, filters, push_fmt};
 
 pub(crate) static NULL: Value = Value::Null;
 
@@ -131,7 +131,7 @@ pub(crate) struct Scope<'s> {
 }
 
 enum Frame<'s> {
-    Root(&'s Value),
+    Root(Context<'s>),
     Vars {
         names: &'s [Box<str>],
         values: &'s [Cow<'s, Value>],
@@ -151,7 +151,7 @@ struct LoopInfo<'s> {
 pub(crate) fn render_program(
     program: &Program,
     out: &mut String,
-    context: &Value,
+    context: Context<'_>,
     escape: Escape,
     env: &dyn Env,
     limits: &RenderLimits,
@@ -179,7 +179,10 @@ pub(crate) fn eval_condition(
     let mut state = State::new(env, Escape::None, limits, 0);
     let scope = Scope {
         parent: None,
-        frame: Frame::Root(context),
+        frame: Frame::Root(Context {
+            value: context,
+            fields: &[],
+        }),
     };
     eval_cond(condition, &scope, &mut state)
 }
@@ -551,7 +554,11 @@ pub(crate) fn lookup<'s>(path: &Path, scope: &Scope<'s>, env: &dyn Env) -> Cow<'
     loop {
         match &current.frame {
             Frame::Root(root) => {
-                if let Some(value) = step(Cow::Borrowed(*root), first) {
+                if let Some((_, fields)) = root.fields.iter().find(|(name, _)| **name == *first.key)
+                {
+                    return in_fields(fields, rest);
+                }
+                if let Some(value) = step(Cow::Borrowed(root.value), first) {
                     return descend(value, rest);
                 }
             }
@@ -579,6 +586,22 @@ pub(crate) fn lookup<'s>(path: &Path, scope: &Scope<'s>, env: &dyn Env) -> Cow<'
         _ => return Cow::Borrowed(&NULL),
     };
     descend(Cow::Owned(builtin), rest)
+}
+
+/// The value at `rest` in the object `fields` make (the last of a name counts, as in a
+/// JSON object built from them); built whole only when `rest` is empty.
+fn in_fields<'s>(fields: &'s [(&'s str, Value)], rest: &[Segment]) -> Cow<'s, Value> {
+    let Some((field, deeper)) = rest.split_first() else {
+        let object = fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect();
+        return Cow::Owned(Value::Object(object));
+    };
+    match fields.iter().rev().find(|(name, _)| **name == *field.key) {
+        Some((_, value)) => descend(Cow::Borrowed(value), deeper),
+        None => Cow::Borrowed(&NULL),
+    }
 }
 
 fn descend<'s>(mut value: Cow<'s, Value>, segments: &[Segment]) -> Cow<'s, Value> {

@@ -968,3 +968,41 @@ fn api_types_behave() {
     );
     assert_eq!(Escape::Json.to_string(), "json");
 }
+
+#[test]
+fn roots_given_as_fields_render_as_the_object_they_make() {
+    let path = [("id", json!("42")), ("n", json!(7)), ("id", json!("last"))];
+    let rest = json!({"query-params": {"q": "x"}, "path-params": {"hidden": true}});
+    let context = Context {
+        value: &rest,
+        fields: &[("path-params", &path)],
+    };
+    let object = json!({
+        "query-params": {"q": "x"},
+        "path-params": {"id": "last", "n": 7},
+    });
+    for source in [
+        "{{path-params.id}}-{{path-params.n}}-{{query-params.q}}",
+        "{{path-params}}",
+        "{{path-params.hidden|default:\"none\"}} {{path-params.missing.deeper}}",
+        "{% for k, v in path-params %}{{k}}={{v}};{% endfor %}",
+        "{% if path-params.n > 5 %}big{% endif %} {{path-params.id.0}}",
+        "{{path-params.id|upper}} {{uuid}}",
+    ] {
+        let template = Template::compile(source).expect("compiles");
+        let mut out = String::new();
+        template
+            .render_context_into(
+                &mut out,
+                context,
+                Escape::Json,
+                &FixedEnv,
+                &RenderLimits::default(),
+            )
+            .expect("renders");
+        let expected = template
+            .render(&object, Escape::Json, &FixedEnv, &RenderLimits::default())
+            .expect("renders");
+        assert_eq!(out, expected, "template {source:?}");
+    }
+}

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{cargo, jobs, project_root, step};
+use crate::{cargo, jobs, project_root, release_dir, step};
 
 pub(crate) use self::foss::run as foss;
 pub(crate) use self::proxy::run as proxy;
@@ -260,7 +260,7 @@ fn release_build(more: &[&str]) -> Result<PathBuf, String> {
         .args(["--example", "loadgen"])
         .args(more);
     step("build (release)", &mut build)?;
-    Ok(project_root().join("target/release"))
+    Ok(release_dir())
 }
 
 /// A folder of its own for this run's files, named after `name`, with [`SMALL_SPEC`] in

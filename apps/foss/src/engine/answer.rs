@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::HeaderValue;
 use moclojer_domain::spec::{Latency, RateKey};
-use moclojer_domain::template::{Env, Escape};
+use moclojer_domain::template::{Context, Env, Escape, RenderError, RenderLimits, Template};
 use moclojer_ports::REAL_IP_HEADER;
 use serde_json::{Map, Value};
 
@@ -29,6 +29,17 @@ impl Engine {
         remote: SocketAddr,
         env: &(dyn Env + Sync),
     ) -> Reply {
+        if endpoint.fixed
+            && let BodySource::Static(bytes) = &endpoint.body
+        {
+            // Nothing is read from the request: the prepared answer, its headers cloned and
+            // its body shared.
+            return reply(
+                endpoint.status,
+                endpoint.static_headers.clone(),
+                bytes.clone(),
+            );
+        }
         let rate_headers = match self.check_rate(endpoint, parts, remote) {
             None => None,
             Some(Verdict::Allowed { limit, remaining }) => Some((limit, remaining)),
@@ -38,8 +49,9 @@ impl Engine {
             }) => return rate_limited(limit, reset_epoch_ms),
         };
 
+        // Boxed: the rare waits stay out of the future every request moves around.
         if let Some(latency) = &endpoint.latency
-            && let Some(simulated) = simulate_latency(latency).await
+            && let Some(simulated) = Box::pin(simulate_latency(latency)).await
         {
             return simulated;
         }
@@ -54,7 +66,7 @@ impl Engine {
                 let response = self.respond(endpoint, &context, env).await;
                 if let Some(webhook) = &endpoint.webhook {
                     self.webhooks
-                        .fire(webhook, &context, env, &self.options.render);
+                        .fire(webhook, context.whole(), env, &self.options.render);
                 }
                 response
             }
@@ -99,14 +111,15 @@ impl Engine {
     async fn respond(
         &self,
         endpoint: &CompiledEndpoint,
-        context: &Value,
+        context: &RequestContext<'_>,
         env: &(dyn Env + Sync),
     ) -> Reply {
         let limits = &self.options.render;
         let mut headers = endpoint.static_headers.clone();
         for (name, template) in &endpoint.templated_headers {
-            match template.render(context, Escape::None, env, limits) {
-                Ok(text) => match HeaderValue::from_str(&text) {
+            let mut text = String::new();
+            match context.render_into(template, &mut text, Escape::None, env, limits) {
+                Ok(()) => match HeaderValue::from_str(&text) {
                     Ok(value) => {
                         headers.insert(name.clone(), value);
                     }
@@ -122,8 +135,9 @@ impl Engine {
         let body = match &endpoint.body {
             BodySource::Static(bytes) => bytes.clone(),
             BodySource::Template(template) => {
-                match template.render(context, endpoint.escape, env, limits) {
-                    Ok(text) => Bytes::from(text),
+                let mut text = String::with_capacity(endpoint.body_capacity);
+                match context.render_into(template, &mut text, endpoint.escape, env, limits) {
+                    Ok(()) => Bytes::from(text),
                     Err(e) => return template_error(&e.to_string()),
                 }
             }
@@ -132,17 +146,17 @@ impl Engine {
                 path,
                 sheet,
             } => {
-                match crate::external::load(
+                // Boxed: the fetch's large future stays out of the one every request moves.
+                let load = Box::pin(crate::external::load(
                     provider,
                     path,
                     sheet.as_deref(),
-                    context,
+                    context.whole(),
                     env,
                     &self.options,
                     endpoint.escape,
-                )
-                .await
-                {
+                ));
+                match load.await {
                     Ok(bytes) => bytes,
                     Err(message) => {
                         return error_reply(StatusCode::INTERNAL_SERVER_ERROR, &message);
@@ -155,6 +169,48 @@ impl Engine {
     }
 }
 
+/// The template context of one request. `path-params` is kept as its fields (no JSON
+/// object built) unless a webhook or an external body needs the context whole; the other
+/// roots are in one JSON object.
+pub(super) struct RequestContext<'e> {
+    /// `path-params`, as fields, when the templates read it and `root` does not hold it.
+    path: Option<Vec<(&'e str, Value)>>,
+    root: Value,
+}
+
+impl RequestContext<'_> {
+    /// Renders `template` against this context, appending to `out`.
+    fn render_into(
+        &self,
+        template: &Template,
+        out: &mut String,
+        escape: Escape,
+        env: &dyn Env,
+        limits: &RenderLimits,
+    ) -> Result<(), RenderError> {
+        let path;
+        let fields: &[(&str, &[(&str, Value)])] = match &self.path {
+            Some(fields) => {
+                path = [("path-params", fields.as_slice())];
+                &path
+            }
+            None => &[],
+        };
+        let context = Context {
+            value: &self.root,
+            fields,
+        };
+        template.render_context_into(out, context, escape, env, limits)
+    }
+
+    /// The whole context as one JSON object: built so for an endpoint with a webhook or
+    /// an external body (see [`CompiledEndpoint::path_as_fields`]).
+    fn whole(&self) -> &Value {
+        debug_assert!(self.path.is_none(), "path-params kept apart");
+        &self.root
+    }
+}
+
 impl CompiledEndpoint {
     /// The template context of a request, with only the parts the templates read (and
     /// those the endpoint declares types for); the refusals when a value does not fit its
@@ -164,12 +220,21 @@ impl CompiledEndpoint {
         parts: &http::request::Parts,
         params: &[&str],
         body: &Bytes,
-    ) -> Result<Value, Vec<Refusal>> {
+    ) -> Result<RequestContext<'_>, Vec<Refusal>> {
         let mut refusals = Vec::new();
         let mut root = Map::new();
+        let mut context_path = None;
         let path = path_params(&self.params, params, &mut refusals);
         if self.needs.path {
-            root.insert("path-params".to_owned(), Value::Object(path));
+            if self.path_as_fields {
+                context_path = Some(path);
+            } else {
+                let object = path
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect();
+                root.insert("path-params".to_owned(), Value::Object(object));
+            }
         }
         if self.needs.query || !self.query.is_empty() {
             let query = parts.uri.query().unwrap_or("");
@@ -191,7 +256,10 @@ impl CompiledEndpoint {
             root.insert("header-params".to_owned(), Value::Object(headers));
         }
         if refusals.is_empty() {
-            Ok(Value::Object(root))
+            Ok(RequestContext {
+                path: context_path,
+                root: Value::Object(root),
+            })
         } else {
             Err(refusals)
         }

@@ -79,7 +79,19 @@ pub(super) struct CompiledEndpoint {
     pub(super) latency: Option<Latency>,
     pub(super) webhook: Option<CompiledWebhook>,
     pub(super) needs: Needs,
+    /// The room a rendered body is given up front: its template's length, at most
+    /// [`BODY_CAPACITY_CAP`], so a typical render never grows its buffer.
+    pub(super) body_capacity: usize,
+    /// `path-params` reaches the templates as its fields, with no JSON object built: true
+    /// unless a webhook or an external body needs the context as one JSON value.
+    pub(super) path_as_fields: bool,
+    /// Nothing to do per request but clone the prepared answer: a static body and static
+    /// headers, no rate limit, latency, webhook, or parameter that can be refused.
+    pub(super) fixed: bool,
 }
+
+/// The most room given up front to a rendered body.
+const BODY_CAPACITY_CAP: usize = 16 * 1024;
 
 impl CompiledEndpoint {
     /// Compiles `endpoint`. What does not compile is a warning in `diagnostics`: a broken
@@ -91,12 +103,27 @@ impl CompiledEndpoint {
         let (escape, is_json) = body_escape(&headers.fixed);
         let body = compile_body(endpoint, headers.broken, is_json, diagnostics, &mut needs);
         let webhook = compile_webhook(endpoint, diagnostics, &mut needs);
+        let params: Vec<(String, spec::ParamType)> = endpoint
+            .path
+            .params()
+            .map(|(name, ty)| (name.to_owned(), ty))
+            .collect();
+        let body_capacity = match &endpoint.response.body {
+            Body::Text(source) => source.len().min(BODY_CAPACITY_CAP),
+            _ => 0,
+        };
+        let fixed = matches!(body, BodySource::Static(_))
+            && headers.templated.is_empty()
+            && webhook.is_none()
+            && endpoint.rate_limit.is_none()
+            && endpoint.latency.is_none()
+            && endpoint.query.is_empty()
+            && endpoint.body_example.is_none()
+            // A string parameter is never refused; other types may be.
+            && params.iter().all(|(_, ty)| *ty == spec::ParamType::String);
+        let path_as_fields = webhook.is_none() && !matches!(body, BodySource::External { .. });
         Self {
-            params: endpoint
-                .path
-                .params()
-                .map(|(name, ty)| (name.to_owned(), ty))
-                .collect(),
+            params,
             query: endpoint.query.clone(),
             body_example: endpoint.body_example.clone(),
             status: StatusCode::from_u16(endpoint.response.status).unwrap_or(StatusCode::OK),
@@ -113,6 +140,9 @@ impl CompiledEndpoint {
             latency: endpoint.latency.clone(),
             webhook,
             needs,
+            body_capacity,
+            path_as_fields,
+            fixed,
         }
     }
 }

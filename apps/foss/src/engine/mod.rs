@@ -142,6 +142,49 @@ fn json_headers() -> HeaderMap {
 const UNKNOWN_HOST_BODY: &str =
     r#"{"error":{"code":"not_found","message":"no mock answers on this host"}}"#;
 
+/// 404 with [`UNKNOWN_HOST_BODY`].
+fn unknown_host_not_found() -> Reply {
+    reply(
+        StatusCode::NOT_FOUND,
+        json_headers(),
+        Bytes::from_static(UNKNOWN_HOST_BODY.as_bytes()),
+    )
+}
+
+/// What a server answers for a request whose host no engine serves, exactly as
+/// [`Engine::handle`] answers it for a host its spec does not name: 400 when the host does
+/// not parse; in cloud mode, 404 with no body to a probe ([`PROBE_HEADER`]); 501 to a method
+/// no endpoint can have; else 404, in cloud mode with a JSON body saying no mock answers on
+/// this host (empty in standalone mode), with the CORS headers when `options.cors` and the
+/// request has an `Origin`.
+pub fn unknown_host(parts: &http::request::Parts, options: &EngineOptions) -> Reply {
+    if crate::request::request_host(&parts.uri, &parts.headers).is_err() {
+        return empty_reply(StatusCode::BAD_REQUEST);
+    }
+    unserved_host(parts, options)
+}
+
+/// [`unknown_host`] for a request whose host is known to parse.
+pub(crate) fn unserved_host(parts: &http::request::Parts, options: &EngineOptions) -> Reply {
+    if options.mode == Mode::Cloud && parts.headers.contains_key(PROBE_HEADER) {
+        return empty_reply(StatusCode::NOT_FOUND);
+    }
+    if http_method_index(&parts.method).is_none() {
+        return empty_reply(StatusCode::NOT_IMPLEMENTED);
+    }
+    let mut response = if options.mode == Mode::Cloud {
+        unknown_host_not_found()
+    } else {
+        empty_reply(StatusCode::NOT_FOUND)
+    };
+    if options.cors
+        && let Some(origin) = parts.headers.get(header::ORIGIN)
+    {
+        allow_origin(response.headers_mut(), origin.clone());
+    }
+    response
+}
+
 fn error_reply(status: StatusCode, message: &str) -> Reply {
     let body = serde_json::json!({ "error": message }).to_string();
     reply(status, json_headers(), Bytes::from(body))
@@ -155,6 +198,15 @@ impl Engine {
     /// # Errors
     /// The diagnostics that refuse the spec.
     pub fn build(spec: Spec, options: EngineOptions) -> Result<Self, Vec<Diagnostic>> {
+        Self::build_shared(spec, Arc::new(options))
+    }
+
+    /// [`Engine::build`] with options shared with other engines: a cloud server builds one
+    /// engine per host, all on one options value.
+    ///
+    /// # Errors
+    /// The diagnostics that refuse the spec.
+    pub fn build_shared(spec: Spec, options: Arc<EngineOptions>) -> Result<Self, Vec<Diagnostic>> {
         let mut diagnostics = spec::validate(&spec, options.mode);
         if options.mode == Mode::Cloud {
             for endpoint in spec.endpoints.iter().filter(|e| e.host.is_none()) {
@@ -177,7 +229,7 @@ impl Engine {
         Ok(Self {
             table,
             endpoints,
-            options: Arc::new(options),
+            options,
             warnings: diagnostics,
             spec,
             webhooks,
@@ -294,11 +346,9 @@ impl Engine {
             }
             // A host no mock is published on says so, as the proxy does for hosts
             // outside the zone; a served host's unknown path stays an empty 404.
-            _ if self.options.mode == Mode::Cloud && !self.table.serves_host(host) => reply(
-                StatusCode::NOT_FOUND,
-                json_headers(),
-                Bytes::from_static(UNKNOWN_HOST_BODY.as_bytes()),
-            ),
+            _ if self.options.mode == Mode::Cloud && !self.table.serves_host(host) => {
+                unknown_host_not_found()
+            }
             _ => empty_reply(StatusCode::NOT_FOUND),
         }
     }
@@ -433,4 +483,176 @@ fn preflight_headers(headers: &mut HeaderMap, request: &HeaderMap, allow: &Heade
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("600"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use moclojer_domain::spec::Limits;
+
+    use super::*;
+    use crate::server::SystemEnv;
+
+    const SPEC: &str = r#"
+- endpoint:
+    host: served.test
+    path: /hello
+    response:
+      body: '{"hello": "world"}'
+- endpoint:
+    host: served.test
+    method: POST
+    path: /hello
+    response:
+      body: '{"posted": true}'
+"#;
+
+    fn engine(options: EngineOptions) -> Engine {
+        let spec = spec::parse_yaml(SPEC, &Limits::default()).expect("spec parses");
+        Engine::build(spec, options).expect("engine builds")
+    }
+
+    fn request(method: &str, host: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri("/hello")
+            .header(header::HOST, host);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).expect("request").into_parts().0
+    }
+
+    /// What `Engine::handle` answers for `parts`, with an empty body.
+    async fn through_engine(engine: &Engine, parts: &http::request::Parts) -> Reply {
+        let remote = SocketAddr::from(([127, 0, 0, 1], 50_000));
+        engine.handle(parts, Bytes::new(), remote, &SystemEnv).await
+    }
+
+    fn same(left: &Reply, right: &Reply) -> bool {
+        left.status() == right.status()
+            && left.headers() == right.headers()
+            && left.body() == right.body()
+    }
+
+    /// A request's method, `Host` and other headers.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+    #[tokio::test]
+    async fn unknown_host_answers_what_an_engine_answers_for_a_host_it_does_not_serve() {
+        let origin = ("origin", "https://app.example");
+        let cases: &[Case<'_>] = &[
+            ("GET", "other.test", &[]),
+            ("GET", "Other.Test:8080", &[]),
+            ("GET", "other.test", &[origin]),
+            ("POST", "other.test", &[origin]),
+            ("HEAD", "other.test", &[]),
+            (
+                "OPTIONS",
+                "other.test",
+                &[origin, ("access-control-request-method", "GET")],
+            ),
+            ("GET", "other.test", &[(PROBE_HEADER, "1")]),
+            ("GET", "other.test", &[(PROBE_HEADER, "1"), origin]),
+            ("PURGE", "other.test", &[origin]),
+            ("GET", "bad host!", &[origin]),
+        ];
+        let cloud = EngineOptions {
+            mode: Mode::Cloud,
+            ..EngineOptions::default()
+        };
+        let all_options = [
+            cloud.clone(),
+            EngineOptions {
+                cors: false,
+                ..cloud
+            },
+            EngineOptions::default(),
+        ];
+        for options in all_options {
+            let engine = engine(options.clone());
+            for (method, host, headers) in cases {
+                let parts = request(method, host, headers);
+                let expected = through_engine(&engine, &parts).await;
+                let got = unknown_host(&parts, &options);
+                assert!(
+                    same(&got, &expected),
+                    "{method} {host} {headers:?} ({:?}, cors {}): {got:?} vs {expected:?}",
+                    options.mode,
+                    options.cors,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cloud_server_says_no_mock_answers_on_an_unknown_host() {
+        let options = EngineOptions {
+            mode: Mode::Cloud,
+            ..EngineOptions::default()
+        };
+        let plain = unknown_host(&request("GET", "other.test", &[]), &options);
+        assert_eq!(plain.status(), StatusCode::NOT_FOUND);
+        assert_eq!(plain.body().as_ref(), UNKNOWN_HOST_BODY.as_bytes());
+        assert_eq!(
+            plain.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static("application/json"))
+        );
+        assert!(
+            plain
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
+
+        let cross = unknown_host(
+            &request("GET", "other.test", &[("origin", "https://app.example")]),
+            &options,
+        );
+        assert_eq!(
+            cross.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            Some(&HeaderValue::from_static("https://app.example"))
+        );
+
+        let probe = unknown_host(
+            &request("GET", "other.test", &[(PROBE_HEADER, "1")]),
+            &options,
+        );
+        assert_eq!(probe.status(), StatusCode::NOT_FOUND);
+        assert!(probe.body().is_empty());
+        assert!(probe.headers().is_empty());
+
+        let unparsable = unknown_host(&request("GET", "bad host!", &[]), &options);
+        assert_eq!(unparsable.status(), StatusCode::BAD_REQUEST);
+        assert!(unparsable.body().is_empty());
+    }
+
+    #[test]
+    fn engines_built_on_shared_options_share_them() {
+        let options = Arc::new(EngineOptions {
+            mode: Mode::Cloud,
+            ..EngineOptions::default()
+        });
+        let build = || {
+            let spec = spec::parse_yaml(SPEC, &Limits::default()).expect("spec parses");
+            Engine::build_shared(spec, Arc::clone(&options)).expect("engine builds")
+        };
+        let (first, second) = (build(), build());
+        assert!(std::ptr::eq(first.options(), second.options()));
+        assert!(std::ptr::eq(first.options(), &*options));
+        assert_eq!(first.endpoint_count(), 2);
+    }
+
+    #[test]
+    fn build_shared_refuses_what_build_refuses() {
+        let hostless = "- endpoint:\n    path: /x\n    response:\n      body: ok\n";
+        let spec = spec::parse_yaml(hostless, &Limits::default()).expect("spec parses");
+        let cloud = EngineOptions {
+            mode: Mode::Cloud,
+            ..EngineOptions::default()
+        };
+        let refused = Engine::build_shared(spec.clone(), Arc::new(cloud.clone()))
+            .expect_err("a host-less endpoint is refused in cloud mode");
+        let also = Engine::build(spec, cloud).expect_err("refused too");
+        assert_eq!(refused.len(), also.len());
+    }
 }

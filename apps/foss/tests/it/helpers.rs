@@ -1,11 +1,15 @@
 //! Building engines from spec text and sending them requests in-process.
+//! Publishing hosts to an object store as the generator does ([`Publisher`]).
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use moclojer_domain::spec::{self, Limits, Mode};
 use moclojer_domain::template::Env;
 use moclojer_foss::{Engine, EngineOptions};
+use moclojer_ports::{HostEntry, INDEX_PREFIX, ObjectStore, PublishedIndex};
 
 /// A fixed clock and fixed randomness, so rendered output is predictable.
 #[derive(Debug)]
@@ -128,5 +132,79 @@ pub(crate) async fn send(engine: &Engine, req: Req) -> Res {
         status: parts.status.as_u16(),
         headers: parts.headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Publishes hosts to an object store the way the generator does: a host's object first,
+/// at the key its digest names, then the index (`PublishedIndex::write`) naming it.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    store: Arc<dyn ObjectStore>,
+    index: tokio::sync::Mutex<PublishedIndex>,
+}
+
+impl Publisher {
+    /// A publisher that starts a new index (its first write is generation 1).
+    pub(crate) fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self::after(store, 0)
+    }
+
+    /// A publisher whose first write is generation `generation + 1` and lists only what it
+    /// is given (a writer that does not know what the store holds).
+    pub(crate) fn after(store: Arc<dyn ObjectStore>, generation: u64) -> Self {
+        Self {
+            store,
+            index: tokio::sync::Mutex::new(PublishedIndex::after(generation)),
+        }
+    }
+
+    /// Puts `object` where the index names revision `revision` of `host`; returns that
+    /// entry, which no index names yet.
+    pub(crate) async fn put(&self, host: &str, revision: u64, object: &[u8]) -> HostEntry {
+        let entry = HostEntry::of(revision, object);
+        let key = entry.object_key(host).expect("a host name");
+        self.store
+            .put(&key, Bytes::copy_from_slice(object))
+            .await
+            .expect("put the host's object");
+        entry
+    }
+
+    /// Writes a generation of the index with `changes` applied (`None` removes the host);
+    /// returns the generation the store holds.
+    pub(crate) async fn write(
+        &self,
+        changes: impl IntoIterator<Item = (String, Option<HostEntry>)>,
+    ) -> u64 {
+        self.index
+            .lock()
+            .await
+            .write(self.store.as_ref(), changes)
+            .await
+            .expect("write the index")
+            .generation
+    }
+
+    /// Publishes revision `revision` of `host` as `object`: the object, then the index.
+    pub(crate) async fn publish(&self, host: &str, revision: u64, object: &[u8]) -> u64 {
+        let entry = self.put(host, revision, object).await;
+        self.write([(host.to_owned(), Some(entry))]).await
+    }
+
+    /// Takes `host` out of the index.
+    pub(crate) async fn unpublish(&self, host: &str) -> u64 {
+        self.write([(host.to_owned(), None)]).await
+    }
+
+    /// The keys of the index nodes (`index/…`) the index references now.
+    pub(crate) async fn index_nodes(&self) -> BTreeSet<String> {
+        self.index
+            .lock()
+            .await
+            .referenced()
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .filter(|k| k.starts_with(INDEX_PREFIX))
+            .collect()
     }
 }

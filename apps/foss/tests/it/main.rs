@@ -5,6 +5,7 @@ mod cases;
 mod cloud;
 mod external;
 mod helpers;
+mod hosts;
 mod limits;
 mod reload;
 mod server;

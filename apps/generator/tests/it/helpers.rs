@@ -1,43 +1,130 @@
-//! A world of in-memory adapters with builders for the states the generator reads.
+//! A world of in-memory adapters with builders for the states the generator reads, an
+//! object store that records its writes, and what a fresh reader sees of the published
+//! index.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use moclojer_domain::spec::AnyDestination;
 use moclojer_domain::{Mock, MockId, Publication, Revision, SpecSource, Workspace};
-use moclojer_generator::Deps;
+use moclojer_generator::{Deps, Published};
 use moclojer_memory::{InMemoryDatabase, InMemoryObjectStore};
 use moclojer_ports::{
-    CONFIG_KEY, ETag, MANIFEST_KEY, Manifest, Object, ObjectKey, ObjectMeta, ObjectStore,
-    PortErrorKind, PortResult, RandomIds, Scope,
+    ETag, HostEntry, MANIFEST_KEY, Object, ObjectKey, ObjectMeta, ObjectStore, PortErrorKind,
+    PortResult, PublishedIndex, RandomIds, Refresh, Scope, sha256_hex,
 };
 use moclojer_testkit::{Fixture, ManualClock, Repos};
 use serde_json::Value;
 
-/// An object store that counts its writes.
+/// One write the store saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// A put of `bytes` bytes at `key`.
+    Put { key: String, bytes: usize },
+    /// A delete of `key`.
+    Delete { key: String },
+}
+
+/// The writes a store saw over some span.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Writes(pub(crate) Vec<Write>);
+
+impl Writes {
+    /// The keys put under `prefix`, in order.
+    pub(crate) fn puts_under(&self, prefix: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter_map(|w| match w {
+                Write::Put { key, .. } if key.starts_with(prefix) => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The keys deleted under `prefix`, in order.
+    pub(crate) fn deletes_under(&self, prefix: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter_map(|w| match w {
+                Write::Delete { key } if key.starts_with(prefix) => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many bytes were put under `prefix`.
+    pub(crate) fn bytes_under(&self, prefix: &str) -> usize {
+        self.0
+            .iter()
+            .filter_map(|w| match w {
+                Write::Put { key, bytes } if key.starts_with(prefix) => Some(*bytes),
+                _ => None,
+            })
+            .sum()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// An object store in memory that records its writes. Cloning shares it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CountingStore {
     inner: InMemoryObjectStore,
-    puts: Arc<AtomicUsize>,
-    deletes: Arc<AtomicUsize>,
+    writes: Arc<Mutex<Vec<Write>>>,
 }
 
 impl CountingStore {
-    /// Puts and deletes so far.
-    pub(crate) fn writes(&self) -> (usize, usize) {
-        (
-            self.puts.load(Ordering::SeqCst),
-            self.deletes.load(Ordering::SeqCst),
-        )
+    fn record(&self, write: Write) {
+        self.writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(write);
+    }
+
+    /// Every write since the last call (or the start), forgotten.
+    pub(crate) fn take_writes(&self) -> Writes {
+        Writes(std::mem::take(
+            &mut *self.writes.lock().unwrap_or_else(PoisonError::into_inner),
+        ))
+    }
+
+    /// The keys under `prefix`, sorted.
+    pub(crate) async fn keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .inner
+            .list(prefix)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|meta| meta.key.as_str().to_owned())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Every object with its bytes.
+    pub(crate) async fn snapshot(&self) -> BTreeMap<String, Bytes> {
+        let mut objects = BTreeMap::new();
+        for meta in self.inner.list("").await.expect("list") {
+            let object = self.inner.get(&meta.key).await.expect("get");
+            objects.insert(meta.key.as_str().to_owned(), object.bytes);
+        }
+        objects
     }
 }
 
 #[async_trait]
 impl ObjectStore for CountingStore {
     async fn put(&self, key: &ObjectKey, bytes: Bytes) -> PortResult<ETag> {
-        self.puts.fetch_add(1, Ordering::SeqCst);
+        self.record(Write::Put {
+            key: key.as_str().to_owned(),
+            bytes: bytes.len(),
+        });
         self.inner.put(key, bytes).await
     }
     async fn get(&self, key: &ObjectKey) -> PortResult<Object> {
@@ -50,12 +137,97 @@ impl ObjectStore for CountingStore {
         self.inner.head(key).await
     }
     async fn delete(&self, key: &ObjectKey) -> PortResult<()> {
-        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.record(Write::Delete {
+            key: key.as_str().to_owned(),
+        });
         self.inner.delete(key).await
     }
     async fn list(&self, prefix: &str) -> PortResult<Vec<ObjectMeta>> {
         self.inner.list(prefix).await
     }
+}
+
+/// What a fresh reader of the published index sees.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct View {
+    /// The root's generation.
+    pub(crate) generation: u64,
+    /// Each host with the live revision of its mock.
+    pub(crate) hosts: BTreeMap<String, u64>,
+    /// Each host's entry (its object's digest and size).
+    pub(crate) entries: BTreeMap<String, HostEntry>,
+    /// Every host object's items, each checked against its entry, by host.
+    pub(crate) items: Vec<Value>,
+}
+
+impl View {
+    /// Where the index says `host`'s object is.
+    pub(crate) fn object_key(&self, host: &str) -> ObjectKey {
+        self.entries
+            .get(host)
+            .unwrap_or_else(|| panic!("{host} is not in the index"))
+            .object_key(host)
+            .expect("a host's key")
+    }
+}
+
+/// What a fresh reader sees in `store`: `None` when there is no root.
+///
+/// # Panics
+/// When the index does not read, or an object is missing or does not match its entry, or
+/// an item in a host's object names another host.
+pub(crate) async fn try_view(store: &dyn ObjectStore) -> Option<View> {
+    let mut index = PublishedIndex::new();
+    match index.refresh(store).await.expect("the index reads") {
+        Refresh::Absent => return None,
+        Refresh::Changed { .. } => {}
+        Refresh::Unchanged => panic!("a fresh reader found nothing new"),
+    }
+    let entries: BTreeMap<String, HostEntry> = index
+        .entries()
+        .map(|(host, entry)| (host.to_owned(), entry.clone()))
+        .collect();
+    assert_eq!(entries.len(), index.len());
+    let mut all = Vec::new();
+    for (host, entry) in &entries {
+        let key = entry.object_key(host).expect("a host's key");
+        let object = store
+            .get(&key)
+            .await
+            .unwrap_or_else(|e| panic!("{host}'s object {key}: {e}"));
+        entry
+            .verify(&object.bytes)
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let found = items(&object.bytes);
+        assert!(
+            item_hosts(&found).iter().all(|h| h == host),
+            "{key} serves another host: {found:?}"
+        );
+        all.extend(found);
+    }
+    Some(View {
+        generation: index.generation(),
+        hosts: entries
+            .iter()
+            .map(|(host, entry)| (host.clone(), entry.revision))
+            .collect(),
+        entries,
+        items: all,
+    })
+}
+
+/// What a fresh reader sees in `store`.
+///
+/// # Panics
+/// As [`try_view`], and when there is no root.
+pub(crate) async fn view(store: &dyn ObjectStore) -> View {
+    try_view(store).await.expect("a published index")
+}
+
+/// The SHA-256 of the root as stored (what `config.published` carries).
+pub(crate) async fn root_checksum(store: &dyn ObjectStore) -> String {
+    let root = store.get(&key(MANIFEST_KEY)).await.expect("a root");
+    sha256_hex(&root.bytes)
 }
 
 /// One in-memory database and store, with the generator's dependencies on them.
@@ -65,6 +237,7 @@ pub(crate) struct World {
     pub(crate) repos: Repos,
     pub(crate) store: CountingStore,
     pub(crate) deps: Deps,
+    grace: Duration,
 }
 
 pub(crate) fn key(raw: &str) -> ObjectKey {
@@ -72,7 +245,13 @@ pub(crate) fn key(raw: &str) -> ObjectKey {
 }
 
 impl World {
+    /// Objects no longer referenced are deleted at once.
     pub(crate) fn new() -> Self {
+        Self::with_grace(Duration::ZERO)
+    }
+
+    /// Objects no longer referenced are deleted after `grace`.
+    pub(crate) fn with_grace(grace: Duration) -> Self {
         let fx = Fixture::new();
         let repos = Repos::from_database(InMemoryDatabase::new());
         let store = CountingStore::default();
@@ -85,19 +264,30 @@ impl World {
             ids: Arc::new(RandomIds),
             limits: moclojer_domain::spec::Limits::default(),
             destinations: Arc::new(AnyDestination),
+            published: Published::with_grace(grace),
         };
         Self {
             fx,
             repos,
             store,
             deps,
+            grace,
         }
     }
 
-    /// The same database with another store.
+    /// The same database with another store (and a generator that has not read it yet).
     pub(crate) fn deps_with_store(&self, store: Arc<dyn ObjectStore>) -> Deps {
         Deps {
             store,
+            published: Published::with_grace(self.grace),
+            ..self.deps.clone()
+        }
+    }
+
+    /// The same database and store, as a generator that just started sees them.
+    pub(crate) fn restarted(&self) -> Deps {
+        Deps {
+            published: Published::with_grace(self.grace),
             ..self.deps.clone()
         }
     }
@@ -179,6 +369,12 @@ impl World {
         self.save(&publication).await;
     }
 
+    pub(crate) async fn unpublish(&self, mock_id: MockId) {
+        let mut publication = self.publication(mock_id).await;
+        assert!(publication.unpublish(self.fx.now), "it was published");
+        self.save(&publication).await;
+    }
+
     /// The object at `raw`, if any.
     pub(crate) async fn object(&self, raw: &str) -> Option<Object> {
         match self.store.get(&key(raw)).await {
@@ -188,15 +384,14 @@ impl World {
         }
     }
 
-    pub(crate) async fn manifest(&self) -> Manifest {
-        let object = self.object(MANIFEST_KEY).await.expect("a manifest");
-        Manifest::parse(&object.bytes).expect("a manifest")
+    /// What a fresh reader sees in the store.
+    pub(crate) async fn published(&self) -> View {
+        view(&self.store).await
     }
 
-    /// The unified config's items.
-    pub(crate) async fn config(&self) -> Vec<Value> {
-        let object = self.object(CONFIG_KEY).await.expect("a config");
-        items(&object.bytes)
+    /// What a fresh reader sees in the store, if it has a root.
+    pub(crate) async fn try_published(&self) -> Option<View> {
+        try_view(&self.store).await
     }
 }
 

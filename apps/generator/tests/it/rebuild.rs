@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -10,12 +9,12 @@ use moclojer_domain::{
     DnsStatus, Event, EventKind, MockId, Publication, Revision, ServerState, ServerStatus, spec,
 };
 use moclojer_generator::{Deps, rebuild};
-use moclojer_memory::InMemoryObjectStore;
 use moclojer_ports::{
-    CONFIG_KEY, MANIFEST_KEY, ObjectStore, PortResult, PublicationRepository, Scope, mock_key,
+    HOSTS_PREFIX, INDEX_PREFIX, LiveMock, MANIFEST_KEY, ObjectStore, PortResult,
+    PublicationRepository, Scope,
 };
 
-use crate::helpers::{World, item_hosts, items, key};
+use crate::helpers::{CountingStore, World, item_hosts, items, key, root_checksum};
 
 #[tokio::test]
 async fn a_publish_serves_the_mock_at_its_host() {
@@ -30,37 +29,42 @@ async fn a_publish_serves_the_mock_at_its_host() {
     );
     assert_eq!((outcome.published, outcome.invalid), (1, 0));
 
-    let config = world.object(CONFIG_KEY).await.unwrap();
-    let served = items(&config.bytes);
-    assert_eq!(served.len(), 1);
-    assert_eq!(served[0]["endpoint"]["host"], mock.host.as_str());
-    assert_eq!(served[0]["endpoint"]["path"], "/hello");
-    assert_eq!(served[0]["endpoint"]["method"], "GET");
-
-    let manifest = world.manifest().await;
-    assert_eq!(manifest.generation, 1);
-    assert_eq!(manifest.key.as_str(), CONFIG_KEY);
-    assert_eq!(manifest.checksum, moclojer_ports::sha256_hex(&config.bytes));
-    assert_eq!(manifest.bytes, config.bytes.len() as u64);
+    let view = world.published().await;
+    assert_eq!(view.generation, 1);
     assert_eq!(
-        manifest.hosts,
+        view.hosts,
         BTreeMap::from([(mock.host.as_str().to_owned(), 1)])
     );
+    assert_eq!(view.items.len(), 1);
+    assert_eq!(view.items[0]["endpoint"]["host"], mock.host.as_str());
+    assert_eq!(view.items[0]["endpoint"]["path"], "/hello");
+    assert_eq!(view.items[0]["endpoint"]["method"], "GET");
 
     let publication = world.publication(mock.id).await;
     assert_eq!(publication.server, ServerState::Published);
     assert_eq!(publication.live_revision, Some(Revision::FIRST));
     assert_eq!(publication.requested_revision, None);
 
-    let own = world
-        .object(mock_key(workspace.id, mock.id).as_str())
-        .await
-        .expect("the mock's own file");
-    assert_eq!(items(&own.bytes), served);
+    // one object for the host, named by its digest, and nothing else beside the index
+    let own = view.object_key(mock.host.as_str());
+    assert_eq!(world.store.keys(HOSTS_PREFIX).await, [own.as_str()]);
+    assert!(
+        own.as_str()
+            .starts_with(&format!("{HOSTS_PREFIX}{}/", mock.host.as_str()))
+    );
+    let object = world.object(own.as_str()).await.unwrap();
+    assert_eq!(items(&object.bytes), view.items);
+    let everything = world.store.keys("").await;
+    assert!(
+        everything.iter().all(|k| k == MANIFEST_KEY
+            || k.starts_with(HOSTS_PREFIX)
+            || k.starts_with(INDEX_PREFIX)),
+        "{everything:?}"
+    );
 
     // what foss will do with it: every item reads, none is dropped
     let report = spec::check_by_item(
-        std::str::from_utf8(&config.bytes).unwrap(),
+        std::str::from_utf8(&object.bytes).unwrap(),
         spec::Mode::Cloud,
         &spec::Limits::default(),
     )
@@ -89,13 +93,26 @@ async fn an_authors_host_is_replaced_by_the_real_one() {
 
     let outcome = rebuild(&world.deps).await.unwrap();
     assert_eq!((outcome.published, outcome.invalid), (1, 0));
-    let config = world.object(CONFIG_KEY).await.unwrap();
-    let text = std::str::from_utf8(&config.bytes).unwrap();
+    let view = world.published().await;
+    assert_eq!(view.hosts.keys().collect::<Vec<_>>(), [mock.host.as_str()]);
+    let object = world
+        .object(view.object_key(mock.host.as_str()).as_str())
+        .await
+        .unwrap();
+    let text = std::str::from_utf8(&object.bytes).unwrap();
     assert!(!text.contains("victim") && !text.contains("evil"), "{text}");
-    let served = items(&config.bytes);
     assert_eq!(
-        item_hosts(&served),
+        item_hosts(&view.items),
         [mock.host.as_str(), mock.host.as_str()]
+    );
+    assert!(
+        world
+            .store
+            .keys(HOSTS_PREFIX)
+            .await
+            .iter()
+            .all(|k| !k.contains("victim")),
+        "no object under the author's host"
     );
 }
 
@@ -105,7 +122,8 @@ async fn an_invalid_edit_keeps_the_last_good_revision_live() {
     let workspace = world.workspace().await;
     let mut mock = world.published_mock(&workspace, "steady").await;
     rebuild(&world.deps).await.unwrap();
-    let before = world.object(CONFIG_KEY).await.unwrap();
+    let before = world.published().await;
+    let _ = world.store.take_writes();
 
     world
         .edit(
@@ -128,20 +146,32 @@ async fn an_invalid_edit_keeps_the_last_good_revision_live() {
     // `status: 99999` is on line 5 of the author's text, its value at column 15
     assert_eq!((error.line, error.column), (5, 15), "{diagnostics:?}");
 
-    let after = world.object(CONFIG_KEY).await.unwrap();
-    assert_eq!(after.bytes, before.bytes);
-    let served = world.config().await;
-    assert_eq!(served[0]["endpoint"]["path"], "/steady");
+    assert!(
+        world.store.take_writes().is_empty(),
+        "the store is untouched"
+    );
+    assert_eq!(world.published().await, before);
+    assert_eq!(before.items[0]["endpoint"]["path"], "/steady");
 
-    // a fix publishes again, and only then the config moves
+    // a fix publishes again, and only then the host's object moves
     world
         .edit(&mut mock, "- endpoint:\n    path: /fixed\n")
         .await;
     world.request_publish(mock.id, mock.revision).await;
     let outcome = rebuild(&world.deps).await.unwrap();
     assert_eq!((outcome.published, outcome.generation), (1, 2));
-    assert_eq!(world.config().await[0]["endpoint"]["path"], "/fixed");
-    assert_eq!(world.manifest().await.hosts[mock.host.as_str()], 3);
+    let after = world.published().await;
+    assert_eq!(after.items[0]["endpoint"]["path"], "/fixed");
+    assert_eq!(after.hosts[mock.host.as_str()], 3);
+    assert_ne!(
+        after.object_key(mock.host.as_str()),
+        before.object_key(mock.host.as_str())
+    );
+    assert_eq!(
+        world.store.keys(HOSTS_PREFIX).await,
+        [after.object_key(mock.host.as_str()).as_str()],
+        "the replaced object is gone (no grace here)"
+    );
 }
 
 #[tokio::test]
@@ -153,19 +183,11 @@ async fn an_unpublished_deleted_or_disabled_mock_disappears() {
     let mut paused = world.published_mock(&workspace, "paused").await;
     let stays = world.published_mock(&workspace, "stays").await;
     rebuild(&world.deps).await.unwrap();
-    assert_eq!(world.manifest().await.hosts.len(), 4);
-    for mock in [&gone, &off, &paused, &stays] {
-        assert!(
-            world
-                .object(mock_key(workspace.id, mock.id).as_str())
-                .await
-                .is_some()
-        );
-    }
+    let before = world.published().await;
+    assert_eq!(before.hosts.len(), 4);
+    assert_eq!(world.store.keys(HOSTS_PREFIX).await.len(), 4);
 
-    let mut publication = world.publication(off.id).await;
-    assert!(publication.unpublish(world.fx.now));
-    world.save(&publication).await;
+    world.unpublish(off.id).await;
     world
         .repos
         .mocks
@@ -176,37 +198,37 @@ async fn an_unpublished_deleted_or_disabled_mock_disappears() {
 
     let outcome = rebuild(&world.deps).await.unwrap();
     assert_eq!((outcome.generation, outcome.hosts), (2, 1));
-    let manifest = world.manifest().await;
-    assert_eq!(
-        manifest.hosts.keys().collect::<Vec<_>>(),
-        [stays.host.as_str()]
-    );
-    assert_eq!(item_hosts(&world.config().await), [stays.host.as_str()]);
+    let view = world.published().await;
+    assert_eq!(view.hosts.keys().collect::<Vec<_>>(), [stays.host.as_str()]);
+    assert_eq!(item_hosts(&view.items), [stays.host.as_str()]);
     for mock in [&gone, &off, &paused] {
+        let host = mock.host.as_str();
         assert!(
             world
-                .object(mock_key(workspace.id, mock.id).as_str())
+                .store
+                .keys(&format!("{HOSTS_PREFIX}{host}/"))
                 .await
-                .is_none(),
-            "{} still has its file",
-            mock.host
+                .is_empty(),
+            "{host} still has its object"
         );
     }
-    assert!(
-        world
-            .object(mock_key(workspace.id, stays.id).as_str())
-            .await
-            .is_some()
+    assert_eq!(
+        world.store.keys(HOSTS_PREFIX).await,
+        [view.object_key(stays.host.as_str()).as_str()]
     );
 
-    // and with nothing live, the config is an empty list, not a missing file
-    let mut publication = world.publication(stays.id).await;
-    publication.unpublish(world.fx.now);
-    world.save(&publication).await;
+    // and with nothing live, the index is an empty one, not a missing root
+    world.unpublish(stays.id).await;
     let outcome = rebuild(&world.deps).await.unwrap();
     assert_eq!((outcome.generation, outcome.hosts), (3, 0));
-    assert_eq!(world.object(CONFIG_KEY).await.unwrap().bytes, "[]\n");
-    assert!(world.store.list("mocks/").await.unwrap().is_empty());
+    let view = world.published().await;
+    assert_eq!((view.generation, view.hosts.len()), (3, 0));
+    assert!(view.items.is_empty());
+    assert!(world.store.keys(HOSTS_PREFIX).await.is_empty());
+    assert!(
+        world.store.keys(INDEX_PREFIX).await.is_empty(),
+        "an empty index has no nodes, and the old ones are collected"
+    );
 }
 
 #[tokio::test]
@@ -216,9 +238,9 @@ async fn an_unchanged_state_writes_nothing() {
     world.published_mock(&workspace, "one").await;
     world.published_mock(&workspace, "two").await;
     let first = rebuild(&world.deps).await.unwrap();
-    let config = world.store.head(&key(CONFIG_KEY)).await.unwrap();
-    let manifest = world.store.head(&key(MANIFEST_KEY)).await.unwrap();
-    let writes = world.store.writes();
+    let root = world.store.head(&key(MANIFEST_KEY)).await.unwrap();
+    let snapshot = world.store.snapshot().await;
+    let _ = world.store.take_writes();
 
     for _ in 0..3 {
         let again = rebuild(&world.deps).await.unwrap();
@@ -226,38 +248,86 @@ async fn an_unchanged_state_writes_nothing() {
         assert!(!again.changed);
         assert_eq!((again.published, again.invalid), (0, 0));
     }
-    assert_eq!(world.store.writes(), writes, "nothing was rewritten");
-    assert_eq!(world.store.head(&key(CONFIG_KEY)).await.unwrap(), config);
-    assert_eq!(
-        world.store.head(&key(MANIFEST_KEY)).await.unwrap(),
-        manifest
-    );
+    assert_eq!(world.store.take_writes().0, [], "nothing was rewritten");
+    assert_eq!(world.store.head(&key(MANIFEST_KEY)).await.unwrap(), root);
+    assert_eq!(world.store.snapshot().await, snapshot);
 }
 
 #[tokio::test]
 async fn a_damaged_store_is_repaired() {
     let world = World::new();
     let workspace = world.workspace().await;
-    let mock = world.published_mock(&workspace, "mended").await;
+    let mended = world.published_mock(&workspace, "mended").await;
+    let other = world.published_mock(&workspace, "other").await;
     rebuild(&world.deps).await.unwrap();
-    let good = world.object(CONFIG_KEY).await.unwrap();
-    let own = mock_key(workspace.id, mock.id);
+    let good = world.published().await;
 
-    // a config overwritten behind the manifest's back, a lost per-mock file, a stray one
-    world
-        .store
-        .put(&key(CONFIG_KEY), "[half".into())
-        .await
-        .unwrap();
-    world.store.delete(&own).await.unwrap();
-    let stray = key("mocks/someone/else.yml");
-    world.store.put(&stray, "[]".into()).await.unwrap();
+    // a lost host object, a lost index node, and stray objects nobody references
+    let lost = good.object_key(mended.host.as_str());
+    world.store.delete(&lost).await.unwrap();
+    let node = key(&world.store.keys(INDEX_PREFIX).await[0]);
+    world.store.delete(&node).await.unwrap();
+    let stray_object = key(&format!(
+        "{HOSTS_PREFIX}someone.test/{}.yml",
+        "0".repeat(64)
+    ));
+    let stray_node = key(&format!("{INDEX_PREFIX}{}.json", "1".repeat(64)));
+    world.store.put(&stray_object, "[]\n".into()).await.unwrap();
+    world.store.put(&stray_node, "{}\n".into()).await.unwrap();
 
-    let outcome = rebuild(&world.deps).await.unwrap();
-    assert_eq!((outcome.generation, outcome.changed), (2, true));
-    assert_eq!(world.object(CONFIG_KEY).await.unwrap().bytes, good.bytes);
-    assert!(world.object(own.as_str()).await.is_some());
-    assert!(world.object(stray.as_str()).await.is_none());
+    // a generator starting on it
+    let restarted = world.restarted();
+    let outcome = rebuild(&restarted).await.unwrap();
+    assert_eq!(
+        (outcome.generation, outcome.hosts, outcome.changed),
+        (2, 2, true)
+    );
+    assert!(world.object(lost.as_str()).await.is_some(), "written again");
+    let repaired = world.published().await;
+    assert_eq!(repaired.generation, 2);
+    assert_eq!(repaired.hosts, good.hosts);
+    assert_eq!(repaired.entries, good.entries);
+    assert_eq!(repaired.items, good.items);
+    assert_eq!(
+        item_hosts(&repaired.items),
+        [mended.host.as_str(), other.host.as_str()]
+    );
+
+    // the strays (and the damaged generation's nodes) go on the next sync
+    let again = rebuild(&restarted).await.unwrap();
+    assert_eq!((again.generation, again.changed), (2, false));
+    assert!(world.object(stray_object.as_str()).await.is_none());
+    assert!(world.object(stray_node.as_str()).await.is_none());
+    let referenced = world.published().await;
+    assert_eq!(referenced, repaired);
+    assert_eq!(
+        world.store.keys(HOSTS_PREFIX).await.len(),
+        2,
+        "only the two hosts' objects are left"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_host_object_is_written_again_in_the_same_generation() {
+    let world = World::new();
+    let workspace = world.workspace().await;
+    let mock = world.published_mock(&workspace, "dropped").await;
+    rebuild(&world.deps).await.unwrap();
+    let good = world.published().await;
+    let lost = good.object_key(mock.host.as_str());
+    let bytes = world.object(lost.as_str()).await.unwrap().bytes;
+    world.store.delete(&lost).await.unwrap();
+    let _ = world.store.take_writes();
+
+    let outcome = rebuild(&world.restarted()).await.unwrap();
+    assert_eq!((outcome.generation, outcome.changed), (1, false));
+    assert_eq!(
+        world.store.take_writes().puts_under(""),
+        [lost.as_str()],
+        "only the lost object is written"
+    );
+    assert_eq!(world.object(lost.as_str()).await.unwrap().bytes, bytes);
+    assert_eq!(world.published().await, good);
 }
 
 #[tokio::test]
@@ -275,25 +345,26 @@ async fn a_hundred_mocks_are_each_served_once_and_deterministically() {
 
     let outcome = rebuild(&world.deps).await.unwrap();
     assert_eq!((outcome.hosts, outcome.published), (100, 100));
-    let manifest = world.manifest().await;
-    assert_eq!(manifest.hosts.keys().cloned().collect::<Vec<_>>(), expected);
-    let hosts = item_hosts(&world.config().await);
-    assert_eq!(hosts, expected, "every host once, by host");
+    let published = world.published().await;
+    assert_eq!(
+        published.hosts.keys().cloned().collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(
+        item_hosts(&published.items),
+        expected,
+        "every host once, by host"
+    );
+    assert_eq!(world.store.keys(HOSTS_PREFIX).await.len(), 100);
 
-    // the same state built into another store gives the same bytes
-    let other = Arc::new(InMemoryObjectStore::new());
-    let again = rebuild(&world.deps_with_store(other.clone()))
+    // the same state built into another store gives the same objects, byte for byte
+    let other = CountingStore::default();
+    let again = rebuild(&world.deps_with_store(Arc::new(other.clone())))
         .await
         .unwrap();
-    assert_eq!(again.generation, 1);
-    let a = world.object(CONFIG_KEY).await.unwrap();
-    let b = other.get(&key(CONFIG_KEY)).await.unwrap();
-    assert_eq!(a.bytes, b.bytes);
-    let b_manifest = other.get(&key(MANIFEST_KEY)).await.unwrap();
-    assert_eq!(
-        world.object(MANIFEST_KEY).await.unwrap().bytes,
-        b_manifest.bytes
-    );
+    assert_eq!((again.generation, again.hosts), (1, 100));
+    assert_eq!(other.snapshot().await, world.store.snapshot().await);
+    assert_eq!(crate::helpers::view(&other).await, published);
 }
 
 #[tokio::test]
@@ -303,7 +374,7 @@ async fn config_published_lands_in_the_outbox() {
     let mock = world.published_mock(&workspace, "told").await;
     rebuild(&world.deps).await.unwrap();
     rebuild(&world.deps).await.unwrap();
-    let manifest = world.manifest().await;
+    let view = world.published().await;
 
     let events: Vec<EventKind> = world
         .repos
@@ -321,9 +392,9 @@ async fn config_published_lands_in_the_outbox() {
     assert_eq!(
         published,
         [&EventKind::ConfigPublished {
-            generation: manifest.generation,
-            key: CONFIG_KEY.to_owned(),
-            checksum: manifest.checksum.clone(),
+            generation: view.generation,
+            key: MANIFEST_KEY.to_owned(),
+            checksum: root_checksum(&world.store).await,
         }],
         "one event for one generation"
     );
@@ -346,7 +417,9 @@ async fn a_publish_requested_again_meanwhile_is_settled_on_its_newest_revision()
         world.publication(mock.id).await.live_revision,
         Some(mock.revision)
     );
-    assert_eq!(world.config().await[0]["endpoint"]["path"], "/second");
+    let view = world.published().await;
+    assert_eq!(view.items[0]["endpoint"]["path"], "/second");
+    assert_eq!(view.hosts[mock.host.as_str()], mock.revision.get());
 }
 
 /// Publications that another worker (ops) writes to just before each of the next `times`
@@ -364,6 +437,12 @@ impl PublicationRepository for Meddling {
     }
     async fn list(&self, scope: &Scope) -> PortResult<Vec<Publication>> {
         self.inner.list(scope).await
+    }
+    async fn live(&self, scope: &Scope) -> PortResult<Vec<LiveMock>> {
+        self.inner.live(scope).await
+    }
+    async fn publishing(&self, scope: &Scope) -> PortResult<Vec<MockId>> {
+        self.inner.publishing(scope).await
     }
     async fn save(
         &self,
@@ -409,6 +488,10 @@ async fn a_concurrent_write_is_reloaded_and_kept() {
         "ops' write is kept"
     );
     assert_eq!(outcome.hosts, 1);
+    assert_eq!(
+        world.published().await.hosts.keys().collect::<Vec<_>>(),
+        [mock.host.as_str()]
+    );
 }
 
 #[tokio::test]
@@ -424,6 +507,8 @@ async fn a_publication_that_keeps_changing_waits_for_the_next_rebuild() {
         world.publication(mock.id).await.server.status(),
         ServerStatus::Publishing
     );
+    assert!(world.published().await.hosts.is_empty());
     let outcome = rebuild(&world.deps).await.unwrap();
     assert_eq!((outcome.published, outcome.hosts), (1, 1));
+    assert_eq!(world.published().await.hosts.len(), 1);
 }

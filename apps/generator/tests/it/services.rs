@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use moclojer_domain::{EventKind, ServerState, SpecSource};
 use moclojer_generator::{App, Config};
-use moclojer_ports::{
-    CONFIG_KEY, EventQueue, MANIFEST_KEY, Manifest, ObjectKey, ObjectStore, PortErrorKind, Scope,
-};
+use moclojer_ports::{EventQueue, HOSTS_PREFIX, MANIFEST_KEY, ObjectStore, Scope};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
 use moclojer_s3::{S3Config, S3ObjectStore};
@@ -21,6 +19,8 @@ use moclojer_testkit::services::{
 use moclojer_testkit::{Fixture, Repos};
 use moclojer_wiring::{App as _, DatabaseUrl, QueueUrl, Resolver, S3Credentials, StoreUrl};
 use tokio::time::Instant;
+
+use crate::helpers::{View, item_hosts, try_view};
 
 const REGION: &str = "eu-west-1";
 
@@ -97,28 +97,20 @@ impl World {
         }
     }
 
-    async fn object(&self, raw: &str) -> Option<Vec<u8>> {
-        match self.store.get(&ObjectKey::parse(raw).unwrap()).await {
-            Ok(object) => Some(object.bytes.to_vec()),
-            Err(e) if e.kind() == PortErrorKind::NotFound => None,
-            Err(e) => panic!("read {raw}: {e}"),
-        }
+    /// What a fresh reader sees in the bucket, if it has a root.
+    async fn published(&self) -> Option<View> {
+        try_view(&self.store).await
     }
 
-    async fn manifest(&self) -> Option<Manifest> {
-        let bytes = self.object(MANIFEST_KEY).await?;
-        Some(Manifest::parse(&bytes).expect("a manifest"))
-    }
-
-    /// Waits for a manifest of `generation`.
-    async fn wait_for_generation(&self, generation: u64) -> Manifest {
+    /// Waits for the index of `generation`.
+    async fn wait_for_generation(&self, generation: u64) -> View {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            if let Some(manifest) = self.manifest().await
-                && manifest.generation >= generation
+            if let Some(view) = self.published().await
+                && view.generation >= generation
             {
-                assert_eq!(manifest.generation, generation, "{manifest:?}");
-                return manifest;
+                assert_eq!(view.generation, generation, "{view:?}");
+                return view;
             }
             assert!(
                 Instant::now() < deadline,
@@ -143,7 +135,7 @@ impl World {
                 matches!(
                     &d.event.kind,
                     EventKind::ConfigPublished { generation: g, key, .. }
-                        if *g == generation && key == CONFIG_KEY
+                        if *g == generation && key == MANIFEST_KEY
                 )
             });
             if !ids.is_empty() {
@@ -173,10 +165,10 @@ async fn a_publish_event_through_redis_makes_the_generator_write_s3() {
         stop_rx.await.ok();
     }));
 
-    // the rebuild at start: an empty config, and its config.published relayed to Redis
-    let manifest = world.wait_for_generation(1).await;
-    assert!(manifest.hosts.is_empty(), "{manifest:?}");
-    assert_eq!(world.object(CONFIG_KEY).await.unwrap(), b"[]\n");
+    // the rebuild at start: an empty index, and its config.published relayed to Redis
+    let view = world.wait_for_generation(1).await;
+    assert!(view.hosts.is_empty(), "{view:?}");
+    assert!(world.store.list(HOSTS_PREFIX).await.unwrap().is_empty());
     world.wait_for_config_published(1).await;
 
     // a user publishes a mock, as the api does: the request and its event in one save
@@ -215,18 +207,18 @@ async fn a_publish_event_through_redis_makes_the_generator_write_s3() {
     let requested = Instant::now();
 
     // within seconds, not the minute of the interval: the event woke it
-    let manifest = world.wait_for_generation(2).await;
+    let view = world.wait_for_generation(2).await;
     assert!(requested.elapsed() < PATIENCE);
+    assert_eq!(view.hosts.keys().collect::<Vec<_>>(), [mock.host.as_str()]);
+    assert_eq!(view.hosts[mock.host.as_str()], mock.revision.get());
+    assert_eq!(item_hosts(&view.items), [mock.host.as_str()]);
+    assert_eq!(view.items[0]["endpoint"]["path"], "/orders");
+    let listed = world.store.list(HOSTS_PREFIX).await.unwrap();
     assert_eq!(
-        manifest.hosts.keys().collect::<Vec<_>>(),
-        [mock.host.as_str()]
+        listed.iter().map(|m| m.key.clone()).collect::<Vec<_>>(),
+        [view.object_key(mock.host.as_str())],
+        "one object, for the one host"
     );
-    let config = world.object(CONFIG_KEY).await.expect("moclojer.yml");
-    let text = String::from_utf8(config).unwrap();
-    assert!(text.contains(mock.host.as_str()), "{text}");
-    assert!(text.contains("/orders"), "{text}");
-    let items: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(items[0]["endpoint"]["host"], mock.host.as_str());
 
     let publication = world
         .repos
@@ -297,11 +289,13 @@ async fn once_rebuilds_and_relays_its_outbox_to_redis() {
         (outcome.generation, outcome.hosts, outcome.published),
         (1, 1, 1)
     );
+    let view = world.published().await.expect("an index in the bucket");
     assert_eq!(
-        world.manifest().await.expect("a manifest").hosts.len(),
-        1,
+        view.hosts.keys().collect::<Vec<_>>(),
+        [mock.host.as_str()],
         "written to the bucket"
     );
+    assert_eq!(view.generation, 1);
     // no relay runs any more: only --once can have put it on the stream
     world.wait_for_config_published(1).await;
     let left = world

@@ -3,9 +3,12 @@
 
 use std::process::Command;
 
+use moclojer_fs::FsObjectStore;
 use moclojer_generator::{App, Config};
-use moclojer_ports::{CONFIG_KEY, MANIFEST_KEY, Manifest};
+use moclojer_ports::{HOSTS_PREFIX, INDEX_PREFIX, MANIFEST_KEY};
 use moclojer_wiring::{App as _, DatabaseUrl, Resolver, StoreUrl};
+
+use crate::helpers::{World, item_hosts, items, view};
 
 /// The embedded wiring: `database_url` and `store` as given, no queue.
 pub(crate) fn embedded(database_url: &str, store: &str) -> Config {
@@ -36,9 +39,10 @@ async fn run_once_on_sqlite_and_a_folder() {
         (outcome.generation, outcome.hosts, outcome.changed),
         (1, 0, true)
     );
-    assert_eq!(std::fs::read(store_dir.join(CONFIG_KEY)).unwrap(), b"[]\n");
-    let manifest = Manifest::parse(&std::fs::read(store_dir.join(MANIFEST_KEY)).unwrap()).unwrap();
-    assert_eq!(manifest.generation, 1);
+    assert!(store_dir.join(MANIFEST_KEY).is_file());
+    let published = view(&FsObjectStore::open(&store_dir).unwrap()).await;
+    assert_eq!((published.generation, published.hosts.len()), (1, 0));
+    let root = std::fs::read(store_dir.join(MANIFEST_KEY)).unwrap();
     resolver.close().await;
 
     // the same folder as a plain path: the same store, so nothing changes
@@ -51,6 +55,7 @@ async fn run_once_on_sqlite_and_a_folder() {
     assert!(!app.hears_events());
     let again = app.run_once().await.unwrap();
     assert_eq!((again.generation, again.changed), (1, false));
+    assert_eq!(std::fs::read(store_dir.join(MANIFEST_KEY)).unwrap(), root);
     resolver.close().await;
 }
 
@@ -133,35 +138,37 @@ async fn an_s3_store_without_credentials_is_refused() {
 
 #[tokio::test]
 async fn a_folder_store_holds_the_layout() {
-    let world = crate::helpers::World::new();
+    let world = World::new();
     let dir = tempfile::tempdir().unwrap();
-    let store = moclojer_fs::FsObjectStore::open(dir.path()).unwrap();
-    let deps = world.deps_with_store(std::sync::Arc::new(store));
+    let store = FsObjectStore::open(dir.path()).unwrap();
+    let deps = world.deps_with_store(std::sync::Arc::new(store.clone()));
     let workspace = world.workspace().await;
     let mock = world.published_mock(&workspace, "ondisk").await;
 
     let outcome = moclojer_generator::rebuild(&deps).await.unwrap();
     assert_eq!((outcome.generation, outcome.hosts), (1, 1));
+    let published = view(&store).await;
     let own = dir
         .path()
-        .join("mocks")
-        .join(workspace.id.to_string())
-        .join(format!("{}.yml", mock.id));
-    let own = crate::helpers::items(&std::fs::read(own).unwrap());
-    let config = crate::helpers::items(&std::fs::read(dir.path().join(CONFIG_KEY)).unwrap());
-    assert_eq!(own, config);
-    assert_eq!(crate::helpers::item_hosts(&config), [mock.host.as_str()]);
+        .join(published.object_key(mock.host.as_str()).as_str());
+    assert!(
+        own.starts_with(dir.path().join(HOSTS_PREFIX).join(mock.host.as_str())),
+        "{}",
+        own.display()
+    );
+    let own = items(&std::fs::read(&own).unwrap());
+    assert_eq!(own, published.items);
+    assert_eq!(item_hosts(&own), [mock.host.as_str()]);
+    assert!(dir.path().join(INDEX_PREFIX).is_dir());
 
-    let mut publication = world.publication(mock.id).await;
-    publication.unpublish(world.fx.now);
-    world.save(&publication).await;
+    world.unpublish(mock.id).await;
     let outcome = moclojer_generator::rebuild(&deps).await.unwrap();
     assert_eq!((outcome.generation, outcome.hosts), (2, 0));
+    assert_eq!(view(&store).await.hosts.len(), 0);
     assert!(
         !dir.path()
-            .join("mocks")
-            .join(workspace.id.to_string())
-            .join(format!("{}.yml", mock.id))
-            .exists()
+            .join(published.object_key(mock.host.as_str()).as_str())
+            .exists(),
+        "the object is deleted (no grace here)"
     );
 }

@@ -1,11 +1,11 @@
-//! The worker: events wake one rebuild per batch; a timer rebuilds without them.
+//! The worker: events wake one sync per batch; a timer rebuilds without them.
 
 use std::time::Duration;
 
 use moclojer_domain::{EventKind, Host};
-use moclojer_generator::{GROUP, StepOutcome, run, try_execute_next};
+use moclojer_generator::{GRACE, GROUP, StepOutcome, run, try_execute_next};
 use moclojer_memory::InMemoryEventQueue;
-use moclojer_ports::{CONFIG_KEY, EventQueue, Scope};
+use moclojer_ports::{EventQueue, HOSTS_PREFIX, MANIFEST_KEY, Scope};
 
 use crate::helpers::{World, item_hosts};
 
@@ -20,7 +20,7 @@ async fn an_event_wakes_one_rebuild_and_is_acked() {
         StepOutcome::Empty
     );
     assert!(
-        world.object(CONFIG_KEY).await.is_none(),
+        world.object(MANIFEST_KEY).await.is_none(),
         "no event, no rebuild"
     );
 
@@ -40,12 +40,9 @@ async fn an_event_wakes_one_rebuild_and_is_acked() {
         try_execute_next(&world.deps, &queue, GROUP).await.unwrap(),
         StepOutcome::Done
     );
-    assert_eq!(
-        world.manifest().await.generation,
-        1,
-        "one rebuild for the batch"
-    );
-    assert_eq!(item_hosts(&world.config().await), [mock.host.as_str()]);
+    let view = world.published().await;
+    assert_eq!(view.generation, 1, "one sync for the batch");
+    assert_eq!(item_hosts(&view.items), [mock.host.as_str()]);
     assert_eq!(
         try_execute_next(&world.deps, &queue, GROUP).await.unwrap(),
         StepOutcome::Empty,
@@ -69,8 +66,8 @@ async fn replayed_and_reordered_events_are_harmless() {
         .await
         .unwrap();
     moclojer_generator::rebuild(&world.deps).await.unwrap();
-    let manifest = world.manifest().await;
-    assert_eq!(manifest.generation, 2);
+    let view = world.published().await;
+    assert_eq!(view.generation, 2);
 
     // stale and out-of-order hints: a deleted mock "changed", a live one "deleted",
     // an old config.published, the same event twice
@@ -88,7 +85,7 @@ async fn replayed_and_reordered_events_are_harmless() {
         }),
         world.fx.event(EventKind::ConfigPublished {
             generation: 1,
-            key: CONFIG_KEY.to_owned(),
+            key: MANIFEST_KEY.to_owned(),
             checksum: "00".repeat(32),
         }),
         replayed.clone(),
@@ -97,14 +94,18 @@ async fn replayed_and_reordered_events_are_harmless() {
     for event in &stale {
         queue.publish(event).await.unwrap();
     }
-    let writes = world.store.writes();
+    let _ = world.store.take_writes();
     assert_eq!(
         try_execute_next(&world.deps, &queue, GROUP).await.unwrap(),
         StepOutcome::Done
     );
-    assert_eq!(world.manifest().await, manifest);
-    assert_eq!(world.store.writes(), writes);
-    assert_eq!(item_hosts(&world.config().await), [kept.host.as_str()]);
+    assert_eq!(world.published().await, view);
+    assert_eq!(
+        world.store.take_writes().0,
+        [],
+        "nothing written or deleted"
+    );
+    assert_eq!(item_hosts(&view.items), [kept.host.as_str()]);
 }
 
 #[tokio::test]
@@ -129,11 +130,15 @@ async fn a_missing_group_is_created() {
             .unwrap(),
         StepOutcome::Done
     );
+    // an event that names no mock still gets the store read and published once
+    let view = world.published().await;
+    assert_eq!((view.generation, view.hosts.len()), (1, 0));
 }
 
 #[tokio::test]
 async fn run_rebuilds_at_start_and_on_events() {
-    let world = World::new();
+    // the default grace: nothing a reader polling meanwhile names is deleted under it
+    let world = World::with_grace(GRACE);
     let queue = InMemoryEventQueue::default();
     let workspace = world.workspace().await;
     let first = world.published_mock(&workspace, "first").await;
@@ -143,7 +148,10 @@ async fn run_rebuilds_at_start_and_on_events() {
     };
     let check = async {
         wait_for_hosts(&world, 1).await;
-        assert_eq!(item_hosts(&world.config().await), [first.host.as_str()]);
+        assert_eq!(
+            item_hosts(&world.published().await.items),
+            [first.host.as_str()]
+        );
         let second = world.published_mock(&workspace, "second").await;
         queue
             .publish(
@@ -162,11 +170,12 @@ async fn run_rebuilds_at_start_and_on_events() {
         check
     );
     ran.unwrap();
+    assert_eq!(world.published().await.generation, 2);
 }
 
 #[tokio::test]
 async fn run_rebuilds_on_its_timer_when_events_are_lost() {
-    let world = World::new();
+    let world = World::with_grace(GRACE);
     let queue = InMemoryEventQueue::default();
     let workspace = world.workspace().await;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -185,14 +194,19 @@ async fn run_rebuilds_on_its_timer_when_events_are_lost() {
         check
     );
     ran.unwrap();
+    assert_eq!(world.store.keys(HOSTS_PREFIX).await.len(), 1);
 }
 
 async fn wait_for_hosts(world: &World, n: usize) {
     for _ in 0..100 {
-        if world.object(CONFIG_KEY).await.is_some() && world.manifest().await.hosts.len() == n {
+        if world
+            .try_published()
+            .await
+            .is_some_and(|view| view.hosts.len() == n)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the config never got {n} hosts");
+    panic!("the index never got {n} hosts");
 }
