@@ -860,7 +860,16 @@ mod tests {
         }
 
         async fn list(&self, prefix: &str) -> PortResult<Vec<ObjectMeta>> {
-            unimplemented!("not used: {prefix}")
+            let objects = self.objects.lock().unwrap();
+            Ok(objects
+                .iter()
+                .filter(|(key, _)| key.starts_with(prefix))
+                .map(|(key, bytes)| ObjectMeta {
+                    key: ObjectKey::parse(key).unwrap(),
+                    size: bytes.len() as u64,
+                    etag: ETag(sha256_hex(bytes)),
+                })
+                .collect())
         }
     }
 

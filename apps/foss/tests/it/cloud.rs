@@ -323,7 +323,12 @@ async fn serve_cloud_serves_a_folder_store_by_host_and_unknown_hosts_get_the_jso
     let store: Arc<dyn ObjectStore> = Arc::new(FsObjectStore::open(dir.path()).expect("store"));
     let publisher = Publisher::new(Arc::clone(&store));
     let server = Listening::cloud(Arc::clone(&store), Duration::from_millis(20), None).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The store has been read once the health check says ready.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while server.get(HEALTH_CHECK_HOST, "/", &[]).await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_unknown_host(&server.get(ALICE, "/word", &[]).await);
 
     publisher.publish(ALICE, 1, &object(ALICE, "a1")).await;
