@@ -98,4 +98,17 @@ pub trait MockRepository: Debug + Send + Sync + 'static {
         id: MockId,
         revision: Revision,
     ) -> PortResult<MockRevision>;
+
+    /// The revisions `wanted` names, read together (a query per several hundred, not one
+    /// each): each `(mock, revision)` that exists and whose mock `scope` sees, in no
+    /// particular order; the others are left out, not an error (a mock deleted meanwhile).
+    /// For a caller that needs many revisions at once, such as the generator's rebuild.
+    ///
+    /// # Errors
+    /// Only when the database cannot be read.
+    async fn revisions_at(
+        &self,
+        scope: &Scope,
+        wanted: &[(MockId, Revision)],
+    ) -> PortResult<Vec<MockRevision>>;
 }

@@ -118,6 +118,13 @@ impl MockRepository for LaxHosts {
     ) -> PortResult<MockRevision> {
         self.0.revision(scope, id, revision).await
     }
+    async fn revisions_at(
+        &self,
+        scope: &Scope,
+        wanted: &[(MockId, Revision)],
+    ) -> PortResult<Vec<MockRevision>> {
+        self.0.revisions_at(scope, wanted).await
+    }
 }
 
 #[tokio::test]

@@ -491,6 +491,19 @@ impl MockRepository for InMemoryDatabase {
             .cloned()
             .ok_or_else(|| PortError::not_found(format!("mock {id} has no revision {revision}")))
     }
+
+    async fn revisions_at(
+        &self,
+        scope: &Scope,
+        wanted: &[(MockId, Revision)],
+    ) -> PortResult<Vec<MockRevision>> {
+        let state = lock(&self.state);
+        Ok(wanted
+            .iter()
+            .filter(|(id, _)| state.visible_mock(scope, *id).is_ok())
+            .filter_map(|key| state.revisions.get(key).cloned())
+            .collect())
+    }
 }
 
 #[async_trait]

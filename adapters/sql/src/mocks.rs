@@ -349,4 +349,56 @@ impl<B: Backend> MockRepository for SqlDatabase<B> {
         commit::<B>(tx).await?;
         row.ok_or_else(missing)?.into_domain()
     }
+
+    async fn revisions_at(
+        &self,
+        scope: &Scope,
+        wanted: &[(MockId, Revision)],
+    ) -> PortResult<Vec<MockRevision>> {
+        // A revision beyond what the schema stores was never written.
+        let wanted: Vec<(String, i64)> = wanted
+            .iter()
+            .filter_map(|(id, revision)| Some((id.to_string(), revision_to_sql(*revision).ok()?)))
+            .collect();
+        let mut found = Vec::with_capacity(wanted.len());
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let mut conn = self.conn("load revisions").await?;
+        for chunk in wanted.chunks(REVISIONS_PER_QUERY) {
+            let mut query = revisions_named(chunk.len()).bind(scope_param(scope));
+            for (id, revision) in chunk {
+                query = query.bind(id.as_str()).bind(*revision);
+            }
+            let rows: Vec<RevisionRow> = query
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db::<B>("load revisions"))?;
+            for row in rows {
+                found.push(row.into_domain()?);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// How many revisions one query of [`MockRepository::revisions_at`] names: two parameters
+/// each, well inside every database's limit on parameters.
+const REVISIONS_PER_QUERY: usize = 500;
+
+/// The revisions named by `count` pairs of parameters (`$2, $3`, `$4, $5`, ...: mock id
+/// and revision) whose mock's workspace `$1` sees (NULL: every one).
+fn revisions_named(count: usize) -> Query {
+    let pairs: Vec<String> = (0..count)
+        .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+        .collect();
+    Query::assembled(format!(
+        "SELECT r.mock_id, r.revision, r.content, r.created_at
+         FROM mock_revisions r
+         JOIN mocks m ON m.id = r.mock_id
+         WHERE (r.mock_id, r.revision) IN (VALUES {})
+           AND (CAST($1 AS TEXT) IS NULL OR EXISTS (
+                SELECT 1 FROM members v WHERE v.workspace_id = m.workspace_id AND v.user_id = $1))",
+        pairs.join(", ")
+    ))
 }

@@ -153,29 +153,61 @@ async fn object_of(
     host: &str,
     revision: Revision,
 ) -> anyhow::Result<Option<Wanted>> {
-    let content = match deps.mocks.revision(&Scope::System, mock_id, revision).await {
-        Ok(found) => found.content,
+    match deps.mocks.revision(&Scope::System, mock_id, revision).await {
+        Ok(found) => Ok(wanted(mock_id, host, revision, found.content.as_str())),
         Err(e) if e.kind() == PortErrorKind::NotFound => {
             tracing::debug!(%mock_id, %revision, "live revision gone; the mock was deleted");
-            return Ok(None);
+            Ok(None)
         }
-        Err(e) => {
-            return Err(e).with_context(|| format!("read revision {revision} of mock {mock_id}"));
+        Err(e) => Err(e).with_context(|| format!("read revision {revision} of mock {mock_id}")),
+    }
+}
+
+/// How many live revisions one read of the database asks for.
+const REVISIONS_PER_READ: usize = 1_000;
+
+/// The objects of the live mocks `mocks`, their revisions read [`REVISIONS_PER_READ`] at a
+/// time; a mock whose revision is gone (deleted meanwhile) or no longer reads is left out.
+async fn objects_of(deps: &Deps, mocks: &[&LiveMock]) -> anyhow::Result<Vec<Wanted>> {
+    let mut objects = Vec::with_capacity(mocks.len());
+    for chunk in mocks.chunks(REVISIONS_PER_READ) {
+        let named: Vec<(MockId, Revision)> =
+            chunk.iter().map(|m| (m.mock_id, m.revision)).collect();
+        let contents: HashMap<(MockId, Revision), String> = deps
+            .mocks
+            .revisions_at(&Scope::System, &named)
+            .await
+            .with_context(|| format!("read {} live revisions", named.len()))?
+            .into_iter()
+            .map(|r| ((r.mock_id, r.revision), r.content.as_str().to_owned()))
+            .collect();
+        for mock in chunk {
+            let Some(content) = contents.get(&(mock.mock_id, mock.revision)) else {
+                tracing::debug!(mock_id = %mock.mock_id, revision = %mock.revision, "live revision gone; the mock was deleted");
+                continue;
+            };
+            objects.extend(wanted(mock.mock_id, &mock.host, mock.revision, content));
         }
-    };
-    match items_with_host(content.as_str(), host) {
+    }
+    Ok(objects)
+}
+
+/// The wanted state of `host` served by revision `revision` (`content`) of `mock_id`;
+/// `None` when the content no longer reads.
+fn wanted(mock_id: MockId, host: &str, revision: Revision, content: &str) -> Option<Wanted> {
+    match items_with_host(content, host) {
         Ok(items) => {
             let object = render(&items).into_bytes();
-            Ok(Some(Wanted {
+            Some(Wanted {
                 mock_id,
                 host: host.to_owned(),
                 entry: HostEntry::of(revision.get(), &object),
                 object,
-            }))
+            })
         }
         Err(error) => {
             tracing::error!(%mock_id, host, %revision, error = ?error, "the live revision no longer reads; the mock is left out");
-            Ok(None)
+            None
         }
     }
 }
@@ -297,13 +329,16 @@ async fn differences(
             changes.insert(host.to_owned(), None);
         }
     }
-    for mock in live {
-        let current = index.get(&mock.host).map(|e| e.revision);
-        if current == Some(mock.revision.get()) {
-            continue;
-        }
-        let wanted = object_of(deps, mock.mock_id, &mock.host, mock.revision).await?;
-        changes.insert(mock.host.clone(), wanted);
+    let differing: Vec<&LiveMock> = live
+        .iter()
+        .filter(|m| index.get(&m.host).map(|e| e.revision) != Some(m.revision.get()))
+        .collect();
+    // A host whose revision no longer reads is left out, as one that is not live.
+    for mock in &differing {
+        changes.insert(mock.host.clone(), None);
+    }
+    for wanted in objects_of(deps, &differing).await? {
+        changes.insert(wanted.host.clone(), Some(wanted));
     }
     Ok(changes)
 }
@@ -318,6 +353,7 @@ async fn apply(
     let index = state.index.as_mut().context("the index is read first")?;
     let mut entries = Vec::with_capacity(changes.len());
     let mut replaced = Vec::new();
+    let mut puts = Vec::new();
     let mut object_bytes = 0u64;
     for (host, wanted) in changes {
         let held = index.get(&host).cloned();
@@ -333,12 +369,8 @@ async fn apply(
                 if held.as_ref() == Some(&wanted.entry) {
                     continue;
                 }
-                let key = wanted.entry.object_key(&host)?;
                 object_bytes += wanted.object.len() as u64;
-                deps.store
-                    .put(&key, Bytes::from(wanted.object))
-                    .await
-                    .with_context(|| format!("write {key}"))?;
+                puts.push((wanted.entry.object_key(&host)?, wanted.object));
                 entries.push((host.clone(), Some(wanted.entry)));
             }
             None if held.is_none() => continue,
@@ -351,6 +383,7 @@ async fn apply(
             replaced.push(held.object_key(&host)?);
         }
     }
+    put_all(deps, puts).await?;
     let started = Instant::now();
     let written = index
         .write(deps.store.as_ref(), entries)
@@ -378,6 +411,35 @@ async fn apply(
     }
     delete_due(deps, state).await?;
     Ok(synced)
+}
+
+/// How many objects are written to the store at once.
+const PUTS_AT_ONCE: usize = 16;
+
+/// Writes `puts` to the store, [`PUTS_AT_ONCE`] at a time; the first failure stops it.
+async fn put_all(deps: &Deps, puts: Vec<(ObjectKey, Vec<u8>)>) -> anyhow::Result<()> {
+    let mut pending = puts.into_iter();
+    let mut writing = tokio::task::JoinSet::new();
+    loop {
+        while writing.len() < PUTS_AT_ONCE {
+            let Some((key, object)) = pending.next() else {
+                break;
+            };
+            let store = Arc::clone(&deps.store);
+            writing.spawn(async move {
+                store
+                    .put(&key, Bytes::from(object))
+                    .await
+                    .with_context(|| format!("write {key}"))
+            });
+        }
+        match writing.join_next().await {
+            Some(done) => {
+                done.context("a store write stopped")??;
+            }
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Records `config.published` for the generation `written`.
@@ -447,8 +509,7 @@ async fn sweep(
     for key in present.iter().filter(|k| !referenced.contains(*k)) {
         state.doomed.entry(key.clone()).or_insert(due);
     }
-    let by_host: HashMap<&str, &LiveMock> = live.iter().map(|m| (m.host.as_str(), m)).collect();
-    let lost: Vec<(String, HostEntry)> = index
+    let lost: HashMap<String, HostEntry> = index
         .entries()
         .filter(|(host, entry)| {
             entry
@@ -457,24 +518,19 @@ async fn sweep(
         })
         .map(|(host, entry)| (host.to_owned(), entry.clone()))
         .collect();
-    for (host, entry) in lost {
-        let Some(mock) = by_host.get(host.as_str()) else {
-            continue;
-        };
-        let Some(wanted) = object_of(deps, mock.mock_id, &host, mock.revision).await? else {
-            continue;
-        };
-        let key = entry.object_key(&host)?;
-        if wanted.entry != entry {
-            // Rendered differently now: the next sync writes the new object.
-            continue;
+    let lost_mocks: Vec<&LiveMock> = live.iter().filter(|m| lost.contains_key(&m.host)).collect();
+    let mut puts = Vec::new();
+    for wanted in objects_of(deps, &lost_mocks).await? {
+        // Rendered differently now, the next sync writes the new object.
+        if lost.get(&wanted.host) == Some(&wanted.entry) {
+            tracing::warn!(
+                host = wanted.host,
+                "the store lost a host's object; writing it again"
+            );
+            puts.push((wanted.entry.object_key(&wanted.host)?, wanted.object));
         }
-        tracing::warn!(%key, "the store lost a host's object; writing it again");
-        deps.store
-            .put(&key, Bytes::from(wanted.object))
-            .await
-            .with_context(|| format!("write {key}"))?;
     }
+    put_all(deps, puts).await?;
     let root = ObjectKey::parse(MANIFEST_KEY).context("the root's key")?;
     let root_lost = match deps.store.head(&root).await {
         Ok(_) => false,

@@ -1,6 +1,6 @@
 //! The `MockRepository` contract.
 
-use moclojer_domain::{EventKind, Host, Mock, Revision, Role, SpecSource, User, Workspace};
+use moclojer_domain::{EventKind, Host, Mock, MockId, Revision, Role, SpecSource, User, Workspace};
 use moclojer_ports::{IdGenerator, PortErrorKind::*, RandomIds, Scope};
 
 use crate::{Fixture, Repos, expect_kind};
@@ -17,6 +17,7 @@ pub async fn mock_repository_contract(repos: Repos) {
     org_members(&fx, &repos).await;
     scoping(&fx, &repos).await;
     orderings(&fx, &repos).await;
+    revisions_together(&fx, &repos).await;
 }
 
 async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
@@ -626,4 +627,84 @@ async fn orderings(fx: &Fixture, repos: &Repos) {
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted, "publications by mock id, as text");
+}
+
+/// `revisions_at` returns exactly the named revisions that exist and that the scope sees,
+/// however many are named at once.
+async fn revisions_together(fx: &Fixture, repos: &Repos) {
+    let mocks = &repos.mocks;
+    let (alice, alices) = fx.signed_up(repos).await;
+    let (bob, bobs) = fx.signed_up(repos).await;
+    let (as_alice, as_bob) = (Scope::User(alice.id), Scope::User(bob.id));
+    let mut edited = fx
+        .stored_mock(repos, &as_alice, &alices, "together-a")
+        .await;
+    let plain = fx
+        .stored_mock(repos, &as_alice, &alices, "together-b")
+        .await;
+    let foreign = fx.stored_mock(repos, &as_bob, &bobs, "together-c").await;
+    let first = edited.content.as_str().to_owned();
+    let content = SpecSource::new("- endpoint:\n    path: /second\n").expect("spec");
+    assert!(edited.edit(content, None, fx.now).expect("edit"));
+    mocks
+        .update(&as_alice, &edited, Revision::FIRST, &[])
+        .await
+        .expect("store an edit");
+    let two = Revision::new(2).expect("2");
+
+    // Many more than one query names, most of them revisions that never were.
+    let mut wanted: Vec<(MockId, Revision)> = (3..1_300)
+        .map(|n| (edited.id, Revision::new(n).expect("revision")))
+        .collect();
+    wanted.extend([
+        (RandomIds.mock_id(), Revision::FIRST),
+        (foreign.id, Revision::FIRST),
+        (plain.id, Revision::FIRST),
+        (edited.id, two),
+        (edited.id, Revision::FIRST),
+        (edited.id, Revision::new(u64::MAX).expect("revision")),
+    ]);
+    let mut expected = vec![
+        (edited.id, 1, first),
+        (edited.id, 2, edited.content.as_str().to_owned()),
+        (plain.id, 1, plain.content.as_str().to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(
+        revisions_at(repos, &as_alice, &wanted).await,
+        expected,
+        "the named revisions the caller sees, and nothing else"
+    );
+    expected.push((foreign.id, 1, foreign.content.as_str().to_owned()));
+    expected.sort();
+    assert_eq!(
+        revisions_at(repos, &Scope::System, &wanted).await,
+        expected,
+        "the system sees every workspace"
+    );
+    assert!(
+        mocks
+            .revisions_at(&as_alice, &[])
+            .await
+            .expect("nothing named")
+            .is_empty()
+    );
+}
+
+/// What `revisions_at` finds, as (mock, revision, content), sorted.
+async fn revisions_at(
+    repos: &Repos,
+    scope: &Scope,
+    wanted: &[(MockId, Revision)],
+) -> Vec<(MockId, u64, String)> {
+    let mut found: Vec<(MockId, u64, String)> = repos
+        .mocks
+        .revisions_at(scope, wanted)
+        .await
+        .expect("revisions_at")
+        .into_iter()
+        .map(|r| (r.mock_id, r.revision.get(), r.content.as_str().to_owned()))
+        .collect();
+    found.sort();
+    found
 }

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use moclojer_domain::{
     Event, EventKind, Host, Mock, MockId, MockRevision, Publication, Revision, WorkspaceId,
 };
-use moclojer_generator::{Deps, GROUP, StepOutcome, rebuild, sync, try_execute_next};
-use moclojer_memory::InMemoryEventQueue;
+use moclojer_generator::{Deps, GROUP, Published, StepOutcome, rebuild, sync, try_execute_next};
+use moclojer_memory::{InMemoryEventQueue, InMemoryObjectStore};
 use moclojer_ports::{
     EventQueue, HOSTS_PREFIX, INDEX_PREFIX, LiveMock, MANIFEST_KEY, MockRepository, ObjectStore,
     PortResult, PublicationRepository, PublishedIndex, Refresh, Scope,
@@ -194,6 +194,14 @@ impl MockRepository for WatchedMocks {
         self.reads.note("mocks.revision", Some(id));
         self.inner.revision(scope, id, revision).await
     }
+    async fn revisions_at(
+        &self,
+        scope: &Scope,
+        wanted: &[(MockId, Revision)],
+    ) -> PortResult<Vec<MockRevision>> {
+        self.reads.note("mocks.revisions_at", None);
+        self.inner.revisions_at(scope, wanted).await
+    }
 }
 
 /// Publications whose reads are noted.
@@ -287,6 +295,48 @@ async fn an_event_reads_only_the_mocks_it_names() {
         world.store.take_writes().puts_under(HOSTS_PREFIX),
         [view.object_key(target.host.as_str()).as_str()]
     );
+}
+
+#[tokio::test]
+async fn a_cold_rebuild_reads_the_live_revisions_together() {
+    let world = World::new();
+    let workspace = world.workspace().await;
+    let mut mocks = Vec::new();
+    for i in 0..25 {
+        mocks.push(world.published_mock(&workspace, &format!("cold{i}")).await);
+    }
+    rebuild(&world.deps).await.unwrap();
+
+    // a generator starting on an empty store, every mock live
+    let reads = Arc::new(Reads::default());
+    let store = Arc::new(InMemoryObjectStore::new());
+    let deps = Deps {
+        store: store.clone(),
+        published: Published::new(),
+        ..watched(&world, &reads)
+    };
+    let outcome = rebuild(&deps).await.unwrap();
+    assert_eq!(outcome.hosts, mocks.len());
+    let seen: Vec<&str> = reads.take().into_iter().map(|(what, _)| what).collect();
+    assert_eq!(
+        seen,
+        [
+            "publications.publishing",
+            "publications.live",
+            "mocks.revisions_at"
+        ],
+        "one query for what is pending, one for the live set, one for their revisions"
+    );
+    let mut index = PublishedIndex::new();
+    index.refresh(store.as_ref()).await.unwrap();
+    for mock in &mocks {
+        let entry = index
+            .get(mock.host.as_str())
+            .expect("the host is published");
+        assert_eq!(entry.revision, mock.revision.get());
+        let key = entry.object_key(mock.host.as_str()).unwrap();
+        assert!(store.get(&key).await.is_ok(), "{key} is written");
+    }
 }
 
 #[tokio::test]
