@@ -20,7 +20,7 @@
 //! Objects and nodes no longer referenced are deleted by the writer after a grace period,
 //! so a reader still working on the previous generation finds what it names.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -247,6 +247,9 @@ fn to_json<T: Serialize>(node: &T) -> Vec<u8> {
 }
 
 /// A node as stored: its content and its digest.
+/// The leaves by (middle, leaf) slot.
+type Leaves = BTreeMap<(usize, usize), Stored<Leaf>>;
+
 #[derive(Debug, Clone)]
 struct Stored<T> {
     digest: String,
@@ -381,8 +384,8 @@ impl PublishedIndex {
         };
         let generation = root.generation;
         let middles = self.read_middles(store, &root).await?;
-        let leaves = self.read_leaves(store, generation, &middles).await?;
-        let changes = self.adopt(root, middles, leaves);
+        let (leaves, changed) = self.read_leaves(store, generation, &middles).await?;
+        let changes = self.adopt(root, middles, leaves, &changed);
         self.root_etag = Some(object.etag);
         Ok(Refresh::Changed {
             generation,
@@ -473,26 +476,46 @@ impl PublishedIndex {
         Ok(middles)
     }
 
-    /// The leaves of `middles`: those held when their digest is the same, the others read.
+    /// The leaves of `middles`: those held when their digest is the same, the others read;
+    /// and the slots whose leaf changed. Only the middles that changed are looked into, so
+    /// a reload costs what changed, not the size of the index.
     async fn read_leaves(
         &self,
         store: &dyn ObjectStore,
         generation: u64,
         middles: &BTreeMap<usize, Stored<Middle>>,
-    ) -> Result<BTreeMap<(usize, usize), Stored<Leaf>>, PublishedError> {
-        let mut leaves = BTreeMap::new();
+    ) -> Result<(Leaves, BTreeSet<(usize, usize)>), PublishedError> {
+        let mut leaves = self.leaves.clone();
+        let mut changed = BTreeSet::new();
         let mut wanted = Vec::new();
-        for (&m, middle) in middles {
-            let unchanged = self
-                .middles
-                .get(&m)
-                .is_some_and(|held| held.digest == middle.digest);
-            for (&l, digest) in &middle.node.leaves {
-                match self.leaves.get(&(m, l)) {
-                    Some(held) if unchanged || &held.digest == digest => {
-                        leaves.insert((m, l), held.clone());
-                    }
-                    _ => wanted.push(((m, l), digest.clone())),
+        let moved = self
+            .middles
+            .keys()
+            .chain(middles.keys())
+            .copied()
+            .collect::<BTreeSet<usize>>()
+            .into_iter()
+            .filter(|m| {
+                self.middles.get(m).map(|h| &h.digest) != middles.get(m).map(|n| &n.digest)
+            });
+        for m in moved {
+            let now = middles.get(&m).map(|n| &n.node.leaves);
+            let gone: Vec<(usize, usize)> = leaves
+                .range((m, 0)..(m, FANOUT))
+                .map(|(at, _)| *at)
+                .filter(|(_, l)| now.is_none_or(|n| !n.contains_key(l)))
+                .collect();
+            for at in gone {
+                leaves.remove(&at);
+                changed.insert(at);
+            }
+            for (&l, digest) in now.into_iter().flatten() {
+                if leaves
+                    .get(&(m, l))
+                    .is_none_or(|held| &held.digest != digest)
+                {
+                    wanted.push(((m, l), digest.clone()));
+                    changed.insert((m, l));
                 }
             }
         }
@@ -511,34 +534,29 @@ impl PublishedIndex {
             }
             leaves.insert(at, leaf);
         }
-        Ok(leaves)
+        Ok((leaves, changed))
     }
 
-    /// Takes the new generation's nodes; returns the hosts whose entries changed.
+    /// Takes the new generation's nodes; returns the hosts whose entries changed (those of
+    /// the slots `changed`).
     fn adopt(
         &mut self,
         root: Root,
         middles: BTreeMap<usize, Stored<Middle>>,
-        leaves: BTreeMap<(usize, usize), Stored<Leaf>>,
+        leaves: Leaves,
+        changed: &BTreeSet<(usize, usize)>,
     ) -> Vec<HostChange> {
         static EMPTY: BTreeMap<String, HostEntry> = BTreeMap::new();
         let mut changes = Vec::new();
-        let slots: BTreeSet<(usize, usize)> =
-            self.leaves.keys().chain(leaves.keys()).copied().collect();
-        for at in slots {
-            let before = self.leaves.get(&at);
-            let after = leaves.get(&at);
-            if let (Some(b), Some(a)) = (before, after)
-                && b.digest == a.digest
-            {
-                continue;
-            }
-            let before = before.map_or(&EMPTY, |l| &l.node.hosts);
-            let after = after.map_or(&EMPTY, |l| &l.node.hosts);
+        let mut hosts = self.hosts;
+        for at in changed {
+            let before = self.leaves.get(at).map_or(&EMPTY, |l| &l.node.hosts);
+            let after = leaves.get(at).map_or(&EMPTY, |l| &l.node.hosts);
+            hosts = hosts - before.len() + after.len();
             diff_hosts(before, after, &mut changes);
         }
         changes.sort_by(|a, b| a.host.cmp(&b.host));
-        self.hosts = leaves.values().map(|l| l.node.hosts.len()).sum();
+        self.hosts = hosts;
         self.generation = root.generation;
         self.middles = middles;
         self.leaves = leaves;
@@ -624,7 +642,7 @@ impl PublishedIndex {
         for (at, leaf) in changed {
             touched.insert(at.0);
             if let Some(old) = leaves.remove(&at) {
-                unreferenced.push(node_key(&old.digest));
+                unreferenced.push(old.digest.clone());
             }
             if leaf.hosts.is_empty() {
                 continue;
@@ -648,7 +666,7 @@ impl PublishedIndex {
                     .collect(),
             };
             if let Some(old) = middles.remove(&m) {
-                unreferenced.push(node_key(&old.digest));
+                unreferenced.push(old.digest.clone());
             }
             if node.leaves.is_empty() {
                 continue;
@@ -682,12 +700,14 @@ impl PublishedIndex {
             .put(&key, Bytes::from(json))
             .await
             .map_err(|e| store_error(&key, e))?;
-        let live: BTreeSet<ObjectKey> = middles
+        // A node is unreferenced unless the new generation has one with the same digest.
+        let live: HashSet<&str> = middles
             .values()
-            .map(|m| node_key(&m.digest))
-            .chain(leaves.values().map(|l| node_key(&l.digest)))
+            .map(|m| m.digest.as_str())
+            .chain(leaves.values().map(|l| l.digest.as_str()))
             .collect();
-        unreferenced.retain(|k| !live.contains(k));
+        unreferenced.retain(|digest| !live.contains(digest.as_str()));
+        let unreferenced = unreferenced.iter().map(|d| node_key(d)).collect();
         self.generation = root.generation;
         self.root_etag = Some(etag);
         self.middles = middles;
