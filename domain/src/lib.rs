@@ -28,6 +28,7 @@ mod event;
 mod forwarded;
 mod host;
 mod ids;
+pub mod journal;
 mod mock;
 mod names;
 mod publication;

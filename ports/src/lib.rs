@@ -22,6 +22,7 @@ mod dns;
 mod error;
 mod http;
 mod identity;
+mod journal;
 mod lease;
 mod mocks;
 mod object_store;
@@ -44,6 +45,9 @@ pub use http::{
 pub use identity::{
     Caller, Identity, IssuedToken, LocalTokens, MAX_TOKEN_NAME_LEN, TOKEN_PREFIX, TokenDigest,
     TokenId, TokenIssuer, TokenKind, TokenRecord, TokenStore,
+};
+pub use journal::{
+    JournalEntry, JournalPage, JournalQuery, MAX_JOURNAL_PAGE, RecordId, RequestJournal, take_page,
 };
 pub use lease::{Lease, LeaseStore, MAX_LEASE_NAME_LEN, check_lease_name, lease_ttl_millis};
 pub use mocks::MockRepository;

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use moclojer_memory::{
-    InMemoryDatabase, InMemoryDns, InMemoryEventQueue, InMemoryObjectStore, InMemoryPaas,
+    InMemoryDatabase, InMemoryDns, InMemoryEventQueue, InMemoryJournal, InMemoryObjectStore,
+    InMemoryPaas,
 };
 use moclojer_ports::{DnsRecord, RecordKind};
 use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
@@ -38,6 +39,13 @@ async fn event_queue() {
         contracts::CONTRACT_QUEUE_SETTINGS,
     )))
     .await;
+}
+
+#[tokio::test]
+async fn request_journal() {
+    let clock = ManualClock::new(Fixture::new().now);
+    let journal = InMemoryJournal::new(contracts::CONTRACT_RETENTION, Arc::new(clock.clone()));
+    contracts::request_journal_contract(Arc::new(journal), clock).await;
 }
 
 #[tokio::test]

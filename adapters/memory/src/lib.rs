@@ -19,11 +19,13 @@
 
 mod database;
 mod dns;
+mod journal;
 mod object_store;
 mod queue;
 
 pub use database::InMemoryDatabase;
 pub use dns::{InMemoryDns, InMemoryPaas};
+pub use journal::{InMemoryJournal, MAX_JOURNAL_HOSTS};
 pub use object_store::InMemoryObjectStore;
 pub use queue::InMemoryEventQueue;
 

@@ -1,5 +1,6 @@
 //! The moclojer event queue on Redis Streams: [`RedisEventQueue`], configured by
-//! [`RedisConfig`].
+//! [`RedisConfig`]; and the request journal shared by a server's replicas:
+//! [`RedisJournal`].
 //!
 //! One stream (default `moclojer:events`) holds the events as JSON, trimmed to about
 //! `max_len` entries; each service reads it through its own consumer group, so every group
@@ -20,9 +21,17 @@
 //! are hints (consumers rebuild from the database), so a trimmed, duplicated or lost event
 //! costs a moment, never correctness. It needs Redis 6.2 or later (`XAUTOCLAIM`) and does
 //! not speak TLS, Redis Cluster or Sentinel.
+//!
+//! [`RedisJournal`] keeps each host's request records in a stream of their own,
+//! `moclojer:journal:{host}`, as JSON: trimmed to exactly `max_records` on every append and
+//! expiring `max_age` after the last one, so every server on the same Redis lists the same
+//! records. It keeps the `RequestJournal` contract of `moclojer-testkit`, like
+//! `moclojer-memory`'s journal.
 
 mod config;
+mod connect;
 mod error;
+mod journal;
 mod queue;
 mod reply;
 
@@ -30,4 +39,5 @@ pub use config::{
     DEFAULT_BLOCKING_CONNECTIONS, DEFAULT_COMMAND_TIMEOUT, DEFAULT_MAX_LEN, DEFAULT_STREAM,
     RedisConfig,
 };
+pub use journal::{DEFAULT_JOURNAL_PREFIX, RedisJournal};
 pub use queue::RedisEventQueue;

@@ -7,10 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::clients::Client;
 use fred::error::{Error as FredError, ErrorKind};
-use fred::interfaces::{ClientLike, EventInterface, TransactionInterface};
-use fred::types::config::{
-    Config, ConnectionConfig, Options, PerformanceConfig, ReconnectPolicy, UnresponsiveConfig,
-};
+use fred::interfaces::{ClientLike, TransactionInterface};
+use fred::types::config::Options;
 use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Value};
 use moclojer_domain::Event;
 use moclojer_ports::{
@@ -20,8 +18,9 @@ use moclojer_ports::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::config::{RedisConfig, dead_stream, redacted};
-use crate::error::{bad_reply, is_busy_group, is_no_such_key, kind_of, port_error};
+use crate::config::{RedisConfig, dead_stream};
+use crate::connect::{Recipe, error_receivers, first_connection};
+use crate::error::{bad_reply, is_busy_group, is_no_such_key, port_error};
 use crate::reply::{self, Entry};
 
 /// Slack on top of a command's own timeout before the outer guard gives up on it.
@@ -33,10 +32,6 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 
 /// At most this many entries are claimed or read per command.
 const BATCH: usize = 1_000;
-
-/// Reconnect backoff: 50 ms doubling up to 2 s, forever.
-const RECONNECT_MIN_MS: u32 = 50;
-const RECONNECT_MAX_MS: u32 = 2_000;
 
 /// The field an entry keeps its event's JSON in.
 const EVENT_FIELD: &str = "event";
@@ -223,47 +218,16 @@ impl RedisEventQueue {
     /// of the first connection error when it is not a retryable one (for example
     /// `Internal` when Redis rejects the credentials).
     pub async fn connect(config: &RedisConfig) -> PortResult<Self> {
-        config.check()?;
-        let url = redacted(&config.url);
-        let mut fred_config = Config::from_url(&config.url).map_err(|e| {
-            PortError::invalid(format!("redis url {url} does not parse")).with_source(e)
-        })?;
-        // Keep trying when the first connection fails; calls fail fast meanwhile.
-        fred_config.fail_fast = false;
-        let performance = PerformanceConfig {
-            default_command_timeout: config.command_timeout,
-            ..PerformanceConfig::default()
-        };
-        let connection = ConnectionConfig {
-            connection_timeout: config.command_timeout,
-            internal_command_timeout: config.command_timeout,
-            // A connection that leaves a command unanswered this long is dropped and made
-            // again (a half-open socket would otherwise time out every call until TCP gives
-            // up). Blocking reads are exempt while they block.
-            unresponsive: UnresponsiveConfig {
-                max_timeout: Some(config.command_timeout.saturating_mul(2)),
-                interval: (config.command_timeout / 4)
-                    .clamp(Duration::from_millis(50), Duration::from_secs(1)),
-            },
-            ..ConnectionConfig::default()
-        };
-        let policy = ReconnectPolicy::new_exponential(0, RECONNECT_MIN_MS, RECONNECT_MAX_MS, 2);
-        let new_client = || {
-            Client::new(
-                fred_config.clone(),
-                Some(performance.clone()),
-                Some(connection.clone()),
-                Some(policy.clone()),
-            )
-        };
-        let client = new_client();
+        let recipe = Recipe::of(config)?;
+        let url = recipe.url.clone();
+        let client = recipe.client();
         let blocking: Vec<Client> = (0..config.blocking_connections)
-            .map(|_| new_client())
+            .map(|_| recipe.client())
             .collect();
         let all: Vec<Client> = std::iter::once(client.clone())
             .chain(blocking.iter().cloned())
             .collect();
-        let mut errors: Vec<_> = all.iter().map(EventInterface::error_rx).collect();
+        let errors = error_receivers(&all);
         let tasks = all.iter().map(ClientLike::connect).collect();
         // From here on, dropping `queue` stops the connection tasks.
         let queue = Self {
@@ -280,32 +244,7 @@ impl RedisEventQueue {
             }),
         };
 
-        let deadline = Instant::now() + config.command_timeout;
-        let first_error = loop {
-            if all.iter().all(ClientLike::is_connected) {
-                break None;
-            }
-            if let Some((error, _)) = errors.iter_mut().find_map(|rx| rx.try_recv().ok()) {
-                break Some(error);
-            }
-            if Instant::now() >= deadline {
-                break Some(FredError::new(
-                    ErrorKind::Timeout,
-                    "no connection within the command timeout",
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        if let Some(error) = first_error {
-            if !kind_of(&error).is_retryable() {
-                return Err(port_error(&format!("connect to {url}"), error));
-            }
-            tracing::warn!(
-                redis = %url,
-                error = %error,
-                "redis is not reachable yet; reconnecting in the background"
-            );
-        }
+        first_connection(&all, errors, &url, config.command_timeout).await?;
         Ok(queue)
     }
 

@@ -7,16 +7,17 @@
 //! it fails naming the variable. The restart test starts a `redis-server` of its own on a
 //! free port. Every test works on a stream of its own and deletes it afterwards.
 
+mod common;
+
+use common::{raw, raw_client};
 use std::future::Future;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fred::clients::Client;
 use fred::interfaces::ClientLike;
-use fred::types::config::Config;
-use fred::types::{ClusterHash, CustomCommand, Value};
+use fred::types::Value;
 use moclojer_domain::{Event, EventKind};
 use moclojer_ports::{EventQueue, IdGenerator, PortErrorKind, QueueSettings, RandomIds};
 use moclojer_redis::{RedisConfig, RedisEventQueue};
@@ -42,23 +43,6 @@ fn event() -> Event {
     Fixture::new().event(EventKind::PublicationChanged {
         mock_id: RandomIds.mock_id(),
     })
-}
-
-/// A plain client for looking behind the queue's back.
-async fn raw_client(url: &str) -> Client {
-    let client = Client::new(Config::from_url(url).expect("redis url"), None, None, None);
-    client.init().await.expect("connect to the test redis");
-    client
-}
-
-async fn raw(client: &Client, name: &'static str, args: Vec<Value>) -> Value {
-    client
-        .custom::<Value, Value>(
-            CustomCommand::new_static(name, ClusterHash::FirstKey, false),
-            args,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn v(text: &str) -> Value {

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (3, "tokens", include_str!("../migrations/0003_tokens.sql")),
     (4, "leases", include_str!("../migrations/0004_leases.sql")),
+    (
+        5,
+        "request journal",
+        include_str!("../migrations/0005_request_journal.sql"),
+    ),
 ];
 
 /// Where the database is and how many connections it may use.

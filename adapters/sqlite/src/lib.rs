@@ -18,6 +18,9 @@
 //! port errors in `src/error.rs`. Queries are checked at run time, so building needs no
 //! database.
 //!
+//! [`SqliteJournal`] keeps the all-in-one server's [`RequestJournal`] in the same file: one
+//! JSON row per request, each host pruned to its retention as records are appended.
+//!
 //! This crate is *not* a general SQL layer: its schema and rows are private, callers see
 //! only domain types and [`PortError`]s. It is not the Postgres adapter either, and it knows
 //! nothing about the event queue, HTTP or the apps that use it.
@@ -29,13 +32,16 @@
 //! [`Outbox`]: moclojer_ports::Outbox
 //! [`TokenStore`]: moclojer_ports::TokenStore
 //! [`LeaseStore`]: moclojer_ports::LeaseStore
+//! [`RequestJournal`]: moclojer_ports::RequestJournal
 //! [`PortError`]: moclojer_ports::PortError
 
 mod backend;
 mod database;
 mod error;
+mod journal;
 
 pub use database::{SqliteBackend, SqliteConfig};
+pub use journal::SqliteJournal;
 
 /// moclojer cloud's data in one SQLite database: accounts, mocks with their history,
 /// publications, the outbox, the service's own tokens and named leases. Cloning is cheap

@@ -28,6 +28,7 @@ mod engine;
 mod external;
 mod hosted;
 mod hosts;
+mod journal;
 mod load;
 mod ratelimit;
 mod request;
@@ -46,6 +47,7 @@ pub use engine::{Engine, EngineOptions, Reply, unknown_host};
 pub use external::MAX_EXTERNAL_BYTES;
 pub use hosted::{ConfigEvents, listen_for_configs, serve_cloud};
 pub use hosts::HostEngines;
+pub use journal::{JOURNAL_BATCH, JOURNAL_CHANNEL, Recorder};
 pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
 pub use server::{
     HEADER_READ_TIMEOUT, Readiness, SHUTDOWN_GRACE, ServeOptions, Serving, SharedEngine, SystemEnv,

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::engine::{Engine, EngineOptions, unknown_host, unserved_host};
 use crate::hosts::HostEngines;
+use crate::journal::{Recorder, Seen};
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -164,15 +165,25 @@ pub async fn handle(
     request: http::Request<Incoming>,
     remote: SocketAddr,
 ) -> http::Response<Full<Bytes>> {
+    handle_recorded(serving, request, remote, None).await
+}
+
+/// [`handle`], handing what was asked and answered to `recorder` when there is one.
+pub(crate) async fn handle_recorded(
+    serving: &Serving,
+    request: http::Request<Incoming>,
+    remote: SocketAddr,
+    recorder: Option<&Recorder>,
+) -> http::Response<Full<Bytes>> {
     match serving {
-        Serving::One(engine) => answer(engine.load_full(), request, remote).await,
+        Serving::One(engine) => answer(engine.load_full(), request, remote, recorder).await,
         Serving::PerHost { hosts, options } => {
             let Ok(host) = crate::request::request_host(request.uri(), request.headers()) else {
                 let (parts, _unread) = request.into_parts();
                 return unknown_host(&parts, options).map(Full::new);
             };
             match hosts.get(&host) {
-                Some(engine) => answer(engine, request, remote).await,
+                Some(engine) => answer(engine, request, remote, recorder).await,
                 None => {
                     let (parts, _unread) = request.into_parts();
                     unserved_host(&parts, options).map(Full::new)
@@ -183,11 +194,12 @@ pub async fn handle(
 }
 
 /// Answers one request with `engine`: a websocket handshake, or the body read within the
-/// limit and the engine's answer.
+/// limit and the engine's answer, recorded when there is a `recorder`.
 async fn answer(
     engine: Arc<Engine>,
     mut request: http::Request<Incoming>,
     remote: SocketAddr,
+    recorder: Option<&Recorder>,
 ) -> http::Response<Full<Bytes>> {
     if let Some(response) = upgrade(&engine, &mut request) {
         return response;
@@ -203,7 +215,14 @@ async fn answer(
             Err(refused) => return refused,
         }
     };
+    let seen = recorder.and_then(|_| {
+        let host = crate::request::request_host(&parts.uri, &parts.headers).ok()?;
+        Some(Seen::new(&host, &parts, &body, remote))
+    });
     let reply = engine.handle(&parts, body, remote, &SystemEnv).await;
+    if let (Some(recorder), Some(seen)) = (recorder, seen) {
+        recorder.record(seen, reply.status().as_u16(), engine);
+    }
     reply.map(Full::new)
 }
 
@@ -317,16 +336,19 @@ fn plain(status: StatusCode, message: &'static str) -> http::Response<Full<Bytes
 struct Shared {
     serving: Serving,
     readiness: Readiness,
+    recorder: Option<Recorder>,
 }
 
 /// Connection-level settings of [`serve_with`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// How long a client may take to send its request headers; then the connection is
     /// closed (slow-header clients do not hold a connection forever).
     pub header_read_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Where requests are recorded; none by default.
+    pub journal: Option<Recorder>,
 }
 
 impl Default for ServeOptions {
@@ -334,6 +356,7 @@ impl Default for ServeOptions {
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
             shutdown_grace: SHUTDOWN_GRACE,
+            journal: None,
         }
     }
 }
@@ -378,6 +401,7 @@ pub async fn serve_ready(
     let shared = Arc::new(Shared {
         serving: engine.into(),
         readiness,
+        recorder: settings.journal.clone(),
     });
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -411,7 +435,8 @@ pub async fn serve_ready(
                         if is_health_check(&request) {
                             return Ok::<_, Infallible>(shared.readiness.answer());
                         }
-                        Ok::<_, Infallible>(handle(&shared.serving, request, remote).await)
+                        let recorder = shared.recorder.as_ref();
+                        Ok::<_, Infallible>(handle_recorded(&shared.serving, request, remote, recorder).await)
                     }
                 });
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

@@ -6,6 +6,7 @@
 mod accounts;
 mod dns;
 mod identity;
+mod journal;
 mod lease;
 mod mocks;
 mod object_store;
@@ -17,6 +18,7 @@ pub mod sql;
 pub use accounts::account_repository_contract;
 pub use dns::{dns_provider_contract, paas_provider_contract};
 pub use identity::identity_contract;
+pub use journal::{CONTRACT_RETENTION, request_journal_contract};
 pub use lease::lease_contract;
 pub use mocks::mock_repository_contract;
 pub use object_store::object_store_contract;

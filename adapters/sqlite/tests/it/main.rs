@@ -9,3 +9,4 @@
 mod contracts;
 mod files;
 mod helpers;
+mod journal;

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use moclojer_domain::Diagnostic;
+use moclojer_domain::journal::Matched;
 use moclojer_domain::spec::{self, Body, Endpoint, Latency, Provider, RateKey, Segment};
 use moclojer_domain::template::{Escape, Template};
 use serde_json::Value;
@@ -66,6 +67,8 @@ impl Needs {
 /// An endpoint, ready to answer.
 #[derive(Debug)]
 pub(super) struct CompiledEndpoint {
+    /// Where it is in the user's file, for the request journal.
+    pub(super) at: Matched,
     pub(super) params: Vec<(String, spec::ParamType)>,
     pub(super) query: Vec<spec::QueryParam>,
     pub(super) body_example: Option<Value>,
@@ -123,6 +126,10 @@ impl CompiledEndpoint {
             && params.iter().all(|(_, ty)| *ty == spec::ParamType::String);
         let path_as_fields = webhook.is_none() && !matches!(body, BodySource::External { .. });
         Self {
+            at: Matched {
+                endpoint: endpoint.item,
+                line: endpoint.line,
+            },
             params,
             query: endpoint.query.clone(),
             body_example: endpoint.body_example.clone(),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method as HttpMethod, StatusCode};
+use moclojer_domain::journal::{Attempt, Matched, NearMiss, near_misses};
 use moclojer_domain::spec::{self, Method, Mode, Spec};
 use moclojer_domain::template::{Env, RenderLimits};
 use moclojer_domain::{Diagnostic, TrustedProxies};
@@ -310,6 +311,36 @@ impl Engine {
             allow_origin(response.headers_mut(), origin);
         }
         response
+    }
+
+    /// Where in the user's file the endpoint is that answers `method` `path` on `host`
+    /// (what [`Engine::handle`] runs, a `HEAD` answered by its `GET`); `None` when no
+    /// endpoint does.
+    pub fn matched(&self, host: &str, method: &HttpMethod, path: &str) -> Option<Matched> {
+        let index = http_method_index(method)?;
+        let found = match self.table.lookup(host, index, path) {
+            Lookup::Found { endpoint, .. } => Some(endpoint),
+            Lookup::MethodNotAllowed { allowed } if *method == HttpMethod::HEAD && allowed[0] => {
+                match self.table.lookup(host, 0, path) {
+                    Lookup::Found { endpoint, .. } => Some(endpoint),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        found
+            .and_then(|i| self.endpoints.get(i as usize))
+            .map(|e| e.at)
+    }
+
+    /// The endpoints serving `host` that come closest to `attempt`, which none answered.
+    pub fn near_misses(&self, host: &str, attempt: &Attempt<'_>) -> Vec<NearMiss> {
+        let serving = self.spec.endpoints.iter().filter(|e| {
+            e.host
+                .as_deref()
+                .is_none_or(|h| h.eq_ignore_ascii_case(host))
+        });
+        near_misses(serving, attempt)
     }
 
     /// `HEAD` of a `GET` route: the `GET` response without its body.

@@ -1,0 +1,200 @@
+//! Recording requests into a [`RequestJournal`] without slowing answers down.
+//!
+//! After answering, the server hands what it saw of the request and the status it answered
+//! to a [`Recorder`]: a bounded channel that never waits. A writer task takes what has
+//! piled up (up to [`JOURNAL_BATCH`] requests), makes their [`RequestRecord`]s (near misses
+//! included, off the response path) and appends them in one call, so records reach the
+//! journal as soon as the previous write is done. When the channel is full the record is dropped and
+//! counted; so is a batch the journal refused. Drops are logged at most once a second.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use moclojer_domain::Timestamp;
+use moclojer_domain::journal::{Attempt, RequestRecord, recorded_body, redact_headers};
+use moclojer_ports::RequestJournal;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::engine::Engine;
+
+/// How many records wait for the writer at most; past it, records are dropped.
+pub const JOURNAL_CHANNEL: usize = 8_192;
+
+/// The most records one append carries.
+pub const JOURNAL_BATCH: usize = 256;
+
+/// Hands records to the journal's writer. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    sender: mpsc::Sender<Answered>,
+    dropped: Arc<Dropped>,
+}
+
+#[derive(Debug, Default)]
+struct Dropped {
+    count: AtomicU64,
+    /// When a drop was last logged (Unix milliseconds).
+    logged_at: AtomicI64,
+}
+
+impl Dropped {
+    fn add(&self, n: u64, why: &'static str) {
+        let total = self.count.fetch_add(n, Ordering::Relaxed) + n;
+        let now = now().unix_millis();
+        let last = self.logged_at.load(Ordering::Relaxed);
+        if now - last >= 1_000
+            && self
+                .logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                dropped_total = total,
+                "request journal: records dropped ({why})"
+            );
+        }
+    }
+}
+
+impl Recorder {
+    /// A recorder writing to `journal` through a channel of `capacity` records, and its
+    /// writer task, which ends when every clone of the recorder is gone.
+    pub fn start(journal: Arc<dyn RequestJournal>, capacity: usize) -> (Self, JoinHandle<()>) {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let dropped = Arc::new(Dropped::default());
+        let writer = tokio::spawn(write(journal, receiver, Arc::clone(&dropped)));
+        (Self { sender, dropped }, writer)
+    }
+
+    /// Hands the request `seen`, answered with `status` by `engine`, to the writer, or
+    /// drops it (counted) when the channel is full.
+    pub(crate) fn record(&self, seen: Seen, status: u16, engine: Arc<Engine>) {
+        let duration_us = u64::try_from(seen.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let answered = Answered {
+            seen,
+            status,
+            duration_us,
+            engine,
+        };
+        if self.sender.try_send(answered).is_err() {
+            self.dropped.add(1, "the channel is full");
+        }
+    }
+
+    /// How many records were dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.count.load(Ordering::Relaxed)
+    }
+}
+
+/// A request answered, on its way to the writer.
+pub(crate) struct Answered {
+    seen: Seen,
+    status: u16,
+    duration_us: u64,
+    engine: Arc<Engine>,
+}
+
+async fn write(
+    journal: Arc<dyn RequestJournal>,
+    mut receiver: mpsc::Receiver<Answered>,
+    dropped: Arc<Dropped>,
+) {
+    let mut answered = Vec::with_capacity(JOURNAL_BATCH);
+    while receiver.recv_many(&mut answered, JOURNAL_BATCH).await > 0 {
+        let batch: Vec<RequestRecord> = answered
+            .drain(..)
+            .map(|a| a.seen.record(a.status, a.duration_us, &a.engine))
+            .collect();
+        if let Err(e) = journal.append(&batch).await {
+            tracing::debug!(error = %e, "request journal: append failed");
+            dropped.add(batch.len() as u64, "the journal refused a batch");
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp::from_unix_millis(millis)
+}
+
+/// What is known of a request before it is answered: cheap copies (shared buffers), the
+/// work of making a record left to the writer.
+pub(crate) struct Seen {
+    at: Timestamp,
+    started: Instant,
+    host: String,
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: Bytes,
+    remote: SocketAddr,
+}
+
+impl Seen {
+    /// Notes the request `parts` with `body`, from `remote`, sent to `host`.
+    pub(crate) fn new(
+        host: &str,
+        parts: &http::request::Parts,
+        body: &Bytes,
+        remote: SocketAddr,
+    ) -> Self {
+        Self {
+            at: now(),
+            started: Instant::now(),
+            host: host.to_owned(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            body: body.clone(),
+            remote,
+        }
+    }
+
+    /// The record of the request, answered with `status` by `engine` in `duration_us`.
+    fn record(self, status: u16, duration_us: u64, engine: &Engine) -> RequestRecord {
+        let path = self.uri.path();
+        let query = self.uri.query().unwrap_or("");
+        let matched = engine.matched(&self.host, &self.method, path);
+        let near_misses = if matched.is_none() && matches!(status, 404 | 405) {
+            let json = serde_json::from_slice::<serde_json::Value>(&self.body).ok();
+            engine.near_misses(
+                &self.host,
+                &Attempt {
+                    method: self.method.as_str(),
+                    path,
+                    query,
+                    json: json.as_ref(),
+                },
+            )
+        } else {
+            Vec::new()
+        };
+        let headers = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("[not text]")));
+        let (body, body_truncated) = recorded_body(&self.body);
+        RequestRecord {
+            at: self.at,
+            method: self.method.as_str().to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: redact_headers(headers, &[]),
+            body,
+            body_truncated,
+            status,
+            matched,
+            near_misses,
+            duration_us,
+            client: Some(self.remote.ip().to_string()),
+            host: self.host,
+        }
+    }
+}
