@@ -47,7 +47,8 @@ pub use identity::{
     TokenId, TokenIssuer, TokenKind, TokenRecord, TokenStore,
 };
 pub use journal::{
-    JournalEntry, JournalPage, JournalQuery, MAX_JOURNAL_PAGE, RecordId, RequestJournal, take_page,
+    DEFAULT_JOURNAL_PAGE, JournalEntry, JournalPage, JournalQuery, MAX_JOURNAL_PAGE, RecordId,
+    RequestJournal, entry_json, page_json, take_page,
 };
 pub use lease::{Lease, LeaseStore, MAX_LEASE_NAME_LEN, check_lease_name, lease_ttl_millis};
 pub use mocks::MockRepository;

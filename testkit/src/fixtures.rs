@@ -218,3 +218,29 @@ impl Fixture {
         Event::new(self.ids.event_id(), self.now, kind)
     }
 }
+
+/// A plain record of `method` `path` sent to `host` at `at`, answered `status` (one
+/// `accept` header, no body, from 127.0.0.1), for journal tests.
+pub fn request_record(
+    at: moclojer_domain::Timestamp,
+    host: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> moclojer_domain::journal::RequestRecord {
+    moclojer_domain::journal::RequestRecord {
+        at,
+        host: host.to_owned(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: String::new(),
+        headers: vec![("accept".to_owned(), "*/*".to_owned())],
+        body: String::new(),
+        body_truncated: false,
+        status,
+        matched: None,
+        near_misses: Vec::new(),
+        duration_us: 120,
+        client: Some("127.0.0.1".to_owned()),
+    }
+}

@@ -16,4 +16,4 @@ pub mod fakes;
 mod fixtures;
 pub mod services;
 
-pub use fixtures::{Fixture, ManualClock, Repos, expect_kind, unique_suffix};
+pub use fixtures::{Fixture, ManualClock, Repos, expect_kind, request_record, unique_suffix};

@@ -20,8 +20,9 @@ mod resolver;
 mod url;
 
 pub use app::{App, run_until_signalled};
-pub use process::{DatabaseArgs, LogArgs, QueueArgs, stop_signal};
+pub use process::{DatabaseArgs, JournalArgs, JournalSettings, LogArgs, QueueArgs, stop_signal};
 pub use resolver::{Database, Resolver, S3Credentials};
 pub use url::{
-    DatabaseUrl, QueueUrl, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, StoreUrl, UrlError, UrlParser,
+    DatabaseUrl, JournalUrl, QueueUrl, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, StoreUrl, UrlError,
+    UrlParser,
 };

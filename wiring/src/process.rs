@@ -3,7 +3,11 @@
 
 use moclojer_telemetry::LogFormat;
 
-use crate::{DatabaseUrl, QueueUrl};
+use std::time::Duration;
+
+use moclojer_domain::journal::Retention;
+
+use crate::{DatabaseUrl, JournalUrl, QueueUrl};
 
 /// The database flag of a service that needs one.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,6 +52,75 @@ impl QueueArgs {
         self.redis_url
             .clone()
             .map(|url| url.with_stream(self.redis_stream.clone()))
+    }
+}
+
+/// Where requests are recorded and what of them is kept: the mock server's and the api's
+/// settings must agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalSettings {
+    /// The journal.
+    pub url: JournalUrl,
+    /// What it keeps.
+    pub retention: Retention,
+}
+
+/// The request journal's flags, the same for the mock server (which records) and the api
+/// (which lists): they must agree on the retention.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JournalArgs {
+    /// Where the requests mocks receive are recorded: `redis://host:6379` (shared by every
+    /// replica and the api), `sqlite:PATH` or `memory://`. Default: the --redis-url's
+    /// server when there is one.
+    #[arg(
+        long,
+        env = "MOCLOJER_JOURNAL_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub journal_url: Option<JournalUrl>,
+    /// The last N requests of each mock are kept (default 1,000). The standalone server
+    /// records only when this is given, in memory.
+    #[arg(
+        long = "journal",
+        env = "MOCLOJER_JOURNAL",
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=100_000)
+    )]
+    pub journal_records: Option<u32>,
+    /// Requests older than this many hours are forgotten.
+    #[arg(
+        long,
+        env = "MOCLOJER_JOURNAL_HOURS",
+        value_name = "HOURS",
+        default_value_t = 168,
+        value_parser = clap::value_parser!(u32).range(1..=8_760)
+    )]
+    pub journal_hours: u32,
+}
+
+impl JournalArgs {
+    /// What the journal keeps: `--journal` records (1,000 by default) per mock for
+    /// `--journal-hours`.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            max_records: self
+                .journal_records
+                .map_or(Retention::DEFAULT.max_records, |n| n as usize),
+            max_age: Duration::from_secs(u64::from(self.journal_hours.max(1)) * 3_600),
+        }
+    }
+
+    /// The journal URL given, else the one on `queue`'s server, with the retention.
+    pub fn settings_or(&self, queue: Option<&QueueUrl>) -> Option<JournalSettings> {
+        let url = self
+            .journal_url
+            .clone()
+            .or_else(|| queue.map(JournalUrl::from))?;
+        Some(JournalSettings {
+            url,
+            retention: self.retention(),
+        })
     }
 }
 

@@ -11,6 +11,9 @@
 //! | `s3://…` | | `S3ObjectStore` | |
 //! | `redis://…` | | | `RedisEventQueue` |
 //!
+//! and the request journal: `memory://` → `InMemoryJournal`, `redis://…` → `RedisJournal`,
+//! `sqlite:…` → `SqliteJournal`.
+//!
 //! What it opened it keeps, so the apps of one process that name the same URL share one
 //! connection pool, one in-memory queue, one store; [`Resolver::close`] closes them all.
 //! The S3 credentials are read from the environment once, in [`Resolver::from_env`].
@@ -19,16 +22,19 @@ use std::fmt;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use moclojer_domain::journal::Retention;
 use moclojer_fs::FsObjectStore;
-use moclojer_memory::{InMemoryDatabase, InMemoryEventQueue, InMemoryObjectStore};
-use moclojer_ports::{DatabasePorts, EventQueue, ObjectStore};
+use moclojer_memory::{InMemoryDatabase, InMemoryEventQueue, InMemoryJournal, InMemoryObjectStore};
+use moclojer_ports::{Clock, DatabasePorts, EventQueue, ObjectStore, RequestJournal, SystemClock};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
-use moclojer_redis::{RedisConfig, RedisEventQueue};
+use moclojer_redis::{RedisConfig, RedisEventQueue, RedisJournal};
 use moclojer_s3::{S3ObjectStore, Secret};
-use moclojer_sqlite::{SqliteConfig, SqliteDatabase};
+use moclojer_sqlite::{SqliteConfig, SqliteDatabase, SqliteJournal};
 use tokio::sync::Mutex;
 
-use crate::url::{DatabaseUrl, QueueUrl, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, StoreUrl};
+use crate::url::{
+    DatabaseUrl, JournalUrl, QueueUrl, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, StoreUrl,
+};
 
 /// The credentials of an S3 store. Their `Debug` form hides the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +134,8 @@ struct Opened {
     stores: Vec<(StoreUrl, Arc<dyn ObjectStore>)>,
     queues: Vec<(QueueUrl, Arc<dyn EventQueue>)>,
     redis: Vec<RedisEventQueue>,
+    journals: Vec<(JournalUrl, Arc<dyn RequestJournal>)>,
+    redis_journals: Vec<RedisJournal>,
 }
 
 /// Turns URLs into opened adapters, once each per process (see the module docs).
@@ -236,9 +244,69 @@ impl Resolver {
         Ok(queue)
     }
 
+    /// The request journal `url` names, opened on first use and shared after (a process's
+    /// mock server and api see one journal), keeping what `retention` says (the first
+    /// caller's retention holds for later ones). An unreachable Redis is not an error: the
+    /// journal reconnects in the background.
+    ///
+    /// # Errors
+    /// When the journal's settings are refused or a SQLite file cannot be opened.
+    pub async fn journal(
+        &self,
+        url: &JournalUrl,
+        retention: Retention,
+    ) -> anyhow::Result<Arc<dyn RequestJournal>> {
+        let mut opened = self.opened.lock().await;
+        if let Some((_, journal)) = opened.journals.iter().find(|(u, _)| u == url) {
+            return Ok(Arc::clone(journal));
+        }
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let journal: Arc<dyn RequestJournal> = match url {
+            JournalUrl::Memory => Arc::new(InMemoryJournal::new(retention, clock)),
+            JournalUrl::Redis {
+                url: server,
+                prefix,
+            } => {
+                let mut redis =
+                    RedisJournal::connect(&RedisConfig::new(server.clone()), retention, clock)
+                        .await
+                        .with_context(|| format!("open the request journal ({url})"))?;
+                if let Some(prefix) = prefix {
+                    redis = redis.with_key_prefix(prefix.clone());
+                }
+                opened.redis_journals.push(redis.clone());
+                Arc::new(redis)
+            }
+            JournalUrl::Sqlite(DatabaseUrl::SqliteFile(path)) => {
+                make_parent(path)?;
+                Arc::new(
+                    SqliteJournal::open(path, retention, clock)
+                        .await
+                        .with_context(|| format!("open the request journal ({url})"))?,
+                )
+            }
+            JournalUrl::Sqlite(database) => {
+                let DatabaseUrl::SqliteUrl(raw) = database else {
+                    bail!("the request journal is kept in SQLite, Redis or memory, not {database}");
+                };
+                Arc::new(
+                    SqliteJournal::connect(&SqliteConfig::new(raw.clone()), retention, clock)
+                        .await
+                        .with_context(|| format!("open the request journal ({url})"))?,
+                )
+            }
+        };
+        tracing::debug!(journal = %url, "request journal opened");
+        opened.journals.push((url.clone(), Arc::clone(&journal)));
+        Ok(journal)
+    }
+
     /// Closes every database and queue opened, waiting for calls under way.
     pub async fn close(&self) {
         let opened = std::mem::take(&mut *self.opened.lock().await);
+        for journal in &opened.redis_journals {
+            journal.close().await;
+        }
         for redis in &opened.redis {
             redis.close().await;
         }
@@ -272,14 +340,19 @@ impl Resolver {
     }
 }
 
+/// Makes the folder `path` is in, when it has one.
+fn make_parent(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+    }
+    Ok(())
+}
+
 async fn open_database(url: &DatabaseUrl) -> anyhow::Result<Database> {
     Ok(match url {
         DatabaseUrl::Memory => Database::of(&InMemoryDatabase::default(), DatabaseHandle::Memory),
         DatabaseUrl::SqliteFile(path) => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("create {}", parent.display()))?;
-            }
+            make_parent(path)?;
             let database = SqliteDatabase::open(path).await?;
             Database::of(&database, DatabaseHandle::Sqlite(database.clone()))
         }
@@ -322,6 +395,59 @@ mod tests {
             &resolver.store(&store_url).await.unwrap()
         ));
         assert!(store.list("").await.unwrap().is_empty());
+        resolver.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_journal_is_opened_once_and_shared_by_the_apps_of_a_process() {
+        use moclojer_domain::journal::RequestRecord;
+        use moclojer_ports::JournalQuery;
+
+        let dir = tempfile::tempdir().unwrap();
+        let resolver = Resolver::default();
+        let record = RequestRecord {
+            at: SystemClock.now(),
+            host: "a-b.localhost".to_owned(),
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: String::new(),
+            body_truncated: false,
+            status: 200,
+            matched: None,
+            near_misses: Vec::new(),
+            duration_us: 10,
+            client: None,
+        };
+        for url in [
+            JournalUrl::Memory,
+            JournalUrl::parse(&format!(
+                "sqlite:{}",
+                dir.path().join("j/db.sqlite").display()
+            ))
+            .unwrap(),
+        ] {
+            let writer = resolver.journal(&url, Retention::DEFAULT).await.unwrap();
+            let reader = resolver.journal(&url, Retention::DEFAULT).await.unwrap();
+            assert!(Arc::ptr_eq(&writer, &reader), "{url}");
+            writer.append(std::slice::from_ref(&record)).await.unwrap();
+            let page = reader
+                .list("a-b.localhost", &JournalQuery::newest(10))
+                .await
+                .unwrap();
+            assert_eq!(page.entries.len(), 1, "{url}");
+        }
+        assert!(
+            dir.path().join("j/db.sqlite").is_file(),
+            "made with its folder"
+        );
+        let refused = JournalUrl::parse("postgres://db/x").unwrap_err();
+        assert!(
+            refused.to_string().starts_with("--journal-url"),
+            "{refused}"
+        );
+        assert!(!refused.to_string().contains("db/x"), "{refused}");
         resolver.close().await;
     }
 

@@ -120,7 +120,7 @@ impl DatabaseUrl {
         }
     }
 
-    fn sqlite(url: &str) -> Result<Self, UrlError> {
+    pub(crate) fn sqlite(url: &str) -> Result<Self, UrlError> {
         let rest = url.strip_prefix("sqlite:").unwrap_or(url);
         if rest.contains('?') || rest.trim_start_matches("//") == ":memory:" {
             return Ok(Self::SqliteUrl(url.to_owned()));
@@ -362,6 +362,101 @@ impl fmt::Debug for QueueUrl {
     }
 }
 
+const JOURNAL_FORMS: &str = "use memory://, redis://host:6379 or sqlite:PATH";
+
+/// Where the request journal is kept (`--journal-url`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum JournalUrl {
+    /// `memory://`: in this process, shared by the apps it runs (the all-in-one's api and
+    /// mock server), gone when it ends.
+    Memory,
+    /// `redis://…`: a capped stream per host, shared by every mock server replica and the
+    /// api; keys start with `prefix` (the adapter's default when `None`).
+    Redis {
+        /// The server's URL.
+        url: String,
+        /// What every key starts with.
+        prefix: Option<String>,
+    },
+    /// `sqlite:…`: a table in a SQLite file (the all-in-one's database).
+    Sqlite(DatabaseUrl),
+}
+
+impl JournalUrl {
+    /// Reads a journal URL: `memory://`, `redis://…` or a SQLite URL (`sqlite:PATH`).
+    ///
+    /// # Errors
+    /// When it is empty, not a URL, or of another scheme; the message never holds the URL.
+    pub fn parse(raw: &str) -> Result<Self, UrlError> {
+        let flag = "--journal-url";
+        let raw = raw.trim();
+        match scheme(raw).as_deref() {
+            Some("memory") => Ok(Self::Memory),
+            Some("redis") => Ok(Self::Redis {
+                url: lower_scheme(raw),
+                prefix: None,
+            }),
+            Some("sqlite") => DatabaseUrl::sqlite(&lower_scheme(raw))
+                .map(Self::Sqlite)
+                .map_err(|e| UrlError::new(flag, e.reason)),
+            Some(other) => Err(UrlError::new(
+                flag,
+                format!("the scheme {other:?} is not a journal moclojer knows; {JOURNAL_FORMS}"),
+            )),
+            None => Err(UrlError::new(
+                flag,
+                format!("it is not a URL; {JOURNAL_FORMS}"),
+            )),
+        }
+    }
+}
+
+impl FromStr for JournalUrl {
+    type Err = UrlError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Self::parse(raw)
+    }
+}
+
+impl From<&QueueUrl> for JournalUrl {
+    /// The journal on the queue's server: Redis for Redis (keys `{stream}:journal:{host}`
+    /// when the deployment names its stream, so deployments sharing a server stay apart),
+    /// this process for memory.
+    fn from(queue: &QueueUrl) -> Self {
+        match queue {
+            QueueUrl::Memory => Self::Memory,
+            QueueUrl::Redis { url, stream } => Self::Redis {
+                url: url.clone(),
+                prefix: stream.as_ref().map(|s| format!("{s}:")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for JournalUrl {
+    /// A form safe to log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Redis { url, prefix } => {
+                write!(f, "redis {}", without_password(url))?;
+                match prefix {
+                    Some(prefix) => write!(f, " (keys {prefix}journal:*)"),
+                    None => Ok(()),
+                }
+            }
+            Self::Sqlite(database) => database.fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for JournalUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JournalUrl({self})")
+    }
+}
+
 /// The command-line parser of a URL flag: the URL's own rules, and an error that never
 /// repeats the value (clap's default would print it whole, password included).
 #[derive(Clone, Copy)]
@@ -412,6 +507,7 @@ macro_rules! url_flag {
 url_flag!(DatabaseUrl);
 url_flag!(StoreUrl);
 url_flag!(QueueUrl);
+url_flag!(JournalUrl);
 
 #[cfg(test)]
 mod tests {

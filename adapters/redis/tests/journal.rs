@@ -38,21 +38,7 @@ async fn journal(
 }
 
 fn record(at: Timestamp, host: &str, path: &str, status: u16) -> RequestRecord {
-    RequestRecord {
-        at,
-        host: host.to_owned(),
-        method: "GET".to_owned(),
-        path: path.to_owned(),
-        query: String::new(),
-        headers: vec![("accept".to_owned(), "*/*".to_owned())],
-        body: String::new(),
-        body_truncated: false,
-        status,
-        matched: None,
-        near_misses: Vec::new(),
-        duration_us: 7,
-        client: None,
-    }
+    moclojer_testkit::request_record(at, host, "GET", path, status)
 }
 
 fn host(what: &str) -> String {

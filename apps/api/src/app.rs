@@ -14,7 +14,7 @@ use moclojer_ports::{
     Clock, DatabasePorts, IdGenerator, LocalTokens, RandomIds, Relay, RelaySettings, SystemClock,
 };
 use moclojer_supabase::SupabaseIdentity;
-use moclojer_wiring::{DatabaseUrl, QueueUrl, Resolver};
+use moclojer_wiring::{DatabaseUrl, JournalSettings, QueueUrl, Resolver};
 use tokio::net::TcpListener;
 
 use crate::passwords::Passwords;
@@ -43,6 +43,9 @@ pub struct Config {
     pub supabase: Option<Supabase>,
     /// The built web interface to serve at `/` (see [`crate::web`]).
     pub web_dir: Option<PathBuf>,
+    /// The request journal the mock servers record to; without it the journal routes
+    /// answer 503.
+    pub journal: Option<JournalSettings>,
 }
 
 impl Config {
@@ -65,6 +68,7 @@ impl Config {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             supabase: None,
             web_dir: None,
+            journal: None,
         }
     }
 }
@@ -97,6 +101,7 @@ impl State {
                 .expect("the strict egress configuration is valid"),
             web_dir: None,
             supabase_browser: None,
+            journal: None,
         }
     }
 }
@@ -145,6 +150,9 @@ impl moclojer_wiring::App for App {
         state.session_ttl = config.session_ttl;
         state.web_dir = config.web_dir;
         state.supabase_browser = config.supabase.and_then(|s| s.browser);
+        if let Some(journal) = &config.journal {
+            state.journal = Some(resolver.journal(&journal.url, journal.retention).await?);
+        }
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("listen on {} (the api)", config.addr))?;

@@ -46,14 +46,18 @@ use routes::HealthApi;
 use routes::accounts::AccountsApi;
 use routes::mocks::MocksApi;
 use routes::orgs::OrgsApi;
+use routes::requests::RequestsApi;
 
 /// The OpenAPI service of every operation.
-fn service(state: &Arc<State>) -> OpenApiService<(AccountsApi, OrgsApi, MocksApi, HealthApi), ()> {
+fn service(
+    state: &Arc<State>,
+) -> OpenApiService<(AccountsApi, OrgsApi, MocksApi, RequestsApi, HealthApi), ()> {
     OpenApiService::new(
         (
             AccountsApi(Arc::clone(state)),
             OrgsApi(Arc::clone(state)),
             MocksApi(Arc::clone(state)),
+            RequestsApi(Arc::clone(state)),
             HealthApi(Arc::clone(state)),
         ),
         "moclojer cloud api",

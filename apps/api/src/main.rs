@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use moclojer_api::{App, Config, MocksUrl, SupabaseArgs};
 use moclojer_domain::Zone;
-use moclojer_wiring::{DatabaseArgs, LogArgs, QueueArgs};
+use moclojer_wiring::{DatabaseArgs, JournalArgs, LogArgs, QueueArgs};
 
 /// The moclojer cloud REST api (`/api/v1`), its OpenAPI document and docs UI.
 #[derive(Debug, Parser)]
@@ -37,6 +37,10 @@ struct Args {
     web_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     log: LogArgs,
+    /// The request journal the mock servers record to, listed at
+    /// `/api/v1/mocks/{id}/requests` (default: the --redis-url's server).
+    #[command(flatten)]
+    journal: JournalArgs,
 }
 
 /// Reads `scheme://[host][:port]`; only the scheme and port matter.
@@ -69,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         session_ttl: Duration::from_secs(args.session_days.clamp(1, 365) * 24 * 3600),
         supabase: args.supabase.resolve()?,
         web_dir: args.web_dir,
+        journal: args.journal.settings_or(args.queue.queue().as_ref()),
         ..Config::new(args.database.database_url)
     };
     moclojer_wiring::run_until_signalled::<App>(config).await

@@ -11,7 +11,7 @@ use moclojer_domain::{
 use moclojer_egress::Egress;
 use moclojer_ports::{
     AccountRepository, Caller, Clock, IdGenerator, Identity, LocalTokens, MockRepository,
-    PortErrorKind, PublicationRepository, Scope,
+    PortErrorKind, PublicationRepository, RequestJournal, Scope,
 };
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -83,6 +83,9 @@ pub struct State {
     pub web_dir: Option<PathBuf>,
     /// In Supabase mode, what the web interface needs to sign in there.
     pub supabase_browser: Option<SupabaseBrowser>,
+    /// The requests mocks received, as the mock servers record them; `None` when not
+    /// configured (the journal routes answer 503).
+    pub journal: Option<Arc<dyn RequestJournal>>,
 }
 
 /// `Authorization: Bearer <token>`: a session token, a personal API token (`mcj_…`), or
@@ -167,6 +170,17 @@ impl State {
             .get(&Scope::User(user.id), id)
             .await
             .map_err(|e| ApiError::from_port(e, "mock"))
+    }
+
+    /// Forgets the requests `host` received: a deleted mock's journal goes with it, and a
+    /// new mock starts with none. A journal that fails is logged; its records age out.
+    pub async fn forget_requests(&self, host: &moclojer_domain::Host) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if let Err(e) = journal.clear(host.as_str()).await {
+            tracing::warn!(error = %e, %host, "the request journal could not be cleared");
+        }
     }
 
     /// Validates spec text with the hosted service's one check ([`CloudCheck`]), as the

@@ -10,7 +10,9 @@
 //! proxy in front of it serving every published mock at
 //! `http://<mock>-<handle>.localhost:8080`, and ops verifying each published host through
 //! the proxy (mode `local`: `*.localhost` needs no records); and the web interface at
-//! `http://127.0.0.1:3000/` once built (`cargo xtask web`). Each service also runs as its
+//! `http://127.0.0.1:3000/` once built (`cargo xtask web`). The mock server records every
+//! request into the request journal the api lists (SQLite in the data directory by default,
+//! Redis with `--redis-url`). Each service also runs as its
 //! own process (`moclojer-api`, `moclojer-generator`, `moclojer --store`, ...).
 
 use std::future::Future;
@@ -21,11 +23,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use moclojer_api::{MocksUrl, Supabase};
+use moclojer_domain::journal::Retention;
 use moclojer_domain::spec::Mode;
 use moclojer_domain::{TrustedProxies, Zone};
 use moclojer_foss::{EngineOptions, Source, StoreSource};
 use moclojer_ports::{DatabasePorts, ObjectStore};
-use moclojer_wiring::{DatabaseUrl, QueueUrl, Resolver, StoreUrl};
+use moclojer_wiring::{DatabaseUrl, JournalSettings, JournalUrl, QueueUrl, Resolver, StoreUrl};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -60,6 +63,11 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// Supabase sign-in instead of local accounts.
     pub supabase: Option<Supabase>,
+    /// Where requests are recorded; by default Redis with [`Self::queue`], else the SQLite
+    /// database's file, else this process's memory.
+    pub journal_url: Option<JournalUrl>,
+    /// What the journal keeps.
+    pub journal_retention: Retention,
 }
 
 impl Config {
@@ -80,6 +88,8 @@ impl Config {
             zone: Zone::parse("localhost").expect("localhost is a zone"),
             web_dir: None,
             supabase: None,
+            journal_url: None,
+            journal_retention: Retention::DEFAULT,
         }
     }
 }
@@ -89,19 +99,35 @@ struct Shared {
     database: DatabaseUrl,
     store: StoreUrl,
     queue: QueueUrl,
+    journal: JournalSettings,
 }
 
 impl Shared {
     fn of(config: &Config) -> Self {
+        let database = config
+            .database
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::sqlite_file(config.data_dir.join("moclojer.sqlite")));
+        let queue = config.queue.clone().unwrap_or(QueueUrl::Memory);
+        let journal = config
+            .journal_url
+            .clone()
+            .unwrap_or_else(|| match (&queue, &database) {
+                (QueueUrl::Redis { .. }, _) => JournalUrl::from(&queue),
+                (_, DatabaseUrl::SqliteFile(_)) => JournalUrl::Sqlite(database.clone()),
+                _ => JournalUrl::Memory,
+            });
         Self {
-            database: config.database.clone().unwrap_or_else(|| {
-                DatabaseUrl::sqlite_file(config.data_dir.join("moclojer.sqlite"))
-            }),
+            database,
             store: config
                 .store
                 .clone()
                 .unwrap_or_else(|| StoreUrl::Dir(config.data_dir.join("store"))),
-            queue: config.queue.clone().unwrap_or(QueueUrl::Memory),
+            queue,
+            journal: JournalSettings {
+                url: journal,
+                retention: config.journal_retention,
+            },
         }
     }
 }
@@ -274,6 +300,7 @@ fn foss_config(config: &Config, shared: &Shared) -> moclojer_foss::Config {
             ..EngineOptions::default()
         },
         max_spec_bytes: None, // one host's object, at most MAX_OBJECT_BYTES
+        journal: Some(shared.journal.clone()),
         ..moclojer_foss::Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), source)
     }
 }
@@ -291,6 +318,7 @@ fn api_config(config: &Config, shared: &Shared, mocks_port: u16) -> moclojer_api
         },
         supabase: config.supabase.clone(),
         web_dir: config.web_dir.clone(),
+        journal: Some(shared.journal.clone()),
         ..moclojer_api::Config::new(shared.database.clone())
     }
 }

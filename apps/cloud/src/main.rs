@@ -6,7 +6,7 @@ use clap::Parser;
 use moclojer_api::SupabaseArgs;
 use moclojer_cloud::{App, Config};
 use moclojer_domain::Zone;
-use moclojer_wiring::{DatabaseUrl, LogArgs, QueueArgs, StoreUrl};
+use moclojer_wiring::{DatabaseUrl, JournalArgs, LogArgs, QueueArgs, StoreUrl};
 
 /// Every moclojer cloud service in one process: on the embedded defaults (SQLite, an
 /// in-process queue, a folder store, all under --data-dir), or on PostgreSQL, Redis and S3.
@@ -44,6 +44,10 @@ struct Args {
     supabase: SupabaseArgs,
     #[command(flatten)]
     log: LogArgs,
+    /// The request journal (default: Redis with --redis-url, else the SQLite database's
+    /// file, else in this process).
+    #[command(flatten)]
+    journal: JournalArgs,
 }
 
 #[tokio::main]
@@ -58,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
         store: args.store,
         web_dir: Some(args.web_dir),
         supabase: args.supabase.resolve()?,
+        journal_url: args.journal.journal_url.clone(),
+        journal_retention: args.journal.retention(),
         zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         ..Config::new(args.data_dir)
     };

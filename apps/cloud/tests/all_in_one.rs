@@ -191,3 +191,11 @@ async fn a_mocks_rate_limit_counts_each_client_behind_the_proxy() {
     assert_eq!(from("127.0.0.3").await.0, 200);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn requests_to_a_mock_are_listed_by_the_api_within_a_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let running = start(config(dir.path())).await;
+    support::journal_path(running.api, running.mocks, &[], "alice").await;
+    running.stop().await;
+}

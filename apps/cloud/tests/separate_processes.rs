@@ -92,6 +92,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     let api_addr = free_port();
     let mocks_addr = free_port();
     let foss_addr = free_port();
+    let second_foss_addr = free_port();
 
     let mut api = spawn(
         "moclojer-api",
@@ -142,6 +143,21 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
             format!("--store={store_url}"),
             "--host=127.0.0.1".to_owned(),
             format!("--port={}", foss_addr.port()),
+            "--poll-ms=1000".to_owned(),
+            format!("--redis-url={redis}"),
+            format!("--redis-stream={}", stream.name()),
+            // The proxy's X-Real-IP names the client.
+            "--trusted-proxies=127.0.0.1".to_owned(),
+        ],
+        &s3_env,
+    ); // A second replica, not behind the proxy: its records join the first's in one list.
+    let mut second_foss = spawn(
+        "moclojer",
+        support::binary("moclojer-foss", "moclojer"),
+        &[
+            format!("--store={store_url}"),
+            "--host=127.0.0.1".to_owned(),
+            format!("--port={}", second_foss_addr.port()),
             "--poll-ms=1000".to_owned(),
             format!("--redis-url={redis}"),
             format!("--redis-stream={}", stream.name()),
@@ -207,6 +223,23 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     // The mock server polls once a second: an answer within the second comes from the
     // config.published event, not from luck.
     support::publish_path(api_addr, mocks_addr, "alice").await;
+
+    // Both replicas record into the one Redis journal the api lists.
+    wait_until("the second replica", Duration::from_secs(60), async || {
+        second_foss.assert_running();
+        support::get(second_foss_addr, "ready-check.localhost", "/")
+            .await
+            .0
+            == 404
+    })
+    .await;
+    support::journal_path(
+        api_addr,
+        mocks_addr,
+        &[foss_addr, second_foss_addr],
+        "carol",
+    )
+    .await;
 
     // ops hears domain.requested through Redis and verifies the host through the proxy.
     let mut bob = support::Client::new(api_addr);
@@ -281,6 +314,7 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     api.assert_running();
     generator.assert_running();
     foss.assert_running();
+    second_foss.assert_running();
     proxy.assert_running();
     ops.assert_running();
 }

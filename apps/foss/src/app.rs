@@ -12,15 +12,18 @@ use arc_swap::ArcSwap;
 use moclojer_domain::Shard;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_ports::{ObjectStore, check_group_name};
-use moclojer_wiring::{QueueUrl, Resolver, StoreUrl};
+use moclojer_wiring::{JournalSettings, QueueUrl, Resolver, StoreUrl};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
+use crate::admin::{Admin, serve_admin};
 use crate::cloud::{CLOUD_POLL_INTERVAL, CloudSource, MAX_OBJECT_BYTES};
 use crate::engine::EngineOptions;
-use crate::hosted::{ConfigEvents, serve_cloud};
+use crate::hosted::{ConfigEvents, serve_cloud_with};
 use crate::hosts::HostEngines;
+use crate::journal::{JOURNAL_CHANNEL, Recorder, STANDALONE_JOURNAL_HOST};
 use crate::load::{SpecFiles, load_files};
-use crate::server::serve;
+use crate::server::{ServeOptions, serve_with};
 use crate::watch::watch;
 
 /// What the mock server serves.
@@ -70,6 +73,11 @@ pub struct Config {
     /// The largest spec accepted, in bytes; `None` for the mode's default (1 MiB from a
     /// file, [`MAX_OBJECT_BYTES`] for one host's object from a store).
     pub max_spec_bytes: Option<usize>,
+    /// Where the requests served are recorded; none by default.
+    pub journal: Option<JournalSettings>,
+    /// Standalone: where the admin listener (the journal's `GET`/`DELETE /requests`)
+    /// listens; it needs [`Self::journal`].
+    pub admin_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -80,6 +88,8 @@ impl Config {
             source,
             options: EngineOptions::default(),
             max_spec_bytes: None,
+            journal: None,
+            admin_addr: None,
         }
     }
 }
@@ -104,6 +114,14 @@ pub struct App {
     served: Served,
     options: EngineOptions,
     limits: Limits,
+    recording: Option<Recording>,
+}
+
+/// The journal's recorder and writer, and the admin listener when there is one.
+struct Recording {
+    recorder: Recorder,
+    writer: JoinHandle<()>,
+    admin: Option<(TcpListener, Admin)>,
 }
 
 impl std::fmt::Debug for App {
@@ -120,6 +138,8 @@ impl moclojer_wiring::App for App {
     /// Loads the spec files (refusing a spec that does not validate) or opens the store
     /// and the queue, then binds the address.
     async fn build(config: Config, resolver: &Resolver) -> anyhow::Result<Self> {
+        let journal = config.journal.clone();
+        let admin_addr = config.admin_addr;
         let (served, options, limits) = match config.source {
             Source::Files(files) => {
                 let limits = Limits::for_bytes(
@@ -154,6 +174,7 @@ impl moclojer_wiring::App for App {
                 (served, options, limits)
             }
         };
+        let recording = recording(journal.as_ref(), admin_addr, &served, resolver).await?;
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("listen on {} (the mocks)", config.addr))?;
@@ -162,6 +183,7 @@ impl moclojer_wiring::App for App {
             served,
             options,
             limits,
+            recording,
         })
     }
 
@@ -171,7 +193,32 @@ impl moclojer_wiring::App for App {
             .listener
             .local_addr()
             .context("read the bound address")?;
-        match self.served {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut stop = stop_rx.clone();
+            async move {
+                stop.wait_for(|stopped| *stopped).await.ok();
+            }
+        };
+        tokio::spawn(async move {
+            stop.await;
+            stop_tx.send(true).ok();
+        });
+        let mut settings = ServeOptions::default();
+        let mut writer = None;
+        let mut admin_task = None;
+        if let Some(recording) = self.recording {
+            settings.journal = Some(recording.recorder);
+            writer = Some(recording.writer);
+            if let Some((listener, admin)) = recording.admin {
+                tracing::info!(
+                    "request journal on http://{}/requests",
+                    listener.local_addr().context("read the admin address")?
+                );
+                admin_task = Some(tokio::spawn(serve_admin(listener, admin, stopped())));
+            }
+        }
+        let served = match self.served {
             Served::Files { files, engine } => {
                 tracing::info!(
                     file = %files.config.display(),
@@ -180,9 +227,9 @@ impl moclojer_wiring::App for App {
                 );
                 let watcher =
                     tokio::spawn(watch(files, Arc::clone(&engine), self.options, self.limits));
-                let served = serve(self.listener, engine, stop).await;
+                let served = serve_with(self.listener, engine, settings, stopped()).await;
                 watcher.abort();
-                served.context("serve")
+                served
             }
             Served::Store {
                 store,
@@ -198,15 +245,69 @@ impl moclojer_wiring::App for App {
                     self.limits,
                 )
                 .with_shard(shard);
-                serve_cloud(self.listener, source, poll, events, stop)
-                    .await
-                    .context("serve")
+                serve_cloud_with(self.listener, source, poll, events, settings, stopped()).await
             }
+        };
+        if let Some(admin) = admin_task {
+            admin.await.ok();
         }
+        if let Some(writer) = writer {
+            // Every recorder is gone with the server: the writer ends once it has written.
+            writer.await.ok();
+        }
+        served.context("serve")
     }
 }
 
+/// The journal's recorder (and the admin listener) `config` asks for.
+async fn recording(
+    journal: Option<&JournalSettings>,
+    admin_addr: Option<SocketAddr>,
+    served: &Served,
+    resolver: &Resolver,
+) -> anyhow::Result<Option<Recording>> {
+    let standalone = matches!(served, Served::Files { .. });
+    let Some(settings) = journal else {
+        if admin_addr.is_some() {
+            anyhow::bail!(
+                "the admin listener serves the request journal: turn it on with --journal N"
+            );
+        }
+        return Ok(None);
+    };
+    let journal = resolver.journal(&settings.url, settings.retention).await?;
+    let (recorder, writer) = if standalone {
+        Recorder::start_standalone(Arc::clone(&journal), JOURNAL_CHANNEL)
+    } else {
+        Recorder::start(Arc::clone(&journal), JOURNAL_CHANNEL)
+    };
+    let admin = match admin_addr {
+        None => None,
+        Some(_) if !standalone => anyhow::bail!(
+            "the admin listener is the standalone server's; in cloud mode the api lists requests"
+        ),
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listen on {addr} (the admin listener)"))?;
+            Some((listener, Admin::new(journal, STANDALONE_JOURNAL_HOST)))
+        }
+    };
+    tracing::info!(journal = %settings.url, records = settings.retention.max_records, "recording requests");
+    Ok(Some(Recording {
+        recorder,
+        writer,
+        admin,
+    }))
+}
+
 impl App {
+    /// Where the admin listener answers, when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        let (listener, _) = self.recording.as_ref()?.admin.as_ref()?;
+        listener.local_addr().ok()
+    }
+
     /// Where the mocks answer.
     ///
     /// # Errors

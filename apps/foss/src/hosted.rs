@@ -84,6 +84,22 @@ pub async fn serve_cloud(
     events: Option<ConfigEvents>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let settings = ServeOptions::default();
+    serve_cloud_with(listener, source, interval, events, settings, shutdown).await
+}
+
+/// [`serve_cloud`] with explicit connection settings (a request journal among them).
+///
+/// # Errors
+/// Never in practice (as [`serve`](crate::server::serve)).
+pub async fn serve_cloud_with(
+    listener: TcpListener,
+    source: CloudSource,
+    interval: Duration,
+    events: Option<ConfigEvents>,
+    settings: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let readiness = Readiness::not_yet();
     let serving = Serving::PerHost {
         hosts: Arc::clone(source.hosts()),
@@ -100,14 +116,7 @@ pub async fn serve_cloud(
     let listening = events
         .map(|events| tokio::spawn(listen_for_configs(events, source.reload_now(), stopped())));
     let follower = tokio::spawn(follow(source, interval, stopped()));
-    let served = serve_ready(
-        listener,
-        serving,
-        ServeOptions::default(),
-        readiness,
-        shutdown,
-    )
-    .await;
+    let served = serve_ready(listener, serving, settings, readiness, shutdown).await;
     stop_tx.send(true).ok();
     if let Err(e) = follower.await {
         tracing::warn!(error = %e, "the store follower ended abnormally");

@@ -32,7 +32,13 @@ pub const JOURNAL_BATCH: usize = 256;
 pub struct Recorder {
     sender: mpsc::Sender<Answered>,
     dropped: Arc<Dropped>,
+    /// Standalone: every record is kept under this one key, whatever host it was sent to.
+    single: bool,
 }
+
+/// The key a standalone server keeps every request under (it serves one spec whatever
+/// the `Host`; the `host` header stays in the record).
+pub const STANDALONE_JOURNAL_HOST: &str = "standalone";
 
 #[derive(Debug, Default)]
 struct Dropped {
@@ -64,10 +70,37 @@ impl Recorder {
     /// A recorder writing to `journal` through a channel of `capacity` records, and its
     /// writer task, which ends when every clone of the recorder is gone.
     pub fn start(journal: Arc<dyn RequestJournal>, capacity: usize) -> (Self, JoinHandle<()>) {
+        Self::start_keyed(journal, capacity, None)
+    }
+
+    /// [`Self::start`] for a standalone server: every record is kept under
+    /// [`STANDALONE_JOURNAL_HOST`], requests without a `Host` included.
+    pub fn start_standalone(
+        journal: Arc<dyn RequestJournal>,
+        capacity: usize,
+    ) -> (Self, JoinHandle<()>) {
+        Self::start_keyed(journal, capacity, Some(STANDALONE_JOURNAL_HOST))
+    }
+
+    fn start_keyed(
+        journal: Arc<dyn RequestJournal>,
+        capacity: usize,
+        key: Option<&'static str>,
+    ) -> (Self, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
         let dropped = Arc::new(Dropped::default());
-        let writer = tokio::spawn(write(journal, receiver, Arc::clone(&dropped)));
-        (Self { sender, dropped }, writer)
+        let writer = tokio::spawn(write(journal, receiver, Arc::clone(&dropped), key));
+        let recorder = Self {
+            sender,
+            dropped,
+            single: key.is_some(),
+        };
+        (recorder, writer)
+    }
+
+    /// Whether every request is kept under one key (a standalone server).
+    pub(crate) fn is_single(&self) -> bool {
+        self.single
     }
 
     /// Hands the request `seen`, answered with `status` by `engine`, to the writer, or
@@ -103,12 +136,19 @@ async fn write(
     journal: Arc<dyn RequestJournal>,
     mut receiver: mpsc::Receiver<Answered>,
     dropped: Arc<Dropped>,
+    key: Option<&'static str>,
 ) {
     let mut answered = Vec::with_capacity(JOURNAL_BATCH);
     while receiver.recv_many(&mut answered, JOURNAL_BATCH).await > 0 {
         let batch: Vec<RequestRecord> = answered
             .drain(..)
-            .map(|a| a.seen.record(a.status, a.duration_us, &a.engine))
+            .map(|a| {
+                let mut record = a.seen.record(a.status, a.duration_us, &a.engine);
+                if let Some(key) = key {
+                    key.clone_into(&mut record.host);
+                }
+                record
+            })
             .collect();
         if let Err(e) = journal.append(&batch).await {
             tracing::debug!(error = %e, "request journal: append failed");
@@ -162,19 +202,25 @@ impl Seen {
         let path = self.uri.path();
         let query = self.uri.query().unwrap_or("");
         let matched = engine.matched(&self.host, &self.method, path);
-        let near_misses = if matched.is_none() && matches!(status, 404 | 405) {
-            let json = serde_json::from_slice::<serde_json::Value>(&self.body).ok();
-            engine.near_misses(
-                &self.host,
-                &Attempt {
+        // Why a request missed: the closest endpoints when none answered; what the one
+        // that matched its route wanted when it refused it (400).
+        let only = match (matched, status) {
+            (None, 404 | 405) => Some(None),
+            (Some(at), 400) => Some(Some(at.endpoint)),
+            _ => None,
+        };
+        let near_misses = match only {
+            Some(only) => {
+                let json = serde_json::from_slice::<serde_json::Value>(&self.body).ok();
+                let attempt = Attempt {
                     method: self.method.as_str(),
                     path,
                     query,
                     json: json.as_ref(),
-                },
-            )
-        } else {
-            Vec::new()
+                };
+                engine.near_misses(&self.host, &attempt, only)
+            }
+            None => Vec::new(),
         };
         let headers = self
             .headers

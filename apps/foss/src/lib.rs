@@ -21,6 +21,7 @@
 //! It is not the hosted service's control plane: accounts, publishing and DNS live in the
 //! api, generator and ops.
 
+mod admin;
 mod app;
 mod cloud;
 mod context;
@@ -38,6 +39,7 @@ mod socket;
 mod watch;
 mod webhook;
 
+pub use admin::{Admin, serve_admin};
 pub use app::{App, Config, Source, StoreSource};
 pub use cloud::{
     BUILD_TIMEOUT, CLOUD_POLL_INTERVAL, CloudError, CloudSource, Loaded, MAX_BACKOFF,
@@ -45,9 +47,9 @@ pub use cloud::{
 };
 pub use engine::{Engine, EngineOptions, Reply, unknown_host};
 pub use external::MAX_EXTERNAL_BYTES;
-pub use hosted::{ConfigEvents, listen_for_configs, serve_cloud};
+pub use hosted::{ConfigEvents, listen_for_configs, serve_cloud, serve_cloud_with};
 pub use hosts::HostEngines;
-pub use journal::{JOURNAL_BATCH, JOURNAL_CHANNEL, Recorder};
+pub use journal::{JOURNAL_BATCH, JOURNAL_CHANNEL, Recorder, STANDALONE_JOURNAL_HOST};
 pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
 pub use server::{
     HEADER_READ_TIMEOUT, Readiness, SHUTDOWN_GRACE, ServeOptions, Serving, SharedEngine, SystemEnv,

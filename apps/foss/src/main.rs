@@ -19,7 +19,7 @@ use moclojer_domain::TrustedProxies;
 use moclojer_domain::spec::Mode;
 use moclojer_egress::{AllowRule, Egress, EgressConfig, Policy};
 use moclojer_foss::{App, Config, EngineOptions, Source, SpecFiles, StoreSource};
-use moclojer_wiring::{LogArgs, QueueArgs, StoreUrl};
+use moclojer_wiring::{JournalArgs, JournalSettings, JournalUrl, LogArgs, QueueArgs, StoreUrl};
 
 /// Serve moclojer mocks from a file, or (cloud mode) from an object store.
 #[derive(Debug, Parser)]
@@ -90,6 +90,15 @@ struct Args {
     /// default: the socket's peer is the client.
     #[arg(long, env = "MOCLOJER_TRUSTED_PROXIES", default_value = "")]
     trusted_proxies: TrustedProxies,
+    /// The request journal: standalone, `--journal N` keeps the last N requests in memory
+    /// (off by default); in cloud mode every host's requests go to --journal-url (default:
+    /// the --redis-url's server), for the api to list.
+    #[command(flatten)]
+    journal: JournalArgs,
+    /// Standalone with --journal: where the admin listener serves `GET /requests` and
+    /// `DELETE /requests` (e.g. 127.0.0.1:9001). Never the mock port.
+    #[arg(long, env = "MOCLOJER_ADMIN_ADDR", value_name = "ADDR")]
+    admin_addr: Option<SocketAddr>,
 }
 
 /// `./moclojer.yml` when it exists, else `$XDG_CONFIG_HOME/moclojer.yml` (or
@@ -155,7 +164,26 @@ fn config(args: &Args) -> anyhow::Result<Config> {
             ..EngineOptions::default()
         },
         max_spec_bytes: args.max_spec_bytes,
+        journal: journal(args),
+        admin_addr: args.admin_addr,
         ..Config::new(SocketAddr::new(args.host, args.port), source(args))
+    })
+}
+
+/// Where requests are recorded: standalone only with `--journal N` (in memory unless
+/// --journal-url says otherwise); in cloud mode on --journal-url or the queue's server.
+fn journal(args: &Args) -> Option<JournalSettings> {
+    if args.store.is_some() {
+        return args.journal.settings_or(args.queue.queue().as_ref());
+    }
+    args.journal.journal_records?;
+    Some(JournalSettings {
+        url: args
+            .journal
+            .journal_url
+            .clone()
+            .unwrap_or(JournalUrl::Memory),
+        retention: args.journal.retention(),
     })
 }
 

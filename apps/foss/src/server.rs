@@ -215,8 +215,14 @@ async fn answer(
             Err(refused) => return refused,
         }
     };
-    let seen = recorder.and_then(|_| {
-        let host = crate::request::request_host(&parts.uri, &parts.headers).ok()?;
+    let seen = recorder.and_then(|recorder| {
+        let host = crate::request::request_host(&parts.uri, &parts.headers)
+            .ok()
+            .or_else(|| {
+                recorder
+                    .is_single()
+                    .then_some(std::borrow::Cow::Borrowed(""))
+            })?;
         Some(Seen::new(&host, &parts, &body, remote))
     });
     let reply = engine.handle(&parts, body, remote, &SystemEnv).await;

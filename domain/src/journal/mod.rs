@@ -197,5 +197,45 @@ impl JournalFilter {
     }
 }
 
+/// Where each endpoint and websocket item starts in the user's file: `(item, line)`, item
+/// order. A mock server serving a generated object knows its items by index only; this
+/// turns an index back into the line the user wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemLines(Vec<(u32, u32)>);
+
+impl ItemLines {
+    /// The lines of `spec`'s items.
+    pub fn of(spec: &crate::spec::Spec) -> Self {
+        let mut lines: Vec<(u32, u32)> = spec
+            .endpoints
+            .iter()
+            .map(|e| (e.item, e.line))
+            .chain(spec.websockets.iter().map(|w| (w.item, w.line)))
+            .collect();
+        lines.sort_unstable();
+        lines.dedup_by_key(|(item, _)| *item);
+        Self(lines)
+    }
+
+    /// The line of item `item`, when the file has it.
+    pub fn line(&self, item: u32) -> Option<u32> {
+        self.0
+            .binary_search_by_key(&item, |(i, _)| *i)
+            .ok()
+            .map(|at| self.0[at].1)
+    }
+
+    /// `record` with the lines of its matched endpoint and near misses taken from here
+    /// (those of items the file does not have are left as recorded).
+    pub fn relocate(&self, record: &mut RequestRecord) {
+        if let Some(matched) = &mut record.matched {
+            matched.line = self.line(matched.endpoint).unwrap_or(matched.line);
+        }
+        for miss in &mut record.near_misses {
+            miss.line = self.line(miss.endpoint).unwrap_or(miss.line);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

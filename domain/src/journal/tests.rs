@@ -268,3 +268,44 @@ fn a_record_reads_back_from_json() {
     let back: RequestRecord = serde_json::from_str(&text).expect("reads back");
     assert_eq!(back, original);
 }
+
+#[test]
+fn item_lines_turn_a_generated_objects_indexes_into_the_users_lines() {
+    let spec = parse_yaml(SPEC, &Limits::default()).expect("the spec reads");
+    let lines = ItemLines::of(&spec);
+    assert_eq!(
+        (lines.line(0), lines.line(1), lines.line(3), lines.line(9)),
+        (Some(1), Some(6), Some(20), None)
+    );
+    let mut record = RequestRecord {
+        at: crate::Timestamp::from_unix_millis(0),
+        host: "h".into(),
+        method: "GET".into(),
+        path: "/user/7".into(),
+        query: String::new(),
+        headers: Vec::new(),
+        body: String::new(),
+        body_truncated: false,
+        status: 404,
+        matched: Some(Matched {
+            endpoint: 1,
+            line: 3,
+        }),
+        near_misses: near_misses(&endpoints(), &attempt("GET", "/user/7", "")),
+        duration_us: 1,
+        client: None,
+    };
+    for miss in &mut record.near_misses {
+        miss.line = 1_000;
+    }
+    record.matched.as_mut().unwrap().line = 3;
+    lines.relocate(&mut record);
+    assert_eq!(record.matched.unwrap().line, 6);
+    assert!(
+        record
+            .near_misses
+            .iter()
+            .all(|m| Some(m.line) == lines.line(m.endpoint))
+    );
+    assert!(!record.near_misses.is_empty());
+}

@@ -45,21 +45,7 @@ pub async fn request_journal_contract(journal: Arc<dyn RequestJournal>, clock: M
 }
 
 fn record(at: Timestamp, host: &str, method: &str, path: &str, status: u16) -> RequestRecord {
-    RequestRecord {
-        at,
-        host: host.to_owned(),
-        method: method.to_owned(),
-        path: path.to_owned(),
-        query: String::new(),
-        headers: vec![("accept".to_owned(), "*/*".to_owned())],
-        body: String::new(),
-        body_truncated: false,
-        status,
-        matched: None,
-        near_misses: Vec::new(),
-        duration_us: 120,
-        client: Some("127.0.0.1".to_owned()),
-    }
+    crate::request_record(at, host, method, path, status)
 }
 
 async fn list(journal: &dyn RequestJournal, host: &str, query: &JournalQuery) -> JournalPage {

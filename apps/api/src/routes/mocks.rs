@@ -218,6 +218,7 @@ impl MocksApi {
                 ),
                 _ => ApiError::from_port(e, "workspace"),
             })?;
+        state.forget_requests(&mock.host).await;
         let publication = Publication::new(mock.id, now);
         Ok(Created::Created(Json(
             self.view(&user, &mock, Some(&publication)).await?,
@@ -399,6 +400,7 @@ impl MocksApi {
             .delete(&Scope::User(user.id), mock.id, &events)
             .await
             .map_err(|e| ApiError::from_port(e, "mock"))?;
+        state.forget_requests(&mock.host).await;
         tracing::info!(mock = %mock.id, host = %mock.host, "mock deleted");
         Ok(NoContent::Done)
     }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod mocks;
 pub mod orgs;
+pub mod requests;
 
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@ mod errors;
 mod matrix;
 mod mocks;
 mod orgs;
+mod requests;
 mod supabase;
 mod support;
 mod web;

@@ -356,3 +356,143 @@ pub(crate) fn binary(package: &str, name: &str) -> std::path::PathBuf {
     }
     path
 }
+
+/// A mock for the request journal: an answer, a path with a parameter, a required query
+/// parameter.
+pub(crate) const JOURNAL_SPEC: &str = "- endpoint:\n    method: GET\n    path: /users/:id\n    \
+    response:\n      status: 200\n      body: user\n- endpoint:\n    method: GET\n    \
+    path: /search\n    query:\n      q: string\n    response:\n      status: 200\n      body: found\n";
+
+/// `handle` signs up, makes and publishes a mock of [`JOURNAL_SPEC`], and sends it through
+/// `mocks` a hit (with a secret header), a wrong method, a wrong segment and a search
+/// without its `q`, then one request to each of `replicas` directly; the api must list
+/// them all, newest first, within a second. Returns the client and the mock's id.
+pub(crate) async fn journal_path(
+    api: SocketAddr,
+    mocks: SocketAddr,
+    replicas: &[SocketAddr],
+    handle: &str,
+) -> (Client, String) {
+    let mut client = Client::new(api);
+    client.sign_up(handle).await;
+    let (status, mock) = client
+        .post(
+            "/mocks",
+            json!({"workspace": handle, "name": "journal", "content": JOURNAL_SPEC}),
+        )
+        .await;
+    assert_eq!(status, 201, "create: {mock}");
+    let id = mock["id"].as_str().expect("id").to_owned();
+    let host = mock["host"].as_str().expect("host").to_owned();
+    let (status, _) = client
+        .post(&format!("/mocks/{id}/publish"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    until(
+        mocks,
+        &host,
+        "/users/0",
+        Duration::from_secs(10),
+        "live",
+        |s, _| s == 200,
+    )
+    .await;
+    client
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/mocks/{id}/requests"),
+            None,
+        )
+        .await;
+
+    let secret = "Authorization: Bearer s3cret-token\r\n";
+    assert_eq!(
+        get_with("127.0.0.1", mocks, &host, "/users/7", secret)
+            .await
+            .0,
+        200
+    );
+    let wrong_method = send_raw(mocks, &host, "DELETE /users/7").await;
+    assert_eq!(wrong_method, 405);
+    assert_eq!(get(mocks, &host, "/user/7").await.0, 404);
+    let without_q = get(mocks, &host, "/search?page=2").await.0;
+    for (i, replica) in replicas.iter().enumerate() {
+        assert_eq!(
+            get(*replica, &host, &format!("/users/replica-{i}")).await.0,
+            200
+        );
+    }
+    let sent = Instant::now();
+    let want = 4 + replicas.len();
+    let page = loop {
+        let (status, page) = client
+            .send(reqwest::Method::GET, &format!("/mocks/{id}/requests"), None)
+            .await;
+        assert_eq!(status, 200, "{page}");
+        if page["requests"].as_array().is_some_and(|r| r.len() >= want) {
+            break page;
+        }
+        assert!(
+            sent.elapsed() < LIVE_WITHIN,
+            "the journal lists {want} requests within a second: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let requests = page["requests"].as_array().expect("requests");
+    let find = |path: &str| {
+        requests
+            .iter()
+            .find(|r| r["path"] == path)
+            .unwrap_or_else(|| panic!("{path} in {page}"))
+    };
+    for i in 0..replicas.len() {
+        assert_eq!(find(&format!("/users/replica-{i}"))["status"], 200);
+    }
+    let hit = find("/users/7");
+    let hit = if hit["method"] == "GET" {
+        hit
+    } else {
+        &requests[want - 1]
+    };
+    assert_eq!(hit["matched"], json!({"endpoint": 0, "line": 1}), "{hit}");
+    assert_eq!(hit["headers"]["authorization"], "[redacted]");
+    assert!(
+        !page.to_string().contains("s3cret"),
+        "no secret anywhere: {page}"
+    );
+    let wrong_method = requests
+        .iter()
+        .find(|r| r["method"] == "DELETE")
+        .expect("the DELETE");
+    assert_eq!(
+        wrong_method["near_misses"][0]["differences"][0]["kind"],
+        "method"
+    );
+    let wrong_segment = &find("/user/7")["near_misses"][0];
+    assert_eq!(wrong_segment["path"], "/users/:id");
+    assert_eq!(wrong_segment["differences"][0]["kind"], "segment");
+    let search = find("/search");
+    assert_eq!(search["status"], without_q);
+    if without_q == 404 {
+        assert_eq!(
+            search["near_misses"][0]["differences"][0]["kind"],
+            "query-param"
+        );
+    }
+    (client, id)
+}
+
+/// Sends `request_line` (`METHOD /path`) with `Host: host`; the status.
+async fn send_raw(address: SocketAddr, host: &str, request_line: &str) -> u16 {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
+        return 0;
+    };
+    let request = format!("{request_line} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.ok();
+    String::from_utf8_lossy(&answer)
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}

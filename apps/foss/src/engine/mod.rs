@@ -333,12 +333,20 @@ impl Engine {
             .map(|e| e.at)
     }
 
-    /// The endpoints serving `host` that come closest to `attempt`, which none answered.
-    pub fn near_misses(&self, host: &str, attempt: &Attempt<'_>) -> Vec<NearMiss> {
+    /// The endpoints serving `host` that come closest to `attempt`, which none answered;
+    /// with `only`, just what the endpoint of that item wants and `attempt` lacks (a
+    /// request its route matched but it refused, e.g. for a missing query parameter).
+    pub fn near_misses(
+        &self,
+        host: &str,
+        attempt: &Attempt<'_>,
+        only: Option<u32>,
+    ) -> Vec<NearMiss> {
         let serving = self.spec.endpoints.iter().filter(|e| {
-            e.host
-                .as_deref()
-                .is_none_or(|h| h.eq_ignore_ascii_case(host))
+            only.is_none_or(|item| e.item == item)
+                && e.host
+                    .as_deref()
+                    .is_none_or(|h| h.eq_ignore_ascii_case(host))
         });
         near_misses(serving, attempt)
     }

@@ -176,3 +176,165 @@ async fn a_full_channel_drops_records_and_answers_at_once() {
     // One batch is in the stuck writer, four wait in the channel: the rest are dropped.
     assert!(recorder.dropped() >= 15, "dropped {}", recorder.dropped());
 }
+
+/// A standalone server from `spec` with `--journal 3 --admin-addr 127.0.0.1:0`, running
+/// until the test ends; its mock and admin addresses.
+async fn standalone(
+    dir: &std::path::Path,
+    journal: Option<usize>,
+) -> anyhow::Result<(std::net::SocketAddr, std::net::SocketAddr)> {
+    use moclojer_wiring::App as _;
+
+    let path = dir.join("moclojer.yml");
+    std::fs::write(&path, SPEC)?;
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = moclojer_foss::Config {
+        journal: journal.map(|n| moclojer_wiring::JournalSettings {
+            url: moclojer_wiring::JournalUrl::Memory,
+            retention: Retention {
+                max_records: n,
+                ..Retention::DEFAULT
+            },
+        }),
+        admin_addr: Some(any),
+        ..moclojer_foss::Config::new(
+            any,
+            moclojer_foss::Source::Files(moclojer_foss::SpecFiles {
+                config: path,
+                mocks: None,
+            }),
+        )
+    };
+    let app = moclojer_foss::App::build(config, &moclojer_wiring::Resolver::default()).await?;
+    let addresses = (
+        app.local_addr()?,
+        app.admin_addr().expect("an admin listener"),
+    );
+    tokio::spawn(app.run(std::future::pending()));
+    Ok(addresses)
+}
+
+/// The admin listener's answer to `method` `target`: status and JSON body (null when empty).
+async fn admin(
+    address: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+) -> (u16, serde_json::Value) {
+    let raw = ask(
+        address,
+        &format!("{method} {target} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    let status = raw[9..12].parse().expect("a status");
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_standalone_server_keeps_the_last_n_requests_for_its_admin_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mocks, admin_at) = standalone(dir.path(), Some(3)).await.expect("built");
+    for (i, host) in ["a.test", "b.test", "localhost:8000", "c.test"]
+        .iter()
+        .enumerate()
+    {
+        let reply = ask(
+            mocks,
+            &format!("GET /users/{i} HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: k{i}\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    }
+    let missed = ask(
+        mocks,
+        "GET /orders?page=2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(missed.starts_with("HTTP/1.1 405"), "{missed}");
+
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let listed = loop {
+        let (status, page) = admin(admin_at, "GET", "/requests").await;
+        assert_eq!(status, 200, "{page}");
+        let newest_is_the_miss = page["requests"][0]["path"] == "/orders";
+        if newest_is_the_miss || Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let requests = listed["requests"].as_array().expect("a list");
+    let paths: Vec<&str> = requests
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/orders", "/users/3", "/users/2"],
+        "the last 3, newest first, whatever the host"
+    );
+    let miss = &requests[0];
+    assert_eq!(
+        (miss["status"].as_u64(), miss["query"].as_str()),
+        (Some(405), Some("page=2"))
+    );
+    assert_eq!(miss["matched"], serde_json::Value::Null);
+    assert_eq!(miss["near_misses"][0]["path"], "/orders");
+    assert_eq!(miss["near_misses"][0]["differences"][0]["kind"], "method");
+    let hit = &requests[1];
+    assert_eq!(
+        hit["matched"],
+        serde_json::json!({"endpoint": 0, "line": 1})
+    );
+    assert_eq!(hit["headers"]["x-api-key"], REDACTED);
+    assert_eq!(hit["headers"]["host"], "c.test");
+    assert_eq!(listed["next"], serde_json::Value::Null);
+
+    let (status, page) = admin(admin_at, "GET", "/requests?limit=1&status=200").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["requests"][0]["path"], "/users/3");
+    let next = page["next"].as_str().expect("one more page").to_owned();
+    let (_, older) = admin(admin_at, "GET", &format!("/requests?limit=1&before={next}")).await;
+    assert_eq!(older["requests"][0]["path"], "/users/2");
+
+    let (status, error) = admin(admin_at, "GET", "/requests?limit=0").await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("limit"),
+        "{error}"
+    );
+    assert_eq!(admin(admin_at, "PUT", "/requests").await.0, 405);
+    assert_eq!(admin(admin_at, "GET", "/users/1").await.0, 404);
+
+    let on_the_mock_port = ask(
+        mocks,
+        "GET /requests HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        on_the_mock_port.starts_with("HTTP/1.1 404"),
+        "the mock port is the user's: {on_the_mock_port}"
+    );
+
+    assert_eq!(admin(admin_at, "DELETE", "/requests").await.0, 204);
+    let (_, page) = admin(admin_at, "GET", "/requests").await;
+    let left: Vec<&str> = page["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        left.iter().all(|p| *p == "/requests"),
+        "only what came after the clear: {left:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_listener_without_a_journal_is_refused_with_the_flag_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = standalone(dir.path(), None).await.expect_err("refused");
+    assert!(format!("{error:#}").contains("--journal"), "{error:#}");
+}

@@ -1,0 +1,148 @@
+//! The standalone server's admin listener (`--admin-addr`): the request journal, on a port
+//! of its own, never on the mock port, where any path may be a user's endpoint.
+//!
+//! - `GET /requests?limit=&before=&method=&status=&path_prefix=` → `{"requests": [...],
+//!   "next": cursor | null}`, newest first, in the api's wire form
+//!   ([`moclojer_ports::page_json`]);
+//! - `DELETE /requests` → 204, the journal emptied.
+//!
+//! Anything else is 404 (405 for another method on `/requests`), with a JSON error.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, StatusCode, header};
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use moclojer_ports::{JournalQuery, PortErrorKind, RequestJournal, page_json};
+use tokio::net::TcpListener;
+
+/// What the admin listener answers from: a journal and the key its records are under.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    journal: Arc<dyn RequestJournal>,
+    key: String,
+}
+
+impl Admin {
+    /// The admin of `journal`'s records kept under `key`.
+    pub fn new(journal: Arc<dyn RequestJournal>, key: impl Into<String>) -> Self {
+        Self {
+            journal,
+            key: key.into(),
+        }
+    }
+
+    /// The answer to `method` `path?query`.
+    pub async fn answer(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+    ) -> http::Response<Full<Bytes>> {
+        if path.trim_end_matches('/') != "/requests" {
+            return error(
+                StatusCode::NOT_FOUND,
+                "the admin listener serves GET and DELETE /requests",
+            );
+        }
+        match *method {
+            Method::GET => self.list(query.unwrap_or("")).await,
+            Method::DELETE => match self.journal.clear(&self.key).await {
+                Ok(()) => empty(StatusCode::NO_CONTENT),
+                Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+            },
+            _ => {
+                let mut response = error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "/requests answers GET and DELETE",
+                );
+                response.headers_mut().insert(
+                    header::ALLOW,
+                    header::HeaderValue::from_static("GET, DELETE"),
+                );
+                response
+            }
+        }
+    }
+
+    async fn list(&self, raw_query: &str) -> http::Response<Full<Bytes>> {
+        let params: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
+            .into_owned()
+            .collect();
+        let query =
+            match JournalQuery::from_params(params.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+                Ok(query) => query,
+                Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
+            };
+        match self.journal.list(&self.key, &query).await {
+            Ok(page) => json(StatusCode::OK, &page_json(&page)),
+            Err(e) if e.kind() == PortErrorKind::Invalid => {
+                error(StatusCode::BAD_REQUEST, &e.to_string())
+            }
+            Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        }
+    }
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> http::Response<Full<Bytes>> {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+fn empty(status: StatusCode) -> http::Response<Full<Bytes>> {
+    let mut response = http::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+/// Serves `admin` on `listener` until `shutdown`.
+///
+/// # Errors
+/// Never in practice: accept errors are logged and the loop goes on.
+pub async fn serve_admin(
+    listener: TcpListener,
+    admin: Admin,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let admin = Arc::new(admin);
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, remote)) = accepted else {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
+                let admin = Arc::clone(&admin);
+                let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let admin = Arc::clone(&admin);
+                    async move {
+                        let uri = request.uri();
+                        Ok::<_, Infallible>(admin.answer(request.method(), uri.path(), uri.query()).await)
+                    }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, %remote, "admin connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
+}
