@@ -49,6 +49,17 @@ async fn request_journal() {
 }
 
 #[tokio::test]
+async fn request_journal_under_a_busy_host() {
+    let clock = ManualClock::new(Fixture::new().now);
+    let journal = InMemoryJournal::new(
+        moclojer_domain::journal::Retention::DEFAULT,
+        Arc::new(clock.clone()),
+    );
+    let cap = moclojer_domain::journal::Retention::DEFAULT.max_records;
+    contracts::a_busy_host_keeps_its_cap(&journal, &clock, "busy.test", cap).await;
+}
+
+#[tokio::test]
 async fn object_store() {
     contracts::object_store_contract(Arc::new(InMemoryObjectStore::new())).await;
 }

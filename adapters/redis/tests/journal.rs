@@ -233,6 +233,31 @@ async fn listings_read_past_the_first_chunk() {
     assert_eq!(rest.next, None, "/r50 was trimmed");
 }
 
+/// 100,000 requests to one host: the stream never grows past the cap (`MAXLEN =`), and the
+/// listing is the newest 1,000.
+#[tokio::test]
+async fn a_busy_host_stays_within_its_cap() {
+    let Some(url) = redis_url() else {
+        return;
+    };
+    let stream = TestStream::new(&url, "journal-busy");
+    let journal = journal(&url, &stream, Retention::DEFAULT, Arc::new(SystemClock)).await;
+    let host = host("busy");
+    let cap = Retention::DEFAULT.max_records;
+    contracts::a_busy_host_keeps_its_cap(&journal, &SystemClock, &host, cap).await;
+    let client = raw_client(&url).await;
+    let length = raw(&client, "XLEN", vec![Value::from(journal.key(&host))])
+        .await
+        .as_i64()
+        .expect("a length");
+    assert_eq!(
+        length,
+        i64::try_from(cap).unwrap(),
+        "the stream holds the cap"
+    );
+    raw(&client, "DEL", vec![Value::from(journal.key(&host))]).await;
+}
+
 #[tokio::test]
 async fn an_entry_without_a_record_is_left_out() {
     let Some(url) = redis_url() else {

@@ -4,7 +4,9 @@
 //! - `GET /requests?limit=&before=&method=&status=&path_prefix=` → `{"requests": [...],
 //!   "next": cursor | null}`, newest first, in the api's wire form
 //!   ([`moclojer_ports::page_json`]);
-//! - `DELETE /requests` → 204, the journal emptied.
+//! - `DELETE /requests` → 204, the journal emptied;
+//! - `GET /metrics` → the records dropped so far (a full channel, a journal that refused a
+//!   batch), in the Prometheus text format: `moclojer_journal_dropped_total N`.
 //!
 //! Anything else is 404 (405 for another method on `/requests`), with a JSON error.
 
@@ -20,11 +22,14 @@ use hyper_util::server::conn::auto;
 use moclojer_ports::{JournalQuery, PortErrorKind, RequestJournal, page_json};
 use tokio::net::TcpListener;
 
+use crate::journal::Recorder;
+
 /// What the admin listener answers from: a journal and the key its records are under.
 #[derive(Debug, Clone)]
 pub struct Admin {
     journal: Arc<dyn RequestJournal>,
     key: String,
+    recorder: Option<Recorder>,
 }
 
 impl Admin {
@@ -33,7 +38,15 @@ impl Admin {
         Self {
             journal,
             key: key.into(),
+            recorder: None,
         }
+    }
+
+    /// The same admin, reporting what `recorder` dropped at `GET /metrics`.
+    #[must_use]
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
     }
 
     /// The answer to `method` `path?query`.
@@ -43,6 +56,18 @@ impl Admin {
         path: &str,
         query: Option<&str>,
     ) -> http::Response<Full<Bytes>> {
+        if path == "/metrics" && method == Method::GET {
+            let dropped = self.recorder.as_ref().map_or(0, Recorder::dropped);
+            let text = format!(
+                "# HELP moclojer_journal_dropped_total Requests not recorded (a full channel or a failed write).\n# TYPE moclojer_journal_dropped_total counter\nmoclojer_journal_dropped_total {dropped}\n"
+            );
+            let mut response = http::Response::new(Full::new(Bytes::from(text)));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return response;
+        }
         if path.trim_end_matches('/') != "/requests" {
             return error(
                 StatusCode::NOT_FOUND,

@@ -290,7 +290,10 @@ async fn recording(
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("listen on {addr} (the admin listener)"))?;
-            Some((listener, Admin::new(journal, STANDALONE_JOURNAL_HOST)))
+            Some((
+                listener,
+                Admin::new(journal, STANDALONE_JOURNAL_HOST).with_recorder(recorder.clone()),
+            ))
         }
     };
     tracing::info!(journal = %settings.url, records = settings.retention.max_records, "recording requests");

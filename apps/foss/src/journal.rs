@@ -232,7 +232,7 @@ impl Seen {
             method: self.method.as_str().to_owned(),
             path: path.to_owned(),
             query: query.to_owned(),
-            headers: redact_headers(headers, &[]),
+            headers: redact_headers(headers, &engine.secret_headers(&self.host)),
             body,
             body_truncated,
             status,

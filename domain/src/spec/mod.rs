@@ -148,6 +148,10 @@ pub struct Endpoint {
     pub latency: Option<Latency>,
     /// A free-form tag (the original's Swagger tag).
     pub tag: Option<String>,
+    /// Header names (lowercase) whose values the request journal hides for every request
+    /// to this endpoint's host (`secret-headers: [x-session]`), beside the ones always
+    /// hidden.
+    pub secret_headers: Vec<String>,
 }
 
 /// An HTTP request method.

@@ -238,6 +238,7 @@ impl<'m> Operations<'m> {
             rate_limit: None,
             latency: None,
             tag: None,
+            secret_headers: Vec::new(),
         });
     }
 

@@ -29,6 +29,7 @@ const ENDPOINT_KEYS: &[&str] = &[
     "latency",
     "tag",
     "router-name",
+    "secret-headers",
 ];
 const ENDPOINT_HINTS: &[(&str, &str)] = &[
     ("status", "`status` belongs under `response`"),
@@ -625,6 +626,12 @@ impl Reader<'_> {
         };
         ok &= tag.is_some();
 
+        let secret_headers = match fields.get("secret-headers") {
+            None => Some(Vec::new()),
+            Some(value) => self.header_names(value, &key.child("secret-headers")),
+        };
+        ok &= secret_headers.is_some();
+
         if !ok {
             return None;
         }
@@ -641,7 +648,32 @@ impl Reader<'_> {
             rate_limit: rate_limit?,
             latency: latency?,
             tag: tag?,
+            secret_headers: secret_headers?,
         })
+    }
+
+    /// A list of header names (`[x-session, X-Token]`), lowercased.
+    fn header_names(&mut self, node: &Node, key: &Key) -> Option<Vec<String>> {
+        let Kind::Seq(entries) = &node.kind else {
+            self.error(
+                node,
+                key,
+                format!("`{}` must be a list of header names", key.display),
+            );
+            return None;
+        };
+        let mut names = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            let here = key.index(index);
+            let name = self.string(entry, &here, "a header name")?;
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                self.error(entry, &here, format!("`{name}` is not a header name"));
+                return None;
+            }
+            names.push(name.to_ascii_lowercase());
+        }
+        self.place(key, node);
+        Some(names)
     }
 
     pub(super) fn method(&mut self, node: &Node, key: &Key) -> Option<Method> {
@@ -1313,6 +1345,11 @@ impl Reader<'_> {
         };
         valid.then_some((pattern, response))
     }
+}
+
+/// Whether `b` may be in a header name (an RFC 9110 token).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

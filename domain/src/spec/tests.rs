@@ -157,6 +157,7 @@ fn the_annotated_example_reads_every_key() {
         }),
         latency: None,
         tag: Some("users".to_owned()),
+        secret_headers: Vec::new(),
     };
     assert_eq!(spec.endpoints, [expected]);
     assert_eq!(
@@ -1384,6 +1385,7 @@ fn validate_works_on_specs_built_by_hand() {
         rate_limit: None,
         latency: None,
         tag: None,
+        secret_headers: Vec::new(),
     };
     let spec = Spec {
         endpoints: vec![endpoint(0), endpoint(1)],
@@ -1757,4 +1759,27 @@ fn a_mocks_list_is_a_moclojer_spec_and_empty_mocks_read_the_document() {
     .expect("swagger 2.0 with JSON");
     assert_eq!(spec.endpoints[0].path.to_string(), "/v2/:a/:b");
     assert_eq!(spec.endpoints[0].response.status, 204);
+}
+
+#[test]
+fn secret_headers_are_header_names_lowercased() {
+    let endpoint = endpoint(
+        "- endpoint:\n    path: /s\n    secret-headers: [X-Session, x-token]\n    response:\n      status: 200\n",
+    );
+    assert_eq!(endpoint.secret_headers, ["x-session", "x-token"]);
+    for (bad, says) in [
+        (
+            "secret-headers: x-session",
+            "must be a list of header names",
+        ),
+        ("secret-headers: [\"x session\"]", "is not a header name"),
+        ("secret-headers: [{a: 1}]", "a header name must be a string"),
+    ] {
+        let source = format!("- endpoint:\n    path: /s\n    {bad}\n");
+        let errors = parse_yaml(&source, &Limits::default()).expect_err(bad);
+        assert!(
+            errors.iter().any(|d| d.message.contains(says)),
+            "{bad}: {errors:?}"
+        );
+    }
 }

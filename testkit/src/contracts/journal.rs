@@ -44,6 +44,42 @@ pub async fn request_journal_contract(journal: Arc<dyn RequestJournal>, clock: M
     clearing_forgets_one_host(journal, &clock, &a, &b).await;
 }
 
+/// How many requests [`a_busy_host_keeps_its_cap`] sends.
+pub const BUSY_HOST_REQUESTS: usize = 100_000;
+
+/// [`BUSY_HOST_REQUESTS`] requests to `host`, in batches of 500 as a mock server's writer
+/// sends them, on a journal keeping `cap` records a host: the listing is the newest `cap`,
+/// newest first, and nothing older is kept.
+pub async fn a_busy_host_keeps_its_cap(
+    journal: &dyn RequestJournal,
+    clock: &dyn moclojer_ports::Clock,
+    host: &str,
+    cap: usize,
+) {
+    const BATCH: usize = 500;
+    for first in (0..BUSY_HOST_REQUESTS).step_by(BATCH) {
+        let batch: Vec<RequestRecord> = (first..first + BATCH)
+            .map(|i| record(clock.now(), host, "GET", &format!("/n{i}"), 200))
+            .collect();
+        journal
+            .append(&batch)
+            .await
+            .unwrap_or_else(|e| panic!("append at {first}: {e}"));
+    }
+    let page = list(journal, host, &JournalQuery::newest(cap)).await;
+    let paths: Vec<&str> = page
+        .entries
+        .iter()
+        .map(|e| e.record.path.as_str())
+        .collect();
+    let newest: Vec<String> = (BUSY_HOST_REQUESTS - cap..BUSY_HOST_REQUESTS)
+        .rev()
+        .map(|i| format!("/n{i}"))
+        .collect();
+    assert_eq!(paths, newest, "the newest {cap}, newest first");
+    assert_eq!(page.next, None, "nothing older is kept");
+}
+
 fn record(at: Timestamp, host: &str, method: &str, path: &str, status: u16) -> RequestRecord {
     crate::request_record(at, host, method, path, status)
 }

@@ -18,7 +18,9 @@ pub mod sql;
 pub use accounts::account_repository_contract;
 pub use dns::{dns_provider_contract, paas_provider_contract};
 pub use identity::identity_contract;
-pub use journal::{CONTRACT_RETENTION, request_journal_contract};
+pub use journal::{
+    BUSY_HOST_REQUESTS, CONTRACT_RETENTION, a_busy_host_keeps_its_cap, request_journal_contract,
+};
 pub use lease::lease_contract;
 pub use mocks::mock_repository_contract;
 pub use object_store::object_store_contract;

@@ -3,7 +3,10 @@
 //!
 //! Measured: (a) `GET /hello`, static JSON; (b) `GET /users/42`, the id templated twice;
 //! (c) a spec of 10,000 hosts × 5 endpoints: load time, RSS, and (a) and (b) against it;
-//! (d) requests during repeated reloads, which must all succeed.
+//! (d) requests during repeated reloads, which must all succeed; (e) the request journal's
+//! cost: (a) with the journal off, in memory (`--journal 1000`) and on Redis
+//! (`--journal-url`, `MOCLOJER_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379`; left
+//! out when unreachable), the off run repeated last and averaged.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,8 +31,10 @@ pub(crate) fn run(seconds: &str) -> Result<(), String> {
     let small_spec = bench.measure_small(&small)?;
     let large_spec = bench.measure_large(&big)?;
     let reloads = bench.measure_reloads(&small)?;
+    let journal = bench.measure_journal(&small)?;
     std::fs::remove_dir_all(&work).ok();
     print_table(&small_spec, &large_spec, &reloads);
+    print_journal(&journal);
     Ok(())
 }
 
@@ -58,6 +63,14 @@ struct LargeSpec {
     rss_mib: f64,
     static_load: Load,
     templated_load: Load,
+}
+
+/// `GET /hello` with the journal off (twice: first and last) and on.
+struct JournalCost {
+    off: [Load; 2],
+    memory: Load,
+    /// `None` when no Redis answered.
+    redis: Option<Load>,
 }
 
 /// Requests while the spec is rewritten `count` times, over `seconds`.
@@ -150,6 +163,72 @@ impl FossBench<'_> {
             load,
             seconds: secs,
         })
+    }
+}
+
+impl FossBench<'_> {
+    /// `GET /hello` on `small` with the journal off, in memory, on Redis, and off again.
+    fn measure_journal(&self, small: &Path) -> Result<JournalCost, String> {
+        println!("==> request journal: GET /hello off, in memory, on Redis, off again");
+        let with = |flags: &[&str]| -> Result<Load, String> {
+            let server = start_foss(&self.moclojer, small, flags)?;
+            self.load(&server, "/hello", None)
+        };
+        let first_off = with(&[])?;
+        let memory = with(&["--journal", "1000"])?;
+        let redis_url = std::env::var("MOCLOJER_BENCH_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let redis = if reachable(&redis_url) {
+            Some(with(&["--journal", "1000", "--journal-url", &redis_url])?)
+        } else {
+            println!("    no Redis at {redis_url}: the Redis row is left out");
+            None
+        };
+        let last_off = with(&[])?;
+        Ok(JournalCost {
+            off: [first_off, last_off],
+            memory,
+            redis,
+        })
+    }
+}
+
+/// Whether something listens at the `host:port` of `redis://host:port[/db]`.
+fn reachable(url: &str) -> bool {
+    use std::net::ToSocketAddrs as _;
+    let authority = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    authority.to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok())
+    })
+}
+
+/// The journal's rows: requests/s with it on against off (the mean of both off runs).
+fn print_journal(journal: &JournalCost) {
+    let off = (journal.off[0].rps + journal.off[1].rps) / 2.0;
+    println!();
+    println!("| request journal, static GET /hello | req/s | off (mean of 2) | ratio | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| journal off | {:.0} / {:.0} | {off:.0} | 1.00 | |",
+        journal.off[0].rps, journal.off[1].rps
+    );
+    let row = |name: &str, load: &Load| {
+        println!(
+            "| journal on, {name} (p99 {:.2} ms, {:.0} failed) | {:.0} | {off:.0} | {:.2} | >= 0.90 |",
+            load.p99_us / 1000.0,
+            load.errors,
+            load.rps,
+            load.rps / off
+        );
+    };
+    row("in memory", &journal.memory);
+    if let Some(redis) = &journal.redis {
+        row("on Redis", redis);
     }
 }
 

@@ -113,6 +113,8 @@ pub struct Engine {
     webhooks: Webhooks,
     socket_table: RouteTable,
     sockets: Vec<Arc<CompiledSocket>>,
+    /// The endpoints' `secret-headers`, with the host each serves.
+    secret_headers: Vec<(Option<String>, Vec<String>)>,
 }
 
 /// The answer to a request.
@@ -227,6 +229,12 @@ impl Engine {
         let (table, endpoints) = compile_endpoints(&spec, &mut diagnostics);
         let (socket_table, sockets) = compile_sockets(&spec, &mut diagnostics);
         let webhooks = Webhooks::new(options.egress.clone());
+        let secret_headers = spec
+            .endpoints
+            .iter()
+            .filter(|e| !e.secret_headers.is_empty())
+            .map(|e| (e.host.clone(), e.secret_headers.clone()))
+            .collect();
         Ok(Self {
             table,
             endpoints,
@@ -236,6 +244,7 @@ impl Engine {
             webhooks,
             socket_table,
             sockets,
+            secret_headers,
         })
     }
 
@@ -331,6 +340,24 @@ impl Engine {
         found
             .and_then(|i| self.endpoints.get(i as usize))
             .map(|e| e.at)
+    }
+
+    /// The headers the endpoints serving `host` mark secret (`secret-headers`), for the
+    /// request journal to hide.
+    pub fn secret_headers(&self, host: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .secret_headers
+            .iter()
+            .filter(|(serves, _)| {
+                serves
+                    .as_deref()
+                    .is_none_or(|h| h.eq_ignore_ascii_case(host))
+            })
+            .flat_map(|(_, names)| names.iter().cloned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// The endpoints serving `host` that come closest to `attempt`, which none answered;

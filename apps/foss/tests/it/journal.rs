@@ -22,6 +22,7 @@ const SPEC: &str = r#"- endpoint:
 - endpoint:
     method: POST
     path: /orders
+    secret-headers: [X-Session]
     response:
       status: 201
 "#;
@@ -243,7 +244,7 @@ async fn the_standalone_server_keeps_the_last_n_requests_for_its_admin_listener(
     {
         let reply = ask(
             mocks,
-            &format!("GET /users/{i} HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: k{i}\r\nConnection: close\r\n\r\n"),
+            &format!("GET /users/{i} HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: k{i}\r\nX-Session: s{i}\r\nConnection: close\r\n\r\n"),
         )
         .await;
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -289,6 +290,10 @@ async fn the_standalone_server_keeps_the_last_n_requests_for_its_admin_listener(
         serde_json::json!({"endpoint": 0, "line": 1})
     );
     assert_eq!(hit["headers"]["x-api-key"], REDACTED);
+    assert_eq!(
+        hit["headers"]["x-session"], REDACTED,
+        "a header the mock marks secret: {hit}"
+    );
     assert_eq!(hit["headers"]["host"], "c.test");
     assert_eq!(listed["next"], serde_json::Value::Null);
 
@@ -306,6 +311,15 @@ async fn the_standalone_server_keeps_the_last_n_requests_for_its_admin_listener(
         "{error}"
     );
     assert_eq!(admin(admin_at, "PUT", "/requests").await.0, 405);
+    let metrics = ask(
+        admin_at,
+        "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        metrics.contains("\nmoclojer_journal_dropped_total 0\n"),
+        "{metrics}"
+    );
     assert_eq!(admin(admin_at, "GET", "/users/1").await.0, 404);
 
     let on_the_mock_port = ask(
