@@ -239,7 +239,7 @@ impl Seen {
             matched,
             near_misses,
             duration_us,
-            client: Some(self.remote.ip().to_string()),
+            client: Some(engine.client(&self.headers, self.remote).to_string()),
             host: self.host,
         }
     }

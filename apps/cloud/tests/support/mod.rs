@@ -407,7 +407,7 @@ pub(crate) async fn journal_path(
 
     let secret = "Authorization: Bearer s3cret-token\r\n";
     assert_eq!(
-        get_with("127.0.0.1", mocks, &host, "/users/7", secret)
+        get_with("127.0.0.2", mocks, &host, "/users/7", secret)
             .await
             .0,
         200
@@ -456,6 +456,10 @@ pub(crate) async fn journal_path(
     };
     assert_eq!(hit["matched"], json!({"endpoint": 0, "line": 1}), "{hit}");
     assert_eq!(hit["headers"]["authorization"], "[redacted]");
+    assert_eq!(
+        hit["client"], "127.0.0.2",
+        "the client, not the proxy: {hit}"
+    );
     assert!(
         !page.to_string().contains("s3cret"),
         "no secret anywhere: {page}"

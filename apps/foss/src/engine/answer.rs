@@ -10,7 +10,6 @@ use http::StatusCode;
 use http::header::HeaderValue;
 use moclojer_domain::spec::{Latency, RateKey};
 use moclojer_domain::template::{Context, Env, Escape, RenderError, RenderLimits, Template};
-use moclojer_ports::REAL_IP_HEADER;
 use serde_json::{Map, Value};
 
 use super::endpoint::{BodySource, CompiledEndpoint};
@@ -88,14 +87,7 @@ impl Engine {
     ) -> Option<Verdict> {
         let (limiter, key) = endpoint.rate.as_ref()?;
         // The client: the socket's peer, or whom a trusted proxy says it serves.
-        let address = || {
-            let real_ip = parts.headers.get(REAL_IP_HEADER);
-            let real_ip = real_ip.and_then(|v| v.to_str().ok());
-            self.options
-                .trusted_proxies
-                .real_ip(remote.ip(), real_ip)
-                .to_string()
-        };
+        let address = || self.client(&parts.headers, remote).to_string();
         let client = match key {
             RateKey::RemoteAddr => address(),
             RateKey::Header(name) => parts

@@ -342,6 +342,15 @@ impl Engine {
             .map(|e| e.at)
     }
 
+    /// The client of a request from `remote` with `headers`: the socket's peer, or whom a
+    /// trusted proxy in front names in `X-Real-IP`.
+    pub fn client(&self, headers: &http::HeaderMap, remote: SocketAddr) -> std::net::IpAddr {
+        let real_ip = headers
+            .get(moclojer_ports::REAL_IP_HEADER)
+            .and_then(|v| v.to_str().ok());
+        self.options.trusted_proxies.real_ip(remote.ip(), real_ip)
+    }
+
     /// The headers the endpoints serving `host` mark secret (`secret-headers`), for the
     /// request journal to hide.
     pub fn secret_headers(&self, host: &str) -> Vec<String> {
