@@ -70,6 +70,10 @@ pub const PROBE_HEADER: &str = "x-moclojer-probe";
 /// resolves, RFC 6761) that no mock can have, so the answer is about the server itself.
 pub const HEALTH_CHECK_HOST: &str = "proxy-health-check.invalid";
 
+/// The longest request target (path and query) the proxy and the mock server read; a
+/// longer one is answered 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// The header in which the proxy names the client it saw (never passing on a client's
 /// own); the mock server believes it only from the proxies it trusts.
 pub const REAL_IP_HEADER: &str = "x-real-ip";

@@ -40,7 +40,8 @@ pub use database::DatabasePorts;
 pub use dns::{DnsProvider, DnsRecord, PaasProvider, RecordKind, StoredRecord, check_domain_name};
 pub use error::{PortError, PortErrorKind, PortResult};
 pub use http::{
-    HEALTH_CHECK_HOST, HttpClient, HttpRequest, HttpResponse, PROBE_HEADER, REAL_IP_HEADER,
+    HEALTH_CHECK_HOST, HttpClient, HttpRequest, HttpResponse, MAX_URI_BYTES, PROBE_HEADER,
+    REAL_IP_HEADER,
 };
 pub use identity::{
     Caller, Identity, IssuedToken, LocalTokens, MAX_TOKEN_NAME_LEN, TOKEN_PREFIX, TokenDigest,

@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use moclojer_domain::template::Env;
-use moclojer_ports::HEALTH_CHECK_HOST;
+use moclojer_ports::{HEALTH_CHECK_HOST, MAX_URI_BYTES};
 use tokio::net::TcpListener;
 
 use crate::engine::{Engine, EngineOptions, unknown_host, unserved_host};
@@ -175,6 +175,16 @@ pub(crate) async fn handle_recorded(
     remote: SocketAddr,
     recorder: Option<&Recorder>,
 ) -> http::Response<Full<Bytes>> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |t| t.as_str().len());
+    if target > MAX_URI_BYTES {
+        return json_error(
+            StatusCode::URI_TOO_LONG,
+            &format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+        );
+    }
     match serving {
         Serving::One(engine) => answer(engine.load_full(), request, remote, recorder).await,
         Serving::PerHost { hosts, options } => {
@@ -319,11 +329,17 @@ fn upgrade(
 }
 
 fn too_large(limit: usize) -> http::Response<Full<Bytes>> {
-    let body =
-        serde_json::json!({ "error": format!("the request body is larger than {limit} bytes") })
-            .to_string();
+    json_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body is larger than {limit} bytes"),
+    )
+}
+
+/// `{"error": message}` with `status`.
+fn json_error(status: StatusCode, message: &str) -> http::Response<Full<Bytes>> {
+    let body = serde_json::json!({ "error": message }).to_string();
     let mut response = http::Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use moclojer_domain::{Host, TrustedProxies, Zone};
-use moclojer_ports::REAL_IP_HEADER;
+use moclojer_ports::{MAX_URI_BYTES, REAL_IP_HEADER};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::{ErrorType, OrErr as _};
 
@@ -23,6 +23,7 @@ pub(crate) enum Refusal {
     BadHost,
     UnknownHost,
     HeaderTooLarge,
+    UriTooLong,
     BodyTooLarge,
     RateLimited,
     NoUpstream,
@@ -36,6 +37,7 @@ impl Refusal {
             Self::BadRequest | Self::Framing | Self::BadHost => 400,
             Self::UnknownHost => 404,
             Self::BodyTooLarge => 413,
+            Self::UriTooLong => 414,
             Self::RateLimited => 429,
             Self::HeaderTooLarge => 431,
             Self::Internal => 500,
@@ -62,6 +64,9 @@ impl Refusal {
             }
             Self::BodyTooLarge => {
                 r#"{"error":{"code":"payload_too_large","message":"request body too large"}}"#
+            }
+            Self::UriTooLong => {
+                r#"{"error":{"code":"uri_too_long","message":"request target too long"}}"#
             }
             Self::RateLimited => {
                 r#"{"error":{"code":"rate_limited","message":"too many requests for this host"}}"#
@@ -226,6 +231,9 @@ impl Edge {
         // Transfer-Encoding is refused outright rather than reconciled.
         if raw.len() > self.limits.max_header_bytes {
             return Err(Denied::new(Refusal::HeaderTooLarge));
+        }
+        if header.raw_path().len() > MAX_URI_BYTES {
+            return Err(Denied::new(Refusal::UriTooLong));
         }
         let te = header.headers.contains_key(TRANSFER_ENCODING);
         if te && raw_has_content_length(raw) {

@@ -551,6 +551,25 @@ async fn oversize_headers_are_431() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_request_targets_are_414() {
+    let a = Upstream::start("a").await;
+    let proxy = Proxy::start(config(&[&a])).await;
+    let target = |length: usize| {
+        let query = "q".repeat(length - "/hello?".len());
+        format!("GET /hello?{query} HTTP/1.1\r\nHost: {HOST_A}\r\nConnection: close\r\n\r\n")
+    };
+    let fine = send(proxy.addr, target(moclojer_ports::MAX_URI_BYTES).as_bytes()).await;
+    assert_eq!(fine.status, 200, "{fine:?}");
+    let long = send(
+        proxy.addr,
+        target(moclojer_ports::MAX_URI_BYTES + 1).as_bytes(),
+    )
+    .await;
+    assert_eq!(long.status, 414, "{long:?}");
+    assert_small_json(&long, "uri_too_long");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_header_clients_are_cut_off_while_others_are_served() {
     let a = Upstream::start("a").await;
     let mut config = config(&[&a]);

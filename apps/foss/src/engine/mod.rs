@@ -222,6 +222,16 @@ impl Engine {
                     .in_item(endpoint.item, "endpoint.host"),
                 );
             }
+            for socket in spec.websockets.iter().filter(|w| w.host.is_none()) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        socket.line,
+                        1,
+                        "in the hosted service every websocket has a host",
+                    )
+                    .in_item(socket.item, "websocket.host"),
+                );
+            }
         }
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(diagnostics);

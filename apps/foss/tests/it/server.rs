@@ -76,6 +76,24 @@ async fn exchange(address: std::net::SocketAddr, request: &[u8]) -> String {
 }
 
 #[tokio::test]
+async fn long_request_targets_get_414() {
+    let server = start(options(Mode::Standalone), ServeOptions::default()).await;
+    let request = |length: usize| {
+        let query = "q".repeat(length - "/upload?".len());
+        format!("GET /upload?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    };
+    let limit = moclojer_ports::MAX_URI_BYTES;
+    let fine = exchange(server.address, request(limit).as_bytes()).await;
+    assert!(!fine.starts_with("HTTP/1.1 414"), "{fine}");
+    let long = exchange(server.address, request(limit + 1).as_bytes()).await;
+    assert!(long.starts_with("HTTP/1.1 414"), "{long}");
+    assert!(
+        long.contains(r#"{"error":"the request target is longer than"#),
+        "{long}"
+    );
+}
+
+#[tokio::test]
 async fn oversize_bodies_get_413() {
     let small = EngineOptions {
         max_body_bytes: 1024,

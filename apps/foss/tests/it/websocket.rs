@@ -108,3 +108,25 @@ async fn a_plain_get_of_a_websocket_path_gets_the_greeting() {
     let other = send(&engine, Req::get("/nope")).await;
     assert_eq!(other.status, 404);
 }
+
+#[test]
+fn in_cloud_mode_a_websocket_without_a_host_is_refused_like_an_endpoint() {
+    use moclojer_domain::spec::{self, Limits, Mode};
+
+    let source = "- websocket:\n    path: /ws\n    on-connect:\n      response: hi\n";
+    let spec = spec::parse_yaml(source, &Limits::default()).expect("parses");
+    let refused = moclojer_foss::Engine::build(spec.clone(), crate::helpers::options(Mode::Cloud))
+        .expect_err("a host-less websocket in cloud mode");
+    let error = refused.iter().find(|d| d.is_error()).expect("an error");
+    assert!(
+        error.message.contains("every websocket has a host"),
+        "{refused:#?}"
+    );
+    assert_eq!(error.line, 1);
+    moclojer_foss::Engine::build(spec, crate::helpers::options(Mode::Standalone))
+        .expect("standalone serves it on any host");
+    let hosted = source.replace("    path: /ws", "    host: a-b.localhost\n    path: /ws");
+    let hosted = spec::parse_yaml(&hosted, &Limits::default()).expect("parses");
+    moclojer_foss::Engine::build(hosted, crate::helpers::options(Mode::Cloud))
+        .expect("with a host");
+}
