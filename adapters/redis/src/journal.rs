@@ -3,9 +3,11 @@
 //! Each host's records are the entries of the stream `{prefix}journal:{host}` (by default
 //! `moclojer:journal:{host}`), one JSON [`RequestRecord`] per entry in its `data` field, so
 //! every replica of a server on the same Redis sees one journal. An append trims the stream
-//! to exactly `max_records` entries (`XADD MAXLEN =`) and sets the key's TTL to `max_age`
-//! (`PEXPIRE`), in one `MULTI` per call; a listing reads newest first (`XREVRANGE`) and
-//! leaves out records older than `max_age` by the journal's clock. Ids are the entries'
+//! to about `max_records` entries (`XADD MAXLEN ~`: whole radix-tree nodes go, which costs
+//! Redis far less than exact trimming at every request) and sets the key's TTL to `max_age`
+//! (`PEXPIRE`), in one `MULTI` per call; a listing first trims exactly (`XTRIM MAXLEN =`),
+//! then reads newest first (`XREVRANGE`) and leaves out records older than `max_age` by the
+//! journal's clock. Ids are the entries'
 //! stream ids, `<ms>-<seq>`.
 
 use std::collections::HashMap;
@@ -51,9 +53,12 @@ const MAX_TTL_MS: u64 = (i64::MAX / 2) as u64;
 /// connected to the same Redis.
 ///
 /// - `append` groups the records by host and, in one `MULTI`, adds each host's records in
-///   the order given (`XADD key MAXLEN = max_records * data <json>`), then refreshes the
-///   key's TTL to `max_age` (`PEXPIRE`): a host never holds more than `max_records`, and a
-///   host no one sends requests to goes away by itself.
+///   the order given (`XADD key MAXLEN ~ max_records * data <json>`), then refreshes the
+///   key's TTL to `max_age` (`PEXPIRE`): a host holds at most `max_records` and one stream
+///   node (100 entries by default) more, and a host no one sends requests to goes away by
+///   itself.
+/// - `list` trims the stream to exactly `max_records` first (`XTRIM MAXLEN =`), so no
+///   listing ever shows more.
 /// - `list` reads newest first, in chunks, at most `max_records` entries; an entry that does
 ///   not hold a record is left out (logged). Records older than `max_age` by the journal's
 ///   clock are never listed. A cursor that is not a stream id is `Invalid`.
@@ -351,7 +356,7 @@ impl RequestJournal for RedisJournal {
                 let args = vec![
                     text(&key),
                     text("MAXLEN"),
-                    text("="),
+                    text("~"),
                     text(&max_len),
                     text("*"),
                     text(DATA_FIELD),
@@ -389,15 +394,22 @@ impl RequestJournal for RedisJournal {
             .after
             .as_ref()
             .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+        let key = self.key(host);
+        self.connection
+            .run(
+                "XTRIM",
+                vec![
+                    text(&key),
+                    text("MAXLEN"),
+                    text("="),
+                    text(&self.retention.max_records.to_string()),
+                ],
+            )
+            .await
+            .map_err(|e| port_error("trim the request journal", e))?;
         let oldest_kept = self.retention.oldest_kept(self.clock.now());
         let candidates = self
-            .candidates(
-                &self.key(host),
-                end,
-                &start,
-                query,
-                oldest_kept.unix_millis(),
-            )
+            .candidates(&key, end, &start, query, oldest_kept.unix_millis())
             .await?;
         Ok(take_page(candidates, query, oldest_kept))
     }

@@ -233,8 +233,8 @@ async fn listings_read_past_the_first_chunk() {
     assert_eq!(rest.next, None, "/r50 was trimmed");
 }
 
-/// 100,000 requests to one host: the stream never grows past the cap (`MAXLEN =`), and the
-/// listing is the newest 1,000.
+/// 100,000 requests to one host: the stream stays near the cap (`MAXLEN ~`), a listing
+/// trims it to exactly the cap, and lists the newest 1,000.
 #[tokio::test]
 async fn a_busy_host_stays_within_its_cap() {
     let Some(url) = redis_url() else {
