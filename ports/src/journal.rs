@@ -99,7 +99,7 @@ pub trait RequestJournal: Debug + Send + Sync + 'static {
     ///
     /// # Errors
     /// When the journal cannot be written; nothing is appended then, or only a prefix.
-    async fn append(&self, records: &[RequestRecord]) -> PortResult<()>;
+    async fn append(&self, records: Vec<RequestRecord>) -> PortResult<()>;
 
     /// A page of `host`'s records, as `query` asks.
     ///

@@ -431,7 +431,7 @@ mod tests {
             let writer = resolver.journal(&url, Retention::DEFAULT).await.unwrap();
             let reader = resolver.journal(&url, Retention::DEFAULT).await.unwrap();
             assert!(Arc::ptr_eq(&writer, &reader), "{url}");
-            writer.append(std::slice::from_ref(&record)).await.unwrap();
+            writer.append(vec![record.clone()]).await.unwrap();
             let page = reader
                 .list("a-b.localhost", &JournalQuery::newest(10))
                 .await

@@ -82,14 +82,14 @@ impl State {
 
 #[async_trait]
 impl RequestJournal for InMemoryJournal {
-    async fn append(&self, records: &[RequestRecord]) -> PortResult<()> {
+    async fn append(&self, records: Vec<RequestRecord>) -> PortResult<()> {
         let mut state = self.lock();
         for record in records {
             state.room_for(&record.host);
             state.last += 1;
             let id = state.last;
             let ring = state.hosts.entry(record.host.clone()).or_default();
-            ring.records.push_back((id, record.clone()));
+            ring.records.push_back((id, record));
             ring.touched = id;
             while ring.records.len() > self.retention.max_records {
                 ring.records.pop_front();
@@ -156,7 +156,7 @@ mod tests {
         let hosts: Vec<RequestRecord> = (0..=MAX_JOURNAL_HOSTS)
             .map(|i| record(&format!("h{i}")))
             .collect();
-        journal.append(&hosts).await.unwrap();
+        journal.append(hosts).await.unwrap();
         let state = journal.lock();
         assert_eq!(state.hosts.len(), MAX_JOURNAL_HOSTS);
         assert!(!state.hosts.contains_key("h0"));

@@ -335,7 +335,7 @@ fn by_host(records: &[RequestRecord]) -> Vec<(&str, Vec<&RequestRecord>)> {
 
 #[async_trait]
 impl RequestJournal for RedisJournal {
-    async fn append(&self, records: &[RequestRecord]) -> PortResult<()> {
+    async fn append(&self, records: Vec<RequestRecord>) -> PortResult<()> {
         const DOING: &str = "append to the request journal";
         if records.is_empty() {
             return Ok(());
@@ -348,7 +348,7 @@ impl RequestJournal for RedisJournal {
         let trx = c.client.multi();
         // The transaction takes its options from its first command.
         let queue = trx.with_options(&c.options());
-        for (host, records) in by_host(records) {
+        for (host, records) in by_host(&records) {
             let key = self.key(host);
             for record in records {
                 let json = serde_json::to_vec(record)

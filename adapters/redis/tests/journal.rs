@@ -79,11 +79,11 @@ async fn two_replicas_see_one_journal() {
     let other = journal(&url, &stream, Retention::DEFAULT, Arc::new(SystemClock)).await;
     let host = host("shared");
     let now = SystemClock.now();
-    one.append(&[record(now, &host, "/one", 200)])
+    one.append(vec![record(now, &host, "/one", 200)])
         .await
         .expect("append through one");
     other
-        .append(&[record(now, &host, "/other", 200)])
+        .append(vec![record(now, &host, "/other", 200)])
         .await
         .expect("append through the other");
 
@@ -143,7 +143,7 @@ async fn a_hosts_key_expires_after_max_age() {
     };
 
     journal
-        .append(&[record(SystemClock.now(), &host, "/", 200)])
+        .append(vec![record(SystemClock.now(), &host, "/", 200)])
         .await
         .expect("append");
     let ttl = pttl(client.clone(), key.clone()).await;
@@ -158,7 +158,7 @@ async fn a_hosts_key_expires_after_max_age() {
     )
     .await;
     journal
-        .append(&[record(SystemClock.now(), &host, "/again", 200)])
+        .append(vec![record(SystemClock.now(), &host, "/again", 200)])
         .await
         .expect("append");
     let ttl = pttl(client.clone(), key.clone()).await;
@@ -190,7 +190,7 @@ async fn listings_read_past_the_first_chunk() {
         })
         .collect();
     for batch in all.chunks(256) {
-        journal.append(batch).await.expect("append");
+        journal.append(batch.to_vec()).await.expect("append");
     }
 
     let every = journal
@@ -268,7 +268,7 @@ async fn an_entry_without_a_record_is_left_out() {
     let host = host("garbage");
     let now = SystemClock.now();
     journal
-        .append(&[record(now, &host, "/before", 200)])
+        .append(vec![record(now, &host, "/before", 200)])
         .await
         .expect("append");
     let client = raw_client(&url).await;
@@ -279,7 +279,7 @@ async fn an_entry_without_a_record_is_left_out() {
         raw(&client, "XADD", args).await;
     }
     journal
-        .append(&[record(now, &host, "/after", 200)])
+        .append(vec![record(now, &host, "/after", 200)])
         .await
         .expect("append");
     let page = journal
@@ -308,7 +308,7 @@ async fn an_unreachable_redis_fails_fast_and_retryably() {
     let now = SystemClock.now();
     let t = Instant::now();
     let e = journal
-        .append(&[record(now, "down.test", "/", 200)])
+        .append(vec![record(now, "down.test", "/", 200)])
         .await
         .expect_err("append");
     retryable("append", e.kind(), t.elapsed());

@@ -197,14 +197,14 @@ fn decode(host: &str, id: i64, json: &str) -> Option<JournalEntry> {
 
 #[async_trait]
 impl RequestJournal for SqliteJournal {
-    async fn append(&self, records: &[RequestRecord]) -> PortResult<()> {
+    async fn append(&self, records: Vec<RequestRecord>) -> PortResult<()> {
         if records.is_empty() {
             return Ok(());
         }
         let oldest = self.oldest_kept_millis();
         let mut tx = self.backend.write().await?;
         let mut hosts = BTreeSet::new();
-        for record in records {
+        for record in &records {
             let json = serde_json::to_string(record).map_err(|err| {
                 PortError::internal(format!("encode a request record as JSON: {err}"))
             })?;

@@ -150,9 +150,10 @@ async fn write(
                 record
             })
             .collect();
-        if let Err(e) = journal.append(&batch).await {
+        let count = batch.len() as u64;
+        if let Err(e) = journal.append(batch).await {
             tracing::debug!(error = %e, "request journal: append failed");
-            dropped.add(batch.len() as u64, "the journal refused a batch");
+            dropped.add(count, "the journal refused a batch");
         }
     }
 }

@@ -62,7 +62,7 @@ pub async fn a_busy_host_keeps_its_cap(
             .map(|i| record(clock.now(), host, "GET", &format!("/n{i}"), 200))
             .collect();
         journal
-            .append(&batch)
+            .append(batch)
             .await
             .unwrap_or_else(|e| panic!("append at {first}: {e}"));
     }
@@ -102,7 +102,7 @@ async fn an_unknown_host_has_no_records(journal: &dyn RequestJournal, host: &str
         JournalPage::default(),
         "an unknown host lists nothing"
     );
-    journal.append(&[]).await.expect("appending nothing");
+    journal.append(vec![]).await.expect("appending nothing");
     journal.clear(host).await.expect("clearing an unknown host");
 }
 
@@ -132,11 +132,13 @@ async fn records_list_newest_first_per_host(
         }
         batch.push(r);
         if i == 4 {
-            journal.append(&batch).await.expect("append a batch");
-            batch.clear();
+            journal
+                .append(std::mem::take(&mut batch))
+                .await
+                .expect("append a batch");
         }
     }
-    journal.append(&batch).await.expect("append a batch");
+    journal.append(batch).await.expect("append a batch");
     written.reverse();
 
     let page = list(journal, a, &JournalQuery::newest(100)).await;
@@ -320,10 +322,7 @@ async fn a_full_record_reads_back(journal: &dyn RequestJournal, clock: &ManualCl
         }],
     }];
     full.client = None;
-    journal
-        .append(std::slice::from_ref(&full))
-        .await
-        .expect("append");
+    journal.append(vec![full.clone()]).await.expect("append");
     let page = list(journal, host, &JournalQuery::newest(1)).await;
     assert_eq!(records(&page.entries), [full], "every field reads back");
 }
@@ -339,7 +338,7 @@ async fn a_host_keeps_at_most_its_records(
         .map(|i| record(now, host, "GET", &format!("/n{i}"), 200))
         .collect();
     for batch in all.chunks(7) {
-        journal.append(batch).await.expect("append");
+        journal.append(batch.to_vec()).await.expect("append");
     }
     let page = list(journal, host, &JournalQuery::newest(1_000)).await;
     let mut newest: Vec<RequestRecord> = all[all.len() - cap..].to_vec();
@@ -361,7 +360,7 @@ async fn old_records_are_never_listed(
     let stale = record(now.plus_millis(-age - 1_000), host, "GET", "/stale", 200);
     let fresh = record(now, host, "GET", "/fresh", 200);
     journal
-        .append(&[stale, fresh.clone()])
+        .append(vec![stale, fresh.clone()])
         .await
         .expect("append");
     let page = list(journal, host, &JournalQuery::newest(10)).await;
@@ -385,7 +384,7 @@ async fn clearing_forgets_one_host(
     let now = clock.now();
     let kept = record(now, b, "GET", "/kept", 200);
     journal
-        .append(&[record(now, a, "GET", "/gone", 200), kept.clone()])
+        .append(vec![record(now, a, "GET", "/gone", 200), kept.clone()])
         .await
         .expect("append");
     journal.clear(a).await.expect("clear");

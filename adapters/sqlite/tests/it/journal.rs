@@ -69,7 +69,7 @@ async fn the_journal_shares_the_file_with_the_repositories() {
     let (journal, clock) = journal(&file, contracts::CONTRACT_RETENTION).await;
     let host = "shared.journal.test";
     journal
-        .append(&[record(clock.now(), host, "/".to_owned())])
+        .append(vec![record(clock.now(), host, "/".to_owned())])
         .await
         .unwrap();
     assert_eq!(rows_of(&file, host).await, 1);
@@ -98,7 +98,7 @@ async fn a_row_that_does_not_decode_is_skipped() {
     let host = "garbled.journal.test";
     let now = clock.now();
     journal
-        .append(&[record(now, host, "/old".to_owned())])
+        .append(vec![record(now, host, "/old".to_owned())])
         .await
         .unwrap();
     let pool = raw(&file.path()).await;
@@ -110,7 +110,7 @@ async fn a_row_that_does_not_decode_is_skipped() {
         .unwrap();
     pool.close().await;
     journal
-        .append(&[record(now, host, "/new".to_owned())])
+        .append(vec![record(now, host, "/new".to_owned())])
         .await
         .unwrap();
     let page = journal.list(host, &JournalQuery::newest(10)).await.unwrap();

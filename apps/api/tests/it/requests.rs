@@ -38,7 +38,7 @@ async fn record(journal: &InMemoryJournal, host: &str, method: &str, path: &str,
             line: 1,
         });
     }
-    journal.append(&[record]).await.unwrap();
+    journal.append(vec![record]).await.unwrap();
 }
 
 fn paths(page: &Value) -> Vec<&str> {

@@ -139,7 +139,7 @@ struct Stuck;
 impl RequestJournal for Stuck {
     async fn append(
         &self,
-        _records: &[moclojer_domain::journal::RequestRecord],
+        _records: Vec<moclojer_domain::journal::RequestRecord>,
     ) -> moclojer_ports::PortResult<()> {
         tokio::time::sleep(Duration::from_secs(3_600)).await;
         Ok(())
