@@ -42,19 +42,24 @@ function freePort() {
   });
 }
 
-// GET `path` on the mocks port with `Host: host` (fetch does not let a Host header through).
-function getMock(port, host, path) {
+// `method` `path` on the mocks port with `Host: host` (fetch does not let a Host header
+// through), with `headers` and a text `body`.
+function callMock(port, host, path, { method = "GET", headers = {}, body } = {}) {
+  const sent = { ...headers, Host: `${host}:${port}` };
+  if (body !== undefined) sent["Content-Length"] = Buffer.byteLength(body);
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers: { Host: `${host}:${port}` } }, (res) => {
-      let body = "";
+    const req = request({ host: "127.0.0.1", port, path, method, headers: sent }, (res) => {
+      let text = "";
       res.setEncoding("utf8");
-      res.on("data", (chunk) => { body += chunk; });
-      res.on("end", () => resolve({ status: res.statusCode, body }));
+      res.on("data", (chunk) => { text += chunk; });
+      res.on("end", () => resolve({ status: res.statusCode, body: text }));
     });
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
 }
+
+const getMock = (port, host, path) => callMock(port, host, path);
 
 async function until(what, fn, timeoutMs = 20000) {
   const deadline = Date.now() + timeoutMs;
@@ -254,6 +259,12 @@ async function main() {
     "        Content-Type: application/json",
     "      body: >",
     "        {\"hello\": \"e2e\"}",
+    "- endpoint:",
+    "    method: POST",
+    "    path: /users/:id",
+    "    response:",
+    "      status: 201",
+    "      body: created",
     "",
   ].join("\n");
   await step("fix and save", async () => {
@@ -284,6 +295,24 @@ async function main() {
     assert.equal(response.status, 200);
     assert.deepEqual(JSON.parse(response.body), { hello: "e2e" });
   });
+
+  const mockId = decodeURIComponent(mockPath.split("/").pop());
+  const token = () => page.evaluate(() => localStorage.getItem("moclojer.token"));
+  const apiCall = async (method, path, token, body) => {
+    const response = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        Accept: "application/json",
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+
+  await requestsFlow({ page, host, mocksPort, mockId, token, apiCall, fixed });
 
   await step("the list shows the mock, its link and its badges", async () => {
     await page.goto(`${base}/`);
@@ -325,8 +354,6 @@ async function main() {
 
   // --- revision history: save a third revision, diff revision 1 against it, bring
   // revision 1 back as a new revision.
-  const mockId = decodeURIComponent(mockPath.split("/").pop());
-  const token = () => page.evaluate(() => localStorage.getItem("moclojer.token"));
   const revisionOf = async (n) => {
     const response = await fetch(`${base}/api/v1/mocks/${encodeURIComponent(mockId)}/revisions/${n}`, { headers: { Authorization: `Bearer ${await token()}` } });
     assert.equal(response.status, 200);
@@ -435,19 +462,6 @@ async function main() {
 
   // --- orgs: A makes one, renames it, adds B; B sees it without owner controls; A
   // removes B, then deletes it.
-  const apiCall = async (method, path, token, body) => {
-    const response = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        Accept: "application/json",
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
-  };
   const orgHandle = "acme";
   const bEmail = `e2e-b-${Date.now()}@example.com`;
   const bHandle = `b${handle}`;
@@ -657,6 +671,115 @@ async function main() {
   await supabaseFlows(binary, pageErrors, watch);
 
   assert.deepEqual(pageErrors.map(String), [], "no uncaught errors and nothing the content security policy blocked");
+}
+
+// The editor's Requests panel, on the published mock: the requests it received, a new one
+// live (no reload), a near miss in words, a request's detail with its secret header
+// redacted, the endpoint's item selected in the editor, the request as curl, and Clear.
+async function requestsFlow({ page, host, mocksPort, mockId, token, apiCall, fixed }) {
+  const url = `http://${host}:${mocksPort}`;
+  const lines = fixed.replace(/\n$/, "").split("\n");
+  const usersLine = lines.lastIndexOf("- endpoint:") + 1; // where POST /users/:id starts
+  const rows = page.locator("[data-testid=request-row]");
+  const top = rows.first();
+  const journal = async () => (await apiCall("GET", `/mocks/${mockId}/requests?limit=10`, await token())).body.requests;
+
+  await step("requests: the panel lists what the mock received, and goes live", async () => {
+    await page.getByTestId("requests-toggle").click();
+    await page.getByTestId("requests-panel").waitFor();
+    await until("the live stream", async () => (await page.getByTestId("requests-live").getAttribute("data-state")) === "live", 10000);
+    // The "try it" GET and the test process's GET of /hello, newest first.
+    await until("the earlier requests", async () => (await rows.count()) >= 2);
+    assert.deepEqual(await rows.evaluateAll((els) => els.map((el) => el.querySelector(".target").textContent)).then((t) => t.slice(0, 2)), ["/hello", "/hello"]);
+    await page.evaluate(() => { window.e2eSamePage = true; }); // gone if the page reloads
+  });
+
+  const body = `{"name": "Ada O'Brien"}`;
+  await step("requests: a request to the mock shows on top within 2 s, without a reload", async () => {
+    const sent = Date.now();
+    const reply = await callMock(mocksPort, host, "/users/42?verbose=yes", {
+      method: "POST",
+      headers: { Authorization: "Bearer secret", "Content-Type": "application/json", "X-Trace": "e2e's" },
+      body,
+    });
+    assert.equal(reply.status, 201);
+    await until("the live row", async () => (await top.getAttribute("data-status")) === "201", 2000);
+    console.log(`    (the row showed ${Date.now() - sent} ms after the request)`);
+    assert.equal(await top.locator(".target").textContent(), "/users/42?verbose=yes");
+    assert.equal(await top.getAttribute("data-matched"), "true");
+    assert.equal(await page.evaluate(() => window.e2eSamePage), true, "no reload");
+  });
+
+  await step("requests: a request no endpoint answers is marked; its near miss is told in words", async () => {
+    const reply = await callMock(mocksPort, host, "/users/42", { method: "DELETE" });
+    assert.ok([404, 405].includes(reply.status), `status ${reply.status}`);
+    await until("the unmatched row", async () => (await top.getAttribute("data-matched")) === "false", 2000);
+    assert.ok(await top.evaluate((el) => el.classList.contains("unmatched")));
+    await top.click();
+    const near = page.getByTestId("request-near-miss-text").first();
+    await near.waitFor();
+    const expected = `Closest: POST /users/:id (line ${usersLine}) — the method is DELETE; this endpoint answers POST`;
+    assert.equal(await near.textContent(), expected);
+    const recorded = (await journal())[0];
+    assert.equal(recorded.near_misses[0].differences[0].message, "the method is DELETE; this endpoint answers POST");
+    assert.ok((await page.getByTestId("request-unmatched").textContent()).includes(`status ${reply.status}`));
+  });
+
+  await step("requests: the matched request's detail: [redacted], its line, shown in the editor", async () => {
+    const row = page.locator("[data-testid=request-row][data-status='201']").first();
+    await row.click();
+    const detail = page.getByTestId("request-detail");
+    await until("its detail", async () => (await detail.getAttribute("data-id")) === (await row.getAttribute("data-id")));
+    const header = (name) => detail.locator(`[data-testid=request-header][data-name=${name}] td`).textContent();
+    assert.equal(await header("authorization"), "[redacted]");
+    assert.equal(await header("x-trace"), "e2e's");
+    assert.equal(await page.getByTestId("request-body").textContent(), body);
+    assert.equal(await page.getByTestId("request-matched").textContent(), `Answered 201: matched the endpoint at line ${usersLine}.`);
+    assert.ok((await page.getByTestId("request-client").textContent()).includes("127.0.0.1"));
+    await page.evaluate(() => window.moclojerEditor.dispatch({ selection: { anchor: 0 } }));
+    await page.getByTestId("request-highlight").click();
+    const selected = await page.evaluate(() => {
+      const view = window.moclojerEditor;
+      const { from, to } = view.state.selection.main;
+      return [view.state.doc.lineAt(from).number, view.state.doc.lineAt(to).number];
+    });
+    assert.deepEqual(selected, [usersLine, lines.length], "the endpoint's item is selected");
+    const marked = await page.locator(".cm-request-item").evaluateAll((els) => els.map((el) => el.textContent));
+    assert.deepEqual(marked, lines.slice(usersLine - 1), "its lines are marked");
+    await page.getByTestId("editor").screenshot({ path: join(shots, "requests-highlight.png") });
+  });
+
+  await step("requests: copy as curl; the command replays the request", async () => {
+    await page.getByTestId("request-curl-copy").click();
+    await until("the copy", async () => (await page.getByTestId("request-curl-copied").textContent()) !== "");
+    const curl = await page.getByTestId("request-curl").inputValue();
+    assert.ok(curl.startsWith(`curl -X POST '${url}/users/42?verbose=yes'`), curl);
+    assert.ok(curl.includes("-H 'authorization: <redacted>'"), curl);
+    assert.ok(curl.includes(`-H 'x-trace: e2e'\\''s'`), curl);
+    assert.ok(!/-H '(host|content-length|x-forwarded-for):/.test(curl), curl);
+    // Run it (through the mocks port): the journal shows the same request again.
+    const run = spawnSync("bash", ["-c", `${curl} -s -o /dev/null -w '%{http_code}' --connect-to ::127.0.0.1:${mocksPort}`], { encoding: "utf8" });
+    assert.equal(run.stdout, "201", run.stderr);
+    await until("the replay's row", async () => (await top.getAttribute("data-status")) === "201", 2000);
+    const [replayed] = await journal();
+    assert.equal(replayed.body, body);
+    assert.equal(replayed.headers["x-trace"], "e2e's");
+    await page.getByTestId("requests-panel").screenshot({ path: join(shots, "requests.png") });
+  });
+
+  await step("requests: Clear empties the list and the journal; closing the panel ends the stream", async () => {
+    await page.getByTestId("requests-clear").click();
+    await page.getByTestId("requests-empty").waitFor();
+    assert.equal(await rows.count(), 0);
+    assert.equal(await page.getByTestId("requests-empty").textContent(), `No requests yet — send one to ${url}`);
+    assert.equal(await page.getByTestId("request-detail").isHidden(), true);
+    assert.deepEqual(await journal(), []);
+    // Closing the panel ends the live stream (its fetch is aborted).
+    const aborted = page.waitForEvent("requestfailed", { predicate: (r) => r.url().includes("/requests/stream"), timeout: 5000 });
+    await page.getByTestId("requests-toggle").click();
+    assert.equal(await page.getByTestId("requests-panel").isHidden(), true);
+    await aborted;
+  });
 }
 
 // Supabase mode: a second all-in-one checks tokens from a local stand-in for Supabase Auth

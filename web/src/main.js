@@ -1,11 +1,13 @@
 // The moclojer cloud web interface: sign-in, the mocks of every workspace, an editor per
-// mock, orgs with their members, and personal API tokens. A small single-page app over the REST api (/api/v1); routes are real paths
+// mock (with its history and the requests it received, live), orgs with their members, and personal API tokens. A small single-page app over the REST api (/api/v1); routes are real paths
 // (the api answers index.html for them).
 import { EditorView, basicSetup } from "codemirror";
 import { EditorState } from "@codemirror/state";
 import { yaml } from "@codemirror/lang-yaml";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { SupabaseAuth } from "./supabase.js";
+import { h, showError, showNotice, copyText } from "./dom.js";
+import { requestsPanel, requestHighlight } from "./requests.js";
 
 const TOKEN_KEY = "moclojer.token";
 const UPLOAD_TYPES = [".yml", ".yaml", ".json", ".edn"];
@@ -46,72 +48,63 @@ function forgetSession() {
   me = null;
 }
 
-async function api(method, path, body, retried = false) {
-  const headers = { Accept: "application/json" };
+// A call to the api with the session's token, answering the response as it came. A 401
+// (outside /auth/) renews a Supabase token once and tries again, else ends the session.
+async function apiFetch(method, path, { body, headers = {}, signal } = {}, retried = false) {
+  const sent = { Accept: "application/json", ...headers };
   let token;
   try {
     token = await currentToken();
   } catch (e) {
     throw new ApiError(0, { error: { code: "network", message: e.message } });
   }
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) sent.Authorization = `Bearer ${token}`;
+  if (body !== undefined) sent["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(`/api/v1${path}`, {
       method,
-      headers,
+      headers: sent,
+      signal,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, { error: { code: "network", message: `the api cannot be reached (${e.message})` } });
   }
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (!response.ok) {
-    const error = new ApiError(response.status, data);
-    if (response.status === 401 && !path.startsWith("/auth/")) {
-      // A Supabase access token may have expired meanwhile: renew it once and try again.
-      if (supabase && !retried && (await currentToken(true).catch(() => null))) return api(method, path, body, true);
-      forgetSession();
-      go("/signin");
+  if (response.status === 401 && !path.startsWith("/auth/")) {
+    // A Supabase access token may have expired meanwhile: renew it once and try again.
+    if (supabase && !retried && (await currentToken(true).catch(() => null))) {
+      return apiFetch(method, path, { body, headers, signal }, true);
     }
-    throw error;
+    forgetSession();
+    go("/signin");
   }
+  return response;
+}
+
+async function readJson(response) {
+  const text = await response.text();
+  try { return text ? JSON.parse(text) : null; } catch { return null; }
+}
+
+async function api(method, path, body) {
+  const response = await apiFetch(method, path, { body });
+  const data = await readJson(response);
+  if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
 
+// A stream of server-sent events from the api (read with fetch: EventSource cannot send
+// the token), resuming after `lastEventId`; the api's error when it refuses.
+async function apiStream(path, { lastEventId, signal }) {
+  const headers = { Accept: "text/event-stream" };
+  if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+  const response = await apiFetch("GET", path, { headers, signal });
+  if (!response.ok) throw new ApiError(response.status, await readJson(response));
+  return response;
+}
+
 // --- small DOM helpers ----------------------------------------------------------------
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else el.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
-
-function showError(box, error) {
-  box.replaceChildren();
-  if (!error) { box.hidden = true; return; }
-  box.hidden = false;
-  box.className = "error";
-  box.textContent = error instanceof Error ? error.message : String(error);
-}
-
-function showNotice(box, text) {
-  box.hidden = false;
-  box.className = "notice";
-  box.textContent = text;
-}
 
 function debounce(fn, ms) {
   let timer;
@@ -689,12 +682,22 @@ async function renderEditor(id) {
         yaml(),
         lintGutter(),
         lint,
+        requestHighlight,
         EditorView.updateListener.of((update) => { if (update.docChanged) refresh(); }),
       ],
     }),
   });
   cleanup.push(() => view.destroy());
   window.moclojerEditor = view; // for the browser tests
+
+  // What the mock received, live; closing the panel or leaving the page stops the stream.
+  const requests = requestsPanel({ mock, api, stream: apiStream, view });
+  cleanup.push(() => requests.close());
+  const requestsToggle = h("button", {
+    class: "secondary",
+    "data-testid": "requests-toggle",
+    onclick: () => requestsToggle.classList.toggle("active", requests.toggle()),
+  }, "Requests");
 
   const refresh = () => {
     const dirty = view.state.doc.toString() !== saved;
@@ -925,10 +928,11 @@ async function renderEditor(id) {
       h("p", {}, h("a", { href: mock.url, target: "_blank", rel: "noopener", "data-testid": "mock-url" }, mock.url),
         " ", serverBadge, " ", dnsBadge, " ", revisionLabel, " · ", dirtyLabel),
       problem,
-      h("div", { class: "toolbar" }, save, revert, upload, uploadInput, historyToggle, h("span", { class: "spacer" }), toggle),
+      h("div", { class: "toolbar" }, save, revert, upload, uploadInput, historyToggle, requestsToggle, h("span", { class: "spacer" }), toggle),
       message,
       h("div", { class: "editor", "data-testid": "editor" }, view.dom),
     ),
+    requests.element,
     historyPanel,
     h("div", { class: "card", "data-testid": "try-panel" },
       h("h2", {}, "Try it"),
@@ -1162,16 +1166,6 @@ async function renderOrg(handle) {
 }
 
 // --- personal API tokens ----------------------------------------------------------------
-
-async function copyText(text, input) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    input.select();
-    try { return document.execCommand("copy"); } catch { return false; }
-  }
-}
 
 async function renderTokens() {
   const error = h("div", { hidden: true, "data-testid": "tokens-error" });
