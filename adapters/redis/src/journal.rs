@@ -52,9 +52,9 @@ const MAX_TTL_MS: u64 = (i64::MAX / 2) as u64;
 /// The request journal on Redis: one stream per host, shared by every server (replica)
 /// connected to the same Redis.
 ///
-/// - `append` groups the records by host and, in one `MULTI`, adds each host's records in
-///   the order given (`XADD key MAXLEN ~ max_records * data <json>`), then refreshes the
-///   key's TTL to `max_age` (`PEXPIRE`): a host holds at most `max_records` and one stream
+/// - `append` groups the records by host and, in one `MULTI`, runs one script per host
+///   that adds its records in the order given (`XADD key MAXLEN ~ max_records * data
+///   <json>`), then refreshes the key's TTL to `max_age` (`PEXPIRE`): a host holds at most `max_records` and one stream
 ///   node (100 entries by default) more, and a host no one sends requests to goes away by
 ///   itself.
 /// - `list` trims the stream to exactly `max_records` first (`XTRIM MAXLEN =`), so no
@@ -106,6 +106,23 @@ fn text(value: &str) -> Value {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Adds a host's records in one call (the per-command work of Redis, and of the client,
+/// paid once per batch): `KEYS[1]` the host's stream, `ARGV[1]` the cap, `ARGV[2]` the TTL
+/// in milliseconds, `ARGV[3]` the field a record is kept in, the records after them, in
+/// order.
+const APPEND_SCRIPT: &str = "\
+for i = 4, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[3], ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return #ARGV - 3";
+
+/// `EVAL`: Redis keeps the compiled script by its digest, so sending its text again costs
+/// a hash of a few hundred bytes.
+fn script_command() -> CustomCommand {
+    CustomCommand::new_static("EVAL", ClusterHash::Random, false)
 }
 
 fn command(name: &'static str) -> CustomCommand {
@@ -349,26 +366,22 @@ impl RequestJournal for RedisJournal {
         // The transaction takes its options from its first command.
         let queue = trx.with_options(&c.options());
         for (host, records) in by_host(&records) {
-            let key = self.key(host);
+            let mut args = Vec::with_capacity(records.len() + 6);
+            args.extend([
+                text(APPEND_SCRIPT),
+                text("1"),
+                text(&self.key(host)),
+                text(&max_len),
+                text(&ttl),
+                text(DATA_FIELD),
+            ]);
             for record in records {
                 let json = serde_json::to_vec(record)
                     .map_err(|e| PortError::internal("request record to JSON").with_source(e))?;
-                let args = vec![
-                    text(&key),
-                    text("MAXLEN"),
-                    text("~"),
-                    text(&max_len),
-                    text("*"),
-                    text(DATA_FIELD),
-                    Value::from(json.into_boxed_slice()),
-                ];
-                queue
-                    .custom::<(), Value>(command("XADD"), args)
-                    .await
-                    .map_err(|e| port_error(DOING, e))?;
+                args.push(Value::from(json.into_boxed_slice()));
             }
             queue
-                .custom::<(), Value>(command("PEXPIRE"), vec![text(&key), text(&ttl)])
+                .custom::<(), Value>(script_command(), args)
                 .await
                 .map_err(|e| port_error(DOING, e))?;
         }

@@ -3,18 +3,21 @@
 //! After answering, the server hands what it saw of the request and the status it answered
 //! to a [`Recorder`]: a bounded channel that never waits. A writer task takes what has
 //! piled up (up to [`JOURNAL_BATCH`] requests), makes their [`RequestRecord`]s (near misses
-//! included, off the response path) and appends them in one call, so records reach the
-//! journal as soon as the previous write is done. When the channel is full the record is dropped and
-//! counted; so is a batch the journal refused. Drops are logged at most once a second.
+//! included, off the response path) and appends them in one call; once it has drained the
+//! channel it lingers [`JOURNAL_LINGER`], so under load it wakes once per interval, not once
+//! per request. When the channel is full the record is dropped and counted; so is a batch
+//! the journal refused. Drops are logged at most once a second.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use moclojer_domain::Timestamp;
-use moclojer_domain::journal::{Attempt, RequestRecord, recorded_body, redact_headers};
+use moclojer_domain::journal::{
+    Attempt, MAX_RECORDED_BODY, RequestRecord, recorded_body, redact_headers,
+};
 use moclojer_ports::RequestJournal;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -25,7 +28,13 @@ use crate::engine::Engine;
 pub const JOURNAL_CHANNEL: usize = 8_192;
 
 /// The most records one append carries.
-pub const JOURNAL_BATCH: usize = 256;
+pub const JOURNAL_BATCH: usize = 512;
+
+/// How long the writer lets records pile up after it has drained the channel: one wake-up
+/// (and one append) per this interval under load instead of one per handful of requests,
+/// which is where a busy server's cost of the journal went. Far below the second within
+/// which a record must be listed.
+pub const JOURNAL_LINGER: Duration = Duration::from_millis(20);
 
 /// Hands records to the journal's writer. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -150,10 +159,14 @@ async fn write(
                 record
             })
             .collect();
-        let count = batch.len() as u64;
+        let count = batch.len();
         if let Err(e) = journal.append(batch).await {
             tracing::debug!(error = %e, "request journal: append failed");
-            dropped.add(count, "the journal refused a batch");
+            dropped.add(count as u64, "the journal refused a batch");
+        }
+        if count < JOURNAL_BATCH {
+            // Drained: wait for more to pile up rather than wake for each request.
+            tokio::time::sleep(JOURNAL_LINGER).await;
         }
     }
 }
@@ -165,43 +178,78 @@ fn now() -> Timestamp {
     Timestamp::from_unix_millis(millis)
 }
 
-/// What is known of a request before it is answered: cheap copies (shared buffers), the
-/// work of making a record left to the writer.
+/// What is known of a request before it is answered, copied compactly: a request's parts
+/// and body share the connection's read buffer, and holding on to them until the writer
+/// runs would make the connection allocate a new buffer for every request. The work of
+/// making a record is left to the writer.
 pub(crate) struct Seen {
     at: Timestamp,
     started: Instant,
     host: String,
     method: http::Method,
-    uri: http::Uri,
-    headers: http::HeaderMap,
+    /// The path and the query, as sent.
+    target: String,
+    /// The headers in order, each name and value followed by a NUL (which no header
+    /// value may hold); a value that is not text is kept as `[not text]`.
+    headers: String,
     body: Bytes,
-    remote: SocketAddr,
+    client: IpAddr,
 }
 
+/// What a record shows of a header value that is not text.
+const NOT_TEXT: &str = "[not text]";
+
 impl Seen {
-    /// Notes the request `parts` with `body`, from `remote`, sent to `host`.
+    /// Notes the request `parts` with `body`, from `remote`, sent to `host`, as `engine`
+    /// will answer it.
     pub(crate) fn new(
         host: &str,
         parts: &http::request::Parts,
         body: &Bytes,
         remote: SocketAddr,
+        engine: &Engine,
     ) -> Self {
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path(), http::uri::PathAndQuery::as_str);
+        let mut headers = String::with_capacity(256);
+        for (name, value) in &parts.headers {
+            headers.push_str(name.as_str());
+            headers.push('\0');
+            headers.push_str(value.to_str().unwrap_or(NOT_TEXT));
+            headers.push('\0');
+        }
+        // A body a record keeps whole is copied; a larger one (rare) is shared.
+        let body = if body.len() <= MAX_RECORDED_BODY {
+            Bytes::copy_from_slice(body)
+        } else {
+            body.clone()
+        };
         Self {
             at: now(),
             started: Instant::now(),
             host: host.to_owned(),
             method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
-            body: body.clone(),
-            remote,
+            target: target.to_owned(),
+            headers,
+            body,
+            client: engine.client(&parts.headers, remote),
         }
+    }
+
+    /// The headers, in order.
+    fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut parts = self.headers.split('\0');
+        std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
     }
 
     /// The record of the request, answered with `status` by `engine` in `duration_us`.
     fn record(self, status: u16, duration_us: u64, engine: &Engine) -> RequestRecord {
-        let path = self.uri.path();
-        let query = self.uri.query().unwrap_or("");
+        let (path, query) = self
+            .target
+            .split_once('?')
+            .unwrap_or((self.target.as_str(), ""));
         let matched = engine.matched(&self.host, &self.method, path);
         // Why a request missed: the closest endpoints when none answered; what the one
         // that matched its route wanted when it refused it (400).
@@ -223,24 +271,21 @@ impl Seen {
             }
             None => Vec::new(),
         };
-        let headers = self
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("[not text]")));
+        let headers = redact_headers(self.headers(), &engine.secret_headers(&self.host));
         let (body, body_truncated) = recorded_body(&self.body);
         RequestRecord {
             at: self.at,
             method: self.method.as_str().to_owned(),
             path: path.to_owned(),
             query: query.to_owned(),
-            headers: redact_headers(headers, &engine.secret_headers(&self.host)),
+            headers,
             body,
             body_truncated,
             status,
             matched,
             near_misses,
             duration_us,
-            client: Some(engine.client(&self.headers, self.remote).to_string()),
+            client: Some(self.client.to_string()),
             host: self.host,
         }
     }

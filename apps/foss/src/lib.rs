@@ -49,7 +49,9 @@ pub use engine::{Engine, EngineOptions, Reply, unknown_host};
 pub use external::MAX_EXTERNAL_BYTES;
 pub use hosted::{ConfigEvents, listen_for_configs, serve_cloud, serve_cloud_with};
 pub use hosts::HostEngines;
-pub use journal::{JOURNAL_BATCH, JOURNAL_CHANNEL, Recorder, STANDALONE_JOURNAL_HOST};
+pub use journal::{
+    JOURNAL_BATCH, JOURNAL_CHANNEL, JOURNAL_LINGER, Recorder, STANDALONE_JOURNAL_HOST,
+};
 pub use load::{LoadError, ReloadReport, SpecFiles, load_files, reload_unified};
 pub use server::{
     HEADER_READ_TIMEOUT, Readiness, SHUTDOWN_GRACE, ServeOptions, Serving, SharedEngine, SystemEnv,

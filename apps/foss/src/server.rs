@@ -233,7 +233,7 @@ async fn answer(
                     .is_single()
                     .then_some(std::borrow::Cow::Borrowed(""))
             })?;
-        Some(Seen::new(&host, &parts, &body, remote))
+        Some(Seen::new(&host, &parts, &body, remote, &engine))
     });
     let reply = engine.handle(&parts, body, remote, &SystemEnv).await;
     if let (Some(recorder), Some(seen)) = (recorder, seen) {

@@ -6,7 +6,8 @@
 //! (d) requests during repeated reloads, which must all succeed; (e) the request journal's
 //! cost: (a) with the journal off, in memory (`--journal 1000`) and on Redis
 //! (`--journal-url`, `MOCLOJER_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379`; left
-//! out when unreachable), the off run repeated last and averaged.
+//! out when unreachable), the off run repeated last and averaged; each with the server's CPU
+//! time per request and the records it dropped.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -67,10 +68,18 @@ struct LargeSpec {
 
 /// `GET /hello` with the journal off (twice: first and last) and on.
 struct JournalCost {
-    off: [Load; 2],
-    memory: Load,
+    off: [JournalRun; 2],
+    memory: JournalRun,
     /// `None` when no Redis answered.
-    redis: Option<Load>,
+    redis: Option<JournalRun>,
+}
+
+/// One load with the journal off or on: the load, the server's CPU time per request (µs),
+/// and the records it dropped (read from its admin listener's `/metrics`).
+struct JournalRun {
+    load: Load,
+    server_cpu_us: f64,
+    dropped: Option<u64>,
 }
 
 /// Requests while the spec is rewritten `count` times, over `seconds`.
@@ -170,9 +179,28 @@ impl FossBench<'_> {
     /// `GET /hello` on `small` with the journal off, in memory, on Redis, and off again.
     fn measure_journal(&self, small: &Path) -> Result<JournalCost, String> {
         println!("==> request journal: GET /hello off, in memory, on Redis, off again");
-        let with = |flags: &[&str]| -> Result<Load, String> {
-            let server = start_foss(&self.moclojer, small, flags)?;
-            self.load(&server, "/hello", None)
+        let with = |flags: &[&str]| -> Result<JournalRun, String> {
+            let admin = flags
+                .first()
+                .is_some_and(|f| *f == "--journal")
+                .then(free_address)
+                .transpose()?;
+            let mut flags = flags.to_vec();
+            if let Some(admin) = &admin {
+                flags.extend(["--admin-addr", admin]);
+            }
+            let server = start_foss(&self.moclojer, small, &flags)?;
+            let cpu = server.cpu_seconds();
+            let load = self.load(&server, "/hello", None)?;
+            let server_cpu_us = (server.cpu_seconds() - cpu) * 1e6 / load.requests.max(1.0);
+            // What is still in the channel is written within the linger.
+            std::thread::sleep(Duration::from_millis(300));
+            let dropped = admin.as_deref().and_then(dropped_records);
+            Ok(JournalRun {
+                load,
+                server_cpu_us,
+                dropped,
+            })
         };
         let first_off = with(&[])?;
         let memory = with(&["--journal", "1000"])?;
@@ -193,6 +221,33 @@ impl FossBench<'_> {
     }
 }
 
+/// A loopback address no one listens on, for an admin listener.
+fn free_address() -> Result<String, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .to_string())
+}
+
+/// `moclojer_journal_dropped_total` from the admin listener at `admin`; `None` when it
+/// cannot be read.
+fn dropped_records(admin: &str) -> Option<u64> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(admin).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("moclojer_journal_dropped_total "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Whether something listens at the `host:port` of `redis://host:port[/db]`.
 fn reachable(url: &str) -> bool {
     use std::net::ToSocketAddrs as _;
@@ -207,23 +262,34 @@ fn reachable(url: &str) -> bool {
     })
 }
 
-/// The journal's rows: requests/s with it on against off (the mean of both off runs).
+/// The journal's rows: requests/s with it on against off (the mean of both off runs), and
+/// the server's CPU per request.
 fn print_journal(journal: &JournalCost) {
-    let off = (journal.off[0].rps + journal.off[1].rps) / 2.0;
+    let [first, last] = &journal.off;
+    let off = (first.load.rps + last.load.rps) / 2.0;
+    let off_cpu = (first.server_cpu_us + last.server_cpu_us) / 2.0;
     println!();
-    println!("| request journal, static GET /hello | req/s | off (mean of 2) | ratio | target |");
-    println!("| --- | --- | --- | --- | --- |");
     println!(
-        "| journal off | {:.0} / {:.0} | {off:.0} | 1.00 | |",
-        journal.off[0].rps, journal.off[1].rps
+        "| request journal, static GET /hello | req/s | ratio to off | target | server CPU per request | ratio to off | records dropped |"
     );
-    let row = |name: &str, load: &Load| {
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| journal off (2 runs, first / last) | {:.0} / {:.0} | 1.00 | | {:.2} / {:.2} µs | 1.00 | |",
+        first.load.rps, last.load.rps, first.server_cpu_us, last.server_cpu_us
+    );
+    let row = |name: &str, run: &JournalRun| {
+        let dropped = run
+            .dropped
+            .map_or_else(|| "unknown".to_owned(), |d| d.to_string());
         println!(
-            "| journal on, {name} (p99 {:.2} ms, {:.0} failed) | {:.0} | {off:.0} | {:.2} | >= 0.90 |",
-            load.p99_us / 1000.0,
-            load.errors,
-            load.rps,
-            load.rps / off
+            "| journal on, {name} (p99 {:.2} ms, {:.0} failed) | {:.0} | {:.2} | >= 0.90 | {:.2} µs | {:.2} | {dropped} of {:.0} |",
+            run.load.p99_us / 1000.0,
+            run.load.errors,
+            run.load.rps,
+            run.load.rps / off,
+            run.server_cpu_us,
+            run.server_cpu_us / off_cpu,
+            run.load.requests,
         );
     };
     row("in memory", &journal.memory);

@@ -91,8 +91,10 @@ fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
                 {
                     said.push(line.clone());
                 }
-                if let Some(at) = line.find("http://") {
-                    let address: String = line[at + 7..]
+                // Not another listener's line (an admin listener's, a health check's).
+                const LISTENING: &str = "listening on http://";
+                if let Some(at) = line.find(LISTENING) {
+                    let address: String = line[at + LISTENING.len()..]
                         .chars()
                         .take_while(|c| !c.is_whitespace() && *c != '"')
                         .collect();
