@@ -1,12 +1,17 @@
-//! Per-endpoint rate limits: a sliding window log per client key, with the
-//! `X-RateLimit-*` headers of the original.
+//! Per-endpoint rate limits, with the `X-RateLimit-*` headers of the original.
 //!
-//! Each endpoint with a `rate-limit` has its own store (no store shared across
-//! routes, no implicit limit). Memory is bounded: a store keeps at most
-//! [`MAX_KEYS`] clients; past that, expired entries are swept, and if it is still full a
-//! tenth of the clients are forgotten (their windows start again).
+//! `max-requests` per `window-ms` per client key, as the generic cell rate algorithm
+//! (GCRA) counts them: a client may send the whole allowance at once, then one more every
+//! `window / max-requests`. A client costs one instant whatever its rate, and a key (a
+//! header's value may be kilobytes) is kept as a keyed 64-bit hash.
+//!
+//! Each endpoint with a `rate-limit` has its own store (no store shared across routes, no
+//! implicit limit). Memory is bounded: a store keeps at most [`MAX_KEYS`] clients; past
+//! that, clients whose allowance is whole again are swept, and if it is still full a tenth
+//! of the clients are forgotten (their allowance starts again).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +23,7 @@ pub(crate) const MAX_KEYS: usize = 100_000;
 pub(crate) enum Verdict {
     /// Let it through; `remaining` more fit in the window.
     Allowed { limit: u64, remaining: u64 },
-    /// Refuse with 429; the window frees a slot at `reset_epoch_ms`.
+    /// Refuse with 429; the next request fits at `reset_epoch_ms`.
     Limited { limit: u64, reset_epoch_ms: u128 },
 }
 
@@ -27,72 +32,93 @@ pub(crate) enum Verdict {
 pub(crate) struct RateLimiter {
     window: Duration,
     max_requests: u64,
-    seen: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// `window / max_requests`: how often one more request fits.
+    interval: Duration,
+    /// Hashes keys with a secret of this store, so no one can aim keys at one slot.
+    hasher: RandomState,
+    /// By key's hash: when the client's allowance is whole again (its theoretical arrival
+    /// time, in GCRA's terms).
+    full_at: Mutex<HashMap<u64, Instant>>,
 }
 
 impl RateLimiter {
     pub(crate) fn new(window: Duration, max_requests: u64) -> Self {
+        let interval = u32::try_from(max_requests)
+            .ok()
+            .filter(|n| *n > 0)
+            .map_or(window, |n| window / n);
         Self {
             window,
             max_requests,
-            seen: Mutex::new(HashMap::new()),
+            interval,
+            hasher: RandomState::new(),
+            full_at: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Records a request from `key` at `now` unless the window is full.
+    /// Counts a request from `key` at `now` unless it has used its allowance.
     pub(crate) fn check(&self, key: &str, now: Instant) -> Verdict {
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.len() >= MAX_KEYS && !seen.contains_key(key) {
-            self.sweep(&mut seen, now);
-        }
-        let window = self.window;
-        let log = seen.entry(key.to_owned()).or_default();
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            log.pop_front();
-        }
-        let used = log.len() as u64;
-        if used >= self.max_requests {
-            let oldest = log.front().copied().unwrap_or(now);
-            let frees_in = window.saturating_sub(now.duration_since(oldest));
-            let reset = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                + frees_in;
+        let limit = self.max_requests;
+        if limit == 0 {
             return Verdict::Limited {
-                limit: self.max_requests,
-                reset_epoch_ms: reset.as_millis(),
+                limit,
+                reset_epoch_ms: epoch_ms_in(self.window),
             };
         }
-        log.push_back(now);
-        Verdict::Allowed {
-            limit: self.max_requests,
-            remaining: self.max_requests - used - 1,
+        let hash = self.hasher.hash_one(key);
+        let mut full_at = self
+            .full_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if full_at.len() >= MAX_KEYS && !full_at.contains_key(&hash) {
+            sweep(&mut full_at, now);
         }
-    }
-
-    fn sweep(&self, seen: &mut HashMap<String, VecDeque<Instant>>, now: Instant) {
-        let window = self.window;
-        seen.retain(|_, log| log.back().is_some_and(|t| now.duration_since(*t) < window));
-        if seen.len() >= MAX_KEYS {
-            // Still full of live clients: forget a tenth of them (arbitrary ones), so the
-            // sweep's cost is paid once per many new clients, not on every request.
-            let forget: Vec<String> = seen.keys().take(MAX_KEYS / 10).cloned().collect();
-            for key in forget {
-                seen.remove(&key);
-            }
+        let at = full_at.get(&hash).copied().unwrap_or(now).max(now);
+        // The requests already counted and not yet earned back take `at - now`; one more
+        // fits while that stays within the window less one interval.
+        let used = at - now;
+        let room = self.window.saturating_sub(self.interval);
+        if used > room {
+            return Verdict::Limited {
+                limit,
+                reset_epoch_ms: epoch_ms_in(used - room),
+            };
+        }
+        let at = at + self.interval;
+        full_at.insert(hash, at);
+        let left = self.window.saturating_sub(at - now);
+        let remaining = (left.as_nanos() / self.interval.as_nanos().max(1)) as u64;
+        Verdict::Allowed {
+            limit,
+            remaining: remaining.min(limit - 1),
         }
     }
 
     #[cfg(test)]
     fn keys(&self) -> usize {
-        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+        self.full_at.lock().map(|s| s.len()).unwrap_or(0)
     }
+}
+
+/// Forgets the clients whose allowance is whole again; if the store is still full, a tenth
+/// of the clients (arbitrary ones), so the sweep's cost is paid once per many new clients.
+fn sweep(full_at: &mut HashMap<u64, Instant>, now: Instant) {
+    full_at.retain(|_, at| *at > now);
+    if full_at.len() >= MAX_KEYS {
+        let forget: Vec<u64> = full_at.keys().take(MAX_KEYS / 10).copied().collect();
+        for key in forget {
+            full_at.remove(&key);
+        }
+    }
+}
+
+/// The Unix time, in milliseconds, `wait` from now.
+fn epoch_ms_in(wait: Duration) -> u128 {
+    (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        + wait)
+        .as_millis()
 }
 
 #[cfg(test)]
@@ -133,9 +159,9 @@ mod tests {
             limiter.check("a", t0 + Duration::from_secs(10)),
             Verdict::Allowed {
                 limit: 2,
-                remaining: 0
+                remaining: 1
             },
-            "the first request left the window"
+            "a whole window after the burst, the allowance is whole again"
         );
     }
 
@@ -153,6 +179,58 @@ mod tests {
         assert!(matches!(
             limiter.check("a", t0 + Duration::from_secs(10)),
             Verdict::Allowed { .. }
+        ));
+    }
+
+    #[test]
+    fn after_a_burst_one_request_fits_per_interval() {
+        // 10 per 10 s: the burst of 10, then one each second.
+        let limiter = RateLimiter::new(Duration::from_secs(10), 10);
+        let t0 = Instant::now();
+        for i in 0..10 {
+            assert_eq!(
+                limiter.check("a", t0),
+                Verdict::Allowed {
+                    limit: 10,
+                    remaining: 9 - i
+                }
+            );
+        }
+        assert!(matches!(
+            limiter.check("a", t0 + Duration::from_millis(999)),
+            Verdict::Limited { .. }
+        ));
+        assert!(matches!(
+            limiter.check("a", t0 + Duration::from_secs(1)),
+            Verdict::Allowed { remaining: 0, .. }
+        ));
+        assert!(matches!(
+            limiter.check("a", t0 + Duration::from_millis(1_500)),
+            Verdict::Limited { .. }
+        ));
+    }
+
+    #[test]
+    fn a_limited_client_is_told_when_the_next_request_fits() {
+        let limiter = RateLimiter::new(Duration::from_secs(60), 1);
+        let t0 = Instant::now();
+        limiter.check("a", t0);
+        let before = epoch_ms_in(Duration::ZERO);
+        let Verdict::Limited { reset_epoch_ms, .. } =
+            limiter.check("a", t0 + Duration::from_secs(20))
+        else {
+            panic!("limited");
+        };
+        let wait = reset_epoch_ms - before;
+        assert!((39_900..=40_100).contains(&wait), "{wait} ms");
+    }
+
+    #[test]
+    fn zero_requests_refuses_every_one() {
+        let limiter = RateLimiter::new(Duration::from_secs(1), 0);
+        assert!(matches!(
+            limiter.check("a", Instant::now()),
+            Verdict::Limited { limit: 0, .. }
         ));
     }
 

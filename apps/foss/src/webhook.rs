@@ -158,22 +158,55 @@ impl Webhooks {
             }
         };
         let Some(egress) = self.egress.clone() else {
-            tracing::warn!(url = %request.url, "webhooks are disabled; not sent");
+            tracing::warn!(to = %destination(&request.url), "webhooks are disabled; not sent");
             return;
         };
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-            tracing::warn!(url = %request.url, "too many webhooks pending; dropped");
+            tracing::warn!(to = %destination(&request.url), "too many webhooks pending; dropped");
             return;
         };
         let sleep = hook.sleep;
         tokio::spawn(async move {
             let _permit = permit;
             tokio::time::sleep(sleep).await;
-            let url = request.url.clone();
+            let to = destination(&request.url);
             match egress.send(request).await {
-                Ok(response) => tracing::info!(%url, status = response.status, "webhook sent"),
-                Err(e) => tracing::warn!(%url, error = %e, "webhook failed"),
+                Ok(response) => tracing::info!(%to, status = response.status, "webhook sent"),
+                Err(e) => tracing::warn!(%to, error = %e, "webhook failed"),
             }
         });
+    }
+}
+
+/// What a log line shows of a webhook's `url`: its scheme and authority without user
+/// information. The rest stays out: a chat service's webhook path is a credential, and a
+/// templated URL may carry what a caller sent (a token in a query parameter).
+fn destination(url: &str) -> String {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return "[not a URL]".to_owned();
+    };
+    let scheme = uri.scheme_str().unwrap_or("?");
+    let host = uri.host().unwrap_or("?");
+    match uri.port_u16() {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::destination;
+
+    #[test]
+    fn a_logged_destination_keeps_no_path_query_or_user() {
+        assert_eq!(
+            destination("https://hooks.slack.test/services/T000/B000/XXXXSECRET"),
+            "https://hooks.slack.test"
+        );
+        assert_eq!(
+            destination("http://user:pw@hooks.test:8443/h?token=abc"),
+            "http://hooks.test:8443"
+        );
+        assert_eq!(destination("not a url at all"), "[not a URL]");
     }
 }

@@ -303,7 +303,16 @@ pub struct Webhook {
     pub condition: Option<String>,
 }
 
-/// `endpoint.rate-limit`: a sliding window per endpoint and client key.
+/// The longest `sleep-time` a webhook may wait before it is sent: one minute.
+pub const MAX_WEBHOOK_SLEEP_MS: u64 = 60_000;
+
+/// The longest `rate-limit.window-ms`: one day.
+pub const MAX_RATE_WINDOW_MS: u64 = 86_400_000;
+
+/// The most `rate-limit.max-requests`: a million per window.
+pub const MAX_RATE_REQUESTS: u64 = 1_000_000;
+
+/// `endpoint.rate-limit`: requests allowed per window, per endpoint and client key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimit {
     /// The window, in milliseconds (default 900,000).

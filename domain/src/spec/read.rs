@@ -10,9 +10,9 @@ use std::rc::Rc;
 use super::path::unknown_type_message;
 use super::tree::{Kind, Node, Shape};
 use super::{
-    Body, Endpoint, ExternalBody, Format, Latency, Limits, Method, Mode, ParamType, PathPattern,
-    Provider, QueryParam, RateKey, RateLimit, Response, Spec, WebSocket, Webhook, edn, validate,
-    yaml,
+    Body, Endpoint, ExternalBody, Format, Latency, Limits, MAX_RATE_REQUESTS, MAX_RATE_WINDOW_MS,
+    MAX_WEBHOOK_SLEEP_MS, Method, Mode, ParamType, PathPattern, Provider, QueryParam, RateKey,
+    RateLimit, Response, Spec, WebSocket, Webhook, edn, validate, yaml,
 };
 use crate::Diagnostic;
 
@@ -511,6 +511,30 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// [`Self::uint`] within `range` (a shared server's limit on work a spec may ask for).
+    fn uint_in(
+        &mut self,
+        node: &Node,
+        key: &Key,
+        what: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Option<u64> {
+        let value = self.uint(node, key, what)?;
+        if range.contains(&value) {
+            return Some(value);
+        }
+        self.error(
+            node,
+            key,
+            format!(
+                "{what} must be from {} to {}, not {value}",
+                range.start(),
+                range.end()
+            ),
+        );
+        None
     }
 
     fn rate(&mut self, node: &Node, key: &Key, what: &str) -> Option<f64> {
@@ -1065,10 +1089,11 @@ impl Reader<'_> {
         });
         let sleep_ms = match fields.get("sleep-time") {
             None => Some(0),
-            Some(value) => self.uint(
+            Some(value) => self.uint_in(
                 value,
                 &key.child("sleep-time"),
                 "`sleep-time` (milliseconds)",
+                0..=MAX_WEBHOOK_SLEEP_MS,
             ),
         };
         ok &= sleep_ms.is_some();
@@ -1119,22 +1144,22 @@ impl Reader<'_> {
         let mut ok = true;
         let window_ms = match fields.get("window-ms") {
             None => Some(defaults.window_ms),
-            Some(value) => match self.uint(value, &key.child("window-ms"), "`window-ms`") {
-                Some(0) => {
-                    self.error(
-                        value,
-                        &key.child("window-ms"),
-                        "`window-ms` must be at least 1",
-                    );
-                    None
-                }
-                other => other,
-            },
+            Some(value) => self.uint_in(
+                value,
+                &key.child("window-ms"),
+                "`window-ms`",
+                1..=MAX_RATE_WINDOW_MS,
+            ),
         };
         ok &= window_ms.is_some();
         let max_requests = match fields.get("max-requests") {
             None => Some(defaults.max_requests),
-            Some(value) => self.uint(value, &key.child("max-requests"), "`max-requests`"),
+            Some(value) => self.uint_in(
+                value,
+                &key.child("max-requests"),
+                "`max-requests`",
+                0..=MAX_RATE_REQUESTS,
+            ),
         };
         ok &= max_requests.is_some();
         let rate_key = match fields.get("key-fn") {

@@ -684,7 +684,12 @@ fn rate_limits_with_defaults_and_header_keys() {
     let diagnostics = yaml_findings(&one(
         "    path: /r\n    rate-limit: {window-ms: 0, max-requests: lots, key-fn: 'a b'}\n",
     ));
-    expect_error(&diagnostics, 3, 29, "`window-ms` must be at least 1");
+    expect_error(
+        &diagnostics,
+        3,
+        29,
+        "`window-ms` must be from 1 to 86400000, not 0",
+    );
     expect_error(
         &diagnostics,
         3,
@@ -696,6 +701,42 @@ fn rate_limits_with_defaults_and_header_keys() {
         3,
         60,
         "`key-fn` must be `remote-addr` or a header name",
+    );
+}
+
+#[test]
+fn a_shared_server_bounds_rate_limits_and_webhook_sleeps() {
+    let at_most = endpoint(&one(
+        "    path: /r\n    rate-limit: {window-ms: 86400000, max-requests: 1000000}\n    webhook: {url: 'https://hooks.test/', sleep-time: 60000}\n",
+    ));
+    assert_eq!(
+        at_most.rate_limit.map(|r| (r.window_ms, r.max_requests)),
+        Some((MAX_RATE_WINDOW_MS, MAX_RATE_REQUESTS))
+    );
+    assert_eq!(
+        at_most.webhook.map(|w| w.sleep_ms),
+        Some(MAX_WEBHOOK_SLEEP_MS)
+    );
+    let diagnostics = yaml_findings(&one(
+        "    path: /r\n    rate-limit: {window-ms: 86400001, max-requests: 1000001}\n    webhook: {url: 'https://hooks.test/', sleep-time: 60001}\n",
+    ));
+    expect_error(
+        &diagnostics,
+        3,
+        29,
+        "`window-ms` must be from 1 to 86400000, not 86400001",
+    );
+    expect_error(
+        &diagnostics,
+        3,
+        53,
+        "`max-requests` must be from 0 to 1000000, not 1000001",
+    );
+    expect_error(
+        &diagnostics,
+        4,
+        55,
+        "`sleep-time` (milliseconds) must be from 0 to 60000, not 60001",
     );
 }
 
