@@ -6,7 +6,8 @@
 //!   ([`moclojer_ports::page_json`]);
 //! - `DELETE /requests` → 204, the journal emptied;
 //! - `GET /metrics` → the records dropped so far (a full channel, a journal that refused a
-//!   batch), in the Prometheus text format: `moclojer_journal_dropped_total N`.
+//!   batch) and the webhooks dropped for want of room, in the Prometheus text format:
+//!   `moclojer_journal_dropped_total N`, `moclojer_webhooks_dropped_total N`.
 //!
 //! Anything else is 404 (405 for another method on `/requests`), with a JSON error.
 
@@ -23,6 +24,7 @@ use moclojer_ports::{JournalQuery, PortErrorKind, RequestJournal, page_json};
 use tokio::net::TcpListener;
 
 use crate::journal::Recorder;
+use crate::webhook::WebhookBudget;
 
 /// What the admin listener answers from: a journal and the key its records are under.
 #[derive(Debug, Clone)]
@@ -30,6 +32,7 @@ pub struct Admin {
     journal: Arc<dyn RequestJournal>,
     key: String,
     recorder: Option<Recorder>,
+    webhooks: Option<WebhookBudget>,
 }
 
 impl Admin {
@@ -39,7 +42,15 @@ impl Admin {
             journal,
             key: key.into(),
             recorder: None,
+            webhooks: None,
         }
+    }
+
+    /// The same admin, reporting the webhooks `budget` dropped at `GET /metrics`.
+    #[must_use]
+    pub fn with_webhooks(mut self, budget: WebhookBudget) -> Self {
+        self.webhooks = Some(budget);
+        self
     }
 
     /// The same admin, reporting what `recorder` dropped at `GET /metrics`.
@@ -58,8 +69,10 @@ impl Admin {
     ) -> http::Response<Full<Bytes>> {
         if path == "/metrics" && method == Method::GET {
             let dropped = self.recorder.as_ref().map_or(0, Recorder::dropped);
+            let webhooks = self.webhooks.as_ref().map_or(0, WebhookBudget::dropped);
             let text = format!(
-                "# HELP moclojer_journal_dropped_total Requests not recorded (a full channel or a failed write).\n# TYPE moclojer_journal_dropped_total counter\nmoclojer_journal_dropped_total {dropped}\n"
+                "# HELP moclojer_journal_dropped_total Requests not recorded (a full channel or a failed write).\n# TYPE moclojer_journal_dropped_total counter\nmoclojer_journal_dropped_total {dropped}\n\
+                 # HELP moclojer_webhooks_dropped_total Webhooks not sent: no room for them to wait.\n# TYPE moclojer_webhooks_dropped_total counter\nmoclojer_webhooks_dropped_total {webhooks}\n"
             );
             let mut response = http::Response::new(Full::new(Bytes::from(text)));
             response.headers_mut().insert(

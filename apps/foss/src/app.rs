@@ -211,6 +211,7 @@ impl moclojer_wiring::App for App {
             settings.journal = Some(recording.recorder);
             writer = Some(recording.writer);
             if let Some((listener, admin)) = recording.admin {
+                let admin = admin.with_webhooks(self.options.webhooks.clone());
                 tracing::info!(
                     "request journal on http://{}/requests",
                     listener.local_addr().context("read the admin address")?

@@ -59,4 +59,4 @@ pub use server::{
 };
 pub use socket::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use watch::{POLL_INTERVAL, reload, watch};
-pub use webhook::{MAX_PENDING_WEBHOOKS, Webhooks};
+pub use webhook::{MAX_PENDING_WEBHOOKS, MAX_PENDING_WEBHOOKS_PER_HOST, WebhookBudget, Webhooks};

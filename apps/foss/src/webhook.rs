@@ -1,7 +1,9 @@
 //! Webhooks: after a response, when the `if` condition holds, send the rendered request
 //! after `sleep-time` milliseconds, through the egress guard, fire-and-forget.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,10 +11,15 @@ use moclojer_domain::spec::{Method, Webhook};
 use moclojer_domain::template::{Condition, Env, Escape, RenderLimits, Template};
 use moclojer_egress::{Egress, OutboundRequest};
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// How many webhooks may wait or be in flight at once; more are dropped with a warning.
+/// How many webhooks may wait or be in flight at once in a server; more are dropped with a
+/// warning and counted.
 pub const MAX_PENDING_WEBHOOKS: usize = 1024;
+
+/// How many of those one host may hold: a tenant's slow receiver or long `sleep-time`
+/// cannot take every other tenant's webhooks.
+pub const MAX_PENDING_WEBHOOKS_PER_HOST: usize = 64;
 
 /// A webhook with its templates compiled.
 #[derive(Debug)]
@@ -79,26 +86,107 @@ impl CompiledWebhook {
     }
 }
 
-/// Sends webhooks in the background, bounded.
+/// The webhooks a server may have waiting or in flight: at most [`MAX_PENDING_WEBHOOKS`]
+/// in all and [`MAX_PENDING_WEBHOOKS_PER_HOST`] per host. One budget is shared by every
+/// engine built on the same [`crate::EngineOptions`], so publishing (a new engine) does not
+/// hand out a fresh one. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct WebhookBudget(Arc<Budget>);
+
+#[derive(Debug)]
+struct Budget {
+    total: Arc<Semaphore>,
+    /// Pending webhooks by host; a host leaves the map when it has none.
+    per_host: Mutex<HashMap<String, usize>>,
+    dropped: AtomicU64,
+}
+
+impl Default for WebhookBudget {
+    fn default() -> Self {
+        Self(Arc::new(Budget {
+            total: Arc::new(Semaphore::new(MAX_PENDING_WEBHOOKS)),
+            per_host: Mutex::new(HashMap::new()),
+            dropped: AtomicU64::new(0),
+        }))
+    }
+}
+
+impl WebhookBudget {
+    /// How many webhooks were dropped so far for want of room.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many webhooks `host` has waiting or in flight.
+    pub fn pending(&self, host: &str) -> usize {
+        self.hosts().get(host).copied().unwrap_or(0)
+    }
+
+    fn hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.0
+            .per_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slot for one more webhook of `host`, or `None` (counted) when there is no room.
+    fn take(&self, host: &str) -> Option<Slot> {
+        let mut hosts = self.hosts();
+        let held = hosts.get(host).copied().unwrap_or(0);
+        let permit = (held < MAX_PENDING_WEBHOOKS_PER_HOST)
+            .then(|| Arc::clone(&self.0.total).try_acquire_owned().ok())
+            .flatten();
+        let Some(permit) = permit else {
+            self.0.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        hosts.insert(host.to_owned(), held + 1);
+        Some(Slot {
+            budget: self.clone(),
+            host: host.to_owned(),
+            _permit: permit,
+        })
+    }
+}
+
+/// One webhook's room in a [`WebhookBudget`], given back when dropped.
+struct Slot {
+    budget: WebhookBudget,
+    host: String,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut hosts = self.budget.hosts();
+        if let Some(held) = hosts.get_mut(&self.host) {
+            *held -= 1;
+            if *held == 0 {
+                hosts.remove(&self.host);
+            }
+        }
+    }
+}
+
+/// Sends webhooks in the background, within a [`WebhookBudget`].
 #[derive(Debug, Clone)]
 pub struct Webhooks {
     egress: Option<Egress>,
-    permits: Arc<Semaphore>,
+    budget: WebhookBudget,
 }
 
 impl Webhooks {
-    /// Webhooks sent through `egress`; with `None` they are logged and not sent.
-    pub fn new(egress: Option<Egress>) -> Self {
-        Self {
-            egress,
-            permits: Arc::new(Semaphore::new(MAX_PENDING_WEBHOOKS)),
-        }
+    /// Webhooks sent through `egress` within `budget`; with no egress they are logged and
+    /// not sent.
+    pub fn new(egress: Option<Egress>, budget: WebhookBudget) -> Self {
+        Self { egress, budget }
     }
 
     /// Evaluates the condition and renders the request now (with this request's context),
     /// then sends it after the delay without holding up the response.
     pub(crate) fn fire(
         &self,
+        host: &str,
         hook: &CompiledWebhook,
         context: &Value,
         env: &dyn Env,
@@ -161,13 +249,17 @@ impl Webhooks {
             tracing::warn!(to = %destination(&request.url), "webhooks are disabled; not sent");
             return;
         };
-        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-            tracing::warn!(to = %destination(&request.url), "too many webhooks pending; dropped");
+        let Some(slot) = self.budget.take(host) else {
+            tracing::warn!(
+                to = %destination(&request.url),
+                dropped_total = self.budget.dropped(),
+                "too many webhooks pending; dropped"
+            );
             return;
         };
         let sleep = hook.sleep;
         tokio::spawn(async move {
-            let _permit = permit;
+            let _slot = slot;
             tokio::time::sleep(sleep).await;
             let to = destination(&request.url);
             match egress.send(request).await {

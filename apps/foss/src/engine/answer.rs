@@ -64,8 +64,10 @@ impl Engine {
             Ok(context) => {
                 let response = self.respond(endpoint, &context, env).await;
                 if let Some(webhook) = &endpoint.webhook {
+                    let host = crate::request::request_host(&parts.uri, &parts.headers)
+                        .unwrap_or_default();
                     self.webhooks
-                        .fire(webhook, context.whole(), env, &self.options.render);
+                        .fire(&host, webhook, context.whole(), env, &self.options.render);
                 }
                 response
             }

@@ -30,7 +30,7 @@ use crate::context::coerce;
 use crate::request::percent_decode;
 use crate::router::{Lookup, METHODS, RouteTable};
 use crate::socket::CompiledSocket;
-use crate::webhook::Webhooks;
+use crate::webhook::{WebhookBudget, Webhooks};
 
 /// The order methods are listed in `Allow`, as the original lists them.
 const METHOD_ORDER: [Method; METHODS] = [
@@ -85,6 +85,9 @@ pub struct EngineOptions {
     /// Proxies in front whose `X-Real-IP` names the client (for the `remote-addr` rate-limit
     /// key). None by default: the socket's peer is the client, as in the original.
     pub trusted_proxies: TrustedProxies,
+    /// The room for pending webhooks, shared by every engine built on these options (and
+    /// their clones): a reload does not reset it.
+    pub webhooks: WebhookBudget,
 }
 
 impl Default for EngineOptions {
@@ -97,6 +100,7 @@ impl Default for EngineOptions {
             spec_dir: None,
             egress: None,
             trusted_proxies: TrustedProxies::none(),
+            webhooks: WebhookBudget::default(),
         }
     }
 }
@@ -238,7 +242,7 @@ impl Engine {
         }
         let (table, endpoints) = compile_endpoints(&spec, &mut diagnostics);
         let (socket_table, sockets) = compile_sockets(&spec, &mut diagnostics);
-        let webhooks = Webhooks::new(options.egress.clone());
+        let webhooks = Webhooks::new(options.egress.clone(), options.webhooks.clone());
         let secret_headers = spec
             .endpoints
             .iter()

@@ -320,6 +320,10 @@ async fn the_standalone_server_keeps_the_last_n_requests_for_its_admin_listener(
         metrics.contains("\nmoclojer_journal_dropped_total 0\n"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("\nmoclojer_webhooks_dropped_total 0\n"),
+        "{metrics}"
+    );
     assert_eq!(admin(admin_at, "GET", "/users/1").await.0, 404);
 
     let on_the_mock_port = ask(

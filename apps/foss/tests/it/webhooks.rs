@@ -183,3 +183,46 @@ async fn a_strict_guard_refuses_a_loopback_webhook_and_the_response_is_unaffecte
         "the strict guard let a loopback webhook through"
     );
 }
+
+#[tokio::test]
+async fn one_host_cannot_take_every_webhook_and_a_reload_does_not_reset_the_budget() {
+    use moclojer_foss::{MAX_PENDING_WEBHOOKS_PER_HOST, WebhookBudget};
+    // Every webhook waits a minute, holding its room all through the test.
+    let spec = "- endpoint:\n    path: /h\n    response: {status: 200}\n    webhook:\n      url: http://127.0.0.1:9/never\n      sleep-time: 60000\n";
+    let budget = WebhookBudget::default();
+    let options = EngineOptions {
+        egress: Some(Egress::new(EgressConfig::open()).expect("egress")),
+        webhooks: budget.clone(),
+        ..options(Mode::Standalone)
+    };
+    let engine = engine_with(spec, options.clone());
+    for _ in 0..MAX_PENDING_WEBHOOKS_PER_HOST {
+        assert_eq!(call(&engine, "greedy.test").await, 200);
+    }
+    assert_eq!(budget.pending("greedy.test"), MAX_PENDING_WEBHOOKS_PER_HOST);
+    assert_eq!(budget.dropped(), 0);
+
+    assert_eq!(
+        call(&engine, "greedy.test").await,
+        200,
+        "the answer never waits"
+    );
+    assert_eq!(budget.dropped(), 1, "the host's room is used up");
+    assert_eq!(call(&engine, "polite.test").await, 200);
+    assert_eq!(
+        budget.pending("polite.test"),
+        1,
+        "another host still has room"
+    );
+
+    // A publish builds a new engine on the same options: the room used stays used.
+    let reloaded = engine_with(spec, options);
+    assert_eq!(call(&reloaded, "greedy.test").await, 200);
+    assert_eq!(budget.dropped(), 2);
+    assert_eq!(budget.pending("greedy.test"), MAX_PENDING_WEBHOOKS_PER_HOST);
+}
+
+/// The status of `GET /h` on `engine` sent to `host`.
+async fn call(engine: &moclojer_foss::Engine, host: &str) -> u16 {
+    send(engine, Req::get("/h").host(host)).await.status
+}
