@@ -42,3 +42,14 @@ export async function copyText(text, input) {
     try { return document.execCommand("copy"); } catch { return false; }
   }
 }
+
+let fieldIds = 0;
+
+// The label of `control`, tied to it (`for`), so assistive technology names the control.
+export function label(text, control) {
+  if (!control.id) control.id = `field-${++fieldIds}`;
+  return h("label", { for: control.id }, text);
+}
+
+// A labelled control in its own box; `attrs` are the box's (its class, for the layout).
+export const field = (text, control, attrs = {}) => h("div", attrs, label(text, control), control);

@@ -6,8 +6,12 @@ import { EditorState } from "@codemirror/state";
 import { yaml } from "@codemirror/lang-yaml";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { SupabaseAuth } from "./supabase.js";
-import { h, showError, showNotice, copyText } from "./dom.js";
+import { h, showError, showNotice, copyText, field, label } from "./dom.js";
 import { requestsPanel, requestHighlight } from "./requests.js";
+import { mockUrl, mockLink, statusOf, settling, problems, banner, badge, setBadge, badges, STATUSES, diagnosticLine, errorsOf } from "./status.js";
+import { readFilter, filterQuery, filtering, searchText, matcher } from "./filter.js";
+import { STARTERS, starterById } from "./starters.js";
+import { listenShortcuts, shortcutLabel, ariaShortcut, typingIn } from "./keys.js";
 
 const TOKEN_KEY = "moclojer.token";
 const UPLOAD_TYPES = [".yml", ".yaml", ".json", ".edn"];
@@ -20,6 +24,7 @@ let cleanup = []; // timers and editors of the current page
 let config = { mode: "local", supabase: null }; // how people sign in (GET /api/v1/config)
 let supabase = null; // the Supabase sign-in, in Supabase mode
 let authMessage = null; // an error Supabase sent back in the URL, shown on the sign-in page
+let flash = null; // a notice for the next page (the editor of a mock just duplicated)
 
 // --- the api ------------------------------------------------------------------------
 
@@ -111,27 +116,18 @@ function debounce(fn, ms) {
   return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
 }
 
-function badge(kind, status, testid) {
-  return h("span", { class: `badge ${status}`, "data-testid": testid, title: kind }, `${kind}: ${status}`);
+// Runs `fn` (which changes the page), then records the time until the next frame is drawn as
+// the performance measure `name` (the browser tests read the list's).
+function timed(name, fn) {
+  const start = performance.now();
+  fn();
+  requestAnimationFrame(() => setTimeout(() => performance.measure(name, { start })));
 }
-
-function lastError(publication) {
-  const server = publication?.server;
-  if (server?.status === "invalid" && Array.isArray(server.diagnostics) && server.diagnostics.length) {
-    const d = server.diagnostics[0];
-    return `line ${d.line}, column ${d.column}: ${d.message}`;
-  }
-  if (publication?.dns?.status === "failed") return publication.dns.reason || "DNS failed";
-  return null;
-}
-
-const busy = (publication) =>
-  ["publishing"].includes(publication?.server?.status) || ["provisioning"].includes(publication?.dns?.status);
 
 // --- routing ----------------------------------------------------------------------------
 
 function go(path) {
-  if (location.pathname !== path) history.pushState(null, "", path);
+  if (location.pathname + location.search !== path) history.pushState(null, "", path);
   route();
 }
 
@@ -233,8 +229,8 @@ function renderAuth(kind) {
     },
   },
     h("h1", {}, signup ? "Create your account" : "Sign in"),
-    h("label", {}, "E-mail"), email,
-    h("label", {}, "Password"), password,
+    label("E-mail", email), email,
+    label("Password", password), password,
     h("p", {}, submit),
     error,
     h("p", { class: "muted" }, signup ? "Have an account? " : "New here? ",
@@ -289,7 +285,7 @@ function renderSupabaseSignIn() {
   },
     h("h1", {}, "Sign in"),
     h("p", { class: "muted" }, "New here? The same link makes your account."),
-    h("label", {}, "E-mail"), email,
+    label("E-mail", email), email,
     h("p", {}, send),
     sent,
     h("p", { class: "muted or" }, "or"),
@@ -342,7 +338,7 @@ function renderHandle() {
   },
     h("h1", {}, "Choose your handle"),
     h("p", { class: "muted" }, "Your mocks answer at ", h("code", {}, "<mock>-<handle>.<zone>"), ". It cannot be changed later."),
-    h("label", {}, "Handle"), input, hint,
+    label("Handle", input), input, hint,
     h("p", {}, submit),
     error,
   );
@@ -350,7 +346,7 @@ function renderHandle() {
   input.focus();
 }
 
-// --- the mocks list ---------------------------------------------------------------------
+// --- naming a new mock ------------------------------------------------------------------
 
 const NAME_RULE = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
 
@@ -364,141 +360,299 @@ function zoneOf(workspaces) {
   return "localhost";
 }
 
-async function renderList() {
-  const error = h("div", { hidden: true, "data-testid": "list-error" });
-  const groups = h("div", { "data-testid": "workspaces" });
-  const name = h("input", { name: "name", autocomplete: "off", placeholder: "my-api", "data-testid": "new-name" });
-  const workspace = h("select", { name: "workspace", "data-testid": "new-workspace" });
-  const preview = h("div", { class: "hint", "data-testid": "host-preview" });
-  const create = h("button", { type: "submit", disabled: true, "data-testid": "create" }, "Create mock");
-  const createError = h("div", { hidden: true, "data-testid": "create-error" });
-  let data = { workspaces: [] };
+// What is wrong with `name` as the page sees it (the api has the last word), or null.
+function nameProblem(name, host, workspaces) {
+  if (!NAME_RULE.test(name)) return "lowercase letters, digits and dashes; no dash at either end; up to 30 characters";
+  if (name.startsWith("xn--")) return "cannot start with xn--";
+  if (workspaces.some((g) => g.mocks.some((m) => m.host === host))) return "already taken";
+  return null;
+}
 
-  const updatePreview = () => {
-    const value = name.value.trim();
-    const group = data.workspaces.find((g) => g.workspace.handle === workspace.value);
-    if (!value || !group) { preview.textContent = ""; create.disabled = true; return; }
-    const host = `${value}-${group.workspace.handle}.${zoneOf(data.workspaces)}`;
-    let problem = null;
-    if (!NAME_RULE.test(value)) problem = "lowercase letters, digits and dashes; no dash at either end; up to 30 characters";
-    else if (value.startsWith("xn--")) problem = "cannot start with xn--";
-    else if (data.workspaces.some((g) => g.mocks.some((m) => m.host === host))) problem = "already taken";
-    preview.className = `hint ${problem ? "bad" : "ok"}`;
-    preview.textContent = problem ? `${host}: ${problem}` : `${host} is available`;
-    preview.dataset.source = "local";
-    create.disabled = Boolean(problem);
-    askHost(group.workspace.handle, value, host);
+// A form that names a new mock: its name and workspace, with the host previewed (the page's
+// guess at once, then the api's word), `fields` beside them and `notes` below.
+// `onSubmit({workspace, name})` makes the mock; what it throws shows under the form. Both
+// "New mock" and "Duplicate" are one of these. `setWorkspaces` gives it the workspaces (with
+// their mocks) to choose from and check names against.
+function mockForm({ testid, title, submitLabel, name: firstName = "", workspace: firstWorkspace = "", fields = [], notes = [], onSubmit }) {
+  const name = h("input", { name: "name", autocomplete: "off", placeholder: "my-api", value: firstName, "data-testid": "new-name" });
+  const workspace = h("select", { name: "workspace", "data-testid": "new-workspace" });
+  const preview = h("div", { class: "hint", "data-testid": "host-preview", "aria-live": "polite" });
+  const submit = h("button", { type: "submit", disabled: true, "data-testid": "create" }, submitLabel);
+  const error = h("div", { hidden: true, "data-testid": "create-error" });
+  let workspaces = [];
+
+  const say = (ok, text, source) => {
+    preview.className = `hint ${ok ? "ok" : "bad"}`;
+    preview.textContent = text;
+    preview.dataset.source = source;
+    submit.disabled = !ok;
   };
   // The api has the last word (a host may be taken by a mock this page does not list).
-  let askedHost = "";
+  let asked = "";
   const askHost = debounce(async (handle, value, guess) => {
     const key = `${handle}/${value}`;
-    askedHost = key;
+    asked = key;
     let reply;
     try {
       reply = await api("GET", `/hosts/${encodeURIComponent(handle)}/${encodeURIComponent(value)}`);
     } catch {
       return; // the local guess stands
     }
-    if (askedHost !== key || name.value.trim() !== value || workspace.value !== handle) return;
+    if (asked !== key || name.value.trim() !== value || workspace.value !== handle) return;
     const host = reply.host || guess;
-    preview.className = `hint ${reply.available ? "ok" : "bad"}`;
-    preview.textContent = reply.available
+    say(reply.available, reply.available
       ? `${host} is available`
-      : `${host}: ${reply.reason === "taken" ? "already taken" : reply.message || "not a valid name"}`;
-    preview.dataset.source = "api";
-    create.disabled = !reply.available;
+      : `${host}: ${reply.reason === "taken" ? "already taken" : reply.message || "not a valid name"}`, "api");
   }, 200);
-  name.addEventListener("input", updatePreview);
-  workspace.addEventListener("change", updatePreview);
+  const update = () => {
+    const value = name.value.trim();
+    const group = workspaces.find((g) => g.workspace.handle === workspace.value);
+    if (!value || !group) { preview.textContent = ""; submit.disabled = true; return; }
+    const host = `${value}-${group.workspace.handle}.${zoneOf(workspaces)}`;
+    const problem = nameProblem(value, host, workspaces);
+    say(!problem, problem ? `${host}: ${problem}` : `${host} is available`, "local");
+    askHost(group.workspace.handle, value, host);
+  };
+  name.addEventListener("input", update);
+  workspace.addEventListener("change", update);
 
-  const createForm = h("form", {
+  const element = h("form", {
     class: "card",
-    "data-testid": "create-form",
+    "data-testid": testid,
     onsubmit: async (event) => {
       event.preventDefault();
-      create.disabled = true;
+      submit.disabled = true;
       try {
-        const mock = await api("POST", "/mocks", { workspace: workspace.value, name: name.value.trim() });
-        go(`/mocks/${encodeURIComponent(mock.id)}`);
+        await onSubmit({ workspace: workspace.value, name: name.value.trim() });
       } catch (e) {
-        showError(createError, e);
-        create.disabled = false;
+        showError(error, e);
+        submit.disabled = false;
       }
     },
   },
-    h("h2", {}, "New mock"),
+    h("h2", {}, title),
     h("div", { class: "row" },
-      h("div", { class: "grow" }, h("label", {}, "Name"), name),
-      h("div", {}, h("label", {}, "Workspace"), workspace),
-      h("div", {}, create)),
+      field("Name", name, { class: "grow" }),
+      field("Workspace", workspace),
+      ...fields,
+      h("div", {}, submit)),
     preview,
-    createError,
+    ...notes,
+    error,
   );
 
-  app.replaceChildren(h("h1", {}, "Mocks"), error, createForm, groups);
+  return {
+    element,
+    focus: () => name.focus(),
+    fail: (e) => showError(error, e),
+    setWorkspaces(list) {
+      workspaces = list;
+      if (workspace.options.length !== list.length) {
+        const chosen = workspace.value || firstWorkspace;
+        workspace.replaceChildren(...list.map((g) =>
+          h("option", { value: g.workspace.handle }, `${g.workspace.name || g.workspace.handle} (${g.workspace.kind})`)));
+        if (list.some((g) => g.workspace.handle === chosen)) workspace.value = chosen;
+      }
+      update();
+    },
+  };
+}
 
+// "New mock": a name, a workspace and a starter to begin from.
+function newMockForm() {
+  const starter = h("select", { name: "starter", "data-testid": "new-starter" },
+    STARTERS.map((s) => h("option", { value: s.id }, s.label)));
+  const about = h("p", { class: "hint muted", "data-testid": "starter-description" });
+  const describeStarter = () => { about.textContent = starterById(starter.value).description; };
+  starter.addEventListener("change", describeStarter);
+  describeStarter();
+  return mockForm({
+    testid: "create-form",
+    title: "New mock",
+    submitLabel: "Create mock",
+    fields: [field("Start from", starter)],
+    notes: [about],
+    onSubmit: async ({ workspace, name }) => {
+      const { content } = starterById(starter.value);
+      const mock = await api("POST", "/mocks", { workspace, name, ...(content ? { content } : {}) });
+      go(`/mocks/${encodeURIComponent(mock.id)}`);
+    },
+  });
+}
+
+// --- the mocks list ---------------------------------------------------------------------
+
+async function renderList() {
+  const error = h("div", { hidden: true, "data-testid": "list-error" });
+  const create = newMockForm();
   let timer = null;
   let alive = true;
-  cleanup.push(() => { alive = false; clearTimeout(timer); });
+  const list = mocksList(() => load());
+  app.replaceChildren(h("h1", {}, "Mocks"), error, create.element, list.element);
+  cleanup.push(() => { alive = false; clearTimeout(timer); }, list.stop);
 
   const load = async () => {
+    clearTimeout(timer);
+    let data;
     try {
       data = await api("GET", "/mocks");
       showError(error, null);
     } catch (e) {
       showError(error, e);
+      return;
     }
     if (!alive) return;
-    if (!workspace.options.length || workspace.options.length !== data.workspaces.length) {
-      const chosen = workspace.value;
-      workspace.replaceChildren(...data.workspaces.map((g) =>
-        h("option", { value: g.workspace.handle }, `${g.workspace.name || g.workspace.handle} (${g.workspace.kind})`)));
-      if (chosen) workspace.value = chosen;
-    }
-    groups.replaceChildren(...data.workspaces.map((group) => renderGroup(group, load)));
-    updatePreview();
-    if (data.workspaces.some((g) => g.mocks.some((m) => busy(m.publication)))) {
-      timer = setTimeout(load, POLL_MS);
-    }
+    create.setWorkspaces(data.workspaces);
+    list.show(data.workspaces);
+    if (data.workspaces.some((g) => g.mocks.some((m) => settling(m.publication)))) timer = setTimeout(load, POLL_MS);
   };
   await load();
 }
 
-function renderGroup(group, reload) {
-  const ws = group.workspace;
-  const rows = group.mocks.map((mock) => {
-    const problem = lastError(mock.publication);
-    return h("tr", { "data-testid": "mock-row", "data-name": mock.name },
-      h("td", {}, h("a", { href: `/mocks/${encodeURIComponent(mock.id)}`, "data-link": true }, mock.name),
-        h("div", { class: "muted" }, `revision ${mock.revision}`)),
-      h("td", {}, h("a", { href: mock.url, target: "_blank", rel: "noopener" }, mock.host)),
-      h("td", {},
-        badge("server", mock.publication.server.status, "server-status"), " ",
-        badge("dns", mock.publication.dns.status, "dns-status"),
-        problem && h("div", { class: "lasterror", "data-testid": "last-error" }, problem)),
-      h("td", {}, h("button", {
-        class: "danger",
-        "data-testid": "delete",
-        onclick: async (event) => {
-          if (!confirm(`Delete the mock ${mock.host}? This cannot be undone.`)) return;
-          event.target.disabled = true;
-          try {
-            await api("DELETE", `/mocks/${encodeURIComponent(mock.id)}`);
-          } catch (e) {
-            alert(e.message);
-          }
-          reload();
-        },
-      }, "Delete")),
-    );
+// The mocks of every workspace, with a search box and filters kept in the URL. Rows are made
+// once per mock and state (a poll remakes only what changed); a filter only hides rows, and
+// rows out of sight are not laid out (content-visibility), so a thousand mocks stay quick.
+function mocksList(reload) {
+  let filter = readFilter(location.search);
+  const search = h("input", {
+    type: "search", name: "q", value: filter.q, autocomplete: "off", placeholder: "name, host or workspace — press /",
+    "aria-keyshortcuts": "/", "data-testid": "filter-q",
   });
-  return h("section", { class: "card", "data-testid": "workspace", "data-handle": ws.handle },
-    h("h2", {}, ws.name || ws.handle, " ", h("span", { class: "muted" }, `@${ws.handle} · ${ws.kind} · ${ws.role}`)),
-    rows.length
-      ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Mock"), h("th", {}, "Host"), h("th", {}, "Status"), h("th", {}, ""))),
-        h("tbody", {}, rows))
-      : h("p", { class: "muted" }, "No mocks yet."));
+  const workspace = h("select", { name: "workspace", "data-testid": "filter-workspace" });
+  const status = h("select", { name: "status", "data-testid": "filter-status" },
+    h("option", { value: "" }, "any status"), STATUSES.map((s) => h("option", { value: s, selected: s === filter.status }, s)));
+  const clear = h("button", { type: "button", class: "secondary", "data-testid": "filter-clear" }, "Clear filters");
+  const count = h("p", { class: "muted count", role: "status", "data-testid": "filter-count" });
+  const none = h("p", { class: "card muted", hidden: true, "data-testid": "filter-empty" }, "No mock matches these filters.");
+  const groups = h("div", { "data-testid": "workspaces", onclick: (event) => deleteClicked(event, reload) });
+  let rows = new Map(); // mock id → {key, row}
+  let entries = []; // {mock, workspace, text, row}, in the order shown
+  let sections = []; // {section, entries}
+
+  const apply = () => {
+    const matches = matcher(filter);
+    let shown = 0;
+    for (const entry of entries) {
+      entry.row.hidden = !matches(entry);
+      if (!entry.row.hidden) shown++;
+    }
+    const narrowed = filtering(filter);
+    for (const { section, entries: own } of sections) section.hidden = narrowed && !own.some((e) => !e.row.hidden);
+    none.hidden = !narrowed || shown > 0;
+    clear.hidden = !narrowed;
+    count.textContent = narrowed
+      ? `${NUMBER.format(shown)} of ${plural(entries.length, "mock")}`
+      : plural(entries.length, "mock");
+  };
+  const change = () => {
+    filter = { q: search.value, workspace: workspace.value, status: status.value };
+    history.replaceState(null, "", `/${filterQuery(filter)}`);
+    timed("moclojer:list-filter", apply);
+  };
+  search.addEventListener("input", change);
+  workspace.addEventListener("change", change);
+  status.addEventListener("change", change);
+  clear.addEventListener("click", () => {
+    search.value = workspace.value = status.value = "";
+    change();
+    search.focus();
+  });
+
+  const rowOf = (mock, next) => {
+    const key = [mock.name, mock.revision, mock.url, mock.publication.updated_at, mock.publication.server.status, mock.publication.dns.status].join(" ");
+    const row = rows.get(mock.id)?.key === key ? rows.get(mock.id).row : mockRow(mock);
+    next.set(mock.id, { key, row });
+    return row;
+  };
+  const sectionOf = ({ workspace: ws, mocks }, next) => {
+    const own = mocks.map((mock) => ({ mock, workspace: ws, text: searchText(mock, ws), row: rowOf(mock, next) }));
+    const section = h("section", { class: "card", "data-testid": "workspace", "data-handle": ws.handle },
+      h("h2", {}, ws.name || ws.handle, " ", h("span", { class: "muted" }, `@${ws.handle} · ${ws.kind} · ${ws.role}`)),
+      own.length
+        ? h("ul", { class: "mocks", "aria-label": `Mocks of @${ws.handle}` }, own.map((e) => e.row))
+        : h("p", { class: "muted" }, "No mocks yet."));
+    return { section, entries: own };
+  };
+  const fillWorkspaces = (list) => {
+    const handles = list.map((g) => g.workspace.handle);
+    if (filter.workspace && !handles.includes(filter.workspace)) handles.push(filter.workspace); // a shared link's
+    if (workspace.options.length === handles.length + 1) return;
+    const names = new Map(list.map((g) => [g.workspace.handle, g.workspace.name || g.workspace.handle]));
+    workspace.replaceChildren(h("option", { value: "" }, "all workspaces"),
+      ...handles.map((handle) => h("option", { value: handle }, `${names.get(handle) ?? handle} (@${handle})`)));
+    workspace.value = filter.workspace;
+  };
+
+  // Slash focuses the search box, wherever one is not typing.
+  const onSlash = (event) => {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || typingIn(event.target)) return;
+    event.preventDefault();
+    search.focus();
+    search.select();
+  };
+  document.addEventListener("keydown", onSlash);
+
+  return {
+    element: h("div", {},
+      h("form", { class: "filters", role: "search", "aria-label": "Find mocks", "data-testid": "filters", onsubmit: (e) => e.preventDefault() },
+        field("Search", search, { class: "grow" }), field("Workspace", workspace), field("Status", status), h("div", {}, clear)),
+      count, groups),
+    show(list) {
+      timed("moclojer:list-render", () => {
+        fillWorkspaces(list);
+        const next = new Map();
+        sections = list.map((group) => sectionOf(group, next));
+        rows = next;
+        entries = sections.flatMap((s) => s.entries);
+        groups.replaceChildren(...sections.map((s) => s.section), none);
+        apply();
+      });
+    },
+    stop: () => document.removeEventListener("keydown", onSlash),
+  };
+}
+
+const NUMBER = new Intl.NumberFormat("en");
+const plural = (n, word) => `${NUMBER.format(n)} ${word}${n === 1 ? "" : "s"}`;
+
+// The row every mock's row is cloned from: cloning is several times quicker than making a
+// thousand rows element by element, on a page that has just loaded.
+let rowTemplate = null;
+
+function mockRow(mock) {
+  rowTemplate ??= h("li", { class: "mock-row", "data-testid": "mock-row" },
+    h("div", {}, h("a", { class: "mock-name", "data-link": true }), h("div", { class: "muted revision" })),
+    h("div", { class: "host" }, h("a", { class: "mock-url", target: "_blank", rel: "noopener" })),
+    h("div", { class: "status" }, badge("server", "", "server-status"), " ", badge("dns", "", "dns-status")),
+    h("div", { class: "actions" }, h("button", { class: "danger", "data-testid": "delete" }, "Delete")));
+  const row = rowTemplate.cloneNode(true);
+  const part = (selector) => row.querySelector(selector);
+  const { publication } = mock;
+  Object.assign(row.dataset, { name: mock.name, status: statusOf(publication) });
+  Object.assign(part(".mock-name"), { href: `/mocks/${encodeURIComponent(mock.id)}`, textContent: mock.name });
+  part(".revision").textContent = `revision ${mock.revision}`;
+  Object.assign(part(".mock-url"), { href: mockUrl(mock), textContent: mockUrl(mock) });
+  setBadge(part("[data-testid=server-status]"), "server", publication.server.status);
+  setBadge(part("[data-testid=dns-status]"), "dns", publication.dns.status);
+  const trouble = problems(publication);
+  if (trouble.length) part(".status").append(h("div", { class: "lasterror", "data-testid": "last-error" }, trouble.join("\n")));
+  const remove = part("[data-testid=delete]");
+  Object.assign(remove.dataset, { id: mock.id, host: mock.host });
+  remove.setAttribute("aria-label", `Delete ${mock.name} (@${mock.workspace})`);
+  return row;
+}
+
+// A Delete button of the list was clicked (one listener for every row): asks, deletes, reloads.
+async function deleteClicked(event, reload) {
+  const button = event.target.closest("button[data-testid=delete]");
+  if (!button || !confirm(`Delete the mock ${button.dataset.host}? This cannot be undone.`)) return;
+  button.disabled = true;
+  try {
+    await api("DELETE", `/mocks/${encodeURIComponent(button.dataset.id)}`);
+  } catch (e) {
+    alert(e.message);
+  }
+  reload();
 }
 
 // --- line diff ----------------------------------------------------------------------------
@@ -596,7 +750,7 @@ function renderDiff(lines) {
   return [
     h("p", { class: "muted", "data-testid": "diff-summary" },
       added || removed ? h("span", {}, h("span", { class: "plus" }, `+${added}`), " ", h("span", { class: "minus" }, `−${removed}`)) : "no differences"),
-    h("div", { class: "diff-wrap" }, h("table", { class: "diff", "data-testid": "diff" }, h("tbody", {}, rows))),
+    h("div", { class: "diff-wrap", tabindex: 0, "aria-label": "Differences" }, h("table", { class: "diff", "data-testid": "diff" }, h("tbody", {}, rows))),
   ];
 }
 
@@ -620,12 +774,7 @@ function toCodeMirror(doc, diagnostics) {
   });
 }
 
-function describe(diagnostics) {
-  return diagnostics
-    .filter((d) => (d.severity || "error") === "error")
-    .map((d) => `line ${d.line}, column ${d.column}: ${d.message}`)
-    .join("\n");
-}
+const describe = (diagnostics) => errorsOf(diagnostics).map(diagnosticLine).join("\n");
 
 async function renderEditor(id) {
   let mock;
@@ -639,15 +788,20 @@ async function renderEditor(id) {
   let revision = mock.revision;
   let validation = { content: null, valid: true, diagnostics: [] };
   const message = h("div", { hidden: true, "data-testid": "editor-message" });
-  const serverBadge = h("span");
-  const dnsBadge = h("span");
-  const problem = h("div", { class: "lasterror", "data-testid": "last-error" });
+  const statusBadges = h("span");
+  const statusBanner = h("div", { hidden: true, role: "status", "data-testid": "publication-banner" });
   const revisionLabel = h("span", { class: "muted", "data-testid": "revision" });
   const dirtyLabel = h("span", { class: "muted", "data-testid": "dirty" });
-  const save = h("button", { "data-testid": "save" }, "Save");
+  const save = h("button", { "data-testid": "save", title: `Save (${shortcutLabel("S")})`, "aria-keyshortcuts": ariaShortcut("S") }, "Save");
   const revert = h("button", { class: "secondary", "data-testid": "revert" }, "Revert");
   const toggle = h("button", { class: "secondary", "data-testid": "publish-toggle" });
   const historyToggle = h("button", { class: "secondary", "data-testid": "history-toggle" }, "History");
+  const duplicate = duplicateCard(mock, () => saved);
+  const duplicateToggle = h("button", {
+    class: "secondary",
+    "data-testid": "duplicate-toggle",
+    onclick: () => duplicateToggle.classList.toggle("active", duplicate.toggle()),
+  }, "Duplicate");
   const uploadInput = h("input", { type: "file", accept: UPLOAD_TYPES.join(","), hidden: true, "data-testid": "upload-input" });
   const upload = h("button", { class: "secondary", "data-testid": "upload", title: `Load a ${UPLOAD_TYPES.join(" / ")} file (up to 1 MiB) into the editor`, onclick: () => uploadInput.click() }, "Upload file");
   let publication = mock.publication;
@@ -683,6 +837,8 @@ async function renderEditor(id) {
         lintGutter(),
         lint,
         requestHighlight,
+        // A tab stop (it is one already, as contenteditable): axe asks it of a scrolling region.
+        EditorView.contentAttributes.of({ "aria-label": `${mock.name}: moclojer YAML`, tabindex: "0" }),
         EditorView.updateListener.of((update) => { if (update.docChanged) refresh(); }),
       ],
     }),
@@ -699,22 +855,24 @@ async function renderEditor(id) {
     onclick: () => requestsToggle.classList.toggle("active", requests.toggle()),
   }, "Requests");
 
+  const dirty = () => view.state.doc.toString() !== saved;
   const refresh = () => {
-    const dirty = view.state.doc.toString() !== saved;
-    dirtyLabel.textContent = dirty ? "unsaved changes" : "saved";
-    revert.disabled = !dirty;
+    dirtyLabel.textContent = dirty() ? "unsaved changes" : "saved";
+    revert.disabled = !dirty();
     revisionLabel.textContent = `revision ${revision}`;
-    serverBadge.replaceChildren(badge("server", publication.server.status, "server-status"));
-    dnsBadge.replaceChildren(badge("dns", publication.dns.status, "dns-status"));
-    problem.textContent = lastError(publication) ?? "";
-    const published = publication.server.status !== "offline" || publication.dns.status !== "offline";
+    statusBadges.replaceChildren(...badges(publication));
+    showBanner(statusBanner, banner(publication));
+    const published = publication.server.status !== "offline";
     toggle.textContent = published ? "Unpublish" : "Publish";
     toggle.dataset.action = published ? "unpublish" : "publish";
+    toggle.title = published ? "Take the mock offline: its host stops answering" : `Publish (${shortcutLabel("Enter")})`;
+    if (published) toggle.removeAttribute("aria-keyshortcuts");
+    else toggle.setAttribute("aria-keyshortcuts", ariaShortcut("Enter"));
   };
 
   const poll = async () => {
     clearTimeout(timer);
-    if (!alive || !busy(publication)) return;
+    if (!alive || !settling(publication)) return;
     timer = setTimeout(async () => {
       try {
         publication = await api("GET", `/mocks/${encodeURIComponent(id)}/publication`);
@@ -726,7 +884,9 @@ async function renderEditor(id) {
     }, POLL_MS);
   };
 
-  save.addEventListener("click", async () => {
+  // Saves the editor's text as a new revision; whether it did.
+  const saveNow = async () => {
+    if (save.disabled) return false;
     const content = view.state.doc.toString();
     save.disabled = true;
     try {
@@ -734,7 +894,7 @@ async function renderEditor(id) {
       if (!result.valid) {
         showError(message, `Not saved: the spec is invalid.\n${describe(result.diagnostics)}`);
         forceLinting(view);
-        return;
+        return false;
       }
       const updated = await api("PUT", `/mocks/${encodeURIComponent(id)}`, { content, revision });
       saved = content;
@@ -744,6 +904,7 @@ async function renderEditor(id) {
       refresh();
       poll();
       if (!historyPanel.hidden) loadHistory();
+      return true;
     } catch (e) {
       if (e.code === "invalid_spec") {
         const diagnostics = e.details?.diagnostics ?? [];
@@ -753,10 +914,12 @@ async function renderEditor(id) {
       } else {
         showError(message, e);
       }
+      return false;
     } finally {
       save.disabled = false;
     }
-  });
+  };
+  save.addEventListener("click", saveNow);
 
   revert.addEventListener("click", async () => {
     try {
@@ -773,12 +936,12 @@ async function renderEditor(id) {
     }
   });
 
-  toggle.addEventListener("click", async () => {
-    const action = toggle.dataset.action;
+  // Publishes or unpublishes; the banner then follows the publication until it settles.
+  const publishNow = async (action) => {
     toggle.disabled = true;
     try {
       publication = await api("POST", `/mocks/${encodeURIComponent(id)}/${action}`);
-      showNotice(message, action === "publish" ? `Publishing revision ${revision}…` : "Unpublished.");
+      showError(message, null);
       refresh();
       poll();
     } catch (e) {
@@ -786,7 +949,16 @@ async function renderEditor(id) {
     } finally {
       toggle.disabled = false;
     }
-  });
+  };
+  toggle.addEventListener("click", () => publishNow(toggle.dataset.action));
+
+  // Ctrl/⌘+S saves; Ctrl/⌘+Enter saves what is unsaved, then publishes unless the mock is
+  // live or on its way (saving a published mock republishes it).
+  const saveAndPublish = async () => {
+    if (dirty() && !(await saveNow())) return;
+    if (!["published", "publishing"].includes(statusOf(publication))) await publishNow("publish");
+  };
+  cleanup.push(listenShortcuts({ s: saveNow, Enter: saveAndPublish }));
 
   // Revision history: the list, a diff of any two, and loading an old one into the editor.
   const historyPanel = h("div", { class: "card", "data-testid": "history-panel", hidden: true });
@@ -823,7 +995,7 @@ async function renderEditor(id) {
     options(diffFrom, revisions[1]?.revision ?? latest);
     options(diffTo, latest);
     historyList.replaceChildren(h("table", {},
-      h("thead", {}, h("tr", {}, h("th", {}, "Revision"), h("th", {}, "Saved"), h("th", {}, ""))),
+      h("thead", {}, h("tr", {}, h("th", {}, "Revision"), h("th", {}, "Saved"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
       h("tbody", {}, revisions.map((r) => h("tr", { "data-testid": "history-row", "data-revision": r.revision },
         h("td", {}, `revision ${r.revision}`, r.revision === revision ? h("span", { class: "muted" }, " (current)") : null),
         h("td", { class: "muted" }, when(r.created_at)),
@@ -864,8 +1036,8 @@ async function renderEditor(id) {
     historyError,
     historyList,
     h("div", { class: "row" },
-      h("div", { class: "grow" }, h("label", {}, "From (old)"), diffFrom),
-      h("div", { class: "grow" }, h("label", {}, "To (new)"), diffTo),
+      field("From (old)", diffFrom, { class: "grow" }),
+      field("To (new)", diffTo, { class: "grow" }),
       h("div", {}, diffShow)),
     diffOut,
   );
@@ -899,49 +1071,114 @@ async function renderEditor(id) {
     reader.readAsText(file);
   });
 
-  // "Try it": the browser calls the mock itself (the mock server answers with CORS).
-  const tryPath = h("input", { value: "/hello", "data-testid": "try-path" });
-  const tryStatus = h("div", { class: "muted", "data-testid": "try-status" });
-  const tryBody = h("pre", { class: "body", "data-testid": "try-body", hidden: true });
-  const trySend = h("button", {
-    "data-testid": "try-send",
-    onclick: async () => {
-      const path = tryPath.value.startsWith("/") ? tryPath.value : `/${tryPath.value}`;
-      tryStatus.textContent = `GET ${mock.url}${path} …`;
-      try {
-        const response = await fetch(`${mock.url}${path}`, { method: "GET", cache: "no-store" });
-        const body = await response.text();
-        tryStatus.textContent = `${response.status} ${response.statusText}`.trim();
-        tryBody.hidden = false;
-        tryBody.textContent = body || "(empty body)";
-      } catch (e) {
-        tryStatus.textContent = `The mock could not be reached: ${e.message}. Is it published?`;
-        tryBody.hidden = true;
-      }
-    },
-  }, "Send GET");
-
+  const shortcuts = h("p", { class: "hint muted shortcuts" },
+    h("kbd", {}, shortcutLabel("S")), " saves · ", h("kbd", {}, shortcutLabel("Enter")), " saves and publishes");
   app.replaceChildren(
     h("p", {}, h("a", { href: "/", "data-link": true }, "← Mocks")),
     h("div", { class: "card" },
       h("h1", { "data-testid": "mock-name" }, mock.name),
-      h("p", {}, h("a", { href: mock.url, target: "_blank", rel: "noopener", "data-testid": "mock-url" }, mock.url),
-        " ", serverBadge, " ", dnsBadge, " ", revisionLabel, " · ", dirtyLabel),
-      problem,
-      h("div", { class: "toolbar" }, save, revert, upload, uploadInput, historyToggle, requestsToggle, h("span", { class: "spacer" }), toggle),
+      h("p", { class: "mock-head" }, mockLink(mock, { "data-testid": "mock-url" }),
+        " ", statusBadges, " ", revisionLabel, " · ", dirtyLabel),
+      statusBanner,
+      h("div", { class: "toolbar" }, save, revert, upload, uploadInput, historyToggle, requestsToggle, duplicateToggle,
+        h("span", { class: "spacer" }), toggle),
       message,
       h("div", { class: "editor", "data-testid": "editor" }, view.dom),
+      shortcuts,
     ),
+    duplicate.element,
     requests.element,
     historyPanel,
-    h("div", { class: "card", "data-testid": "try-panel" },
-      h("h2", {}, "Try it"),
-      h("div", { class: "row" }, h("div", { class: "grow" }, h("label", {}, "Path"), tryPath), h("div", {}, trySend)),
-      tryStatus, tryBody),
+    tryPanel(mock, saved),
   );
+  if (flash) { showNotice(message, flash); flash = null; }
   refresh();
   poll();
 }
+
+// The banner `said` ({kind, text} or null) in `box`.
+function showBanner(box, said) {
+  box.hidden = !said;
+  box.className = `banner ${said?.kind ?? ""}`;
+  box.dataset.kind = said?.kind ?? "";
+  box.textContent = said?.text ?? "";
+}
+
+// The first path of `content` without parameters, to try first ("/" when there is none).
+function firstPath(content) {
+  const paths = [...content.matchAll(/^\s*path:\s*["']?(\/[^\s"':]*)["']?\s*$/gm)].map((m) => m[1]);
+  return paths[0] ?? "/";
+}
+
+// "Try it": the browser calls the mock itself (the mock server answers with CORS).
+function tryPanel(mock, content) {
+  const path = h("input", { value: firstPath(content), autocomplete: "off", "data-testid": "try-path" });
+  const status = h("div", { class: "muted", role: "status", "data-testid": "try-status" });
+  const body = h("pre", { class: "body", tabindex: 0, "aria-label": "Response body", "data-testid": "try-body", hidden: true });
+  const send = h("button", { type: "submit", "data-testid": "try-send" }, "Send GET");
+  return h("form", {
+    class: "card",
+    "data-testid": "try-panel",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const url = mockUrl(mock, path.value.startsWith("/") ? path.value : `/${path.value}`);
+      status.textContent = `GET ${url} …`;
+      try {
+        const response = await fetch(url, { method: "GET", cache: "no-store" });
+        const text = await response.text();
+        status.textContent = `${response.status} ${response.statusText}`.trim();
+        body.hidden = false;
+        body.textContent = text || "(empty body)";
+      } catch (e) {
+        status.textContent = `The mock could not be reached: ${e.message}. Is it published?`;
+        body.hidden = true;
+      }
+    },
+  },
+    h("h2", {}, "Try it"),
+    h("div", { class: "row" }, field("Path", path, { class: "grow" }), h("div", {}, send)),
+    status, body);
+}
+
+// "Duplicate": a new mock with this one's saved text (`savedText()`), under a new name, in
+// any workspace the user is in. It opens empty-handed: the workspaces load when it opens.
+function duplicateCard(mock, savedText) {
+  const form = mockForm({
+    testid: "duplicate-form",
+    title: `Duplicate ${mock.name}`,
+    submitLabel: "Duplicate",
+    name: copyName(mock.name),
+    workspace: mock.workspace,
+    notes: [h("p", { class: "hint muted" }, "The copy starts from the saved text, unpublished; this mock stays as it is.")],
+    onSubmit: async ({ workspace, name }) => {
+      const copy = await api("POST", "/mocks", { workspace, name, content: savedText() });
+      flash = `Duplicated from ${mock.name} (@${mock.workspace}).`;
+      go(`/mocks/${encodeURIComponent(copy.id)}`);
+    },
+  });
+  form.element.hidden = true;
+  const open = async () => {
+    form.element.hidden = false;
+    try {
+      form.setWorkspaces((await api("GET", "/mocks")).workspaces);
+    } catch (e) {
+      form.fail(e);
+    }
+    form.focus();
+  };
+  return {
+    element: form.element,
+    // Opens the form if closed, closes it if open; whether it is open now.
+    toggle() {
+      if (form.element.hidden) open();
+      else form.element.hidden = true;
+      return !form.element.hidden;
+    },
+  };
+}
+
+// "shop" → "shop-copy", within the 30 characters a name may have.
+const copyName = (name) => `${name.slice(0, 25).replace(/-+$/, "")}-copy`;
 
 // --- orgs -------------------------------------------------------------------------------
 
@@ -975,8 +1212,8 @@ async function renderOrgs() {
     h("h2", {}, "New org"),
     h("p", { class: "muted" }, "An org is a shared workspace: its mocks answer at ", h("code", {}, "<mock>-<org>.<zone>"), "."),
     h("div", { class: "row" },
-      h("div", { class: "grow" }, h("label", {}, "Handle"), handle),
-      h("div", { class: "grow" }, h("label", {}, "Name"), name),
+      field("Handle", handle, { class: "grow" }),
+      field("Name", name, { class: "grow" }),
       h("div", {}, create)),
     createError,
   );
@@ -1109,7 +1346,7 @@ async function renderOrg(handle) {
     const membersCard = h("section", { class: "card", "data-testid": "members" },
       h("h2", {}, `Members (${members.length})`),
       h("table", {},
-        h("thead", {}, h("tr", {}, h("th", {}, "Handle"), h("th", {}, "E-mail"), h("th", {}, "Role"), h("th", {}, ""))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Handle"), h("th", {}, "E-mail"), h("th", {}, "Role"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
         h("tbody", {}, memberRows)));
     if (owner) {
       const who = h("input", { name: "member", autocomplete: "off", placeholder: "handle or e-mail address", "data-testid": "member-input" });
@@ -1132,8 +1369,8 @@ async function renderOrg(handle) {
         },
       },
         h("div", { class: "row" },
-          h("div", { class: "grow" }, h("label", {}, "Add a user"), who),
-          h("div", {}, h("label", {}, "Role"), role),
+          field("Add a user", who, { class: "grow" }),
+          field("Role", role),
           h("div", {}, add))));
     }
     sections.push(membersCard);
@@ -1215,7 +1452,7 @@ async function renderTokens() {
       h("h2", {}, "Your tokens"),
       tokens.length
         ? h("table", {},
-          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Created"), h("th", {}, "Expires"), h("th", {}, ""))),
+          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Created"), h("th", {}, "Expires"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
           h("tbody", {}, tokens.map((token) => h("tr", { "data-testid": "token-row", "data-id": token.id, "data-name": token.name },
             h("td", {}, token.name),
             h("td", { class: "muted" }, when(token.created_at)),
@@ -1263,8 +1500,8 @@ async function renderTokens() {
     h("h2", {}, "New token"),
     h("p", { class: "muted" }, "Personal API tokens act as you, for scripts and CI."),
     h("div", { class: "row" },
-      h("div", { class: "grow" }, h("label", {}, "Name"), name),
-      h("div", {}, h("label", {}, "Expires"), expires),
+      field("Name", name, { class: "grow" }),
+      field("Expires", expires),
       h("div", {}, create)),
   );
   app.replaceChildren(h("h1", {}, "API tokens"), error, fresh, form, list);

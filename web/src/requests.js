@@ -5,6 +5,7 @@
 import { StateEffect, StateField } from "@codemirror/state";
 import { Decoration, EditorView } from "@codemirror/view";
 import { h, showError, copyText } from "./dom.js";
+import { mockUrl } from "./status.js";
 
 const PAGE = 50; // requests loaded at a time
 const KEEP = 500; // rows the panel holds; older ones stay behind "Older requests"
@@ -228,7 +229,7 @@ function headersTable(headers) {
 function bodyBlock(record) {
   if (!record.body) return h("p", { class: "muted", "data-testid": "request-body-empty" }, "No body.");
   return h("div", {},
-    h("pre", { class: "body", "data-testid": "request-body" }, record.body),
+    h("pre", { class: "body", tabindex: 0, "data-testid": "request-body" }, record.body),
     record.body_truncated && h("p", { class: "hint", "data-testid": "request-body-truncated" },
       "The body was longer: the journal keeps its first 64 KiB, shown here."));
 }
@@ -308,14 +309,14 @@ class RequestsPanel {
     this.table = h("table", { class: "requests", "data-testid": "requests-list", hidden: true },
       h("thead", {}, h("tr", {}, ["Time", "Method", "Path", "Status", "Duration"].map((t) => h("th", {}, t)))), this.body);
     this.empty = h("p", { class: "muted", "data-testid": "requests-empty", hidden: true },
-      "No requests yet — send one to ", h("code", {}, this.mock.url));
+      "No requests yet — send one to ", h("code", {}, mockUrl(this.mock)));
     this.more = h("button", { class: "link", "data-testid": "requests-more", hidden: true, onclick: () => this.loadOlder() }, "Older requests");
     this.detail = h("div", { class: "request-detail", "data-testid": "request-detail", hidden: true });
     this.element = h("section", { class: "card requests-panel", "data-testid": "requests-panel", hidden: true },
       h("div", { class: "toolbar" }, h("h2", {}, "Requests"), this.status, h("span", { class: "spacer" }), this.clearButton),
       this.error,
       h("div", { class: "requests-body" },
-        h("div", { class: "requests-scroll" }, this.empty, this.table, h("p", {}, this.more)),
+        h("div", { class: "requests-scroll", tabindex: 0, "aria-label": "Requests received" }, this.empty, this.table, h("p", {}, this.more)),
         this.detail));
   }
 
@@ -445,7 +446,7 @@ class RequestsPanel {
     if (!record) { this.detail.replaceChildren(); return; }
     this.rows.get(record.id)?.classList.add("selected");
     this.detail.dataset.id = record.id;
-    this.detail.replaceChildren(...requestDetail(record, this.mock.url, (line) => showItem(this.view, line)));
+    this.detail.replaceChildren(...requestDetail(record, mockUrl(this.mock), (line) => showItem(this.view, line)));
   }
 }
 
