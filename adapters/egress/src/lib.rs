@@ -195,7 +195,22 @@ impl Egress {
     /// - [`EgressError::TooLarge`] when the response body exceeds `max_response_bytes`;
     /// - [`EgressError::Http`] for any other transport failure.
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, EgressError> {
+        self.send_limited(request, self.inner.config.max_response_bytes)
+            .await
+    }
+
+    /// [`Self::send`] reading at most `max_response_bytes` of the answer (or the
+    /// configuration's limit, if smaller): for a caller with a tighter budget of its own.
+    ///
+    /// # Errors
+    /// As [`Self::send`]; [`EgressError::TooLarge`] names the smaller limit.
+    pub async fn send_limited(
+        &self,
+        request: OutboundRequest,
+        max_response_bytes: usize,
+    ) -> Result<OutboundResponse, EgressError> {
         let config = &self.inner.config;
+        let limit = max_response_bytes.min(config.max_response_bytes);
         if request.body.len() > config.max_request_bytes {
             return Err(EgressError::RequestTooLarge {
                 limit: config.max_request_bytes,
@@ -203,7 +218,7 @@ impl Egress {
         }
         let url = self.checked_url(&request.url)?;
         let headers = request_headers(&request.headers)?;
-        let exchange = self.exchange(request.method, url, headers, request.body);
+        let exchange = self.exchange(request.method, url, headers, request.body, limit);
         match tokio::time::timeout(config.total_timeout, exchange).await {
             Ok(result) => result,
             Err(_elapsed) => Err(EgressError::Timeout),
@@ -268,6 +283,7 @@ impl Egress {
         url: Url,
         headers: HeaderMap,
         body: Bytes,
+        limit: usize,
     ) -> Result<OutboundResponse, EgressError> {
         let mut response = self
             .inner
@@ -290,7 +306,6 @@ impl Egress {
                 location,
             });
         }
-        let limit = self.inner.config.max_response_bytes;
         let too_large = EgressError::TooLarge { limit };
         let declared = response.content_length();
         if declared.is_some_and(|length| length > limit as u64) {

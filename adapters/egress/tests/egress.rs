@@ -621,6 +621,18 @@ async fn response_bodies_are_capped() {
         let result = get(&guard, &receiver.url(path)).await;
         assert_eq!(result, Err(EgressError::TooLarge { limit: 16 }), "{path}");
     }
+
+    // A caller's own, tighter limit; a looser one does not lift the configuration's.
+    for path in ["/exact", "/undeclared-exact"] {
+        let result = guard
+            .send_limited(OutboundRequest::get(receiver.url(path)), 15)
+            .await;
+        assert_eq!(result, Err(EgressError::TooLarge { limit: 15 }), "{path}");
+    }
+    let result = guard
+        .send_limited(OutboundRequest::get(receiver.url("/declared")), 1_000)
+        .await;
+    assert_eq!(result, Err(EgressError::TooLarge { limit: 16 }));
 }
 
 #[tokio::test]

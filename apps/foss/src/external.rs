@@ -4,8 +4,11 @@
 //! URLs go through the egress guard. Local files exist only in standalone mode, and only
 //! under the working directory or the spec's folder: a path that leaves both is refused.
 
+use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use calamine::{Data, Reader, Xlsx};
@@ -15,12 +18,110 @@ use moclojer_egress::OutboundRequest;
 use serde_json::{Map, Value};
 
 use crate::engine::EngineOptions;
+use crate::outbound::{HostBudget, destination};
 
-/// The largest external source read, in bytes.
+/// The largest external source read from a local file, in bytes.
 pub const MAX_EXTERNAL_BYTES: usize = 5 * 1024 * 1024;
 
-/// Loads, converts and renders an external body; the error is the message of the 500.
+/// The largest external source fetched by URL, in bytes.
+pub const MAX_EXTERNAL_URL_BYTES: usize = 1024 * 1024;
+
+/// How many external bodies a server fetches by URL at once; past it, 503 at once.
+pub const MAX_EXTERNAL_FETCHES: usize = 64;
+
+/// How many of those one host may have under way.
+pub const MAX_EXTERNAL_FETCHES_PER_HOST: usize = 8;
+
+/// How long a fetched source is reused before it is fetched again.
+pub const EXTERNAL_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The most bytes of fetched sources the cache holds.
+const EXTERNAL_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why an external body could not be answered, and so the status of the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExternalError {
+    /// No room to fetch one more now (503).
+    Busy,
+    /// The source by URL could not be fetched (502); the message names no address.
+    Fetch(String),
+    /// Anything else (500): a missing file, a source that does not convert or render.
+    Failed(String),
+}
+
+impl From<String> for ExternalError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
+/// Fetches of external bodies by URL: their budget and a short-lived cache, shared by
+/// every engine built on the same options (a reload keeps both). Cloning shares them.
+#[derive(Debug, Clone)]
+pub struct ExternalFetches {
+    budget: Arc<HostBudget>,
+    cache: Arc<Mutex<FetchCache>>,
+}
+
+#[derive(Debug, Default)]
+struct FetchCache {
+    /// By URL: when fetched, and the body.
+    entries: HashMap<String, (Instant, Bytes)>,
+    bytes: usize,
+}
+
+impl Default for ExternalFetches {
+    fn default() -> Self {
+        Self {
+            budget: HostBudget::new(MAX_EXTERNAL_FETCHES, MAX_EXTERNAL_FETCHES_PER_HOST),
+            cache: Arc::default(),
+        }
+    }
+}
+
+impl ExternalFetches {
+    /// How many fetches were refused so far for want of room.
+    pub fn refused(&self) -> u64 {
+        self.budget.refused()
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, FetchCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The body fetched from `url` within [`EXTERNAL_CACHE_TTL`] of `now`, if any.
+    fn cached(&self, url: &str, now: Instant) -> Option<Bytes> {
+        let cache = self.cache();
+        let (at, body) = cache.entries.get(url)?;
+        (now.duration_since(*at) < EXTERNAL_CACHE_TTL).then(|| body.clone())
+    }
+
+    /// Keeps `body` fetched from `url` at `now`, making room by dropping what expired (and,
+    /// if that is not enough, everything).
+    fn keep(&self, url: &str, body: Bytes, now: Instant) {
+        let mut cache = self.cache();
+        if cache.bytes + body.len() > EXTERNAL_CACHE_BYTES {
+            cache
+                .entries
+                .retain(|_, (at, _)| now.duration_since(*at) < EXTERNAL_CACHE_TTL);
+            if cache.entries.values().map(|(_, b)| b.len()).sum::<usize>() + body.len()
+                > EXTERNAL_CACHE_BYTES
+            {
+                cache.entries.clear();
+            }
+            cache.bytes = cache.entries.values().map(|(_, b)| b.len()).sum();
+        }
+        cache.bytes += body.len();
+        if let Some((_, old)) = cache.entries.insert(url.to_owned(), (now, body)) {
+            cache.bytes -= old.len();
+        }
+    }
+}
+
+/// Loads, converts and renders an external body for a request sent to `host`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn load(
+    host: &str,
     provider: &Provider,
     path: &Template,
     sheet: Option<&str>,
@@ -28,20 +129,17 @@ pub(crate) async fn load(
     env: &(dyn Env + Sync),
     options: &EngineOptions,
     escape: Escape,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, ExternalError> {
     let location = path
         .render(context, Escape::None, env, &options.render)
         .map_err(|e| e.to_string())?;
     let location = location.trim();
-    let raw = fetch(location, options).await?;
+    let raw = fetch(host, location, options).await?;
+    let utf8 = || std::str::from_utf8(&raw).map_err(|_| format!("{location} is not UTF-8 text"));
     let text = match provider {
-        Provider::Json => {
-            String::from_utf8(raw).map_err(|_| format!("{location} is not UTF-8 text"))?
-        }
+        Provider::Json => utf8()?.to_owned(),
         Provider::Yaml => {
-            let text =
-                String::from_utf8(raw).map_err(|_| format!("{location} is not UTF-8 text"))?;
-            let value = moclojer_domain::spec::yaml_to_json(&text)
+            let value = moclojer_domain::spec::yaml_to_json(utf8()?)
                 .map_err(|e| format!("{location}: {e}"))?;
             value.to_string()
         }
@@ -57,25 +155,60 @@ pub(crate) async fn load(
     Ok(Bytes::from(rendered))
 }
 
-async fn fetch(location: &str, options: &EngineOptions) -> Result<Vec<u8>, String> {
+async fn fetch(
+    host: &str,
+    location: &str,
+    options: &EngineOptions,
+) -> Result<Bytes, ExternalError> {
     let lower = location.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        let egress = options
-            .egress
-            .as_ref()
-            .ok_or("outbound calls are disabled")?;
-        let response = egress
-            .send(OutboundRequest::get(location))
-            .await
-            .map_err(|e| e.to_string())?;
-        if !(200..300).contains(&response.status) {
-            return Err(format!("{location} answered {}", response.status));
-        }
-        return Ok(response.body.to_vec());
+        return fetch_url(host, location, options).await;
     }
     if options.mode == Mode::Cloud {
-        return Err("local files are not available in the hosted service".to_owned());
+        return Err(ExternalError::Failed(
+            "local files are not available in the hosted service".to_owned(),
+        ));
     }
+    Ok(read_local(location, options).await?.into())
+}
+
+/// The source at `url`, from the cache or fetched within the budget of `host`.
+async fn fetch_url(host: &str, url: &str, options: &EngineOptions) -> Result<Bytes, ExternalError> {
+    let egress = options
+        .egress
+        .as_ref()
+        .ok_or_else(|| ExternalError::Failed("outbound calls are disabled".to_owned()))?;
+    let fetches = &options.external;
+    if let Some(body) = fetches.cached(url, Instant::now()) {
+        return Ok(body);
+    }
+    let Some(_slot) = fetches.budget.take(host) else {
+        return Err(ExternalError::Busy);
+    };
+    let response = egress
+        .send_limited(OutboundRequest::get(url), MAX_EXTERNAL_URL_BYTES)
+        .await
+        .map_err(|e| {
+            tracing::warn!(to = %destination(url), error = %e, "external body not fetched");
+            ExternalError::Fetch(match e {
+                moclojer_egress::EgressError::TooLarge { limit } => {
+                    format!("the external body is larger than {limit} bytes")
+                }
+                _ => "the external body could not be fetched".to_owned(),
+            })
+        })?;
+    if !(200..300).contains(&response.status) {
+        return Err(ExternalError::Fetch(format!(
+            "the external body's server answered {}",
+            response.status
+        )));
+    }
+    fetches.keep(url, response.body.clone(), Instant::now());
+    Ok(response.body)
+}
+
+/// The local file at `location` (standalone only), at most [`MAX_EXTERNAL_BYTES`].
+async fn read_local(location: &str, options: &EngineOptions) -> Result<Vec<u8>, String> {
     let file = resolve_local(location, options.spec_dir.as_deref())?;
     let meta = tokio::fs::metadata(&file)
         .await

@@ -31,6 +31,7 @@ mod hosted;
 mod hosts;
 mod journal;
 mod load;
+mod outbound;
 mod ratelimit;
 mod request;
 mod router;
@@ -46,7 +47,10 @@ pub use cloud::{
     MAX_OBJECT_BYTES, READY_ANYWAY, StoreLook, cloud_options, follow,
 };
 pub use engine::{Engine, EngineOptions, Reply, unknown_host};
-pub use external::MAX_EXTERNAL_BYTES;
+pub use external::{
+    EXTERNAL_CACHE_TTL, ExternalFetches, MAX_EXTERNAL_BYTES, MAX_EXTERNAL_FETCHES,
+    MAX_EXTERNAL_FETCHES_PER_HOST, MAX_EXTERNAL_URL_BYTES,
+};
 pub use hosted::{ConfigEvents, listen_for_configs, serve_cloud, serve_cloud_with};
 pub use hosts::HostEngines;
 pub use journal::{

@@ -1,9 +1,7 @@
 //! Webhooks: after a response, when the `if` condition holds, send the rendered request
 //! after `sleep-time` milliseconds, through the egress guard, fire-and-forget.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +9,8 @@ use moclojer_domain::spec::{Method, Webhook};
 use moclojer_domain::template::{Condition, Env, Escape, RenderLimits, Template};
 use moclojer_egress::{Egress, OutboundRequest};
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::outbound::{HostBudget, destination};
 
 /// How many webhooks may wait or be in flight at once in a server; more are dropped with a
 /// warning and counted.
@@ -91,80 +90,26 @@ impl CompiledWebhook {
 /// engine built on the same [`crate::EngineOptions`], so publishing (a new engine) does not
 /// hand out a fresh one. Cloning shares it.
 #[derive(Debug, Clone)]
-pub struct WebhookBudget(Arc<Budget>);
-
-#[derive(Debug)]
-struct Budget {
-    total: Arc<Semaphore>,
-    /// Pending webhooks by host; a host leaves the map when it has none.
-    per_host: Mutex<HashMap<String, usize>>,
-    dropped: AtomicU64,
-}
+pub struct WebhookBudget(Arc<HostBudget>);
 
 impl Default for WebhookBudget {
     fn default() -> Self {
-        Self(Arc::new(Budget {
-            total: Arc::new(Semaphore::new(MAX_PENDING_WEBHOOKS)),
-            per_host: Mutex::new(HashMap::new()),
-            dropped: AtomicU64::new(0),
-        }))
+        Self(HostBudget::new(
+            MAX_PENDING_WEBHOOKS,
+            MAX_PENDING_WEBHOOKS_PER_HOST,
+        ))
     }
 }
 
 impl WebhookBudget {
     /// How many webhooks were dropped so far for want of room.
     pub fn dropped(&self) -> u64 {
-        self.0.dropped.load(Ordering::Relaxed)
+        self.0.refused()
     }
 
     /// How many webhooks `host` has waiting or in flight.
     pub fn pending(&self, host: &str) -> usize {
-        self.hosts().get(host).copied().unwrap_or(0)
-    }
-
-    fn hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        self.0
-            .per_host
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// A slot for one more webhook of `host`, or `None` (counted) when there is no room.
-    fn take(&self, host: &str) -> Option<Slot> {
-        let mut hosts = self.hosts();
-        let held = hosts.get(host).copied().unwrap_or(0);
-        let permit = (held < MAX_PENDING_WEBHOOKS_PER_HOST)
-            .then(|| Arc::clone(&self.0.total).try_acquire_owned().ok())
-            .flatten();
-        let Some(permit) = permit else {
-            self.0.dropped.fetch_add(1, Ordering::Relaxed);
-            return None;
-        };
-        hosts.insert(host.to_owned(), held + 1);
-        Some(Slot {
-            budget: self.clone(),
-            host: host.to_owned(),
-            _permit: permit,
-        })
-    }
-}
-
-/// One webhook's room in a [`WebhookBudget`], given back when dropped.
-struct Slot {
-    budget: WebhookBudget,
-    host: String,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut hosts = self.budget.hosts();
-        if let Some(held) = hosts.get_mut(&self.host) {
-            *held -= 1;
-            if *held == 0 {
-                hosts.remove(&self.host);
-            }
-        }
+        self.0.held(host)
     }
 }
 
@@ -249,7 +194,7 @@ impl Webhooks {
             tracing::warn!(to = %destination(&request.url), "webhooks are disabled; not sent");
             return;
         };
-        let Some(slot) = self.budget.take(host) else {
+        let Some(slot) = self.budget.0.take(host) else {
             tracing::warn!(
                 to = %destination(&request.url),
                 dropped_total = self.budget.dropped(),
@@ -267,38 +212,5 @@ impl Webhooks {
                 Err(e) => tracing::warn!(%to, error = %e, "webhook failed"),
             }
         });
-    }
-}
-
-/// What a log line shows of a webhook's `url`: its scheme and authority without user
-/// information. The rest stays out: a chat service's webhook path is a credential, and a
-/// templated URL may carry what a caller sent (a token in a query parameter).
-fn destination(url: &str) -> String {
-    let Ok(uri) = url.parse::<http::Uri>() else {
-        return "[not a URL]".to_owned();
-    };
-    let scheme = uri.scheme_str().unwrap_or("?");
-    let host = uri.host().unwrap_or("?");
-    match uri.port_u16() {
-        Some(port) => format!("{scheme}://{host}:{port}"),
-        None => format!("{scheme}://{host}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::destination;
-
-    #[test]
-    fn a_logged_destination_keeps_no_path_query_or_user() {
-        assert_eq!(
-            destination("https://hooks.slack.test/services/T000/B000/XXXXSECRET"),
-            "https://hooks.slack.test"
-        );
-        assert_eq!(
-            destination("http://user:pw@hooks.test:8443/h?token=abc"),
-            "http://hooks.test:8443"
-        );
-        assert_eq!(destination("not a url at all"), "[not a URL]");
     }
 }

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use super::endpoint::{BodySource, CompiledEndpoint};
 use super::{Engine, Reply, error_reply, json_headers, reply};
 use crate::context::{Refusal, header_params, json_params, path_params, query_params};
+use crate::external::ExternalError;
 use crate::ratelimit::Verdict;
 
 impl Engine {
@@ -62,12 +63,15 @@ impl Engine {
                 Bytes::from(Refusal::body(&refusals)),
             ),
             Ok(context) => {
-                let response = self.respond(endpoint, &context, env).await;
+                let response = self.respond(endpoint, parts, &context, env).await;
                 if let Some(webhook) = &endpoint.webhook {
-                    let host = crate::request::request_host(&parts.uri, &parts.headers)
-                        .unwrap_or_default();
-                    self.webhooks
-                        .fire(&host, webhook, context.whole(), env, &self.options.render);
+                    self.webhooks.fire(
+                        &tenant(parts),
+                        webhook,
+                        context.whole(),
+                        env,
+                        &self.options.render,
+                    );
                 }
                 response
             }
@@ -105,6 +109,7 @@ impl Engine {
     async fn respond(
         &self,
         endpoint: &CompiledEndpoint,
+        parts: &http::request::Parts,
         context: &RequestContext<'_>,
         env: &(dyn Env + Sync),
     ) -> Reply {
@@ -141,7 +146,10 @@ impl Engine {
                 sheet,
             } => {
                 // Boxed: the fetch's large future stays out of the one every request moves.
+                let host =
+                    crate::request::request_host(&parts.uri, &parts.headers).unwrap_or_default();
                 let load = Box::pin(crate::external::load(
+                    &host,
                     provider,
                     path,
                     sheet.as_deref(),
@@ -152,7 +160,16 @@ impl Engine {
                 ));
                 match load.await {
                     Ok(bytes) => bytes,
-                    Err(message) => {
+                    Err(ExternalError::Busy) => {
+                        return error_reply(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "too many external bodies are being fetched; try again",
+                        );
+                    }
+                    Err(ExternalError::Fetch(message)) => {
+                        return error_reply(StatusCode::BAD_GATEWAY, &message);
+                    }
+                    Err(ExternalError::Failed(message)) => {
                         return error_reply(StatusCode::INTERNAL_SERVER_ERROR, &message);
                     }
                 }
@@ -161,6 +178,12 @@ impl Engine {
         };
         reply(endpoint.status, headers, body)
     }
+}
+
+/// Whose budget a request's outbound calls (webhooks, external bodies) come out of: the
+/// host it was sent to.
+fn tenant(parts: &http::request::Parts) -> std::borrow::Cow<'_, str> {
+    crate::request::request_host(&parts.uri, &parts.headers).unwrap_or_default()
 }
 
 /// The template context of one request. `path-params` is kept as its fields (no JSON

@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 use self::answer::template_error;
 use self::endpoint::{CompiledEndpoint, route_segments};
 use crate::context::coerce;
+use crate::external::ExternalFetches;
 use crate::request::percent_decode;
 use crate::router::{Lookup, METHODS, RouteTable};
 use crate::socket::CompiledSocket;
@@ -88,6 +89,8 @@ pub struct EngineOptions {
     /// The room for pending webhooks, shared by every engine built on these options (and
     /// their clones): a reload does not reset it.
     pub webhooks: WebhookBudget,
+    /// Fetches of external bodies by URL: their budget and cache, shared like `webhooks`.
+    pub external: ExternalFetches,
 }
 
 impl Default for EngineOptions {
@@ -101,6 +104,7 @@ impl Default for EngineOptions {
             egress: None,
             trusted_proxies: TrustedProxies::none(),
             webhooks: WebhookBudget::default(),
+            external: ExternalFetches::default(),
         }
     }
 }

@@ -4,12 +4,18 @@
 use std::convert::Infallible;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use moclojer_domain::spec::{self, Limits, Mode};
 use moclojer_egress::{Egress, EgressConfig};
-use moclojer_foss::{Engine, EngineOptions};
+use moclojer_foss::{
+    EXTERNAL_CACHE_TTL, Engine, EngineOptions, MAX_EXTERNAL_FETCHES_PER_HOST,
+    MAX_EXTERNAL_URL_BYTES,
+};
 
 use crate::helpers::{Req, engine_with, options, send};
 
@@ -155,20 +161,36 @@ async fn local_json_yaml_and_xlsx_sources() {
 }
 
 async fn json_server() -> std::net::SocketAddr {
+    source_server(
+        Duration::ZERO,
+        Bytes::from_static(br#"{"remote": "{{query-params.who}}"}"#),
+    )
+    .await
+    .0
+}
+
+/// A server answering `body` after `delay` to every request, and how many it was sent.
+async fn source_server(delay: Duration, body: Bytes) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            let (body, hits) = (body.clone(), Arc::clone(&counted));
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_request| async {
-                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(
-                        br#"{"remote": "{{query-params.who}}"}"#,
-                    ))))
+                let service = hyper::service::service_fn(move |_request| {
+                    let body = body.clone();
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        tokio::time::sleep(delay).await;
+                        Ok::<_, Infallible>(http::Response::new(Full::new(body)))
+                    }
                 });
                 hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -177,7 +199,14 @@ async fn json_server() -> std::net::SocketAddr {
             });
         }
     });
-    address
+    (address, hits)
+}
+
+fn open_options() -> EngineOptions {
+    EngineOptions {
+        egress: Some(Egress::new(EgressConfig::open()).expect("egress")),
+        ..options(Mode::Standalone)
+    }
 }
 
 fn url_spec(address: std::net::SocketAddr) -> String {
@@ -209,10 +238,84 @@ async fn sources_by_url_go_through_the_egress_guard() {
     let engine = engine_with(&url_spec(address), strict);
     let res = send(&engine, Req::get("/remote?who=ana")).await;
     assert_eq!(
-        res.status, 500,
+        res.status, 502,
         "a strict guard refuses loopback: {}",
         res.body
     );
+    assert!(
+        !res.body.contains("127.0.0.1"),
+        "the answer names no address: {}",
+        res.body
+    );
+}
+
+#[tokio::test]
+async fn a_source_by_url_is_at_most_a_mebibyte() {
+    let big = Bytes::from(vec![b' '; MAX_EXTERNAL_URL_BYTES + 1]);
+    let (address, _) = source_server(Duration::ZERO, big).await;
+    let engine = engine_with(&url_spec(address), open_options());
+    let res = send(&engine, Req::get("/remote")).await;
+    assert_eq!(res.status, 502, "{}", res.body);
+    assert!(
+        res.body.contains("larger than 1048576 bytes"),
+        "{}",
+        res.body
+    );
+}
+
+#[tokio::test]
+async fn a_fetched_source_is_reused_for_a_few_seconds() {
+    let (address, hits) = source_server(
+        Duration::ZERO,
+        Bytes::from_static(br#"{"n": "{{query-params.n}}"}"#),
+    )
+    .await;
+    let engine = engine_with(&url_spec(address), open_options());
+    for n in 0..5 {
+        let res = send(&engine, Req::get(&format!("/remote?n={n}"))).await;
+        assert_eq!(
+            res.json(),
+            serde_json::json!({"n": n.to_string()}),
+            "rendered per request"
+        );
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "fetched once within {EXTERNAL_CACHE_TTL:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_host_cannot_take_every_fetch() {
+    let (address, _) = source_server(Duration::from_secs(2), Bytes::from_static(b"{}")).await;
+    let engine = Arc::new(engine_with(&url_spec(address), open_options()));
+    let slow: Vec<_> = (0..MAX_EXTERNAL_FETCHES_PER_HOST)
+        .map(|_| {
+            let engine = Arc::clone(&engine);
+            tokio::spawn(
+                async move { send(&engine, Req::get("/remote").host("greedy.test")).await },
+            )
+        })
+        .collect();
+    // Let them all start.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let refused = send(&engine, Req::get("/remote").host("greedy.test")).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once"
+    );
+    let other = send(&engine, Req::get("/remote").host("polite.test")).await;
+    assert_eq!(
+        other.status, 200,
+        "another host still fetches: {}",
+        other.body
+    );
+    for task in slow {
+        assert_eq!(task.await.expect("task").status, 200);
+    }
 }
 
 #[test]
