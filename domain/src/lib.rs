@@ -32,6 +32,7 @@ pub mod journal;
 mod mock;
 mod names;
 mod publication;
+mod ratelimit;
 mod shard;
 pub mod spec;
 pub mod template;
@@ -54,6 +55,7 @@ pub use names::{
 pub use publication::{
     DnsState, DnsStatus, Publication, PublicationError, ServerState, ServerStatus,
 };
+pub use ratelimit::{KeyedRateLimit, RateVerdict};
 pub use shard::{Shard, ShardError, shard_of};
 pub use timestamp::Timestamp;
 pub use user::{User, UserError};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use moclojer_domain::Zone;
 use moclojer_domain::spec::Limits;
+use moclojer_domain::{TrustedProxies, Zone};
 use moclojer_egress::{Egress, EgressConfig};
 use moclojer_ports::{
     Clock, DatabasePorts, IdGenerator, LocalTokens, RandomIds, Relay, RelaySettings, SystemClock,
@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use crate::passwords::Passwords;
 use crate::signin::Supabase;
 use crate::state::{AuthMode, MocksUrl, State};
+use crate::throttle::SignInThrottle;
 
 /// How the api process runs.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct Config {
     /// The request journal the mock servers record to; without it the journal routes
     /// answer 503.
     pub journal: Option<JournalSettings>,
+    /// Proxies in front whose `X-Real-IP` names the client (for the sign-in throttle);
+    /// none by default: the socket's peer is the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
@@ -69,6 +73,7 @@ impl Config {
             supabase: None,
             web_dir: None,
             journal: None,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -91,6 +96,7 @@ impl State {
             tokens: LocalTokens::new(ports.tokens, Arc::clone(&clock), Arc::clone(&ids)),
             auth,
             passwords,
+            throttle: SignInThrottle::default(),
             clock,
             ids,
             zone,
@@ -148,6 +154,7 @@ impl moclojer_wiring::App for App {
             Arc::new(SystemClock),
         );
         state.session_ttl = config.session_ttl;
+        state.throttle.trusted_proxies = config.trusted_proxies;
         state.web_dir = config.web_dir;
         state.supabase_browser = config.supabase.and_then(|s| s.browser);
         if let Some(journal) = &config.journal {

@@ -28,12 +28,12 @@ pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `unauthenticated`, `forbidden`,
     /// `not_found`, `conflict` (and the more precise `email_taken`, `handle_taken`,
     /// `host_taken`, `stale_revision`), `payload_too_large`, `invalid_spec`,
-    /// `unavailable`, `internal`.
+    /// `too_many_requests`, `unavailable`, `internal`.
     pub code: String,
     /// For people.
     pub message: String,
     /// Structure when there is some (`diagnostics`, `field`), else null.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 /// Every failure of an operation, by status.
@@ -67,6 +67,10 @@ pub enum ApiError {
     /// The spec does not validate; `details.diagnostics` says where and why.
     #[oai(status = 422)]
     InvalidSpec(Json<ErrorBody>),
+    /// Too many attempts (signing in or up); `Retry-After` says in how many seconds one
+    /// more is taken.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// A bug; the log has the cause.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -83,7 +87,7 @@ fn body(code: &str, message: impl Into<String>, details: Option<Value>) -> Json<
         error: ErrorDetail {
             code: code.to_owned(),
             message: message.into(),
-            details,
+            details: details.map(Box::new),
         },
     })
 }
@@ -153,6 +157,12 @@ impl ApiError {
         ))
     }
 
+    /// 429 with `Retry-After: retry_after` (whole seconds, at least 1).
+    pub fn too_many(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self::TooManyRequests(body("too_many_requests", message, None), seconds.max(1))
+    }
+
     /// 503.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::Unavailable(body("unavailable", message, None))
@@ -170,6 +180,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidSpec(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -187,6 +198,7 @@ impl ApiError {
             | Self::PayloadTooLarge(b)
             | Self::UnsupportedMediaType(b)
             | Self::InvalidSpec(b)
+            | Self::TooManyRequests(b, _)
             | Self::Internal(b)
             | Self::Unavailable(b) => &b.0.error.code,
         }

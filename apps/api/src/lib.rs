@@ -23,6 +23,7 @@ pub mod passwords;
 pub mod routes;
 pub mod signin;
 pub mod state;
+pub mod throttle;
 pub mod views;
 pub mod web;
 

@@ -41,6 +41,11 @@ struct Args {
     /// `/api/v1/mocks/{id}/requests` (default: the --redis-url's server).
     #[command(flatten)]
     journal: JournalArgs,
+    /// Proxies in front (addresses or CIDR ranges, separated by commas) whose `X-Real-IP`
+    /// names the client, for the sign-in throttle. None by default: the socket's peer is
+    /// the client.
+    #[arg(long, env = "MOCLOJER_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: moclojer_domain::TrustedProxies,
 }
 
 /// Reads `scheme://[host][:port]`; only the scheme and port matter.
@@ -74,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         supabase: args.supabase.resolve()?,
         web_dir: args.web_dir,
         journal: args.journal.settings_or(args.queue.queue().as_ref()),
+        trusted_proxies: args.trusted_proxies,
         ..Config::new(args.database.database_url)
     };
     moclojer_wiring::run_until_signalled::<App>(config).await

@@ -1,9 +1,14 @@
-//! Password hashes: Argon2id in PHC strings, computed off the async threads.
+//! Password hashes: Argon2id in PHC strings, computed off the async threads, at most one
+//! per core at a time (each takes 19 MiB and a core for tens of milliseconds: unbounded, a
+//! burst of sign-ins would take the memory and the blocking pool of the whole process).
 //!
 //! A sign-in for an unknown address still verifies against a fixed hash, so that the time
 //! an answer takes does not tell which addresses have accounts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -20,6 +25,10 @@ pub const MAX_PASSWORD_BYTES: usize = 256;
 pub struct Passwords {
     params: Arc<Params>,
     dummy: Arc<OnceLock<String>>,
+    /// Room for hashes under way; the rest wait their turn.
+    permits: Arc<Semaphore>,
+    /// Hashes under way now, and the most there ever were.
+    running: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Default for Passwords {
@@ -30,12 +39,50 @@ impl Default for Passwords {
 }
 
 impl Passwords {
-    /// Hashing with `params` (tests may use cheaper ones).
+    /// Hashing with `params` (tests may use cheaper ones), one hash per core at a time.
     pub fn with_params(params: Params) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Self {
             params: Arc::new(params),
             dummy: Arc::default(),
+            permits: Arc::new(Semaphore::new(cores)),
+            running: Arc::default(),
         }
+    }
+
+    /// The same, with at most `hashes` at a time.
+    #[must_use]
+    pub fn with_concurrency(mut self, hashes: usize) -> Self {
+        self.permits = Arc::new(Semaphore::new(hashes.max(1)));
+        self
+    }
+
+    /// The most hashes that were ever under way at once.
+    pub fn peak_concurrency(&self) -> usize {
+        self.running.1.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the blocking pool when there is room for one more hash.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Self) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let (now, peak) = &*this.running;
+            let running = now.fetch_add(1, Ordering::Relaxed) + 1;
+            peak.fetch_max(running, Ordering::Relaxed);
+            let result = work(&this);
+            now.fetch_sub(1, Ordering::Relaxed);
+            result
+        })
+        .await
+        .map_err(|e| ApiError::internal(&e))?
     }
 
     fn argon(&self) -> Argon2<'static> {
@@ -67,11 +114,8 @@ impl Passwords {
     /// # Errors
     /// 500 when hashing fails (no randomness).
     pub async fn hash(&self, password: &str) -> ApiResult<String> {
-        let this = self.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || this.hash_now(&password))
-            .await
-            .map_err(|e| ApiError::internal(&e))?
+        self.bounded(move |this| this.hash_now(&password)).await
     }
 
     fn hash_now(&self, password: &str) -> ApiResult<String> {
@@ -90,10 +134,9 @@ impl Passwords {
     /// # Errors
     /// 500 when the work cannot be scheduled.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> ApiResult<bool> {
-        let this = self.clone();
         let password = password.to_owned();
         let hash = hash.map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
+        self.bounded(move |this| {
             let (phc, real) = match hash {
                 Some(hash) => (hash, true),
                 None => (this.dummy_hash()?, false),
@@ -109,7 +152,6 @@ impl Passwords {
             Ok(ok && real)
         })
         .await
-        .map_err(|e| ApiError::internal(&e))?
     }
 
     fn dummy_hash(&self) -> ApiResult<String> {
@@ -134,6 +176,24 @@ mod tests {
 
     fn cheap() -> Passwords {
         Passwords::with_params(Params::new(256, 1, 1, None).expect("params"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_more_hashes_run_at_once_than_allowed() {
+        // Costly enough that the 12 overlap unless made to wait.
+        let passwords = Passwords::with_params(Params::new(4096, 2, 1, None).expect("params"))
+            .with_concurrency(2);
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let passwords = passwords.clone();
+                tokio::spawn(async move { passwords.hash(&format!("password {i}")).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task").expect("hash");
+        }
+        let peak = passwords.peak_concurrency();
+        assert!((1..=2).contains(&peak), "{peak} hashes at once");
     }
 
     #[tokio::test]

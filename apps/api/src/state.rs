@@ -19,6 +19,7 @@ use poem_openapi::auth::Bearer;
 use crate::error::{ApiError, ApiResult};
 use crate::passwords::Passwords;
 use crate::signin::SupabaseBrowser;
+use crate::throttle::SignInThrottle;
 
 /// How callers sign in.
 #[derive(Debug, Clone)]
@@ -65,6 +66,8 @@ pub struct State {
     pub auth: AuthMode,
     /// Password hashing.
     pub passwords: Passwords,
+    /// Attempts to sign in or up, per client and per e-mail address.
+    pub throttle: SignInThrottle,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Fresh ids.

@@ -18,6 +18,15 @@ use crate::views::{
     SignInConfig, SupabaseSignIn, TokenView, UserView,
 };
 
+/// The client of `request`, as the sign-in throttle counts it.
+fn client(state: &State, request: &poem::Request) -> std::net::IpAddr {
+    let peer = request.remote_addr().as_socket_addr().map(|a| a.ip());
+    let real_ip = request
+        .header(moclojer_ports::REAL_IP_HEADER)
+        .filter(|v| !v.is_empty());
+    state.throttle.client(peer, real_ip)
+}
+
 /// The longest life of a personal token, in days.
 const MAX_TOKEN_DAYS: u32 = 3650;
 
@@ -52,9 +61,14 @@ impl AccountsApi {
 
     /// Makes an account with an e-mail address and a password (local mode) and signs in.
     #[oai(path = "/auth/signup", method = "post", tag = "Tag::Auth")]
-    async fn signup(&self, body: Json<Credentials>) -> ApiResult<Created<Session>> {
+    async fn signup(
+        &self,
+        request: &poem::Request,
+        body: Json<Credentials>,
+    ) -> ApiResult<Created<Session>> {
         let state = &self.0;
         local_only(state)?;
+        state.throttle.attempt(client(state, request), None)?;
         let email = State::email(&body.email)?;
         Passwords::check_rules(&body.password)?;
         let hash = state.passwords.hash(&body.password).await?;
@@ -76,9 +90,16 @@ impl AccountsApi {
 
     /// Signs in with an e-mail address and a password (local mode).
     #[oai(path = "/auth/login", method = "post", tag = "Tag::Auth")]
-    async fn login(&self, body: Json<Credentials>) -> ApiResult<Json<Session>> {
+    async fn login(
+        &self,
+        request: &poem::Request,
+        body: Json<Credentials>,
+    ) -> ApiResult<Json<Session>> {
         let state = &self.0;
         local_only(state)?;
+        state
+            .throttle
+            .attempt(client(state, request), Some(&body.email))?;
         let wrong = || ApiError::unauthenticated("wrong e-mail address or password");
         let found = match State::email(&body.email) {
             Ok(email) => match state.accounts.find_user_by_email(&email).await {

@@ -282,3 +282,76 @@ async fn personal_tokens_are_shown_once_and_revocable() {
         "unauthenticated",
     );
 }
+
+/// Sends `POST path` with `body` and no token; the status, `Retry-After`, and the body.
+async fn attempt(api: &Api, path: &str, body: serde_json::Value) -> (u16, Option<u64>, String) {
+    let response = api
+        .client
+        .post(format!("{}{path}", api.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (
+        status,
+        retry_after,
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn guessing_a_password_is_throttled_per_address_and_per_client() {
+    use moclojer_api::throttle::EMAIL_ATTEMPTS;
+    let api = Api::start().await;
+    let login = |email: &str| json!({"email": email, "password": "a wrong guess"});
+    for _ in 0..EMAIL_ATTEMPTS.0 {
+        let (status, _, body) =
+            attempt(&api, "/api/v1/auth/login", login("victim@example.com")).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, retry_after, body) =
+        attempt(&api, "/api/v1/auth/login", login("Victim@Example.com")).await;
+    assert_eq!(
+        status, 429,
+        "the address's allowance is used, whatever its case: {body}"
+    );
+    assert!(body.contains("too_many_requests"), "{body}");
+    let retry_after = retry_after.expect("Retry-After");
+    assert!(
+        (1..=60).contains(&retry_after),
+        "one more a minute: {retry_after} s"
+    );
+
+    // Another address from the same client is still answered, until the client's own
+    // allowance is used too.
+    let mut answered = 0;
+    let refused = loop {
+        let (status, retry_after, body) = attempt(
+            &api,
+            "/api/v1/auth/login",
+            login(&format!("other{answered}@example.com")),
+        )
+        .await;
+        if status == 429 {
+            break (retry_after, body);
+        }
+        assert_eq!(status, 401, "{body}");
+        answered += 1;
+        assert!(answered < 100, "the client is throttled at some point");
+    };
+    assert!(refused.1.contains("from this address"), "{}", refused.1);
+    assert!(refused.0.is_some());
+    let (status, _, _) = attempt(
+        &api,
+        "/api/v1/auth/signup",
+        json!({"email": "new@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 429, "sign-ups count against the client too");
+}
