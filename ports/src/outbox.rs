@@ -47,4 +47,9 @@ pub trait Outbox: Debug + Send + Sync + 'static {
     /// Marks entries as sent; they are no longer pending. Unknown or already sent
     /// positions are ignored, so a relay that retries is harmless.
     async fn mark_sent(&self, seqs: &[u64]) -> PortResult<()>;
+
+    /// Deletes the entries sent more than `older_than` ago; returns how many. Pending
+    /// entries are never deleted. An outbox that forgets entries as soon as they are sent
+    /// (the in-memory one) has none to delete.
+    async fn purge_sent(&self, older_than: Duration) -> PortResult<u64>;
 }

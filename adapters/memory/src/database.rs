@@ -652,6 +652,11 @@ impl Outbox for InMemoryDatabase {
         }
         Ok(())
     }
+
+    /// Sent entries are forgotten when marked: none to delete.
+    async fn purge_sent(&self, _older_than: std::time::Duration) -> PortResult<u64> {
+        Ok(0)
+    }
 }
 
 /// When a released lease "expires": before any instant a clock can show.

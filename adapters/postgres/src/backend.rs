@@ -94,6 +94,19 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
+    /// By the server's clock.
+    async fn purge_sent(&self, older_than_millis: i64) -> PortResult<u64> {
+        sqlx::query(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL \
+             AND sent_at < now() - make_interval(secs => $1::double precision / 1000)",
+        )
+        .bind(older_than_millis)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(db("purge sent events"))
+    }
+
     /// Expiry by `clock_timestamp()`, read once per statement.
     fn acquire_lease(name: &str, holder: &str, ttl_millis: i64) -> Query {
         Query::new(

@@ -53,6 +53,9 @@ pub trait Backend: Clone + Debug + Send + Sync + 'static {
     /// Marks the outbox rows at `seqs` (at least one) sent, if they are not already.
     fn mark_sent(&self, seqs: Vec<i64>) -> impl Future<Output = PortResult<()>> + Send;
 
+    /// Deletes the outbox rows sent more than `older_than_millis` ago; how many.
+    fn purge_sent(&self, older_than_millis: i64) -> impl Future<Output = PortResult<u64>> + Send;
+
     /// The statement that takes the lease `name` for `holder` for `ttl_millis` (above
     /// zero) when it is free or expired, or renews it when `holder` holds it, returning
     /// its `holder`, `expires_at` (unix milliseconds) and `fence` (which increases each

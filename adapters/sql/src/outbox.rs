@@ -67,4 +67,9 @@ impl<B: Backend> Outbox for SqlDatabase<B> {
         }
         self.backend().mark_sent(known).await
     }
+
+    async fn purge_sent(&self, older_than: Duration) -> PortResult<u64> {
+        let millis = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        self.backend().purge_sent(millis).await
+    }
 }

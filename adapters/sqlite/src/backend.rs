@@ -89,6 +89,21 @@ impl Backend for SqliteBackend {
         tx.commit().await.map_err(db("commit"))
     }
 
+    /// In one write.
+    async fn purge_sent(&self, older_than_millis: i64) -> PortResult<u64> {
+        let before = now_millis().saturating_sub(older_than_millis);
+        let mut tx = self.write().await?;
+        let gone: Vec<(i64,)> = Query::new(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1 RETURNING seq",
+        )
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("purge sent events"))?;
+        tx.commit().await.map_err(db("commit"))?;
+        Ok(gone.len() as u64)
+    }
+
     /// One upsert whose `DO UPDATE` applies only when the lease has expired or is already
     /// the caller's.
     fn acquire_lease(name: &str, holder: &str, ttl_millis: i64) -> Query {

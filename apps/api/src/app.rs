@@ -17,6 +17,7 @@ use moclojer_supabase::SupabaseIdentity;
 use moclojer_wiring::{DatabaseUrl, JournalSettings, QueueUrl, Resolver};
 use tokio::net::TcpListener;
 
+use crate::housekeeping::{HOUSEKEEPING_EVERY, Housekeeping, KEEP_SENT};
 use crate::passwords::Passwords;
 use crate::signin::Supabase;
 use crate::state::{AuthMode, MocksUrl, State};
@@ -117,7 +118,18 @@ impl State {
 pub struct App {
     state: Arc<State>,
     relay: Option<Relay>,
+    housekeeping: Housekeeping,
     listener: TcpListener,
+}
+
+/// This process's relay's name in outbox claims: unique per running api, so replicas never
+/// take each other's claims for their own.
+fn relay_name() -> String {
+    format!(
+        "api-{}-{}",
+        std::process::id(),
+        moclojer_ports::IdGenerator::event_id(&RandomIds)
+    )
 }
 
 impl moclojer_wiring::App for App {
@@ -127,6 +139,7 @@ impl moclojer_wiring::App for App {
     async fn build(config: Config, resolver: &Resolver) -> anyhow::Result<Self> {
         let database = resolver.database(&config.database).await?;
         let ports = database.ports().clone();
+        let ports_outbox = Arc::clone(&ports.outbox);
         let relay = match &config.queue {
             None => None,
             Some(url) => Some(Relay::new(
@@ -134,7 +147,7 @@ impl moclojer_wiring::App for App {
                 resolver.queue(url).await?,
                 RelaySettings {
                     idle: config.relay_idle,
-                    ..RelaySettings::named("api")
+                    ..RelaySettings::named(relay_name())
                 },
             )),
         };
@@ -163,9 +176,15 @@ impl moclojer_wiring::App for App {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("listen on {} (the api)", config.addr))?;
+        let housekeeping = Housekeeping {
+            outbox: Arc::clone(&ports_outbox),
+            tokens: state.tokens.clone(),
+            keep_sent: KEEP_SENT,
+        };
         Ok(Self {
             state: Arc::new(state),
             relay,
+            housekeeping,
             listener,
         })
     }
@@ -177,8 +196,10 @@ impl moclojer_wiring::App for App {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let relaying = self.relay.map(Relay::spawn);
+        let housekeeping = self.housekeeping.spawn(HOUSEKEEPING_EVERY);
         tracing::info!(addr = %self.listener.local_addr()?, "api listening");
         let served = crate::serve(self.listener, crate::endpoint(self.state), stop).await;
+        housekeeping.abort();
         if let Some(relaying) = relaying {
             relaying.stop().await;
         }
@@ -198,5 +219,15 @@ impl App {
     /// The state the handlers share.
     pub fn state(&self) -> &Arc<State> {
         &self.state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_api_process_relays_under_a_name_of_its_own() {
+        let (one, other) = (super::relay_name(), super::relay_name());
+        assert!(one.starts_with("api-"), "{one}");
+        assert_ne!(one, other);
     }
 }

@@ -18,6 +18,7 @@
 
 mod app;
 pub mod error;
+pub mod housekeeping;
 mod middleware;
 pub mod passwords;
 pub mod routes;

@@ -249,7 +249,45 @@ async fn appends_come_last_and_sent_entries_leave(fx: &Fixture, outbox: &dyn Out
         again.len() == 1 && again[0].seq > all[5].seq,
         "positions never go back"
     );
-    outbox.mark_sent(&[again[0].seq]).await.expect("mark sent");
+
+    // Purging deletes only entries sent long enough ago: nothing here was sent an hour
+    // ago; the six sent ones go (an outbox that forgets them when sent has none left),
+    // the pending one stays, and positions still never go back.
+    assert_eq!(
+        outbox
+            .purge_sent(Duration::from_secs(3600))
+            .await
+            .expect("purge"),
+        0,
+        "nothing was sent an hour ago"
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let purged = outbox.purge_sent(Duration::ZERO).await.expect("purge");
+    assert!(purged == 6 || purged == 0, "the six sent entries: {purged}");
+    assert_eq!(
+        outbox
+            .purge_sent(Duration::ZERO)
+            .await
+            .expect("purge again"),
+        0,
+        "purged once"
+    );
+    assert_eq!(
+        outbox.pending(100).await.expect("pending"),
+        again,
+        "pending entries are never purged"
+    );
+    outbox
+        .append(std::slice::from_ref(&appended))
+        .await
+        .expect("append");
+    let after = outbox.pending(100).await.expect("pending");
+    assert!(
+        after.len() == 2 && after[1].seq > again[0].seq,
+        "positions never go back after a purge"
+    );
+    let seqs: Vec<u64> = after.iter().map(|e| e.seq).collect();
+    outbox.mark_sent(&seqs).await.expect("mark sent");
 }
 
 /// Relays claim entries for a lease: the oldest first, no two relays the same entry at

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod errors;
+mod housekeeping;
 mod matrix;
 mod mocks;
 mod orgs;
