@@ -9,6 +9,10 @@
 //! `correlation_id`. Tests capture output with [`build_subscriber`] and
 //! `tracing::subscriber::with_default`.
 //!
+//! Text lines escape control characters in every field and message (`\n` for a line feed):
+//! a value a user sent (a host, a path) cannot start a forged log line. JSON lines are
+//! escaped by JSON itself.
+//!
 //! This crate is not a metrics or tracing-export pipeline (no OpenTelemetry, no Prometheus)
 //! and holds no logging policy: what to log, and at which level, stays with the callers.
 
@@ -120,6 +124,41 @@ fn parse_filter(filter: Option<&str>) -> Result<EnvFilter, FilterError> {
 
 type Filtered = Layered<EnvFilter, Registry>;
 
+/// Text fields as `name=value` (the message bare), separated by spaces, values written as
+/// `Debug` shows them (strings quoted) with control characters escaped.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static
+{
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let raw = format!("{value:?}");
+        let text = escape_controls(&raw);
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// `text` with its control characters written as escapes: `\n`, `\r`, `\t`, `\u{1b}`.
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// The subscriber behind [`init`] and [`build_subscriber`]. `colour` allows ANSI colours
 /// in text, still subject to `NO_COLOR` as `tracing-subscriber` reads it.
 fn subscriber<W>(
@@ -133,7 +172,9 @@ where
 {
     let output: Box<dyn Layer<Filtered> + Send + Sync> = match format {
         LogFormat::Text => {
-            let text = tracing_subscriber::fmt::layer().with_writer(writer);
+            let text = tracing_subscriber::fmt::layer()
+                .fmt_fields(escaped_fields())
+                .with_writer(writer);
             if colour {
                 text.boxed()
             } else {

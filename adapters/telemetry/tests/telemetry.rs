@@ -114,6 +114,18 @@ fn text_lines_are_readable_and_carry_the_correlation_id() {
 }
 
 #[test]
+fn a_value_a_user_sent_cannot_forge_a_text_line() {
+    let host = "evil.test\n2026-01-01T00:00:00Z  INFO forged: admin signed in";
+    let output = capture(LogFormat::Text, None, || {
+        tracing::warn!(host = %host, path = "/a\r\nb", "request refused: {host}");
+    });
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(output.contains("host=evil.test\\n2026"), "{output}");
+    assert!(output.contains("request refused: evil.test\\n"), "{output}");
+    assert!(output.contains(r#"path="/a\r\nb""#), "{output}");
+}
+
+#[test]
 fn filters_choose_what_is_written() {
     let log = || {
         tracing::debug!(target: "moclojer_api", "api detail");

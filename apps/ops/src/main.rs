@@ -1,5 +1,6 @@
 //! The `moclojer-ops` binary: flags and environment in, [`App`] out.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -36,12 +37,15 @@ struct Args {
     /// Cloudflare: the zone id.
     #[arg(long, env = "MOCLOJER_CLOUDFLARE_ZONE_ID")]
     cloudflare_zone_id: Option<String>,
-    /// Cloudflare: an API token with DNS edit rights on the zone.
-    #[arg(long, env = "MOCLOJER_CLOUDFLARE_TOKEN", hide_env_values = true)]
-    cloudflare_token: Option<String>,
-    /// DigitalOcean: a personal access token (Domains, and Apps with --app-id).
-    #[arg(long, env = "MOCLOJER_DIGITALOCEAN_TOKEN", hide_env_values = true)]
-    digitalocean_token: Option<String>,
+    /// Cloudflare: a file holding an API token with DNS edit rights on the zone; or the
+    /// token itself in MOCLOJER_CLOUDFLARE_TOKEN. Never a flag: a command line is visible
+    /// to every user of the machine.
+    #[arg(long, env = "MOCLOJER_CLOUDFLARE_TOKEN_FILE", value_name = "PATH")]
+    cloudflare_token_file: Option<PathBuf>,
+    /// DigitalOcean: a file holding a personal access token (Domains, and Apps with
+    /// --app-id); or the token itself in MOCLOJER_DIGITALOCEAN_TOKEN.
+    #[arg(long, env = "MOCLOJER_DIGITALOCEAN_TOKEN_FILE", value_name = "PATH")]
+    digitalocean_token_file: Option<PathBuf>,
     /// DigitalOcean App Platform: the app whose domains ops manages.
     #[arg(long, env = "MOCLOJER_DIGITALOCEAN_APP_ID")]
     app_id: Option<String>,
@@ -72,6 +76,22 @@ fn probe(raw: &str) -> anyhow::Result<(String, Option<u16>)> {
     Ok((scheme.to_owned(), port))
 }
 
+/// A provider token: the content of `file` (its surrounding whitespace trimmed) when given,
+/// else the environment variable `var`; `None` when neither is set. An error names the
+/// file, never what it holds.
+fn secret(var: &str, file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("read the token file {}", file.display()))?;
+        let token = text.trim();
+        if token.is_empty() {
+            bail!("the token file {} is empty", file.display());
+        }
+        return Ok(Some(token.to_owned()));
+    }
+    Ok(std::env::var(var).ok().filter(|t| !t.trim().is_empty()))
+}
+
 fn config(args: Args) -> anyhow::Result<Config> {
     let zone = Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
     let mut settings = Settings::new(zone, args.target.clone());
@@ -81,14 +101,19 @@ fn config(args: Args) -> anyhow::Result<Config> {
         "local" => Mode::Local,
         other => bail!("--mode is per-host, wildcard or local, not {other:?}"),
     };
-    let digitalocean = args
-        .digitalocean_token
-        .map(|t| DigitalOceanConfig::new(DigitalOceanToken::new(t)));
+    let digitalocean = secret(
+        "MOCLOJER_DIGITALOCEAN_TOKEN",
+        args.digitalocean_token_file.as_deref(),
+    )?
+    .map(|t| DigitalOceanConfig::new(DigitalOceanToken::new(t)));
+    let cloudflare_token = secret(
+        "MOCLOJER_CLOUDFLARE_TOKEN",
+        args.cloudflare_token_file.as_deref(),
+    )?;
     let dns = match args.dns.as_str() {
         "memory" => DnsChoice::Memory,
         "cloudflare" => {
-            let (Some(zone_id), Some(token)) = (args.cloudflare_zone_id, args.cloudflare_token)
-            else {
+            let (Some(zone_id), Some(token)) = (args.cloudflare_zone_id, cloudflare_token) else {
                 bail!("--dns cloudflare needs --cloudflare-zone-id and MOCLOJER_CLOUDFLARE_TOKEN");
             };
             DnsChoice::Cloudflare(CloudflareConfig::new(zone_id, CloudflareToken::new(token)))
@@ -125,4 +150,36 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.log.init()?;
     moclojer_wiring::run_until_signalled::<App>(config(args)?).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret;
+
+    #[test]
+    fn a_token_comes_from_a_file_or_the_environment_never_a_flag() {
+        let dir = std::env::temp_dir().join(format!("ops-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "tok-from-file\n").unwrap();
+        assert_eq!(
+            secret("MOCLOJER_TEST_UNSET_TOKEN", Some(&file)).unwrap(),
+            Some("tok-from-file".to_owned())
+        );
+        assert_eq!(secret("MOCLOJER_TEST_UNSET_TOKEN", None).unwrap(), None);
+        std::fs::write(&file, "  \n").unwrap();
+        let empty = secret("X", Some(&file)).unwrap_err().to_string();
+        assert!(empty.contains("is empty"), "{empty}");
+        let missing = secret("X", Some(&dir.join("nope")))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("nope"), "{missing}");
+        std::fs::remove_dir_all(&dir).ok();
+        let help = <super::Args as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        assert!(!help.contains("--cloudflare-token "), "{help}");
+        assert!(!help.contains("--digitalocean-token "), "{help}");
+        assert!(help.contains("--cloudflare-token-file"), "{help}");
+    }
 }
