@@ -11,8 +11,9 @@
 mod support;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use moclojer_ports::{ObjectKey, ObjectStore};
@@ -49,13 +50,41 @@ fn free_port() -> SocketAddr {
     listener.local_addr().expect("addr")
 }
 
+/// Where this run's services write their logs: a file per process, read at the end for
+/// secrets that must never appear in them.
+fn logs_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("moclojer-e2e-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("the logs folder");
+        dir
+    })
+}
+
+/// Every line the services logged so far.
+fn logged() -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(logs_dir())
+        .expect("the logs folder")
+        .flatten()
+    {
+        all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    all
+}
+
 fn spawn(name: &'static str, path: PathBuf, args: &[String], env: &[(&str, &str)]) -> Process {
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(logs_dir().join(format!("{name}.log")))
+        .expect("a log file");
     let mut command = Command::new(path);
     command
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::from(log));
     for (key, value) in env {
         command.env(key, value);
     }
@@ -317,4 +346,26 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     second_foss.assert_running();
     proxy.assert_running();
     ops.assert_running();
+
+    // Nothing secret reached a log line: the password every user signed up with, a
+    // session token, the S3 secret key, and the bearer token a client sent to a mock.
+    let written = logged();
+    assert!(
+        written.lines().count() > 10,
+        "the services logged at info: {written}"
+    );
+    let token = bob.token.clone().expect("bob's token");
+    for (what, secret) in [
+        ("a password", "correct horse battery"),
+        ("a session token", token.as_str()),
+        ("the S3 secret key", secret),
+        ("a token sent to a mock", support::MOCK_CALL_SECRET),
+    ] {
+        assert!(
+            !written.contains(secret),
+            "{what} is in the logs in {}",
+            logs_dir().display()
+        );
+    }
+    std::fs::remove_dir_all(logs_dir()).ok();
 }

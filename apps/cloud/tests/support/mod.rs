@@ -161,6 +161,10 @@ impl Client {
     }
 }
 
+/// The bearer token a client sends to a mock in [`journal_path`]: redacted in the
+/// journal, and never in a log.
+pub(crate) const MOCK_CALL_SECRET: &str = "s3cret-token";
+
 /// A spec whose `/once` answers each client once a minute.
 pub(crate) const ONCE_PER_CLIENT: &str = "- endpoint:\n    method: GET\n    path: /once\n    \
     rate-limit:\n      window-ms: 60000\n      max-requests: 1\n    response:\n      \
@@ -405,9 +409,9 @@ pub(crate) async fn journal_path(
         )
         .await;
 
-    let secret = "Authorization: Bearer s3cret-token\r\n";
+    let secret = format!("Authorization: Bearer {MOCK_CALL_SECRET}\r\n");
     assert_eq!(
-        get_with("127.0.0.2", mocks, &host, "/users/7", secret)
+        get_with("127.0.0.2", mocks, &host, "/users/7", &secret)
             .await
             .0,
         200
