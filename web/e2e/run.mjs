@@ -1124,6 +1124,17 @@ async function scaleFlow({ browser, base, apiCall, watch }) {
     await Promise.all(Array.from({ length: 8 }, worker));
     console.log(`    (${COUNT} mocks made in ${((Date.now() - t) / 1000).toFixed(1)} s)`);
     for (const i of [1, 2, 3]) assert.equal((await apiCall("POST", `/mocks/${ids[i]}/publish`, token)).status, 200);
+    // The page lists what the api says at load: wait until the three have settled (server
+    // and DNS published), or the status filter would count one still publishing.
+    const settled = async (id) => {
+      const { body } = await apiCall("GET", `/mocks/${id}/publication`, token);
+      return body?.server?.status === "published" && body?.dns?.status === "published";
+    };
+    const deadline = Date.now() + 20_000;
+    while (!(await Promise.all([1, 2, 3].map((i) => settled(ids[i])))).every(Boolean)) {
+      assert.ok(Date.now() < deadline, "the three publications settle within 20 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
     return { token };
   });
 
