@@ -67,6 +67,26 @@ impl Clock for ManualClock {
     }
 }
 
+/// Returns once the system clock shows a later millisecond than when called (a store that
+/// stamps rows by the millisecond then sees them as past), within 5 s.
+pub async fn past_this_millisecond() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+    };
+    let mark = now();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while now() <= mark {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the system clock moves on"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Ten random characters of `[a-z0-9]`, to keep names of one run apart from another's on
 /// a shared server.
 pub fn unique_suffix() -> String {

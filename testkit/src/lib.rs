@@ -16,4 +16,6 @@ pub mod fakes;
 mod fixtures;
 pub mod services;
 
-pub use fixtures::{Fixture, ManualClock, Repos, expect_kind, request_record, unique_suffix};
+pub use fixtures::{
+    Fixture, ManualClock, Repos, expect_kind, past_this_millisecond, request_record, unique_suffix,
+};

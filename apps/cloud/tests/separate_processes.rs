@@ -302,8 +302,21 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     )
     .await;
 
-    // A mock's per-client rate limit counts each client through the proxy: those that
-    // connect themselves, and those a trusted balancer names.
+    rate_limits_count_each_client(&bob, mocks_addr).await;
+
+    api.assert_running();
+    generator.assert_running();
+    foss.assert_running();
+    second_foss.assert_running();
+    proxy.assert_running();
+    ops.assert_running();
+
+    no_secret_was_logged(&bob.token.clone().expect("bob's token"), secret);
+}
+
+/// A mock's per-client rate limit counts each client through the proxy at `mocks`: those
+/// that connect themselves, and those a trusted balancer names.
+async fn rate_limits_count_each_client(bob: &support::Client, mocks_addr: SocketAddr) {
     let (status, mock) = bob
         .post(
             "/mocks",
@@ -339,26 +352,20 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
             .0,
         200
     );
+}
 
-    api.assert_running();
-    generator.assert_running();
-    foss.assert_running();
-    second_foss.assert_running();
-    proxy.assert_running();
-    ops.assert_running();
-
-    // Nothing secret reached a log line: the password every user signed up with, a
-    // session token, the S3 secret key, and the bearer token a client sent to a mock.
+/// Nothing secret reached a log line: the password every user signed up with, a session
+/// `token`, the S3 secret key `s3_secret`, and the bearer token a client sent to a mock.
+fn no_secret_was_logged(token: &str, s3_secret: &str) {
     let written = logged();
     assert!(
         written.lines().count() > 10,
         "the services logged at info: {written}"
     );
-    let token = bob.token.clone().expect("bob's token");
     for (what, secret) in [
         ("a password", "correct horse battery"),
-        ("a session token", token.as_str()),
-        ("the S3 secret key", secret),
+        ("a session token", token),
+        ("the S3 secret key", s3_secret),
         ("a token sent to a mock", support::MOCK_CALL_SECRET),
     ] {
         assert!(

@@ -64,7 +64,7 @@ async fn housekeeping_deletes_sent_events_and_expired_tokens_only() {
         (0, 1),
         "nothing was sent an hour ago; the expired token goes"
     );
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    moclojer_testkit::past_this_millisecond().await;
     let housekeeping = Housekeeping {
         keep_sent: Duration::ZERO,
         ..housekeeping

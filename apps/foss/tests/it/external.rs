@@ -288,7 +288,7 @@ async fn a_fetched_source_is_reused_for_a_few_seconds() {
 
 #[tokio::test]
 async fn one_host_cannot_take_every_fetch() {
-    let (address, _) = source_server(Duration::from_secs(2), Bytes::from_static(b"{}")).await;
+    let (address, hits) = source_server(Duration::from_secs(2), Bytes::from_static(b"{}")).await;
     let engine = Arc::new(engine_with(&url_spec(address), open_options()));
     let slow: Vec<_> = (0..MAX_EXTERNAL_FETCHES_PER_HOST)
         .map(|_| {
@@ -298,8 +298,12 @@ async fn one_host_cannot_take_every_fetch() {
             )
         })
         .collect();
-    // Let them all start.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Until every one of them is being fetched.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hits.load(Ordering::SeqCst) < MAX_EXTERNAL_FETCHES_PER_HOST {
+        assert!(Instant::now() < deadline, "the fetches start");
+        tokio::task::yield_now().await;
+    }
     let started = Instant::now();
     let refused = send(&engine, Req::get("/remote").host("greedy.test")).await;
     assert_eq!(refused.status, 503, "{}", refused.body);

@@ -297,6 +297,36 @@ async fn the_standalone_server_keeps_the_last_n_requests_for_its_admin_listener(
     assert_eq!(hit["headers"]["host"], "c.test");
     assert_eq!(listed["next"], serde_json::Value::Null);
 
+    the_admin_listener_pages_refuses_and_counts(admin_at).await;
+    assert_eq!(admin(admin_at, "GET", "/users/1").await.0, 404);
+
+    let on_the_mock_port = ask(
+        mocks,
+        "GET /requests HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        on_the_mock_port.starts_with("HTTP/1.1 404"),
+        "the mock port is the user's: {on_the_mock_port}"
+    );
+
+    assert_eq!(admin(admin_at, "DELETE", "/requests").await.0, 204);
+    let (_, page) = admin(admin_at, "GET", "/requests").await;
+    let left: Vec<&str> = page["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        left.iter().all(|p| *p == "/requests"),
+        "only what came after the clear: {left:?}"
+    );
+}
+
+/// The admin listener at `admin_at`, holding `/users/3` and `/users/2` answered 200: pages
+/// with a cursor, refuses a bad limit and another method, and reports drops at `/metrics`.
+async fn the_admin_listener_pages_refuses_and_counts(admin_at: std::net::SocketAddr) {
     let (status, page) = admin(admin_at, "GET", "/requests?limit=1&status=200").await;
     assert_eq!(status, 200);
     assert_eq!(page["requests"][0]["path"], "/users/3");
@@ -323,30 +353,6 @@ async fn the_standalone_server_keeps_the_last_n_requests_for_its_admin_listener(
     assert!(
         metrics.contains("\nmoclojer_webhooks_dropped_total 0\n"),
         "{metrics}"
-    );
-    assert_eq!(admin(admin_at, "GET", "/users/1").await.0, 404);
-
-    let on_the_mock_port = ask(
-        mocks,
-        "GET /requests HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert!(
-        on_the_mock_port.starts_with("HTTP/1.1 404"),
-        "the mock port is the user's: {on_the_mock_port}"
-    );
-
-    assert_eq!(admin(admin_at, "DELETE", "/requests").await.0, 204);
-    let (_, page) = admin(admin_at, "GET", "/requests").await;
-    let left: Vec<&str> = page["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["path"].as_str().unwrap())
-        .collect();
-    assert!(
-        left.iter().all(|p| *p == "/requests"),
-        "only what came after the clear: {left:?}"
     );
 }
 
