@@ -33,6 +33,7 @@ mod queue;
 mod relay;
 mod retry;
 mod scope;
+mod state;
 
 pub use accounts::{AccountRepository, UserRecord};
 pub use clock::{Clock, IdGenerator, RandomIds, SystemClock};
@@ -67,3 +68,7 @@ pub use queue::{DeadLetter, Delivery, EventQueue, MessageId, QueueSettings, chec
 pub use relay::{Relay, RelaySettings, RunningRelay};
 pub use retry::jittered_backoff;
 pub use scope::Scope;
+pub use state::{
+    MAX_STATE_NAME_LEN, MockState, RecordPage, ResourceRef, SCENARIO_START, StateLimits,
+    StateOutcome, StateScope, StateSnapshot, record_bytes, record_id,
+};

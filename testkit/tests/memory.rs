@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use moclojer_memory::{
-    InMemoryDatabase, InMemoryDns, InMemoryEventQueue, InMemoryJournal, InMemoryObjectStore,
-    InMemoryPaas,
+    InMemoryDatabase, InMemoryDns, InMemoryEventQueue, InMemoryJournal, InMemoryMockState,
+    InMemoryObjectStore, InMemoryPaas,
 };
-use moclojer_ports::{DnsRecord, RecordKind};
+use moclojer_ports::{DnsRecord, MockState, RecordKind};
 use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
 
 fn repos() -> Repos {
@@ -103,5 +103,14 @@ async fn identity() {
         Arc::new(database),
         ManualClock::new(Fixture::new().now),
     )
+    .await;
+}
+
+/// On several threads, so the concurrent callers really race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_state() {
+    contracts::mock_state_contract(|limits| async move {
+        Arc::new(InMemoryMockState::new(limits)) as Arc<dyn MockState>
+    })
     .await;
 }

@@ -1,7 +1,7 @@
 // The browser tests of the web interface: builds and starts a real all-in-one
 // (`moclojer-cloud` on free ports and a fresh data directory), drives Debian's Chromium
 // headless through playwright-core, and walks the main flow (with revision history and
-// file upload), then orgs (two users, two browser contexts), personal API tokens, the
+// file upload, the Requests and State panels), then orgs (two users, two browser contexts), personal API tokens, the
 // starters (each published and called), keyboard shortcuts, duplicate, search and filters,
 // a 390 px phone viewport, and a list of 1,000 mocks (render and filter timed); axe-core
 // checks the list, the new-mock form and the editor. Prints each step with its
@@ -316,6 +316,7 @@ async function main() {
   };
 
   await requestsFlow({ page, host, mocksPort, mockId, token, apiCall, fixed });
+  await stateFlow({ page, base, handle, mocksPort, token, apiCall });
 
   await step("the list shows the mock, its link and its badges", async () => {
     await page.goto(`${base}/`);
@@ -831,6 +832,93 @@ async function requestsFlow({ page, host, mocksPort, mockId, token, apiCall, fix
   });
 }
 
+// A mock with a sequence and a scenario, published; what the test process's calls left.
+const STATEFUL = [
+  "- endpoint:",
+  "    path: /seq",
+  "    sequence:",
+  "      - body: '{\"n\": 1}'",
+  "      - body: '{\"n\": 2}'",
+  "- endpoint:",
+  "    path: /cart",
+  "    scenario: {name: cart, when-state: started, set-state: has-items}",
+  "    response:",
+  "      body: '{\"cart\": \"empty\"}'",
+  "- endpoint:",
+  "    path: /cart",
+  "    scenario: {name: cart, when-state: has-items}",
+  "    response:",
+  "      body: '{\"cart\": \"full\"}'",
+  "- endpoint:",
+  "    path: /ready",
+  "    response:",
+  "      body: ready",
+  "",
+].join("\n");
+
+// The editor's State panel on a stateful mock: the scenario's state and the sequence's
+// count after two calls, Reset state empties both, and the next call answers the
+// sequence's first response again. The mock is deleted at the end.
+async function stateFlow({ page, base, handle, mocksPort, token, apiCall }) {
+  const host = `counter-${handle}.localhost`;
+  const json = async (path) => {
+    const reply = await getMock(mocksPort, host, path);
+    assert.equal(reply.status, 200, `${path}: ${reply.body}`);
+    return JSON.parse(reply.body);
+  };
+  const sequence = "GET /seq (item 0)";
+  const id = await step("state: publish a mock with a sequence and a scenario; two calls move both", async () => {
+    const made = await apiCall("POST", "/mocks", await token(), { workspace: handle, name: "counter", content: STATEFUL });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const id = made.body.id;
+    assert.equal((await apiCall("POST", `/mocks/${encodeURIComponent(id)}/publish`, await token())).status, 200);
+    await until("the mock to answer", async () => (await getMock(mocksPort, host, "/ready")).status === 200, 30000);
+    assert.deepEqual(await json("/seq"), { n: 1 });
+    assert.deepEqual(await json("/seq"), { n: 2 });
+    assert.deepEqual(await json("/cart"), { cart: "empty" });
+    return id;
+  });
+
+  const panel = page.getByTestId("state-panel");
+  const rows = panel.locator("[data-testid=state-sequence], [data-testid=state-scenario], [data-testid=state-resource]");
+  await step("state: the panel shows the scenario's state and the sequence's count", async () => {
+    await page.goto(`${base}/mocks/${encodeURIComponent(id)}`);
+    await page.getByTestId("editor").waitFor();
+    await page.getByTestId("state-toggle").click();
+    await panel.waitFor();
+    const seq = panel.locator(`[data-testid=state-sequence][data-name='${sequence}']`);
+    await seq.waitFor();
+    assert.equal(await seq.getAttribute("data-value"), "2");
+    assert.equal(await seq.locator("td").textContent(), "2 requests");
+    const cart = panel.locator("[data-testid=state-scenario][data-name=cart]");
+    assert.equal(await cart.locator("td").textContent(), "has-items");
+    assert.equal(await rows.count(), 2, "a sequence and a scenario, no resource");
+    assert.ok((await page.getByTestId("state-summary").textContent()).startsWith("revision 1"));
+    assert.ok(await page.getByTestId("state-toggle").evaluate((el) => el.classList.contains("active")));
+    await accessibility(page, "the State panel", "[data-testid=state-panel]");
+    await panel.screenshot({ path: join(shots, "state.png") });
+  });
+
+  await step("state: Reset state empties it; the next call answers the sequence's first response again", async () => {
+    await page.getByTestId("state-reset").click();
+    await page.getByTestId("state-empty").waitFor();
+    assert.equal(await rows.count(), 0);
+    assert.equal(await page.getByTestId("state-summary").textContent(), "nothing remembered");
+    assert.equal(await page.getByTestId("state-notice").textContent(), "State reset: the next request starts afresh.");
+    const shown = await apiCall("GET", `/mocks/${encodeURIComponent(id)}/state`, await token());
+    assert.deepEqual(shown.body, { revision: null, scenarios: {}, sequences: {}, resources: {}, bytes: 0 });
+    assert.deepEqual(await json("/seq"), { n: 1 });
+    assert.deepEqual(await json("/cart"), { cart: "empty" });
+    await page.getByTestId("state-refresh").click();
+    const seq = panel.locator(`[data-testid=state-sequence][data-name='${sequence}']`);
+    await until("the refreshed count", async () => (await seq.count()) === 1 && (await seq.getAttribute("data-value")) === "1", 5000);
+    await panel.screenshot({ path: join(shots, "state-after-reset.png") });
+    await page.getByTestId("state-toggle").click();
+    assert.equal(await panel.isHidden(), true);
+    assert.equal((await apiCall("DELETE", `/mocks/${encodeURIComponent(id)}`, await token())).status, 204);
+  });
+}
+
 // --- helpers of the flows below --------------------------------------------------------
 
 const setEditorText = (page, text) => page.evaluate((text) => {
@@ -1086,7 +1174,9 @@ async function narrowFlow({ page, base, made }) {
     await page.getByTestId("request-detail").waitFor();
     await page.getByTestId("history-toggle").click();
     await page.locator("[data-testid=history-row]").first().waitFor();
-    await noSideScroll(page, "the editor with try it, requests and history open");
+    await page.getByTestId("state-toggle").click();
+    await until("the state", async () => (await page.getByTestId("state-panel").getAttribute("data-state")) === "loaded", 5000);
+    await noSideScroll(page, "the editor with try it, requests, state and history open");
     await page.getByTestId("try-panel").scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(shots, "try-narrow.png") });
     await page.screenshot({ path: join(shots, "editor-narrow-full.png"), fullPage: true });

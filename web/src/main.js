@@ -1,5 +1,5 @@
 // The moclojer cloud web interface: sign-in, the mocks of every workspace, an editor per
-// mock (with its history and the requests it received, live), orgs with their members, and personal API tokens. A small single-page app over the REST api (/api/v1); routes are real paths
+// mock (with its history, the requests it received, live, and what its stateful items remember), orgs with their members, and personal API tokens. A small single-page app over the REST api (/api/v1); routes are real paths
 // (the api answers index.html for them).
 import { EditorView, basicSetup } from "codemirror";
 import { EditorState } from "@codemirror/state";
@@ -8,6 +8,7 @@ import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { SupabaseAuth } from "./supabase.js";
 import { h, showError, showNotice, copyText, field, label } from "./dom.js";
 import { requestsPanel, requestHighlight } from "./requests.js";
+import { statePanel } from "./state.js";
 import { mockUrl, mockLink, statusOf, settling, problems, banner, badge, setBadge, badges, STATUSES, diagnosticLine, errorsOf } from "./status.js";
 import { readFilter, filterQuery, filtering, searchText, matcher } from "./filter.js";
 import { STARTERS, starterById } from "./starters.js";
@@ -855,6 +856,14 @@ async function renderEditor(id) {
     onclick: () => requestsToggle.classList.toggle("active", requests.toggle()),
   }, "Requests");
 
+  // What its sequences, scenarios and resources remember, with a reset.
+  const mockState = statePanel({ mock, api });
+  const stateToggle = h("button", {
+    class: "secondary",
+    "data-testid": "state-toggle",
+    onclick: () => stateToggle.classList.toggle("active", mockState.toggle()),
+  }, "State");
+
   const dirty = () => view.state.doc.toString() !== saved;
   const refresh = () => {
     dirtyLabel.textContent = dirty() ? "unsaved changes" : "saved";
@@ -1080,7 +1089,7 @@ async function renderEditor(id) {
       h("p", { class: "mock-head" }, mockLink(mock, { "data-testid": "mock-url" }),
         " ", statusBadges, " ", revisionLabel, " · ", dirtyLabel),
       statusBanner,
-      h("div", { class: "toolbar" }, save, revert, upload, uploadInput, historyToggle, requestsToggle, duplicateToggle,
+      h("div", { class: "toolbar" }, save, revert, upload, uploadInput, historyToggle, requestsToggle, stateToggle, duplicateToggle,
         h("span", { class: "spacer" }), toggle),
       message,
       h("div", { class: "editor", "data-testid": "editor" }, view.dom),
@@ -1088,6 +1097,7 @@ async function renderEditor(id) {
     ),
     duplicate.element,
     requests.element,
+    mockState.element,
     historyPanel,
     tryPanel(mock, saved),
   );

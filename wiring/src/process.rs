@@ -1,13 +1,14 @@
-//! What every service process shares at its edge: the log flags, the database and queue
-//! flags, and the stop signal.
+//! What every service process shares at its edge: the log flags, the database, queue,
+//! journal and state flags, and the stop signal.
 
 use moclojer_telemetry::LogFormat;
 
 use std::time::Duration;
 
 use moclojer_domain::journal::Retention;
+use moclojer_ports::StateLimits;
 
-use crate::{DatabaseUrl, JournalUrl, QueueUrl};
+use crate::{DatabaseUrl, JournalUrl, QueueUrl, StateUrl};
 
 /// The database flag of a service that needs one.
 #[derive(Debug, Clone, clap::Args)]
@@ -124,6 +125,86 @@ impl JournalArgs {
     }
 }
 
+/// Where stateful mocks keep their state and how much of it each host may hold: the mock
+/// servers' and the api's settings must name the same place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    /// The state.
+    pub url: StateUrl,
+    /// The bounds on each host's state.
+    pub limits: StateLimits,
+}
+
+/// The flags of stateful mocks' state (sequence positions, scenario states, resource
+/// records), the same for the mock server (which keeps it) and the api (which shows and
+/// resets it).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateArgs {
+    /// Where stateful mocks keep their state (sequence positions, scenario states, resource
+    /// records): `redis://host:6379` (shared by every mock server replica and the api) or
+    /// `memory://` (this process). Default: the --redis-url's server when there is one,
+    /// else a mock server's own memory (and an api on its own has no state to show).
+    #[arg(
+        long,
+        env = "MOCLOJER_STATE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub state_url: Option<StateUrl>,
+    /// The most resource records one mock's state holds; a write past it answers 507.
+    #[arg(
+        long,
+        env = "MOCLOJER_STATE_RECORDS",
+        value_name = "N",
+        default_value_t = StateLimits::default().max_records,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub state_records: u64,
+    /// The most bytes of resource records (their JSON text) one mock's state holds; a
+    /// write past it answers 507.
+    #[arg(
+        long,
+        env = "MOCLOJER_STATE_BYTES",
+        value_name = "BYTES",
+        default_value_t = StateLimits::default().max_bytes,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub state_bytes: u64,
+}
+
+impl StateArgs {
+    /// The bounds `--state-records` and `--state-bytes` set.
+    pub fn limits(&self) -> StateLimits {
+        StateLimits {
+            max_records: self.state_records,
+            max_bytes: self.state_bytes,
+        }
+    }
+
+    /// The state URL given, else the one on `queue`'s server, else this process's memory,
+    /// with the limits: where a mock server keeps its state.
+    pub fn settings_or(&self, queue: Option<&QueueUrl>) -> StateSettings {
+        self.shared_or(queue).unwrap_or(StateSettings {
+            url: StateUrl::Memory,
+            limits: self.limits(),
+        })
+    }
+
+    /// The state URL given, else the one on `queue`'s server, with the limits; `None`
+    /// without either: a process that only shows the state (the api on its own) has no
+    /// mock server sharing its memory.
+    pub fn shared_or(&self, queue: Option<&QueueUrl>) -> Option<StateSettings> {
+        let url = self
+            .state_url
+            .clone()
+            .or_else(|| queue.map(StateUrl::from))?;
+        Some(StateSettings {
+            url,
+            limits: self.limits(),
+        })
+    }
+}
+
 /// The log flags every binary takes: the format and the filter.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
@@ -192,6 +273,78 @@ mod tests {
     struct Args {
         #[command(flatten)]
         log: LogArgs,
+    }
+
+    #[derive(Debug, Parser)]
+    struct StateCli {
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        state: StateArgs,
+    }
+
+    #[test]
+    fn the_state_defaults_to_the_queues_server_else_memory_with_the_issues_limits() {
+        let parse = |argv: &[&str]| StateCli::try_parse_from(argv).unwrap();
+        let alone = parse(&["x"]);
+        assert_eq!(
+            alone.state.settings_or(alone.queue.queue().as_ref()),
+            StateSettings {
+                url: StateUrl::Memory,
+                limits: StateLimits {
+                    max_records: 10_000,
+                    max_bytes: 10 * 1024 * 1024
+                },
+            }
+        );
+        assert_eq!(alone.state.shared_or(None), None, "the api alone has none");
+
+        let queued = parse(&[
+            "x",
+            "--redis-url",
+            "redis://127.0.0.1:6379",
+            "--redis-stream",
+            "s",
+            "--state-records",
+            "5",
+            "--state-bytes",
+            "1024",
+        ]);
+        let settings = queued.state.settings_or(queued.queue.queue().as_ref());
+        assert_eq!(
+            settings.url,
+            StateUrl::Redis {
+                url: "redis://127.0.0.1:6379".to_owned(),
+                prefix: Some("s:".to_owned())
+            }
+        );
+        assert_eq!(
+            (settings.limits.max_records, settings.limits.max_bytes),
+            (5, 1024)
+        );
+
+        let given = parse(&[
+            "x",
+            "--redis-url",
+            "redis://127.0.0.1:6379",
+            "--state-url",
+            "memory://",
+        ]);
+        assert_eq!(
+            given.state.shared_or(given.queue.queue().as_ref()),
+            Some(StateSettings {
+                url: StateUrl::Memory,
+                limits: StateLimits::default()
+            })
+        );
+        for argv in [
+            &["x", "--state-records", "0"][..],
+            &["x", "--state-bytes", "0"],
+            &["x", "--state-url", "postgres://u:hunter2@db/x"],
+        ] {
+            let err = StateCli::try_parse_from(argv).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! | `redis://…` | | | `RedisEventQueue` |
 //!
 //! and the request journal: `memory://` → `InMemoryJournal`, `redis://…` → `RedisJournal`,
-//! `sqlite:…` → `SqliteJournal`.
+//! `sqlite:…` → `SqliteJournal`; stateful mocks' state: `memory://` → `InMemoryMockState`,
+//! `redis://…` → `RedisMockState`.
 //!
 //! What it opened it keeps, so the apps of one process that name the same URL share one
 //! connection pool, one in-memory queue, one store; [`Resolver::close`] closes them all.
@@ -24,16 +25,21 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use moclojer_domain::journal::Retention;
 use moclojer_fs::FsObjectStore;
-use moclojer_memory::{InMemoryDatabase, InMemoryEventQueue, InMemoryJournal, InMemoryObjectStore};
-use moclojer_ports::{Clock, DatabasePorts, EventQueue, ObjectStore, RequestJournal, SystemClock};
+use moclojer_memory::{
+    InMemoryDatabase, InMemoryEventQueue, InMemoryJournal, InMemoryMockState, InMemoryObjectStore,
+};
+use moclojer_ports::{
+    Clock, DatabasePorts, EventQueue, MockState, ObjectStore, RequestJournal, StateLimits,
+    SystemClock,
+};
 use moclojer_postgres::{PostgresConfig, PostgresDatabase};
-use moclojer_redis::{RedisConfig, RedisEventQueue, RedisJournal};
+use moclojer_redis::{RedisConfig, RedisEventQueue, RedisJournal, RedisMockState};
 use moclojer_s3::{S3ObjectStore, Secret};
 use moclojer_sqlite::{SqliteConfig, SqliteDatabase, SqliteJournal};
 use tokio::sync::Mutex;
 
 use crate::url::{
-    DatabaseUrl, JournalUrl, QueueUrl, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, StoreUrl,
+    DatabaseUrl, JournalUrl, QueueUrl, S3_ACCESS_KEY_VAR, S3_SECRET_KEY_VAR, StateUrl, StoreUrl,
 };
 
 /// The credentials of an S3 store. Their `Debug` form hides the secret.
@@ -136,6 +142,8 @@ struct Opened {
     redis: Vec<RedisEventQueue>,
     journals: Vec<(JournalUrl, Arc<dyn RequestJournal>)>,
     redis_journals: Vec<RedisJournal>,
+    states: Vec<(StateUrl, Arc<dyn MockState>)>,
+    redis_states: Vec<RedisMockState>,
 }
 
 /// Turns URLs into opened adapters, once each per process (see the module docs).
@@ -301,9 +309,55 @@ impl Resolver {
         Ok(journal)
     }
 
+    /// The state of stateful mocks `url` names, opened on first use and shared after (a
+    /// process's mock server and api see one state), bounding each host by `limits` (the
+    /// first caller's limits hold for later ones). An unreachable Redis is not an error:
+    /// the state reconnects in the background.
+    ///
+    /// # Errors
+    /// When the state's settings are refused (a key prefix holding `{`, from the
+    /// `--redis-stream` name, would move the keys' hash tag).
+    pub async fn state(
+        &self,
+        url: &StateUrl,
+        limits: StateLimits,
+    ) -> anyhow::Result<Arc<dyn MockState>> {
+        let mut opened = self.opened.lock().await;
+        if let Some((_, state)) = opened.states.iter().find(|(u, _)| u == url) {
+            return Ok(Arc::clone(state));
+        }
+        let state: Arc<dyn MockState> = match url {
+            StateUrl::Memory => Arc::new(InMemoryMockState::new(limits)),
+            StateUrl::Redis {
+                url: server,
+                prefix,
+            } => {
+                if prefix.as_deref().is_some_and(|p| p.contains('{')) {
+                    bail!(
+                        "the state's keys start with the --redis-stream name, which must not hold {{"
+                    );
+                }
+                let mut redis = RedisMockState::connect(&RedisConfig::new(server.clone()), limits)
+                    .await
+                    .with_context(|| format!("open the mock state ({url})"))?;
+                if let Some(prefix) = prefix {
+                    redis = redis.with_key_prefix(prefix.clone());
+                }
+                opened.redis_states.push(redis.clone());
+                Arc::new(redis)
+            }
+        };
+        tracing::debug!(state = %url, "mock state opened");
+        opened.states.push((url.clone(), Arc::clone(&state)));
+        Ok(state)
+    }
+
     /// Closes every database and queue opened, waiting for calls under way.
     pub async fn close(&self) {
         let opened = std::mem::take(&mut *self.opened.lock().await);
+        for state in &opened.redis_states {
+            state.close().await;
+        }
         for journal in &opened.redis_journals {
             journal.close().await;
         }
@@ -448,6 +502,48 @@ mod tests {
             "{refused}"
         );
         assert!(!refused.to_string().contains("db/x"), "{refused}");
+        resolver.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_state_is_opened_once_and_shared_by_the_apps_of_a_process() {
+        use moclojer_ports::StateScope;
+
+        let resolver = Resolver::default();
+        let small = StateLimits {
+            max_records: 3,
+            max_bytes: 100,
+        };
+        let server = resolver.state(&StateUrl::Memory, small).await.unwrap();
+        let api = resolver
+            .state(&StateUrl::Memory, StateLimits::default())
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&server, &api), "one state for the process");
+        let scope = StateScope {
+            host: "a-b.localhost",
+            revision: 2,
+        };
+        assert_eq!(server.next_position(scope, "GET /x").await.unwrap(), 0);
+        assert_eq!(server.next_position(scope, "GET /x").await.unwrap(), 1);
+        let seen = api.snapshot("a-b.localhost").await.unwrap();
+        assert_eq!(seen.revision, Some(2));
+        assert_eq!(seen.sequences.get("GET /x"), Some(&2));
+        api.reset("a-b.localhost").await.unwrap();
+        assert_eq!(server.next_position(scope, "GET /x").await.unwrap(), 0);
+
+        let tagged = StateUrl::Redis {
+            url: "redis://127.0.0.1:9".to_owned(),
+            prefix: Some("a{b:".to_owned()),
+        };
+        let refused = format!(
+            "{:#}",
+            resolver
+                .state(&tagged, StateLimits::default())
+                .await
+                .unwrap_err()
+        );
+        assert!(refused.contains("--redis-stream"), "{refused}");
         resolver.close().await;
     }
 

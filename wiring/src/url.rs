@@ -1,6 +1,6 @@
-//! The three URLs a deployment is configured with, read once by one set of rules:
-//! [`DatabaseUrl`] (`--database-url`), [`StoreUrl`] (`--store`) and [`QueueUrl`]
-//! (`--redis-url`).
+//! The URLs a deployment is configured with, read once by one set of rules:
+//! [`DatabaseUrl`] (`--database-url`), [`StoreUrl`] (`--store`), [`QueueUrl`]
+//! (`--redis-url`), [`JournalUrl`] (`--journal-url`) and [`StateUrl`] (`--state-url`).
 //!
 //! Every form any app has accepted is accepted by every app. A URL may hold a password, so
 //! none of these types ever shows one: their `Display` and `Debug` forms drop it, and an
@@ -457,6 +457,100 @@ impl fmt::Debug for JournalUrl {
     }
 }
 
+const STATE_FORMS: &str = "use memory:// or redis://host:6379";
+
+/// Where stateful mocks keep their state (`--state-url`): sequence positions, scenario
+/// states and resource records, per host.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum StateUrl {
+    /// `memory://`: in this process, shared by the apps it runs (the all-in-one's api and
+    /// mock server, or one standalone server), gone when it ends.
+    Memory,
+    /// `redis://…`: shared by every mock server replica and the api; keys start with
+    /// `prefix` (the adapter's default when `None`).
+    Redis {
+        /// The server's URL.
+        url: String,
+        /// What every key starts with.
+        prefix: Option<String>,
+    },
+}
+
+impl StateUrl {
+    /// Reads a state URL: `memory://` or `redis://…`. The scheme is case-insensitive.
+    ///
+    /// # Errors
+    /// When it is empty, not a URL, or of another scheme (`rediss://` included: this build
+    /// has no TLS for Redis); the message never holds the URL.
+    pub fn parse(raw: &str) -> Result<Self, UrlError> {
+        let flag = "--state-url";
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(UrlError::new(flag, format!("it is empty; {STATE_FORMS}")));
+        }
+        match scheme(raw).as_deref() {
+            Some("memory") => Ok(Self::Memory),
+            Some("redis") => Ok(Self::Redis {
+                url: lower_scheme(raw),
+                prefix: None,
+            }),
+            Some(other) => Err(UrlError::new(
+                flag,
+                format!("the scheme {other:?} is not a state store moclojer knows; {STATE_FORMS}"),
+            )),
+            None => Err(UrlError::new(
+                flag,
+                format!("it is not a URL; {STATE_FORMS}"),
+            )),
+        }
+    }
+}
+
+impl FromStr for StateUrl {
+    type Err = UrlError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Self::parse(raw)
+    }
+}
+
+impl From<&QueueUrl> for StateUrl {
+    /// The state on the queue's server: Redis for Redis (keys `{stream}:state:*` when the
+    /// deployment names its stream, so deployments sharing a server stay apart), this
+    /// process for memory.
+    fn from(queue: &QueueUrl) -> Self {
+        match queue {
+            QueueUrl::Memory => Self::Memory,
+            QueueUrl::Redis { url, stream } => Self::Redis {
+                url: url.clone(),
+                prefix: stream.as_ref().map(|s| format!("{s}:")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for StateUrl {
+    /// A form safe to log: the adapter, the server without its password, and the keys.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Redis { url, prefix } => {
+                write!(f, "redis {}", without_password(url))?;
+                match prefix {
+                    Some(prefix) => write!(f, " (keys {prefix}state:*)"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for StateUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateUrl({self})")
+    }
+}
+
 /// The command-line parser of a URL flag: the URL's own rules, and an error that never
 /// repeats the value (clap's default would print it whole, password included).
 #[derive(Clone, Copy)]
@@ -508,6 +602,7 @@ url_flag!(DatabaseUrl);
 url_flag!(StoreUrl);
 url_flag!(QueueUrl);
 url_flag!(JournalUrl);
+url_flag!(StateUrl);
 
 #[cfg(test)]
 mod tests {
@@ -711,6 +806,47 @@ mod tests {
             );
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    #[test]
+    fn states_are_picked_by_scheme_and_follow_the_queue() {
+        assert_eq!(StateUrl::parse("memory://"), Ok(StateUrl::Memory));
+        assert_eq!(
+            StateUrl::parse(" REDIS://:pw@redis.internal:6379/2 "),
+            Ok(StateUrl::Redis {
+                url: "redis://:pw@redis.internal:6379/2".to_owned(),
+                prefix: None
+            })
+        );
+        for url in [
+            "",
+            "sqlite:state.sqlite",
+            "rediss://user:hunter2@redis:6380",
+            "127.0.0.1:6379",
+        ] {
+            let err = StateUrl::parse(url).unwrap_err().to_string();
+            assert!(err.starts_with("--state-url"), "{err}");
+            assert!(err.contains("memory:// or redis://host:6379"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        assert_eq!(StateUrl::from(&QueueUrl::Memory), StateUrl::Memory);
+        let queue = QueueUrl::parse("redis://:hunter2@redis:6379")
+            .unwrap()
+            .with_stream(Some("deploy".to_owned()));
+        let state = StateUrl::from(&queue);
+        assert_eq!(
+            state,
+            StateUrl::Redis {
+                url: "redis://:hunter2@redis:6379".to_owned(),
+                prefix: Some("deploy:".to_owned())
+            }
+        );
+        let shown = format!("{state} {state:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(
+            state.to_string(),
+            "redis redis://redis:6379 (keys deploy:state:*)"
+        );
     }
 
     #[test]

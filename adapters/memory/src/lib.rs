@@ -11,6 +11,8 @@
 //!   [`LocalTokens`] over it. It is also a [`LeaseStore`], on the clock it was made with;
 //! - [`InMemoryEventQueue`]: consumer groups with acknowledgement, redelivery and dead
 //!   letters;
+//! - [`InMemoryMockState`]: what stateful mocks remember (sequences, scenarios, resource
+//!   records), per host;
 //! - [`InMemoryObjectStore`], [`InMemoryDns`], [`InMemoryPaas`].
 //!
 //! [`TokenStore`]: moclojer_ports::TokenStore
@@ -22,12 +24,14 @@ mod dns;
 mod journal;
 mod object_store;
 mod queue;
+mod state;
 
 pub use database::InMemoryDatabase;
 pub use dns::{InMemoryDns, InMemoryPaas};
 pub use journal::{InMemoryJournal, MAX_JOURNAL_HOSTS};
 pub use object_store::InMemoryObjectStore;
 pub use queue::InMemoryEventQueue;
+pub use state::InMemoryMockState;
 
 /// Locks a mutex, recovering from poisoning: every critical section here leaves the state
 /// consistent before it can panic, so the data behind a poisoned lock is still good.

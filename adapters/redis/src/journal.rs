@@ -16,11 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fred::clients::{Client, Transaction};
-use fred::error::{Error as FredError, ErrorKind};
 use fred::interfaces::{ClientLike, TransactionInterface};
-use fred::types::config::Options;
-use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Value};
+use fred::types::{ClusterHash, CustomCommand, Value};
 use moclojer_domain::journal::{RequestRecord, Retention};
 use moclojer_ports::{
     Clock, JournalEntry, JournalPage, JournalQuery, PortError, PortResult, RecordId,
@@ -28,9 +25,9 @@ use moclojer_ports::{
 };
 
 use crate::config::RedisConfig;
-use crate::connect::{Recipe, error_receivers, first_connection};
 use crate::error::{bad_reply, port_error};
 use crate::reply::{self, Entry};
+use crate::single::{Connection, GRACE};
 
 /// The prefix of the journal's keys unless told otherwise: a host's stream is
 /// `moclojer:journal:{host}`.
@@ -41,9 +38,6 @@ const DATA_FIELD: &str = "data";
 
 /// At most this many entries are read per `XREVRANGE`.
 const CHUNK: usize = 200;
-
-/// Slack on top of a command's own timeout before the outer guard gives up on it.
-const GRACE: Duration = Duration::from_millis(250);
 
 /// The longest TTL set, in milliseconds (Redis refuses one that overflows with the
 /// current time added): about 146 million years.
@@ -73,20 +67,6 @@ pub struct RedisJournal {
     prefix: String,
     retention: Retention,
     clock: Arc<dyn Clock>,
-}
-
-/// One pipelined connection and its settings.
-struct Connection {
-    client: Client,
-    task: ConnectHandle,
-    url: String,
-    command_timeout: Duration,
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl fmt::Debug for RedisJournal {
@@ -207,7 +187,7 @@ impl RedisJournal {
             let reply = self
                 .connection
                 .run(
-                    "XREVRANGE",
+                    command("XREVRANGE"),
                     vec![
                         text(key),
                         text(&end),
@@ -239,67 +219,6 @@ impl RedisJournal {
             }
         }
         Ok(out)
-    }
-}
-
-impl Connection {
-    /// Connects as `RedisEventQueue::connect` does, with one client.
-    async fn open(config: &RedisConfig) -> PortResult<Self> {
-        let recipe = Recipe::of(config)?;
-        let url = recipe.url.clone();
-        let client = recipe.client();
-        let errors = error_receivers(std::slice::from_ref(&client));
-        let task = client.connect();
-        // From here on, dropping `opened` stops the connection task.
-        let opened = Self {
-            client,
-            task,
-            url: url.clone(),
-            command_timeout: config.command_timeout,
-        };
-        first_connection(
-            std::slice::from_ref(&opened.client),
-            errors,
-            &url,
-            config.command_timeout,
-        )
-        .await?;
-        Ok(opened)
-    }
-
-    /// What every command is sent with: fail at once while disconnected, time out after
-    /// `command_timeout`.
-    fn options(&self) -> Options {
-        Options {
-            timeout: Some(self.command_timeout),
-            fail_fast: true,
-            ..Options::default()
-        }
-    }
-
-    /// Runs `name args…`, failing at once when the connection is down and after
-    /// `command_timeout` when Redis does not answer.
-    async fn run(&self, name: &'static str, args: Vec<Value>) -> Result<Value, FredError> {
-        let client = self.client.with_options(&self.options());
-        let call = client.custom::<Value, Value>(command(name), args);
-        match tokio::time::timeout(self.command_timeout.saturating_add(GRACE), call).await {
-            Ok(result) => result,
-            Err(_) => Err(FredError::new(ErrorKind::Timeout, "no reply in time")),
-        }
-    }
-
-    /// Runs `trx` (its commands queued with [`Connection::options`]), all or nothing.
-    async fn exec(&self, trx: &Transaction, doing: &str) -> PortResult<()> {
-        match tokio::time::timeout(
-            self.command_timeout.saturating_add(GRACE),
-            trx.exec::<Value>(true),
-        )
-        .await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(port_error(doing, e)),
-            Err(_) => Err(PortError::timeout(format!("redis: {doing}"))),
-        }
     }
 }
 
@@ -410,7 +329,7 @@ impl RequestJournal for RedisJournal {
         let key = self.key(host);
         self.connection
             .run(
-                "XTRIM",
+                command("XTRIM"),
                 vec![
                     text(&key),
                     text("MAXLEN"),
@@ -429,7 +348,7 @@ impl RequestJournal for RedisJournal {
 
     async fn clear(&self, host: &str) -> PortResult<()> {
         self.connection
-            .run("DEL", vec![text(&self.key(host))])
+            .run(command("DEL"), vec![text(&self.key(host))])
             .await
             .map_err(|e| port_error("clear the request journal", e))?;
         Ok(())

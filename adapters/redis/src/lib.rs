@@ -27,6 +27,11 @@
 //! expiring `max_age` after the last one, so every server on the same Redis lists the same
 //! records. It keeps the `RequestJournal` contract of `moclojer-testkit`, like
 //! `moclojer-memory`'s journal.
+//!
+//! [`RedisMockState`] keeps what stateful mocks remember (sequence positions, scenario
+//! states, resource records), per host, in keys that share one hash tag; every call is one
+//! Lua script, so replicas on the same Redis see one state and never half of a write. It
+//! keeps the `MockState` contract of `moclojer-testkit`, like `moclojer-memory`'s.
 
 mod config;
 mod connect;
@@ -34,6 +39,8 @@ mod error;
 mod journal;
 mod queue;
 mod reply;
+mod single;
+mod state;
 
 pub use config::{
     DEFAULT_BLOCKING_CONNECTIONS, DEFAULT_COMMAND_TIMEOUT, DEFAULT_MAX_LEN, DEFAULT_STREAM,
@@ -41,3 +48,4 @@ pub use config::{
 };
 pub use journal::{DEFAULT_JOURNAL_PREFIX, RedisJournal};
 pub use queue::RedisEventQueue;
+pub use state::{DEFAULT_STATE_PREFIX, RedisMockState};

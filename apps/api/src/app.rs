@@ -14,7 +14,7 @@ use moclojer_ports::{
     Clock, DatabasePorts, IdGenerator, LocalTokens, RandomIds, Relay, RelaySettings, SystemClock,
 };
 use moclojer_supabase::SupabaseIdentity;
-use moclojer_wiring::{DatabaseUrl, JournalSettings, QueueUrl, Resolver};
+use moclojer_wiring::{DatabaseUrl, JournalSettings, QueueUrl, Resolver, StateSettings};
 use tokio::net::TcpListener;
 
 use crate::housekeeping::{HOUSEKEEPING_EVERY, Housekeeping, KEEP_SENT};
@@ -48,6 +48,9 @@ pub struct Config {
     /// The request journal the mock servers record to; without it the journal routes
     /// answer 503.
     pub journal: Option<JournalSettings>,
+    /// What stateful mocks remember, as the mock servers keep it; without it the state
+    /// routes answer 503.
+    pub state: Option<StateSettings>,
     /// Proxies in front whose `X-Real-IP` names the client (for the sign-in throttle);
     /// none by default: the socket's peer is the client.
     pub trusted_proxies: TrustedProxies,
@@ -74,6 +77,7 @@ impl Config {
             supabase: None,
             web_dir: None,
             journal: None,
+            state: None,
             trusted_proxies: TrustedProxies::none(),
         }
     }
@@ -109,6 +113,7 @@ impl State {
             web_dir: None,
             supabase_browser: None,
             journal: None,
+            mock_state: None,
         }
     }
 }
@@ -172,6 +177,9 @@ impl moclojer_wiring::App for App {
         state.supabase_browser = config.supabase.and_then(|s| s.browser);
         if let Some(journal) = &config.journal {
             state.journal = Some(resolver.journal(&journal.url, journal.retention).await?);
+        }
+        if let Some(settings) = &config.state {
+            state.mock_state = Some(resolver.state(&settings.url, settings.limits).await?);
         }
         let listener = TcpListener::bind(config.addr)
             .await

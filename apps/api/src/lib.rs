@@ -46,20 +46,30 @@ pub use state::{AuthMode, MocksUrl, State};
 
 use routes::HealthApi;
 use routes::accounts::AccountsApi;
+use routes::mock_state::MockStateApi;
 use routes::mocks::MocksApi;
 use routes::orgs::OrgsApi;
 use routes::requests::RequestsApi;
 
+/// Every group of operations, in the order the OpenAPI document lists them.
+type Operations = (
+    AccountsApi,
+    OrgsApi,
+    MocksApi,
+    RequestsApi,
+    MockStateApi,
+    HealthApi,
+);
+
 /// The OpenAPI service of every operation.
-fn service(
-    state: &Arc<State>,
-) -> OpenApiService<(AccountsApi, OrgsApi, MocksApi, RequestsApi, HealthApi), ()> {
+fn service(state: &Arc<State>) -> OpenApiService<Operations, ()> {
     OpenApiService::new(
         (
             AccountsApi(Arc::clone(state)),
             OrgsApi(Arc::clone(state)),
             MocksApi(Arc::clone(state)),
             RequestsApi(Arc::clone(state)),
+            MockStateApi(Arc::clone(state)),
             HealthApi(Arc::clone(state)),
         ),
         "moclojer cloud api",

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use moclojer_api::{App, Config, MocksUrl, SupabaseArgs};
 use moclojer_domain::Zone;
-use moclojer_wiring::{DatabaseArgs, JournalArgs, LogArgs, QueueArgs};
+use moclojer_wiring::{DatabaseArgs, JournalArgs, LogArgs, QueueArgs, StateArgs};
 
 /// The moclojer cloud REST api (`/api/v1`), its OpenAPI document and docs UI.
 #[derive(Debug, Parser)]
@@ -41,6 +41,11 @@ struct Args {
     /// `/api/v1/mocks/{id}/requests` (default: the --redis-url's server).
     #[command(flatten)]
     journal: JournalArgs,
+    /// What stateful mocks remember, shown at `/api/v1/mocks/{id}/state` and reset at
+    /// `/api/v1/mocks/{id}/state/reset` (default: the --redis-url's server; none without
+    /// it or --state-url, as the mock servers' memory is not the api's).
+    #[command(flatten)]
+    state: StateArgs,
     /// Proxies in front (addresses or CIDR ranges, separated by commas) whose `X-Real-IP`
     /// names the client, for the sign-in throttle. None by default: the socket's peer is
     /// the client.
@@ -79,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         supabase: args.supabase.resolve()?,
         web_dir: args.web_dir,
         journal: args.journal.settings_or(args.queue.queue().as_ref()),
+        state: args.state.shared_or(args.queue.queue().as_ref()),
         trusted_proxies: args.trusted_proxies,
         ..Config::new(args.database.database_url)
     };

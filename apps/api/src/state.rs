@@ -11,7 +11,7 @@ use moclojer_domain::{
 use moclojer_egress::Egress;
 use moclojer_ports::{
     AccountRepository, Caller, Clock, IdGenerator, Identity, LocalTokens, MockRepository,
-    PortErrorKind, PublicationRepository, RequestJournal, Scope,
+    MockState, PortErrorKind, PublicationRepository, RequestJournal, Scope,
 };
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -89,6 +89,9 @@ pub struct State {
     /// The requests mocks received, as the mock servers record them; `None` when not
     /// configured (the journal routes answer 503).
     pub journal: Option<Arc<dyn RequestJournal>>,
+    /// What stateful mocks remember, as the mock servers keep it; `None` when not
+    /// configured (the state routes answer 503).
+    pub mock_state: Option<Arc<dyn MockState>>,
 }
 
 /// `Authorization: Bearer <token>`: a session token, a personal API token (`mcj_…`), or
@@ -183,6 +186,18 @@ impl State {
         };
         if let Err(e) = journal.clear(host.as_str()).await {
             tracing::warn!(error = %e, %host, "the request journal could not be cleared");
+        }
+    }
+
+    /// Forgets what `host`'s stateful mocks remember: a deleted mock's state goes with it,
+    /// and a new mock of the same host starts afresh (its first revision is older than the
+    /// state a deleted one left). A state that fails is logged.
+    pub async fn forget_state(&self, host: &moclojer_domain::Host) {
+        let Some(mock_state) = &self.mock_state else {
+            return;
+        };
+        if let Err(e) = mock_state.reset(host.as_str()).await {
+            tracing::warn!(error = %e, %host, "the mock state could not be reset");
         }
     }
 

@@ -1,11 +1,13 @@
 //! What the api sends and receives: the wire shapes, kept apart from the domain types so
 //! that the domain can change without breaking clients.
 
+use std::collections::BTreeMap;
+
 use moclojer_domain::{
     DnsState, Mock, MockRevision, MockSummary, Publication, Role, ServerState, User, Workspace,
     WorkspaceKind,
 };
-use moclojer_ports::TokenRecord;
+use moclojer_ports::{StateSnapshot, TokenRecord};
 use poem_openapi::payload::Json;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Object};
@@ -501,4 +503,34 @@ pub struct SupabaseSignIn {
 pub struct Health {
     /// `ok`.
     pub status: String,
+}
+
+/// A mock's state as its host's mock servers keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct StateView {
+    /// The revision the state was made under; null when the host has no state (nothing
+    /// remembered since the last reset or new revision).
+    pub revision: Option<u64>,
+    /// Each scenario that left `started`, and the state it is in.
+    pub scenarios: BTreeMap<String, String>,
+    /// Each sequence that answered (named `METHOD /path (item N)`), and how many requests
+    /// it has answered.
+    pub sequences: BTreeMap<String, u64>,
+    /// Each resource that was used (named by its path), and how many records it holds.
+    pub resources: BTreeMap<String, u64>,
+    /// The size of every resource's records, in bytes of JSON (bounded per mock).
+    pub bytes: u64,
+}
+
+impl From<StateSnapshot> for StateView {
+    fn from(snapshot: StateSnapshot) -> Self {
+        Self {
+            revision: snapshot.revision,
+            scenarios: snapshot.scenarios,
+            sequences: snapshot.sequences,
+            resources: snapshot.resources,
+            bytes: snapshot.bytes,
+        }
+    }
 }

@@ -12,7 +12,9 @@
 //! the proxy (mode `local`: `*.localhost` needs no records); and the web interface at
 //! `http://127.0.0.1:3000/` once built (`cargo xtask web`). The mock server records every
 //! request into the request journal the api lists (SQLite in the data directory by default,
-//! Redis with `--redis-url`). Each service also runs as its
+//! Redis with `--redis-url`); stateful mocks keep their state (sequence positions, scenario
+//! states, resource records) in this process's memory, or on Redis with `--redis-url`, and
+//! the api shows and resets that same state. Each service also runs as its
 //! own process (`moclojer-api`, `moclojer-generator`, `moclojer --store`, ...).
 
 use std::future::Future;
@@ -27,8 +29,10 @@ use moclojer_domain::journal::Retention;
 use moclojer_domain::spec::Mode;
 use moclojer_domain::{TrustedProxies, Zone};
 use moclojer_foss::{EngineOptions, Source, StoreSource};
-use moclojer_ports::{DatabasePorts, ObjectStore};
-use moclojer_wiring::{DatabaseUrl, JournalSettings, JournalUrl, QueueUrl, Resolver, StoreUrl};
+use moclojer_ports::{DatabasePorts, ObjectStore, StateLimits};
+use moclojer_wiring::{
+    DatabaseUrl, JournalSettings, JournalUrl, QueueUrl, Resolver, StateSettings, StateUrl, StoreUrl,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -68,6 +72,11 @@ pub struct Config {
     pub journal_url: Option<JournalUrl>,
     /// What the journal keeps.
     pub journal_retention: Retention,
+    /// Where stateful mocks keep their state; by default Redis with [`Self::queue`], else
+    /// this process's memory (one state for the mock server and the api).
+    pub state_url: Option<StateUrl>,
+    /// The bounds on each mock's state.
+    pub state_limits: StateLimits,
 }
 
 impl Config {
@@ -90,6 +99,8 @@ impl Config {
             supabase: None,
             journal_url: None,
             journal_retention: Retention::DEFAULT,
+            state_url: None,
+            state_limits: StateLimits::default(),
         }
     }
 }
@@ -100,6 +111,7 @@ struct Shared {
     store: StoreUrl,
     queue: QueueUrl,
     journal: JournalSettings,
+    state: StateSettings,
 }
 
 impl Shared {
@@ -117,6 +129,10 @@ impl Shared {
                 (_, DatabaseUrl::SqliteFile(_)) => JournalUrl::Sqlite(database.clone()),
                 _ => JournalUrl::Memory,
             });
+        let state = config
+            .state_url
+            .clone()
+            .unwrap_or_else(|| StateUrl::from(&queue));
         Self {
             database,
             store: config
@@ -127,6 +143,10 @@ impl Shared {
             journal: JournalSettings {
                 url: journal,
                 retention: config.journal_retention,
+            },
+            state: StateSettings {
+                url: state,
+                limits: config.state_limits,
             },
         }
     }
@@ -301,6 +321,7 @@ fn foss_config(config: &Config, shared: &Shared) -> moclojer_foss::Config {
         },
         max_spec_bytes: None, // one host's object, at most MAX_OBJECT_BYTES
         journal: Some(shared.journal.clone()),
+        state: Some(shared.state.clone()),
         ..moclojer_foss::Config::new(SocketAddr::from(([127, 0, 0, 1], 0)), source)
     }
 }
@@ -319,6 +340,7 @@ fn api_config(config: &Config, shared: &Shared, mocks_port: u16) -> moclojer_api
         supabase: config.supabase.clone(),
         web_dir: config.web_dir.clone(),
         journal: Some(shared.journal.clone()),
+        state: Some(shared.state.clone()),
         ..moclojer_api::Config::new(shared.database.clone())
     }
 }

@@ -6,7 +6,7 @@ use clap::Parser;
 use moclojer_api::SupabaseArgs;
 use moclojer_cloud::{App, Config};
 use moclojer_domain::Zone;
-use moclojer_wiring::{DatabaseUrl, JournalArgs, LogArgs, QueueArgs, StoreUrl};
+use moclojer_wiring::{DatabaseUrl, JournalArgs, LogArgs, QueueArgs, StateArgs, StoreUrl};
 
 /// Every moclojer cloud service in one process: on the embedded defaults (SQLite, an
 /// in-process queue, a folder store, all under --data-dir), or on PostgreSQL, Redis and S3.
@@ -48,6 +48,10 @@ struct Args {
     /// file, else in this process).
     #[command(flatten)]
     journal: JournalArgs,
+    /// What stateful mocks remember (default: Redis with --redis-url, else in this
+    /// process), shared by the mock server and the api.
+    #[command(flatten)]
+    state: StateArgs,
 }
 
 #[tokio::main]
@@ -64,6 +68,8 @@ async fn main() -> anyhow::Result<()> {
         supabase: args.supabase.resolve()?,
         journal_url: args.journal.journal_url.clone(),
         journal_retention: args.journal.retention(),
+        state_url: args.state.state_url.clone(),
+        state_limits: args.state.limits(),
         zone: Zone::parse(&args.zone).map_err(|e| anyhow::anyhow!("--zone: {e}"))?,
         ..Config::new(args.data_dir)
     };

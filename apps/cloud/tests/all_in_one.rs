@@ -199,3 +199,11 @@ async fn requests_to_a_mock_are_listed_by_the_api_within_a_second() {
     support::journal_path(running.api, running.mocks, &[], "alice").await;
     running.stop().await;
 }
+
+#[tokio::test]
+async fn stateful_mocks_share_one_state_with_the_api_which_shows_and_resets_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let running = start(config(dir.path())).await;
+    support::state_path(running.api, running.mocks, &[], "alice").await;
+    running.stop().await;
+}

@@ -38,6 +38,10 @@ fn help_never_shows_a_url_from_the_environment() {
                 "MOCLOJER_REDIS_URL",
                 format!("redis://:{PASSWORD}@redis:6379"),
             )
+            .env(
+                "MOCLOJER_STATE_URL",
+                format!("redis://:{PASSWORD}@state:6379"),
+            )
             .output()
             .expect("run --help");
         let text = shown(&output);
@@ -46,6 +50,32 @@ fn help_never_shows_a_url_from_the_environment() {
         assert!(
             !text.contains(PASSWORD),
             "{name} --help shows a password: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_state_url_is_never_repeated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("--store={}", dir.path().display());
+    let data_dir = format!("--data-dir={}", dir.path().display());
+    for (package, name, extra) in [
+        ("moclojer-api", "moclojer-api", "--database-url=memory://"),
+        ("moclojer-foss", "moclojer", store.as_str()),
+        ("moclojer-cloud", "moclojer-cloud", data_dir.as_str()),
+    ] {
+        let flag = format!("--state-url=rediss://:{PASSWORD}@redis:6380");
+        let output = Command::new(support::binary(package, name))
+            .args([flag.as_str(), extra])
+            .env_remove("MOCLOJER_STATE_URL")
+            .output()
+            .expect("run the binary");
+        let text = shown(&output);
+        assert!(!output.status.success(), "{name} took {flag}: {text}");
+        assert!(text.contains("--state-url"), "{name}: {text}");
+        assert!(
+            !text.contains(PASSWORD),
+            "{name} repeats a password: {text}"
         );
     }
 }

@@ -270,6 +270,9 @@ async fn publish_path_across_processes_on_postgres_redis_and_s3() {
     )
     .await;
 
+    // Both replicas keep one state on Redis, which the api shows and resets.
+    support::state_path(api_addr, mocks_addr, &[foss_addr, second_foss_addr], "dave").await;
+
     // ops hears domain.requested through Redis and verifies the host through the proxy.
     let mut bob = support::Client::new(api_addr);
     bob.sign_up("bob").await;

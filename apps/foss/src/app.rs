@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use moclojer_domain::Shard;
 use moclojer_domain::spec::{Limits, Mode};
 use moclojer_ports::{ObjectStore, check_group_name};
-use moclojer_wiring::{JournalSettings, QueueUrl, Resolver, StoreUrl};
+use moclojer_wiring::{JournalSettings, QueueUrl, Resolver, StateSettings, StoreUrl};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -78,6 +78,10 @@ pub struct Config {
     /// Standalone: where the admin listener (the journal's `GET`/`DELETE /requests`)
     /// listens; it needs [`Self::journal`].
     pub admin_addr: Option<SocketAddr>,
+    /// Where stateful mocks keep their state (sequence positions, scenario states,
+    /// resource records), opened through the resolver so the apps of one process share
+    /// it; `None` keeps [`EngineOptions::state`] (this process's memory by default).
+    pub state: Option<StateSettings>,
 }
 
 impl Config {
@@ -90,6 +94,7 @@ impl Config {
             max_spec_bytes: None,
             journal: None,
             admin_addr: None,
+            state: None,
         }
     }
 }
@@ -135,11 +140,21 @@ impl std::fmt::Debug for App {
 impl moclojer_wiring::App for App {
     type Config = Config;
 
-    /// Loads the spec files (refusing a spec that does not validate) or opens the store
-    /// and the queue, then binds the address.
+    /// Opens the state, loads the spec files (refusing a spec that does not validate) or
+    /// opens the store and the queue, then binds the address.
     async fn build(config: Config, resolver: &Resolver) -> anyhow::Result<Self> {
         let journal = config.journal.clone();
         let admin_addr = config.admin_addr;
+        let mut options = config.options;
+        if let Some(settings) = &config.state {
+            options.state = resolver.state(&settings.url, settings.limits).await?;
+            tracing::info!(
+                state = %settings.url,
+                max_records = settings.limits.max_records,
+                max_bytes = settings.limits.max_bytes,
+                "stateful mocks keep their state"
+            );
+        }
         let (served, options, limits) = match config.source {
             Source::Files(files) => {
                 let limits = Limits::for_bytes(
@@ -149,7 +164,7 @@ impl moclojer_wiring::App for App {
                 );
                 let options = EngineOptions {
                     spec_dir: files.config.parent().map(PathBuf::from),
-                    ..config.options
+                    ..options
                 };
                 let engine = load_files(&files, options.clone(), &limits)
                     .with_context(|| format!("load {}", files.config.display()))?;
@@ -169,7 +184,7 @@ impl moclojer_wiring::App for App {
                 };
                 let options = EngineOptions {
                     mode: Mode::Cloud,
-                    ..config.options
+                    ..options
                 };
                 (served, options, limits)
             }

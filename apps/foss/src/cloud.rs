@@ -462,7 +462,7 @@ impl CloudSource {
             fetched
                 .into_iter()
                 .map(|f| {
-                    let built = build_host(&f.host, &f.bytes, &options, &limits);
+                    let built = build_host(&f.host, f.entry.revision, &f.bytes, &options, &limits);
                     (f, built)
                 })
                 .collect::<Vec<_>>()
@@ -588,7 +588,13 @@ async fn fetch_object(
 /// Builds the engine of `host` from its object: checked with the hosted service's one
 /// check (destinations judged by `options.egress`, the guard the calls would go through);
 /// every item must be for `host`.
-fn build_host(host: &str, bytes: &[u8], options: &Arc<EngineOptions>, limits: &Limits) -> Built {
+fn build_host(
+    host: &str,
+    revision: u64,
+    bytes: &[u8],
+    options: &Arc<EngineOptions>,
+    limits: &Limits,
+) -> Built {
     let refuse = |message: String| Built::Refused(vec![Diagnostic::error(1, 1, message)]);
     let Ok(text) = std::str::from_utf8(bytes) else {
         return refuse("the object is not UTF-8".to_owned());
@@ -602,6 +608,7 @@ fn build_host(host: &str, bytes: &[u8], options: &Arc<EngineOptions>, limits: &L
         .iter()
         .map(|e| e.host.as_deref())
         .chain(spec.websockets.iter().map(|w| w.host.as_deref()))
+        .chain(spec.resources.iter().map(|r| r.host.as_deref()))
         .find(|h| !h.is_some_and(|h| h.eq_ignore_ascii_case(host)));
     if let Some(other) = foreign {
         return refuse(format!(
@@ -610,7 +617,7 @@ fn build_host(host: &str, bytes: &[u8], options: &Arc<EngineOptions>, limits: &L
         ));
     }
     match Engine::build_shared(spec, Arc::clone(options)) {
-        Ok(engine) => Built::Engine(Box::new(engine)),
+        Ok(engine) => Built::Engine(Box::new(engine.with_revision(revision))),
         Err(diagnostics) => Built::Refused(diagnostics),
     }
 }
@@ -729,7 +736,7 @@ mod tests {
         let limits = Limits::default();
         let own = br#"[{"endpoint":{"host":"a-b.test","path":"/x"}}]"#;
         assert!(matches!(
-            build_host("a-b.test", own, &options(), &limits),
+            build_host("a-b.test", 1, own, &options(), &limits),
             Built::Engine(_)
         ));
         for (bytes, expected) in [
@@ -744,7 +751,7 @@ mod tests {
                 "status",
             ),
         ] {
-            let Built::Refused(diagnostics) = build_host("a-b.test", bytes, &options(), &limits)
+            let Built::Refused(diagnostics) = build_host("a-b.test", 1, bytes, &options(), &limits)
             else {
                 panic!("{bytes:?} was built");
             };

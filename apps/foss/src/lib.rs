@@ -46,7 +46,9 @@ pub use cloud::{
     BUILD_TIMEOUT, CLOUD_POLL_INTERVAL, CloudError, CloudSource, Loaded, MAX_BACKOFF,
     MAX_OBJECT_BYTES, READY_ANYWAY, StoreLook, cloud_options, follow,
 };
-pub use engine::{Engine, EngineOptions, Reply, unknown_host};
+pub use engine::{
+    DEFAULT_RESOURCE_PAGE, Engine, EngineOptions, MAX_RESOURCE_PAGE, Reply, unknown_host,
+};
 pub use external::{
     EXTERNAL_CACHE_TTL, ExternalFetches, MAX_EXTERNAL_BYTES, MAX_EXTERNAL_FETCHES,
     MAX_EXTERNAL_FETCHES_PER_HOST, MAX_EXTERNAL_URL_BYTES,

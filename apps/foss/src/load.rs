@@ -115,8 +115,12 @@ pub fn load_files(
     build(spec, options)
 }
 
+/// The engine of a file: its first revision (a reload that changes the spec makes the
+/// next).
 fn build(spec: Spec, options: EngineOptions) -> Result<Engine, LoadError> {
-    Engine::build(spec, options).map_err(|diagnostics| LoadError::Invalid { diagnostics })
+    Engine::build(spec, options)
+        .map(|engine| engine.with_revision(1))
+        .map_err(|diagnostics| LoadError::Invalid { diagnostics })
 }
 
 /// The hosted service's one check within `limits`, with destinations judged by
@@ -183,6 +187,13 @@ pub fn reload_unified(
             .into_iter()
             .filter(|w| !is_bad(&w.host)),
     );
+    merged.resources.extend(
+        report
+            .spec
+            .resources
+            .into_iter()
+            .filter(|r| !is_bad(&r.host)),
+    );
     if let Some(previous) = previous {
         let old = previous.spec();
         merged
@@ -191,6 +202,9 @@ pub fn reload_unified(
         merged
             .websockets
             .extend(old.websockets.iter().filter(|w| is_bad(&w.host)).cloned());
+        merged
+            .resources
+            .extend(old.resources.iter().filter(|r| is_bad(&r.host)).cloned());
     }
     let engine = match Engine::build(merged, options) {
         Ok(engine) => engine,

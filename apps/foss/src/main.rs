@@ -7,7 +7,9 @@
 //! writes to an object store (`file:///dir`, a path, or `s3://bucket?endpoint=...`), one
 //! engine per host, reloading only the hosts that changed and keeping each host's last
 //! good revision; `--shard K/N` serves only the hosts of shard K of N. Outbound calls
-//! default to `--egress strict`.
+//! default to `--egress strict`. What stateful mocks remember (sequence positions, scenario
+//! states, resource records) is kept in memory standalone, and in cloud mode on
+//! `--state-url` (by default the `--redis-url` server), shared by every replica.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +21,9 @@ use moclojer_domain::TrustedProxies;
 use moclojer_domain::spec::Mode;
 use moclojer_egress::{AllowRule, Egress, EgressConfig, Policy};
 use moclojer_foss::{App, Config, EngineOptions, Source, SpecFiles, StoreSource};
-use moclojer_wiring::{JournalArgs, JournalSettings, JournalUrl, LogArgs, QueueArgs, StoreUrl};
+use moclojer_wiring::{
+    JournalArgs, JournalSettings, JournalUrl, LogArgs, QueueArgs, StateArgs, StoreUrl,
+};
 
 /// Serve moclojer mocks from a file, or (cloud mode) from an object store.
 #[derive(Debug, Parser)]
@@ -99,6 +103,12 @@ struct Args {
     /// `DELETE /requests` (e.g. 127.0.0.1:9001). Never the mock port.
     #[arg(long, env = "MOCLOJER_ADMIN_ADDR", value_name = "ADDR")]
     admin_addr: Option<SocketAddr>,
+    /// What sequences, scenarios and resources remember, per host: standalone in this
+    /// process's memory; in cloud mode on --state-url (default: the --redis-url's server),
+    /// shared by every replica and the api. --state-records and --state-bytes bound each
+    /// host's records either way.
+    #[command(flatten)]
+    state: StateArgs,
 }
 
 /// `./moclojer.yml` when it exists, else `$XDG_CONFIG_HOME/moclojer.yml` (or
@@ -148,6 +158,11 @@ fn config(args: &Args) -> anyhow::Result<Config> {
     if args.queue.redis_url.is_some() && !cloud {
         anyhow::bail!("--redis-url is for cloud mode: it needs --store");
     }
+    if args.state.state_url.is_some() && !cloud {
+        anyhow::bail!(
+            "--state-url is for cloud mode: it needs --store (a standalone server keeps its state in memory)"
+        );
+    }
     let default_policy = if cloud { Policy::Strict } else { Policy::Open };
     let egress = Egress::new(EgressConfig {
         policy: args.egress.unwrap_or(default_policy),
@@ -166,6 +181,7 @@ fn config(args: &Args) -> anyhow::Result<Config> {
         max_spec_bytes: args.max_spec_bytes,
         journal: journal(args),
         admin_addr: args.admin_addr,
+        state: Some(args.state.settings_or(args.queue.queue().as_ref())),
         ..Config::new(SocketAddr::new(args.host, args.port), source(args))
     })
 }
@@ -192,4 +208,64 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.log.init()?;
     moclojer_wiring::run_until_signalled::<App>(config(&args)?).await
+}
+
+#[cfg(test)]
+mod tests {
+    use moclojer_ports::StateLimits;
+    use moclojer_wiring::{StateSettings, StateUrl};
+
+    use super::*;
+
+    fn config_of(argv: &[&str]) -> anyhow::Result<Config> {
+        config(&Args::try_parse_from(argv).expect("the flags parse"))
+    }
+
+    #[test]
+    fn the_state_is_in_memory_standalone_and_on_the_queues_server_in_cloud_mode() {
+        let standalone = config_of(&["moclojer", "--state-records", "5"]).unwrap();
+        assert_eq!(
+            standalone.state,
+            Some(StateSettings {
+                url: StateUrl::Memory,
+                limits: StateLimits {
+                    max_records: 5,
+                    ..StateLimits::default()
+                },
+            })
+        );
+        let refused = config_of(&["moclojer", "--state-url", "redis://127.0.0.1:6379"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("--state-url is for cloud mode"),
+            "{refused}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().display().to_string();
+        let cloud = config_of(&[
+            "moclojer",
+            "--store",
+            &store,
+            "--redis-url",
+            "redis://127.0.0.1:6379",
+            "--redis-stream",
+            "s",
+            "--state-bytes",
+            "2048",
+        ])
+        .unwrap();
+        let state = cloud.state.expect("a state");
+        assert_eq!(
+            state.url,
+            StateUrl::Redis {
+                url: "redis://127.0.0.1:6379".to_owned(),
+                prefix: Some("s:".to_owned()),
+            }
+        );
+        assert_eq!(state.limits.max_bytes, 2048);
+        let alone = config_of(&["moclojer", "--store", &store]).unwrap();
+        assert_eq!(alone.state.expect("a state").url, StateUrl::Memory);
+    }
 }

@@ -94,6 +94,15 @@ pub async fn reload(
         tokio::task::spawn_blocking(move || load_files(&files_c, options_c, &limits_c)).await;
     match built {
         Ok(Ok(new)) => {
+            // The same spec keeps its state; a changed one is a new revision, which starts
+            // its sequences, scenarios and resources afresh.
+            let previous = engine.load();
+            let revision = if previous.spec() == new.spec() {
+                previous.revision()
+            } else {
+                previous.revision() + 1
+            };
+            let new = new.with_revision(revision);
             for warning in new.warnings() {
                 tracing::warn!(file = %files.config.display(), "{warning}");
             }

@@ -1,5 +1,5 @@
-//! A mock's text as the store holds it: its items as JSON, each `endpoint` and `websocket`
-//! with the mock's host, rendered one item per line.
+//! A mock's text as the store holds it: its items as JSON, each `endpoint`, `websocket`
+//! and `resource` with the mock's host, rendered one item per line.
 
 use moclojer_domain::spec;
 use serde_json::Value;
@@ -26,7 +26,7 @@ pub(crate) fn items_with_host(source: &str, host: &str) -> Result<Vec<Value>, It
         .into_iter()
         .map(|item| match item {
             Value::Object(mut fields) => {
-                for kind in ["endpoint", "websocket"] {
+                for kind in ["endpoint", "websocket", "resource"] {
                     if let Some(Value::Object(inner)) = fields.get_mut(kind) {
                         let mut hosted = serde_json::Map::with_capacity(inner.len() + 1);
                         hosted.insert("host".to_owned(), Value::String(host.to_owned()));

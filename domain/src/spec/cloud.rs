@@ -92,7 +92,7 @@ impl CloudCheck<'_> {
                             1,
                             format!("destination not allowed: {url}: {reason}"),
                         )
-                        .in_item(endpoint.item, key),
+                        .in_item(endpoint.item, key.clone()),
                     );
                 }
             }
@@ -102,18 +102,17 @@ impl CloudCheck<'_> {
 }
 
 /// The outbound URLs `endpoint` names, with the key that holds each.
-fn destinations(endpoint: &Endpoint) -> Vec<(&'static str, &str)> {
+fn destinations(endpoint: &Endpoint) -> Vec<(String, &str)> {
     let mut found = Vec::new();
     if let Some(webhook) = &endpoint.webhook {
-        found.push(("endpoint.webhook.url", webhook.url.as_str()));
+        found.push(("endpoint.webhook.url".to_owned(), webhook.url.as_str()));
     }
-    if let Body::External(external) = &endpoint.response.body
-        && external.path.contains("://")
-    {
-        found.push((
-            "endpoint.response.external-body.path",
-            external.path.as_str(),
-        ));
+    for (key, response) in endpoint.all_responses() {
+        if let Body::External(external) = &response.body
+            && external.path.contains("://")
+        {
+            found.push((format!("{key}.external-body.path"), external.path.as_str()));
+        }
     }
     found
 }

@@ -27,10 +27,13 @@ mod edn;
 mod openapi;
 mod path;
 mod read;
+mod rules;
 mod tree;
 mod validate;
 mod yaml;
 
+#[cfg(test)]
+mod rules_tests;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +41,7 @@ use std::fmt;
 
 pub use cloud::{AnyDestination, CloudCheck, DestinationPolicy};
 pub use path::{ParamType, PathError, PathPattern, Segment};
+pub use rules::{MAX_RULES, compile_matches};
 
 use crate::{Diagnostic, MAX_SPEC_BYTES};
 
@@ -119,6 +123,8 @@ pub struct Spec {
     pub endpoints: Vec<Endpoint>,
     /// The `websocket` items.
     pub websockets: Vec<WebSocket>,
+    /// The `resource` items.
+    pub resources: Vec<Resource>,
 }
 
 /// One `endpoint` item.
@@ -152,6 +158,182 @@ pub struct Endpoint {
     /// to this endpoint's host (`secret-headers: [x-session]`), beside the ones always
     /// hidden.
     pub secret_headers: Vec<String>,
+    /// Response rules (`responses:`), tried in order before `response`.
+    pub rules: Vec<Rule>,
+    /// Responses answered in turn (`sequence:`), in place of `response` when no rule holds.
+    pub sequence: Option<Sequence>,
+    /// The scenario state the endpoint answers in, and the one it moves to.
+    pub scenario: Option<Scenario>,
+}
+
+impl Endpoint {
+    /// Every response the endpoint may give, with the key it is written under:
+    /// `endpoint.response`, each rule's (`endpoint.responses[0]`), then each of its
+    /// sequence (`endpoint.sequence[0]`).
+    pub fn all_responses(&self) -> Vec<(String, &Response)> {
+        let mut all = vec![("endpoint.response".to_owned(), &self.response)];
+        for (index, rule) in self.rules.iter().enumerate() {
+            all.push((format!("endpoint.responses[{index}]"), &rule.response));
+        }
+        if let Some(sequence) = &self.sequence {
+            for (index, response) in sequence.responses.iter().enumerate() {
+                all.push((format!("endpoint.sequence[{index}]"), response));
+            }
+        }
+        all
+    }
+
+    /// Whether the endpoint, or one of its rules, names a scenario.
+    pub fn has_scenario(&self) -> bool {
+        self.scenario.is_some() || self.rules.iter().any(|r| r.scenario.is_some())
+    }
+}
+
+/// One entry of `responses:`: a response given when its conditions hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// 1-based line of the rule.
+    pub line: u32,
+    /// The conditions, all of which must hold (none: always).
+    pub when: When,
+    /// The scenario state the rule answers in, and the one it moves to.
+    pub scenario: Option<Scenario>,
+    /// What it answers.
+    pub response: Response,
+}
+
+/// A rule's `when`: conditions on the request, all of which must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct When {
+    /// On path parameters, by name.
+    pub path_params: Vec<(String, Matcher)>,
+    /// On headers, by lowercase name (any value of a repeated header may satisfy it).
+    pub headers: Vec<(String, Matcher)>,
+    /// On query parameters, by name (any value of a repeated one may satisfy it).
+    pub query_params: Vec<(String, Matcher)>,
+    /// On fields of a JSON body, by dotted path (`user.role`, `items.0.id`).
+    pub json_params: Vec<(String, Matcher)>,
+    /// Text the raw body must contain.
+    pub body_contains: Option<String>,
+}
+
+impl When {
+    /// Whether the `when` has no condition (it always holds).
+    pub fn is_empty(&self) -> bool {
+        self.path_params.is_empty()
+            && self.headers.is_empty()
+            && self.query_params.is_empty()
+            && self.json_params.is_empty()
+            && self.body_contains.is_none()
+    }
+}
+
+/// One condition on a request value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matcher {
+    /// The value is this text (a plain string in YAML, or `equals:`).
+    Equals(String),
+    /// The value matches this regular expression somewhere (`matches:`; anchor it with
+    /// `^…$` for the whole value).
+    Matches(String),
+    /// The value contains this text (`contains:`).
+    Contains(String),
+    /// The value is there (`present: true`) or not (`present: false`).
+    Present(bool),
+    /// The value is one of these (`one-of:`).
+    OneOf(Vec<String>),
+}
+
+/// `sequence:`: responses answered one per request, in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sequence {
+    /// The responses, in order (at least one).
+    pub responses: Vec<Response>,
+    /// After the last: start again (`sequence-mode: cycle`) or keep answering the last.
+    pub cycle: bool,
+}
+
+/// `scenario:` on an endpoint or a rule: answer only in a state, then move to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// The scenario's name; every scenario starts in `started`.
+    pub name: String,
+    /// The state it must be in (`when-state`); any state when absent.
+    pub when_state: Option<String>,
+    /// The state it moves to after answering (`set-state`); unchanged when absent.
+    pub set_state: Option<String>,
+}
+
+/// An item that owns HTTP routes.
+#[derive(Debug, Clone, Copy)]
+pub enum RoutedItem<'s> {
+    /// An `endpoint`.
+    Endpoint(&'s Endpoint),
+    /// A `resource`.
+    Resource(&'s Resource),
+}
+
+/// The endpoints and resources of a spec in item order ([`Spec::routed_items`]).
+#[derive(Debug)]
+pub struct RoutedItems<'s> {
+    endpoints: std::iter::Peekable<std::slice::Iter<'s, Endpoint>>,
+    resources: std::iter::Peekable<std::slice::Iter<'s, Resource>>,
+}
+
+impl<'s> Iterator for RoutedItems<'s> {
+    type Item = RoutedItem<'s>;
+
+    fn next(&mut self) -> Option<RoutedItem<'s>> {
+        match (self.endpoints.peek(), self.resources.peek()) {
+            (Some(e), Some(r)) if r.item < e.item => {
+                self.resources.next().map(RoutedItem::Resource)
+            }
+            (Some(_), _) => self.endpoints.next().map(RoutedItem::Endpoint),
+            (None, _) => self.resources.next().map(RoutedItem::Resource),
+        }
+    }
+}
+
+impl Spec {
+    /// The endpoints and resources in item order: the order the mock server routes them
+    /// in, where the first item on a route answers it.
+    pub fn routed_items(&self) -> RoutedItems<'_> {
+        RoutedItems {
+            endpoints: self.endpoints.iter().peekable(),
+            resources: self.resources.iter().peekable(),
+        }
+    }
+}
+
+/// One `resource` item: a JSON collection that remembers what is written to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Index of the top-level item (0-based) it comes from.
+    pub item: u32,
+    /// 1-based line of the item.
+    pub line: u32,
+    /// The virtual host, normalised as [`Endpoint::host`].
+    pub host: Option<String>,
+    /// The collection's path (`/users`); records are at `/users/:id`.
+    pub path: PathPattern,
+    /// The field that names a record (`id`, the default).
+    pub id_field: String,
+    /// The records a fresh state holds, in order; each has its id field (a string or a
+    /// whole number), and no two share one.
+    pub seed: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Resource {
+    /// The routes a resource answers, by method and whether the path ends in the record's
+    /// id: the collection's GET and POST, the record's GET, PUT, PATCH and DELETE.
+    pub const ROUTES: [(Method, bool); 6] = [
+        (Method::Get, false),
+        (Method::Post, false),
+        (Method::Get, true),
+        (Method::Put, true),
+        (Method::Patch, true),
+        (Method::Delete, true),
+    ];
 }
 
 /// An HTTP request method.

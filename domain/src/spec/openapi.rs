@@ -239,6 +239,9 @@ impl<'m> Operations<'m> {
             latency: None,
             tag: None,
             secret_headers: Vec::new(),
+            rules: Vec::new(),
+            sequence: None,
+            scenario: None,
         });
     }
 

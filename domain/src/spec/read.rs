@@ -16,7 +16,7 @@ use super::{
 };
 use crate::Diagnostic;
 
-const ITEM_KEYS: &[&str] = &["endpoint", "websocket"];
+const ITEM_KEYS: &[&str] = &["endpoint", "websocket", "resource"];
 const ENDPOINT_KEYS: &[&str] = &[
     "method",
     "host",
@@ -30,6 +30,10 @@ const ENDPOINT_KEYS: &[&str] = &[
     "tag",
     "router-name",
     "secret-headers",
+    "responses",
+    "sequence",
+    "sequence-mode",
+    "scenario",
 ];
 const ENDPOINT_HINTS: &[(&str, &str)] = &[
     ("status", "`status` belongs under `response`"),
@@ -39,12 +43,20 @@ const ENDPOINT_HINTS: &[(&str, &str)] = &[
     ("on-message", "`on-message` belongs to a `websocket` item"),
     ("url", "`url` belongs under `webhook`"),
     ("sleep-time", "`sleep-time` belongs under `webhook`"),
+    ("when", "`when` belongs to a rule under `responses`"),
+    ("seed", "`seed` belongs to a `resource` item"),
 ];
 const ITEM_HINTS: &[(&str, &str)] = &[
-    ("path", "`path` belongs under `endpoint` (or `websocket`)"),
+    (
+        "path",
+        "`path` belongs under `endpoint` (or `websocket`, `resource`)",
+    ),
     ("method", "`method` belongs under `endpoint`"),
     ("response", "`response` belongs under `endpoint`"),
-    ("host", "`host` belongs under `endpoint` (or `websocket`)"),
+    (
+        "host",
+        "`host` belongs under `endpoint` (or `websocket`, `resource`)",
+    ),
 ];
 const RESPONSE_KEYS: &[&str] = &["status", "headers", "body", "external-body"];
 const EXTERNAL_KEYS: &[&str] = &["provider", "path", "sheet-name"];
@@ -131,6 +143,7 @@ impl Parsed {
             .collect();
         spec.endpoints.retain(|e| !bad.contains(&e.item));
         spec.websockets.retain(|w| !bad.contains(&w.item));
+        spec.resources.retain(|r| !bad.contains(&r.item));
         Ok(super::ItemReport {
             spec,
             diagnostics,
@@ -255,7 +268,7 @@ pub(super) fn read_spec(root: Option<&Node>, format: Format, limits: &Limits) ->
 #[derive(Debug, Clone)]
 pub(super) struct Key {
     logical: String,
-    display: String,
+    pub(super) display: String,
 }
 
 impl Key {
@@ -284,7 +297,7 @@ impl Key {
         }
     }
 
-    fn index(&self, index: usize) -> Self {
+    pub(super) fn index(&self, index: usize) -> Self {
         Self {
             logical: format!("{}[{index}]", self.logical),
             display: format!("{}[{index}]", self.display),
@@ -321,7 +334,8 @@ pub(super) struct Reader<'a> {
     pub(super) diagnostics: &'a mut Vec<Diagnostic>,
     pub(super) places: &'a mut Places,
     pub(super) item: u32,
-    /// How many more WebSocket patterns may be compiled (each costs up to a few ms).
+    /// How many more regular expressions (WebSocket patterns and `matches` conditions) may
+    /// be compiled (each costs up to a few ms).
     pub(super) patterns_left: &'a mut usize,
 }
 
@@ -347,7 +361,7 @@ pub(super) fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str>
         .map(|(_, candidate)| candidate)
 }
 
-fn is_header_name(name: &str) -> bool {
+pub(super) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -487,7 +501,7 @@ impl Reader<'_> {
         Some(fields)
     }
 
-    fn string(&mut self, node: &Node, key: &Key, what: &str) -> Option<String> {
+    pub(super) fn string(&mut self, node: &Node, key: &Key, what: &str) -> Option<String> {
         if let Some(text) = node.text() {
             return Some(text);
         }
@@ -563,6 +577,12 @@ impl Reader<'_> {
         };
         let endpoint = fields.get("endpoint");
         let websocket = fields.get("websocket");
+        let resource = fields.get("resource");
+        if let Some(resource) = resource
+            && let Some(resource) = self.resource(node, resource)
+        {
+            spec.resources.push(resource);
+        }
         if let Some(endpoint) = endpoint
             && let Some(endpoint) = self.endpoint(node, endpoint)
         {
@@ -573,11 +593,11 @@ impl Reader<'_> {
         {
             spec.websockets.push(websocket);
         }
-        if endpoint.is_none() && websocket.is_none() {
+        if endpoint.is_none() && websocket.is_none() && resource.is_none() {
             self.warning(
                 node,
                 &key,
-                "this item has neither `endpoint` nor `websocket` and is ignored",
+                "this item has no `endpoint`, `websocket` or `resource` and is ignored",
             );
         }
     }
@@ -656,9 +676,13 @@ impl Reader<'_> {
         };
         ok &= secret_headers.is_some();
 
+        let stateful = self.stateful(&fields, &key);
+        ok &= stateful.is_some();
+
         if !ok {
             return None;
         }
+        let (rules, sequence, scenario) = stateful?;
         Some(Endpoint {
             item: self.item,
             line: item.line,
@@ -673,6 +697,9 @@ impl Reader<'_> {
             latency: latency?,
             tag: tag?,
             secret_headers: secret_headers?,
+            rules,
+            sequence,
+            scenario,
         })
     }
 
@@ -722,7 +749,12 @@ impl Reader<'_> {
     }
 
     /// The required `path` of an endpoint or websocket map `parent`.
-    fn path(&mut self, parent: &Node, node: Option<&Node>, base: &Key) -> Option<PathPattern> {
+    pub(super) fn path(
+        &mut self,
+        parent: &Node,
+        node: Option<&Node>,
+        base: &Key,
+    ) -> Option<PathPattern> {
         let key = base.child("path");
         let Some(node) = node else {
             self.error(
@@ -762,7 +794,7 @@ impl Reader<'_> {
         }
     }
 
-    fn host(&mut self, node: &Node, key: &Key) -> Option<String> {
+    pub(super) fn host(&mut self, node: &Node, key: &Key) -> Option<String> {
         let raw = self.string(node, key, "`host`")?;
         match normalize_host(&raw) {
             Ok(host) => {
@@ -857,6 +889,12 @@ impl Reader<'_> {
             );
             return None;
         };
+        self.response_fields(&fields, key)
+    }
+
+    /// The response keys among `fields`, already read (and their unknown keys warned
+    /// about) by the caller: a response map, or a rule, whose keys include `when`.
+    pub(super) fn response_fields(&mut self, fields: &Fields<'_>, key: &Key) -> Option<Response> {
         let mut ok = true;
         let status = match fields.get("status") {
             None => Some(200),

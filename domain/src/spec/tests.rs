@@ -6,12 +6,12 @@ use super::tree::{Scalar, java_double, resolve_plain};
 use super::*;
 use crate::Severity;
 
-fn limits() -> Limits {
+pub(super) fn limits() -> Limits {
     Limits::default()
 }
 
 #[track_caller]
-fn ok(source: &str, format: Format) -> Spec {
+pub(super) fn ok(source: &str, format: Format) -> Spec {
     match check(source, format, Mode::Standalone, &limits()) {
         Ok((spec, _)) => spec,
         Err(diagnostics) => panic!("{source}\n{diagnostics:#?}"),
@@ -19,31 +19,37 @@ fn ok(source: &str, format: Format) -> Spec {
 }
 
 #[track_caller]
-fn ok_yaml(source: &str) -> Spec {
+pub(super) fn ok_yaml(source: &str) -> Spec {
     ok(source, Format::Yaml)
 }
 
 #[track_caller]
-fn endpoint(source: &str) -> Endpoint {
+pub(super) fn endpoint(source: &str) -> Endpoint {
     let spec = ok_yaml(source);
     assert_eq!(spec.endpoints.len(), 1, "{spec:#?}");
     spec.endpoints.into_iter().next().expect("one endpoint")
 }
 
-fn findings(source: &str, format: Format, mode: Mode) -> Vec<Diagnostic> {
+pub(super) fn findings(source: &str, format: Format, mode: Mode) -> Vec<Diagnostic> {
     match check(source, format, mode, &limits()) {
         Ok((_, warnings)) => warnings,
         Err(diagnostics) => diagnostics,
     }
 }
 
-fn yaml_findings(source: &str) -> Vec<Diagnostic> {
+pub(super) fn yaml_findings(source: &str) -> Vec<Diagnostic> {
     findings(source, Format::Yaml, Mode::Standalone)
 }
 
 /// Asserts a finding with this severity at `line`:`column` whose message contains `needle`.
 #[track_caller]
-fn expect(diagnostics: &[Diagnostic], severity: Severity, line: u32, column: u32, needle: &str) {
+pub(super) fn expect(
+    diagnostics: &[Diagnostic],
+    severity: Severity,
+    line: u32,
+    column: u32,
+    needle: &str,
+) {
     assert!(
         diagnostics.iter().any(|d| d.severity == severity
             && d.line == line
@@ -54,17 +60,17 @@ fn expect(diagnostics: &[Diagnostic], severity: Severity, line: u32, column: u32
 }
 
 #[track_caller]
-fn expect_error(diagnostics: &[Diagnostic], line: u32, column: u32, needle: &str) {
+pub(super) fn expect_error(diagnostics: &[Diagnostic], line: u32, column: u32, needle: &str) {
     expect(diagnostics, Severity::Error, line, column, needle);
 }
 
 #[track_caller]
-fn expect_warning(diagnostics: &[Diagnostic], line: u32, column: u32, needle: &str) {
+pub(super) fn expect_warning(diagnostics: &[Diagnostic], line: u32, column: u32, needle: &str) {
     expect(diagnostics, Severity::Warning, line, column, needle);
 }
 
 /// Wraps endpoint keys (indented by four spaces) into a one-item spec.
-fn one(keys: &str) -> String {
+pub(super) fn one(keys: &str) -> String {
     format!("- endpoint:\n{keys}")
 }
 
@@ -158,6 +164,9 @@ fn the_annotated_example_reads_every_key() {
         latency: None,
         tag: Some("users".to_owned()),
         secret_headers: Vec::new(),
+        rules: Vec::new(),
+        sequence: None,
+        scenario: None,
     };
     assert_eq!(spec.endpoints, [expected]);
     assert_eq!(
@@ -1065,7 +1074,12 @@ fn items_that_are_not_maps_are_ignored_with_a_warning() {
     let diagnostics = yaml_findings("- endpoint: {path: /a}\n- 42\n- [1]\n-\n- other: 1\n");
     expect_warning(&diagnostics, 2, 3, "not a map and is ignored");
     expect_warning(&diagnostics, 3, 3, "not a map and is ignored");
-    expect_warning(&diagnostics, 5, 3, "neither `endpoint` nor `websocket`");
+    expect_warning(
+        &diagnostics,
+        5,
+        3,
+        "no `endpoint`, `websocket` or `resource`",
+    );
     expect_warning(&diagnostics, 5, 3, "unknown key `other`");
     assert!(!diagnostics.iter().any(Diagnostic::is_error));
     let item = diagnostics.iter().find(|d| d.line == 2).expect("a finding");
@@ -1427,10 +1441,14 @@ fn validate_works_on_specs_built_by_hand() {
         latency: None,
         tag: None,
         secret_headers: Vec::new(),
+        rules: Vec::new(),
+        sequence: None,
+        scenario: None,
     };
     let spec = Spec {
         endpoints: vec![endpoint(0), endpoint(1)],
         websockets: vec![],
+        resources: vec![],
     };
     let diagnostics = validate(&spec, Mode::Cloud);
     expect_warning(&diagnostics, 2, 1, "shadowed by item 0");

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::read::{Place, Places};
-use super::{Body, Endpoint, Method, Mode, PathPattern, Segment, Spec};
+use super::{Body, Endpoint, Method, Mode, PathPattern, Resource, RoutedItem, Segment, Spec};
 use crate::Diagnostic;
 use crate::template::{Condition, Template};
 
@@ -23,18 +23,24 @@ pub(super) fn compile_pattern(pattern: &str) -> Result<regex::Regex, String> {
         .size_limit(PATTERN_SIZE_LIMIT)
         .dfa_size_limit(PATTERN_SIZE_LIMIT)
         .build()
-        .map_err(|error| match error {
-            regex::Error::Syntax(text) => text
-                .lines()
-                .rev()
-                .find_map(|line| line.strip_prefix("error: "))
-                .unwrap_or("invalid syntax")
-                .to_owned(),
-            regex::Error::CompiledTooBig(limit) => {
-                format!("the pattern compiles to more than {limit} bytes")
-            }
-            _ => error.to_string(),
-        })
+        .map_err(|error| regex_error(&error, "pattern"))
+}
+
+/// A regex error on one line: a syntax error's last line, or the size it passed (`what`
+/// names the expression: "pattern", "expression").
+pub(super) fn regex_error(error: &regex::Error, what: &str) -> String {
+    match error {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("error: "))
+            .unwrap_or("invalid syntax")
+            .to_owned(),
+        regex::Error::CompiledTooBig(limit) => {
+            format!("the {what} compiles to more than {limit} bytes")
+        }
+        _ => error.to_string(),
+    }
 }
 
 /// Where to report a finding about `key` of `item`: its recorded place, else the item's line.
@@ -57,6 +63,45 @@ fn is_http_url(text: &str) -> bool {
 
 /// Host, method and path shape: what makes two endpoints the same route.
 type RouteKey<'s> = (Option<&'s str>, Method, Vec<Option<&'s str>>);
+
+/// The items on a route so far: the first, and the first that answers in every scenario
+/// state, which shadows the ones after it. Until there is one, a later item still answers
+/// when no earlier item's scenario state fits.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    /// The first item on the route.
+    item: u32,
+    /// `None` while every item so far answers only in a scenario's state; else the first
+    /// item that answers in any state, which shadows every later one.
+    closed_by: Option<u32>,
+}
+
+impl Route {
+    /// Records `item` on the route (`scoped`: it answers only in a scenario's state);
+    /// returns the item that shadows it, if one does.
+    fn add<'s>(
+        routes: &mut HashMap<RouteKey<'s>, Route>,
+        route: RouteKey<'s>,
+        item: u32,
+        scoped: bool,
+    ) -> Option<u32> {
+        let closed_by = (!scoped).then_some(item);
+        match routes.get_mut(&route) {
+            None => {
+                routes.insert(route, Route { item, closed_by });
+                None
+            }
+            Some(Route {
+                closed_by: Some(first),
+                ..
+            }) => Some(*first),
+            Some(open) => {
+                open.closed_by = closed_by;
+                None
+            }
+        }
+    }
+}
 
 /// A route's identity for the shadowing check: static texts, `*` for parameters.
 fn route_key(path: &PathPattern) -> Vec<Option<&str>> {
@@ -82,19 +127,32 @@ pub(super) fn validate(
         places,
         diagnostics: Vec::new(),
     };
-    if spec.endpoints.is_empty() && spec.websockets.is_empty() && !read_failed {
+    if spec.endpoints.is_empty()
+        && spec.websockets.is_empty()
+        && spec.resources.is_empty()
+        && !read_failed
+    {
         findings.diagnostics.push(Diagnostic::warning(
             1,
             1,
             "the spec defines no endpoints; every request will answer 404",
         ));
     }
-    let mut routes: HashMap<RouteKey<'_>, u32> = HashMap::new();
-    for endpoint in &spec.endpoints {
-        findings.check_route(endpoint, &mut routes);
-        findings.check_webhook_url(endpoint);
-        findings.check_external_body(endpoint);
+    let mut routes: HashMap<RouteKey<'_>, Route> = HashMap::new();
+    for owner in spec.routed_items() {
+        match owner {
+            RoutedItem::Endpoint(endpoint) => {
+                findings.check_route(endpoint, &mut routes);
+                findings.check_webhook_url(endpoint);
+                findings.check_external_body(endpoint);
+            }
+            RoutedItem::Resource(resource) => findings.check_resource_routes(resource, &mut routes),
+        }
     }
+    let routes = routes
+        .into_iter()
+        .map(|(key, route)| (key, route.item))
+        .collect();
     findings.check_websockets(spec, &routes);
     findings.check_templates(spec);
     findings.diagnostics
@@ -122,16 +180,24 @@ struct Findings<'p> {
 }
 
 impl Findings<'_> {
-    /// Warns when an earlier endpoint has the same route (host, method, path shape), which
-    /// then always answers first; records the route otherwise.
-    fn check_route<'s>(&mut self, endpoint: &'s Endpoint, routes: &mut HashMap<RouteKey<'s>, u32>) {
+    /// Warns when an earlier item has the same route (host, method, path shape) and
+    /// answers it in any scenario state, so it always answers first; records the route.
+    fn check_route<'s>(
+        &mut self,
+        endpoint: &'s Endpoint,
+        routes: &mut HashMap<RouteKey<'s>, Route>,
+    ) {
         let route = (
             endpoint.host.as_deref(),
             endpoint.method,
             route_key(&endpoint.path),
         );
-        let Some(first) = routes.get(&route) else {
-            routes.insert(route, endpoint.item);
+        // A scenario without `when-state` answers in every state: it shadows like any.
+        let scoped = endpoint
+            .scenario
+            .as_ref()
+            .is_some_and(|scenario| scenario.when_state.is_some());
+        let Some(first) = Route::add(routes, route, endpoint.item, scoped) else {
             return;
         };
         let (line, column, key, _) =
@@ -153,6 +219,35 @@ impl Findings<'_> {
             )
             .in_item(endpoint.item, key),
         );
+    }
+
+    /// Warns when an earlier item defines one of a resource's routes (that item answers
+    /// it); records the routes otherwise.
+    fn check_resource_routes<'s>(
+        &mut self,
+        resource: &'s Resource,
+        routes: &mut HashMap<RouteKey<'s>, Route>,
+    ) {
+        for (method, record) in Resource::ROUTES {
+            let mut shape = route_key(&resource.path);
+            if record {
+                shape.push(None);
+            }
+            let route = (resource.host.as_deref(), method, shape);
+            let Some(first) = Route::add(routes, route, resource.item, false) else {
+                continue;
+            };
+            let (line, column, key, _) =
+                locate(self.places, resource.item, "resource.path", resource.line);
+            let id = if record { "/:id" } else { "" };
+            let message = format!(
+                "{method} {}{id} of this resource is shadowed by item {first}, which defines \
+                 the same route first",
+                resource.path
+            );
+            self.diagnostics
+                .push(Diagnostic::warning(line, column, message).in_item(resource.item, key));
+        }
     }
 
     /// A webhook `url` must be http(s) (or a template that makes one): an error in the
@@ -189,26 +284,27 @@ impl Findings<'_> {
         if self.mode != Mode::Cloud {
             return;
         }
-        let Body::External(external) = &endpoint.response.body else {
-            return;
-        };
-        if is_http_url(&external.path) {
-            return;
+        for (response_key, response) in endpoint.all_responses() {
+            let Body::External(external) = &response.body else {
+                continue;
+            };
+            if is_http_url(&external.path) {
+                continue;
+            }
+            let path_key = format!("{response_key}.external-body.path");
+            self.local_external_body(endpoint, &path_key, &external.path);
         }
-        let (line, column, key, _) = locate(
-            self.places,
-            endpoint.item,
-            "endpoint.response.external-body.path",
-            endpoint.line,
-        );
+    }
+
+    fn local_external_body(&mut self, endpoint: &Endpoint, path_key: &str, path: &str) {
+        let (line, column, key, _) = locate(self.places, endpoint.item, path_key, endpoint.line);
         self.diagnostics.push(
             Diagnostic::error(
                 line,
                 column,
                 format!(
-                    "local files are not available in the hosted service: `{}` must be an \
-                     http:// or https:// URL",
-                    external.path
+                    "local files are not available in the hosted service: `{path}` must be an \
+                     http:// or https:// URL"
                 ),
             )
             .in_item(endpoint.item, key),
@@ -306,21 +402,20 @@ impl Findings<'_> {
 /// (or external-body path) and headers, then the webhook's url, body, headers and `if`.
 fn endpoint_sources(endpoint: &Endpoint) -> Vec<(String, &str, Source)> {
     let mut sources: Vec<(String, &str, Source)> = Vec::new();
-    let response = &endpoint.response;
-    match &response.body {
-        Body::Text(text) => {
-            sources.push(("endpoint.response.body".to_owned(), text, Source::Response));
+    for (base, response) in endpoint.all_responses() {
+        match &response.body {
+            Body::Text(text) => sources.push((format!("{base}.body"), text, Source::Response)),
+            Body::External(external) => sources.push((
+                format!("{base}.external-body.path"),
+                &external.path,
+                Source::Response,
+            )),
+            Body::Absent => {}
         }
-        Body::External(external) => sources.push((
-            "endpoint.response.external-body.path".to_owned(),
-            &external.path,
-            Source::Response,
-        )),
-        Body::Absent => {}
-    }
-    for (name, value) in &response.headers {
-        let key = format!("endpoint.response.headers.{name}");
-        sources.push((key, value, Source::Response));
+        for (name, value) in &response.headers {
+            let key = format!("{base}.headers.{name}");
+            sources.push((key, value, Source::Response));
+        }
     }
     let Some(webhook) = &endpoint.webhook else {
         return sources;

@@ -14,6 +14,7 @@ mod outbox;
 mod publications;
 mod queue;
 pub mod sql;
+mod state;
 
 pub use accounts::account_repository_contract;
 pub use dns::{dns_provider_contract, paas_provider_contract};
@@ -27,3 +28,4 @@ pub use object_store::object_store_contract;
 pub use outbox::outbox_contract;
 pub use publications::publication_repository_contract;
 pub use queue::{CONTRACT_QUEUE_SETTINGS, event_queue_contract};
+pub use state::mock_state_contract;

@@ -7,7 +7,9 @@
 //! cost: (a) with the journal off, in memory (`--journal 1000`) and on Redis
 //! (`--journal-url`, `MOCLOJER_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379`; left
 //! out when unreachable), the off run repeated last and averaged; each with the server's CPU
-//! time per request and the records it dropped.
+//! time per request and the records it dropped; (f) response rules and resources: five
+//! rules of which the fourth holds, and a resource's record read, against the plain
+//! templated endpoint in the same server.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,9 +35,11 @@ pub(crate) fn run(seconds: &str) -> Result<(), String> {
     let large_spec = bench.measure_large(&big)?;
     let reloads = bench.measure_reloads(&small)?;
     let journal = bench.measure_journal(&small)?;
+    let stateful = bench.measure_stateful(&work)?;
     std::fs::remove_dir_all(&work).ok();
     print_table(&small_spec, &large_spec, &reloads);
     print_journal(&journal);
+    print_stateful(&stateful);
     Ok(())
 }
 
@@ -80,6 +84,34 @@ struct JournalRun {
     load: Load,
     server_cpu_us: f64,
     dropped: Option<u64>,
+}
+
+/// The templated endpoint, a rule-chosen response and a resource read, on one server.
+struct Stateful {
+    templated: Load,
+    rules: Load,
+    resource: Load,
+}
+
+/// A spec with the templated endpoint, an endpoint whose fourth of five rules holds for
+/// `GET /rules/42?verbose=1`, and a resource of 100 records.
+fn stateful_spec() -> String {
+    let template = r#"'{"id":{{path-params.id}},"name":"user-{{path-params.id}}"}'"#;
+    let seed: Vec<String> = (1..=100)
+        .map(|i| format!(r#"{{"id": {i}, "name": "thing-{i}"}}"#))
+        .collect();
+    format!(
+        "- endpoint:\n    path: /users/:id\n    response:\n      body: {template}\n\
+         - endpoint:\n    path: /rules/:id\n    responses:\n\
+         \x20     - when: {{path-params: {{id: \"1\"}}}}\n        body: '{{\"rule\": 1}}'\n\
+         \x20     - when: {{headers: {{x-mode: {{matches: \"^adm\"}}}}}}\n        body: '{{\"rule\": 2}}'\n\
+         \x20     - when: {{query-params: {{debug: {{present: true}}}}}}\n        body: '{{\"rule\": 3}}'\n\
+         \x20     - when: {{path-params: {{id: \"42\"}}, query-params: {{verbose: \"1\"}}}}\n        body: {template}\n\
+         \x20     - when: {{path-params: {{id: {{one-of: [\"7\", \"8\"]}}}}}}\n        body: '{{\"rule\": 5}}'\n\
+         \x20   response:\n      status: 404\n\
+         - resource:\n    path: /things\n    seed: [{}]\n",
+        seed.join(", ")
+    )
 }
 
 /// Requests while the spec is rewritten `count` times, over `seconds`.
@@ -219,6 +251,41 @@ impl FossBench<'_> {
             redis,
         })
     }
+}
+
+impl FossBench<'_> {
+    /// The templated endpoint, the rules and the resource read on one server.
+    fn measure_stateful(&self, work: &Path) -> Result<Stateful, String> {
+        println!("==> rules and resources: GET /users/42, /rules/42?verbose=1, /things/42");
+        let spec = work.join("stateful.yml");
+        std::fs::write(&spec, stateful_spec()).map_err(|e| e.to_string())?;
+        let server = self.serve(&spec)?;
+        Ok(Stateful {
+            templated: self.load(&server, "/users/42", None)?,
+            rules: self.load(&server, "/rules/42?verbose=1", None)?,
+            resource: self.load(&server, "/things/42", None)?,
+        })
+    }
+}
+
+/// The rules' and the resource's rows, against the templated endpoint.
+fn print_stateful(stateful: &Stateful) {
+    let base = stateful.templated.rps;
+    println!();
+    println!("| rules and resources | req/s | ratio to templated | target | p99 | failed |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let row = |name: &str, load: &Load, target: &str| {
+        println!(
+            "| {name} | {:.0} | {:.2} | {target} | {:.2} ms | {:.0} |",
+            load.rps,
+            load.rps / base,
+            load.p99_us / 1000.0,
+            load.errors
+        );
+    };
+    row("templated GET /users/42", &stateful.templated, "");
+    row("five rules, the fourth holds", &stateful.rules, ">= 0.80");
+    row("resource record read", &stateful.resource, "");
 }
 
 /// A loopback address no one listens on, for an admin listener.
@@ -387,4 +454,21 @@ fn large_spec(hosts: usize) -> String {
         }
     }
     spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stateful_spec;
+
+    #[test]
+    fn the_stateful_spec_has_five_rules_at_their_indentation_and_a_seed_of_100() {
+        let spec = stateful_spec();
+        assert_eq!(spec.matches("      - when: ").count(), 5, "{spec}");
+        assert_eq!(spec.matches("        body: ").count(), 5, "{spec}");
+        assert_eq!(spec.matches("\"name\": \"thing-").count(), 100);
+        assert!(
+            spec.contains("\n    response:\n      status: 404\n"),
+            "{spec}"
+        );
+    }
 }

@@ -219,6 +219,7 @@ impl MocksApi {
                 _ => ApiError::from_port(e, "workspace"),
             })?;
         state.forget_requests(&mock.host).await;
+        state.forget_state(&mock.host).await;
         let publication = Publication::new(mock.id, now);
         Ok(Created::Created(Json(
             self.view(&user, &mock, Some(&publication)).await?,
@@ -401,6 +402,7 @@ impl MocksApi {
             .await
             .map_err(|e| ApiError::from_port(e, "mock"))?;
         state.forget_requests(&mock.host).await;
+        state.forget_state(&mock.host).await;
         tracing::info!(mock = %mock.id, host = %mock.host, "mock deleted");
         Ok(NoContent::Done)
     }

@@ -1,6 +1,7 @@
 //! The operations, by area, and the service's health.
 
 pub mod accounts;
+pub mod mock_state;
 pub mod mocks;
 pub mod orgs;
 pub mod requests;

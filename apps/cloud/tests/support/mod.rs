@@ -511,3 +511,158 @@ async fn send_raw(address: SocketAddr, host: &str, request_line: &str) -> u16 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
 }
+
+/// A stateful mock: a sequence (item 0), a scenario that moves on its first answer, and a
+/// plain `/ready` whose body says `word`, to tell when a revision is live without
+/// touching the state.
+pub(crate) fn stateful(word: &str) -> String {
+    format!(
+        "- endpoint:\n    path: /seq\n    sequence:\n      - body: '{{\"n\": 1}}'\n      \
+         - body: '{{\"n\": 2}}'\n\
+         - endpoint:\n    path: /cart\n    scenario: {{name: cart, when-state: started, set-state: has-items}}\n    \
+         response:\n      body: '{{\"cart\": \"empty\"}}'\n\
+         - endpoint:\n    path: /cart\n    scenario: {{name: cart, when-state: has-items}}\n    \
+         response:\n      body: '{{\"cart\": \"full\"}}'\n\
+         - endpoint:\n    path: /ready\n    response:\n      body: {word}\n"
+    )
+}
+
+/// The name the mock servers keep [`stateful`]'s sequence under.
+pub(crate) const STATEFUL_SEQUENCE: &str = "GET /seq (item 0)";
+
+/// `GET path` on `host` through `address`, expecting a 200 with a JSON body.
+async fn json_from(address: SocketAddr, host: &str, path: &str) -> Value {
+    let (status, body) = get(address, host, path).await;
+    assert_eq!(status, 200, "GET {path} through {address}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|_| panic!("JSON from {path}: {body}"))
+}
+
+/// `handle` publishes [`stateful`]; its sequence and scenario advance through `mocks`, or
+/// one request through each of `replicas` when there are some (one state for them all);
+/// the api shows the state, resets it, and a new revision going live starts it afresh.
+pub(crate) async fn state_path(
+    api: SocketAddr,
+    mocks: SocketAddr,
+    replicas: &[SocketAddr],
+    handle: &str,
+) {
+    let mut client = Client::new(api);
+    client.sign_up(handle).await;
+    let (status, mock) = client
+        .post(
+            "/mocks",
+            json!({"workspace": handle, "name": "stateful", "content": stateful("one")}),
+        )
+        .await;
+    assert_eq!(status, 201, "create: {mock}");
+    let id = mock["id"].as_str().expect("id").to_owned();
+    let host = mock["host"].as_str().expect("host").to_owned();
+    let (status, _) = client
+        .post(&format!("/mocks/{id}/publish"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let servers: Vec<SocketAddr> = match replicas {
+        [] => vec![mocks, mocks],
+        some => some.to_vec(),
+    };
+    for server in servers.iter().chain([&mocks]) {
+        until(
+            *server,
+            &host,
+            "/ready",
+            Duration::from_secs(10),
+            "live",
+            |s, b| s == 200 && b == "one",
+        )
+        .await;
+    }
+    let numbers = |servers: &[SocketAddr]| {
+        let host = host.clone();
+        let servers = servers.to_vec();
+        async move {
+            let mut seen = Vec::new();
+            for server in servers {
+                seen.push(json_from(server, &host, "/seq").await["n"].clone());
+            }
+            seen
+        }
+    };
+    let want: Vec<Value> = (1..=servers.len()).map(|n| json!(n.min(2))).collect();
+    assert_eq!(
+        numbers(&servers).await,
+        want,
+        "one sequence for every replica"
+    );
+    assert_eq!(
+        json_from(mocks, &host, "/cart").await,
+        json!({"cart": "empty"})
+    );
+    assert_eq!(
+        json_from(mocks, &host, "/cart").await,
+        json!({"cart": "full"})
+    );
+
+    let state_url = format!("/mocks/{id}/state");
+    let (status, state) = client.send(reqwest::Method::GET, &state_url, None).await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["revision"], mock["revision"], "{state}");
+    assert_eq!(state["scenarios"], json!({"cart": "has-items"}), "{state}");
+    assert_eq!(
+        state["sequences"],
+        json!({STATEFUL_SEQUENCE: servers.len()}),
+        "{state}"
+    );
+    reset_and_restart(&client, &id, mocks, &host).await;
+    new_revision_restarts(&client, &id, mocks, &host).await;
+}
+
+/// The api's reset empties the state: the sequence and the scenario start again.
+async fn reset_and_restart(client: &Client, id: &str, mocks: SocketAddr, host: &str) {
+    let (status, _) = client
+        .send(
+            reqwest::Method::POST,
+            &format!("/mocks/{id}/state/reset"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, state) = client
+        .send(reqwest::Method::GET, &format!("/mocks/{id}/state"), None)
+        .await;
+    assert_eq!(
+        state,
+        json!({"revision": null, "scenarios": {}, "sequences": {}, "resources": {}, "bytes": 0})
+    );
+    assert_eq!(json_from(mocks, host, "/seq").await, json!({"n": 1}));
+    assert_eq!(
+        json_from(mocks, host, "/cart").await,
+        json!({"cart": "empty"})
+    );
+    assert_eq!(json_from(mocks, host, "/seq").await, json!({"n": 2}));
+}
+
+/// An edit goes live as a new revision, which starts the state afresh.
+async fn new_revision_restarts(client: &Client, id: &str, mocks: SocketAddr, host: &str) {
+    let (status, edited) = client
+        .send(
+            reqwest::Method::PUT,
+            &format!("/mocks/{id}"),
+            Some(json!({"content": stateful("two")})),
+        )
+        .await;
+    assert_eq!(status, 200, "edit: {edited}");
+    until(mocks, host, "/ready", LIVE_WITHIN, "the edit", |s, b| {
+        s == 200 && b == "two"
+    })
+    .await;
+    assert_eq!(json_from(mocks, host, "/seq").await, json!({"n": 1}));
+    assert_eq!(
+        json_from(mocks, host, "/cart").await,
+        json!({"cart": "empty"})
+    );
+    let (_, state) = client
+        .send(reqwest::Method::GET, &format!("/mocks/{id}/state"), None)
+        .await;
+    assert_eq!(state["revision"], edited["revision"], "{state}");
+    assert_eq!(state["sequences"], json!({STATEFUL_SEQUENCE: 1}), "{state}");
+}

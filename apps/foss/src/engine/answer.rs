@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::HeaderValue;
-use moclojer_domain::spec::{Latency, RateKey};
+use moclojer_domain::spec::{Latency, RateKey, Scenario};
 use moclojer_domain::template::{Context, Env, Escape, RenderError, RenderLimits, Template};
+use moclojer_ports::SCENARIO_START;
 use serde_json::{Map, Value};
 
-use super::endpoint::{BodySource, CompiledEndpoint};
+use super::endpoint::{BodySource, CompiledEndpoint, CompiledResponse};
+use super::resource::state_unavailable;
+use super::rules::RuleRequest;
 use super::{Engine, Reply, error_reply, json_headers, reply};
 use crate::context::{Refusal, header_params, json_params, path_params, query_params};
 use crate::external::ExternalError;
@@ -30,13 +33,13 @@ impl Engine {
         env: &(dyn Env + Sync),
     ) -> Reply {
         if endpoint.fixed
-            && let BodySource::Static(bytes) = &endpoint.body
+            && let BodySource::Static(bytes) = &endpoint.response.body
         {
             // Nothing is read from the request: the prepared answer, its headers cloned and
             // its body shared.
             return reply(
-                endpoint.status,
-                endpoint.static_headers.clone(),
+                endpoint.response.status,
+                endpoint.response.static_headers.clone(),
                 bytes.clone(),
             );
         }
@@ -62,8 +65,22 @@ impl Engine {
                 json_headers(),
                 Bytes::from(Refusal::body(&refusals)),
             ),
-            Ok(context) => {
-                let response = self.respond(endpoint, parts, &context, env).await;
+            Ok(mut context) => {
+                let chosen = if endpoint.rules.is_empty() && endpoint.sequence.is_none() {
+                    Ok(&endpoint.response)
+                } else {
+                    Box::pin(self.choose(endpoint, parts, params, &body)).await
+                };
+                let chosen = match chosen {
+                    Ok(chosen) => chosen,
+                    Err(refused) => return refused,
+                };
+                if endpoint.needs.state
+                    && let Err(refused) = Box::pin(self.read_states(endpoint, &mut context)).await
+                {
+                    return refused;
+                }
+                let response = self.respond(chosen, parts, &context, env).await;
                 if let Some(webhook) = &endpoint.webhook {
                     self.webhooks.fire(
                         &tenant(parts),
@@ -105,10 +122,97 @@ impl Engine {
         Some(limiter.check(&client, Instant::now()))
     }
 
-    /// The endpoint's response, its templates rendered against `context`.
-    async fn respond(
+    /// The response `chosen` for `endpoint`: the first rule that holds (and whose
+    /// scenario is in its state), else the sequence's next, else `response`.
+    async fn choose<'e>(
+        &self,
+        endpoint: &'e CompiledEndpoint,
+        parts: &http::request::Parts,
+        params: &[&str],
+        body: &Bytes,
+    ) -> Result<&'e CompiledResponse, Reply> {
+        let query = parts.uri.query().unwrap_or("");
+        // The query and the JSON body are parsed once, on first use, for every rule.
+        let request = RuleRequest::new(params, &parts.headers, query, body);
+        let mut from = 0;
+        while let Some(found) = endpoint.rules[from..]
+            .iter()
+            .position(|rule| rule.when.holds(&request))
+        {
+            let rule = &endpoint.rules[from + found];
+            match &rule.scenario {
+                None => return Ok(&rule.response),
+                Some(scenario) => {
+                    if self.enter(&endpoint.state_host, scenario).await? {
+                        return Ok(&rule.response);
+                    }
+                }
+            }
+            from += found + 1;
+        }
+        let Some(sequence) = &endpoint.sequence else {
+            return Ok(&endpoint.response);
+        };
+        let position = self
+            .options
+            .state
+            .next_position(self.scope(&endpoint.state_host), &sequence.name)
+            .await
+            .map_err(|e| state_unavailable(&e))?;
+        Ok(sequence.at(position))
+    }
+
+    /// Puts the host's scenario states in `context` as `state`: every scenario the spec
+    /// names, in `started` until it moves.
+    async fn read_states(
         &self,
         endpoint: &CompiledEndpoint,
+        context: &mut RequestContext<'_>,
+    ) -> Result<(), Reply> {
+        let stored = self
+            .options
+            .state
+            .scenarios(self.scope(&endpoint.state_host))
+            .await
+            .map_err(|e| state_unavailable(&e))?;
+        let mut states = Map::new();
+        for name in &self.scenario_names {
+            let state = stored.get(name).map_or(SCENARIO_START, String::as_str);
+            states.insert(name.clone(), Value::String(state.to_owned()));
+        }
+        if let Value::Object(root) = &mut context.root {
+            root.insert("state".to_owned(), Value::Object(states));
+        }
+        Ok(())
+    }
+
+    /// Whether `scenario` lets its endpoint or rule answer, moving it to its `set-state`
+    /// when it does (compare and set: of concurrent requests in a state, one moves it).
+    pub(super) async fn enter(&self, host: &str, scenario: &Scenario) -> Result<bool, Reply> {
+        let state = &self.options.state;
+        let scope = self.scope(host);
+        let name = scenario.name.as_str();
+        let entered = match (&scenario.when_state, &scenario.set_state) {
+            (Some(from), to) => {
+                let to = to.as_deref().unwrap_or(from);
+                state.transition(scope, name, from, to).await
+            }
+            (None, Some(to)) => match state.scenarios(scope).await {
+                Ok(states) => {
+                    let from = states.get(name).map_or(SCENARIO_START, String::as_str);
+                    state.transition(scope, name, from, to).await.map(|_| true)
+                }
+                Err(e) => Err(e),
+            },
+            (None, None) => Ok(true),
+        };
+        entered.map_err(|e| state_unavailable(&e))
+    }
+
+    /// A response, its templates rendered against `context`.
+    async fn respond(
+        &self,
+        endpoint: &CompiledResponse,
         parts: &http::request::Parts,
         context: &RequestContext<'_>,
         env: &(dyn Env + Sync),
@@ -192,7 +296,7 @@ fn tenant(parts: &http::request::Parts) -> std::borrow::Cow<'_, str> {
 pub(super) struct RequestContext<'e> {
     /// `path-params`, as fields, when the templates read it and `root` does not hold it.
     path: Option<Vec<(&'e str, Value)>>,
-    root: Value,
+    pub(super) root: Value,
 }
 
 impl RequestContext<'_> {

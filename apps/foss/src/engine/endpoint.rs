@@ -9,7 +9,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use moclojer_domain::Diagnostic;
 use moclojer_domain::journal::Matched;
-use moclojer_domain::spec::{self, Body, Endpoint, Latency, Provider, RateKey, Segment};
+use moclojer_domain::spec::{self, Body, Endpoint, Latency, Provider, RateKey, Scenario, Segment};
 use moclojer_domain::template::{Escape, Template};
 use serde_json::Value;
 
@@ -17,6 +17,8 @@ use crate::context::{is_json_media, media_type};
 use crate::ratelimit::RateLimiter;
 use crate::router::PatternSegment;
 use crate::webhook::CompiledWebhook;
+
+use super::rules::{CompiledRule, CompiledSequence};
 
 /// A body: fixed bytes, a template, an external source, or a template that did not compile
 /// (standalone mode answers 500 naming the problem).
@@ -39,6 +41,8 @@ pub(super) struct Needs {
     pub(super) query: bool,
     pub(super) json: bool,
     pub(super) headers: bool,
+    /// `{{state.<scenario>}}`: the host's scenario states.
+    pub(super) state: bool,
 }
 
 impl Needs {
@@ -48,6 +52,7 @@ impl Needs {
         query: true,
         json: true,
         headers: true,
+        state: true,
     };
 
     /// Notes that a template reads the context roots `roots`.
@@ -58,9 +63,66 @@ impl Needs {
                 "query-params" => self.query = true,
                 "json-params" => self.json = true,
                 "header-params" => self.headers = true,
+                "state" => self.state = true,
                 _ => {}
             }
         }
+    }
+}
+
+/// One response, ready to render: its status, its headers and body prepared or compiled.
+#[derive(Debug)]
+pub(super) struct CompiledResponse {
+    pub(super) status: StatusCode,
+    /// Prepared once: the default content type and every static header.
+    pub(super) static_headers: HeaderMap,
+    pub(super) templated_headers: Vec<(HeaderName, Template)>,
+    pub(super) escape: Escape,
+    pub(super) body: BodySource,
+    /// The room a rendered body is given up front: its template's length, at most
+    /// [`BODY_CAPACITY_CAP`], so a typical render never grows its buffer.
+    pub(super) body_capacity: usize,
+}
+
+impl CompiledResponse {
+    /// Compiles `response` (written under `key` of item `at`), noting in `needs` what its
+    /// templates read. What does not compile is a warning in `diagnostics`, and the
+    /// response answers 500 naming the problem.
+    pub(super) fn compile(
+        response: &spec::Response,
+        key: &str,
+        at: (u32, u32),
+        diagnostics: &mut Vec<Diagnostic>,
+        needs: &mut Needs,
+    ) -> Self {
+        let headers = ResponseHeaders::compile(response, key, at, diagnostics, needs);
+        let (escape, is_json) = body_escape(&headers.fixed);
+        let body = compile_body(
+            response,
+            key,
+            at,
+            headers.broken,
+            is_json,
+            diagnostics,
+            needs,
+        );
+        let body_capacity = match &response.body {
+            Body::Text(source) => source.len().min(BODY_CAPACITY_CAP),
+            _ => 0,
+        };
+        Self {
+            status: StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK),
+            static_headers: headers.fixed,
+            templated_headers: headers.templated,
+            escape,
+            body,
+            body_capacity,
+        }
+    }
+
+    /// Whether rendering needs nothing from the request: a static body and headers.
+    fn is_static(&self) -> bool {
+        matches!(self.body, BodySource::Static(_)) && self.templated_headers.is_empty()
     }
 }
 
@@ -72,24 +134,29 @@ pub(super) struct CompiledEndpoint {
     pub(super) params: Vec<(String, spec::ParamType)>,
     pub(super) query: Vec<spec::QueryParam>,
     pub(super) body_example: Option<Value>,
-    pub(super) status: StatusCode,
-    /// Prepared once: the default content type and every static header.
-    pub(super) static_headers: HeaderMap,
-    pub(super) templated_headers: Vec<(HeaderName, Template)>,
-    pub(super) escape: Escape,
-    pub(super) body: BodySource,
+    /// The answer when no rule holds and there is no sequence (`response`).
+    pub(super) response: CompiledResponse,
+    /// `responses:`, tried in order.
+    pub(super) rules: Vec<CompiledRule>,
+    /// `sequence:`, answered in turn.
+    pub(super) sequence: Option<CompiledSequence>,
+    /// The scenario state it answers in.
+    pub(super) scenario: Option<Scenario>,
+    /// The next endpoint of the same route, tried when this one's scenario is not in its
+    /// state.
+    pub(super) next: Option<u32>,
+    /// Whose state it reads and writes: its host, or `""` without one.
+    pub(super) state_host: Box<str>,
     pub(super) rate: Option<(RateLimiter, RateKey)>,
     pub(super) latency: Option<Latency>,
     pub(super) webhook: Option<CompiledWebhook>,
     pub(super) needs: Needs,
-    /// The room a rendered body is given up front: its template's length, at most
-    /// [`BODY_CAPACITY_CAP`], so a typical render never grows its buffer.
-    pub(super) body_capacity: usize,
     /// `path-params` reaches the templates as its fields, with no JSON object built: true
     /// unless a webhook or an external body needs the context as one JSON value.
     pub(super) path_as_fields: bool,
     /// Nothing to do per request but clone the prepared answer: a static body and static
-    /// headers, no rate limit, latency, webhook, or parameter that can be refused.
+    /// headers, no rate limit, latency, webhook, rule, sequence, scenario or parameter
+    /// that can be refused.
     pub(super) fixed: bool,
 }
 
@@ -98,25 +165,26 @@ const BODY_CAPACITY_CAP: usize = 16 * 1024;
 
 impl CompiledEndpoint {
     /// Compiles `endpoint`. What does not compile is a warning in `diagnostics`: a broken
-    /// header or body makes the endpoint answer 500 naming the problem, a broken webhook
+    /// header or body makes its response answer 500 naming the problem, a broken webhook
     /// is left out.
     pub(super) fn compile(endpoint: &Endpoint, diagnostics: &mut Vec<Diagnostic>) -> Self {
         let mut needs = Needs::default();
-        let headers = ResponseHeaders::compile(endpoint, diagnostics, &mut needs);
-        let (escape, is_json) = body_escape(&headers.fixed);
-        let body = compile_body(endpoint, headers.broken, is_json, diagnostics, &mut needs);
+        let at = (endpoint.item, endpoint.line);
+        let key = "response";
+        let response =
+            CompiledResponse::compile(&endpoint.response, key, at, diagnostics, &mut needs);
+        let rules = CompiledRule::compile_all(endpoint, diagnostics, &mut needs);
+        let sequence = CompiledSequence::compile(endpoint, diagnostics, &mut needs);
         let webhook = compile_webhook(endpoint, diagnostics, &mut needs);
         let params: Vec<(String, spec::ParamType)> = endpoint
             .path
             .params()
             .map(|(name, ty)| (name.to_owned(), ty))
             .collect();
-        let body_capacity = match &endpoint.response.body {
-            Body::Text(source) => source.len().min(BODY_CAPACITY_CAP),
-            _ => 0,
-        };
-        let fixed = matches!(body, BodySource::Static(_))
-            && headers.templated.is_empty()
+        let fixed = response.is_static()
+            && rules.is_empty()
+            && sequence.is_none()
+            && endpoint.scenario.is_none()
             && webhook.is_none()
             && endpoint.rate_limit.is_none()
             && endpoint.latency.is_none()
@@ -124,7 +192,11 @@ impl CompiledEndpoint {
             && endpoint.body_example.is_none()
             // A string parameter is never refused; other types may be.
             && params.iter().all(|(_, ty)| *ty == spec::ParamType::String);
-        let path_as_fields = webhook.is_none() && !matches!(body, BodySource::External { .. });
+        let external = endpoint
+            .all_responses()
+            .iter()
+            .any(|(_, r)| matches!(r.body, Body::External(_)));
+        let path_as_fields = webhook.is_none() && !external;
         Self {
             at: Matched {
                 endpoint: endpoint.item,
@@ -133,11 +205,12 @@ impl CompiledEndpoint {
             params,
             query: endpoint.query.clone(),
             body_example: endpoint.body_example.clone(),
-            status: StatusCode::from_u16(endpoint.response.status).unwrap_or(StatusCode::OK),
-            static_headers: headers.fixed,
-            templated_headers: headers.templated,
-            escape,
-            body,
+            response,
+            rules,
+            sequence,
+            scenario: endpoint.scenario.clone(),
+            next: None,
+            state_host: endpoint.host.as_deref().unwrap_or("").into(),
             rate: endpoint.rate_limit.as_ref().map(|r| {
                 (
                     RateLimiter::new(Duration::from_millis(r.window_ms), r.max_requests),
@@ -147,7 +220,6 @@ impl CompiledEndpoint {
             latency: endpoint.latency.clone(),
             webhook,
             needs,
-            body_capacity,
             path_as_fields,
             fixed,
         }
@@ -166,15 +238,20 @@ struct ResponseHeaders {
 impl ResponseHeaders {
     /// Compiles the response headers of `endpoint`, noting in `needs` what their templates
     /// read; `application/json` unless the endpoint names a content type.
-    fn compile(endpoint: &Endpoint, diagnostics: &mut Vec<Diagnostic>, needs: &mut Needs) -> Self {
-        let (item, line) = (endpoint.item, endpoint.line);
+    fn compile(
+        response: &spec::Response,
+        key: &str,
+        (item, line): (u32, u32),
+        diagnostics: &mut Vec<Diagnostic>,
+        needs: &mut Needs,
+    ) -> Self {
+        let what = format!("{key}.headers");
         let mut headers = Self {
             fixed: HeaderMap::new(),
             templated: Vec::new(),
             broken: None,
         };
-        let has_content_type = endpoint
-            .response
+        let has_content_type = response
             .headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
@@ -184,12 +261,12 @@ impl ResponseHeaders {
                 HeaderValue::from_static("application/json"),
             );
         }
-        for (name, value) in &endpoint.response.headers {
+        for (name, value) in &response.headers {
             let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
                 headers.broken = Some(format!("{name:?} is not a header name"));
                 continue;
             };
-            match compile_template(value, "response.headers", item, line, diagnostics) {
+            match compile_template(value, &what, item, line, diagnostics) {
                 Ok(template) if template.is_static() => match HeaderValue::from_str(value) {
                     Ok(v) => {
                         headers.fixed.append(name, v);
@@ -233,24 +310,25 @@ fn body_escape(headers: &HeaderMap) -> (Escape, bool) {
 /// when its headers are (`broken`); when absent, `null` for JSON (`is_json`) and empty
 /// otherwise.
 fn compile_body(
-    endpoint: &Endpoint,
+    response: &spec::Response,
+    key: &str,
+    (item, line): (u32, u32),
     broken: Option<String>,
     is_json: bool,
     diagnostics: &mut Vec<Diagnostic>,
     needs: &mut Needs,
 ) -> BodySource {
-    let (item, line) = (endpoint.item, endpoint.line);
     if let Some(message) = broken {
         return BodySource::Broken(message);
     }
-    match &endpoint.response.body {
+    match &response.body {
         Body::Absent => BodySource::Static(if is_json {
             Bytes::from_static(b"null")
         } else {
             Bytes::new()
         }),
         Body::Text(source) => {
-            match compile_template(source, "response.body", item, line, diagnostics) {
+            match compile_template(source, &format!("{key}.body"), item, line, diagnostics) {
                 Ok(template) if template.is_static() => {
                     BodySource::Static(Bytes::from(template.static_text().unwrap_or("").to_owned()))
                 }
@@ -263,7 +341,7 @@ fn compile_body(
         }
         Body::External(external) => match compile_template(
             &external.path,
-            "response.external-body.path",
+            &format!("{key}.external-body.path"),
             item,
             line,
             diagnostics,

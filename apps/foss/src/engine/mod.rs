@@ -8,6 +8,8 @@
 
 mod answer;
 mod endpoint;
+mod resource;
+mod rules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,19 +19,21 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method as HttpMethod, StatusCode};
 use moclojer_domain::journal::{Attempt, Matched, NearMiss, near_misses};
-use moclojer_domain::spec::{self, Method, Mode, Spec};
+use moclojer_domain::spec::{self, Method, Mode, RoutedItem, Spec};
 use moclojer_domain::template::{Env, RenderLimits};
 use moclojer_domain::{Diagnostic, TrustedProxies};
 use moclojer_egress::Egress;
-use moclojer_ports::PROBE_HEADER;
+use moclojer_ports::{MockState, PROBE_HEADER, StateScope};
 use serde_json::{Map, Value};
 
 use self::answer::template_error;
 use self::endpoint::{CompiledEndpoint, route_segments};
+use self::resource::{CompiledResource, ResourceRoute};
+pub use self::resource::{DEFAULT_RESOURCE_PAGE, MAX_RESOURCE_PAGE};
 use crate::context::coerce;
 use crate::external::ExternalFetches;
 use crate::request::percent_decode;
-use crate::router::{Lookup, METHODS, RouteTable};
+use crate::router::{Lookup, METHODS, PatternSegment, RouteTable};
 use crate::socket::CompiledSocket;
 use crate::webhook::{WebhookBudget, Webhooks};
 
@@ -91,6 +95,9 @@ pub struct EngineOptions {
     pub webhooks: WebhookBudget,
     /// Fetches of external bodies by URL: their budget and cache, shared like `webhooks`.
     pub external: ExternalFetches,
+    /// Where sequences, scenarios and resources keep their state: in this process by
+    /// default, shared by every replica in the hosted service.
+    pub state: Arc<dyn MockState>,
 }
 
 impl Default for EngineOptions {
@@ -105,6 +112,7 @@ impl Default for EngineOptions {
             trusted_proxies: TrustedProxies::none(),
             webhooks: WebhookBudget::default(),
             external: ExternalFetches::default(),
+            state: Arc::new(moclojer_memory::InMemoryMockState::default()),
         }
     }
 }
@@ -114,7 +122,14 @@ impl Default for EngineOptions {
 #[derive(Debug)]
 pub struct Engine {
     table: RouteTable,
-    endpoints: Vec<CompiledEndpoint>,
+    handlers: Vec<Handler>,
+    /// How many endpoints and resources answer.
+    answering: usize,
+    /// The revision of the mock this engine serves: state made under an older one is
+    /// forgotten on first use.
+    revision: u64,
+    /// Every scenario the spec names, for `{{state.<name>}}`.
+    scenario_names: Vec<String>,
     options: Arc<EngineOptions>,
     warnings: Vec<Diagnostic>,
     spec: Spec,
@@ -123,6 +138,22 @@ pub struct Engine {
     sockets: Vec<Arc<CompiledSocket>>,
     /// The endpoints' `secret-headers`, with the host each serves.
     secret_headers: Vec<(Option<String>, Vec<String>)>,
+}
+
+/// What a route leads to.
+#[derive(Debug)]
+enum Handler {
+    Endpoint(Box<CompiledEndpoint>),
+    Resource(Arc<CompiledResource>, ResourceRoute),
+}
+
+impl Handler {
+    fn at(&self) -> Matched {
+        match self {
+            Self::Endpoint(endpoint) => endpoint.at,
+            Self::Resource(resource, _) => resource.at,
+        }
+    }
 }
 
 /// The answer to a request.
@@ -230,6 +261,16 @@ impl Engine {
                     .in_item(endpoint.item, "endpoint.host"),
                 );
             }
+            for resource in spec.resources.iter().filter(|r| r.host.is_none()) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        resource.line,
+                        1,
+                        "in the hosted service every resource has a host",
+                    )
+                    .in_item(resource.item, "resource.host"),
+                );
+            }
             for socket in spec.websockets.iter().filter(|w| w.host.is_none()) {
                 diagnostics.push(
                     Diagnostic::error(
@@ -244,7 +285,7 @@ impl Engine {
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(diagnostics);
         }
-        let (table, endpoints) = compile_endpoints(&spec, &mut diagnostics);
+        let routes = compile_routes(&spec, &mut diagnostics);
         let (socket_table, sockets) = compile_sockets(&spec, &mut diagnostics);
         let webhooks = Webhooks::new(options.egress.clone(), options.webhooks.clone());
         let secret_headers = spec
@@ -253,9 +294,24 @@ impl Engine {
             .filter(|e| !e.secret_headers.is_empty())
             .map(|e| (e.host.clone(), e.secret_headers.clone()))
             .collect();
+        let mut scenario_names: Vec<String> = spec
+            .endpoints
+            .iter()
+            .flat_map(|e| {
+                e.scenario
+                    .iter()
+                    .chain(e.rules.iter().flat_map(|r| &r.scenario))
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        scenario_names.sort_unstable();
+        scenario_names.dedup();
         Ok(Self {
-            table,
-            endpoints,
+            table: routes.table,
+            handlers: routes.handlers,
+            answering: spec.endpoints.len() + spec.resources.len(),
+            revision: 0,
+            scenario_names,
             options,
             warnings: diagnostics,
             spec,
@@ -277,9 +333,29 @@ impl Engine {
         &self.spec
     }
 
-    /// How many endpoints answer.
+    /// How many endpoints (and resources) answer.
     pub fn endpoint_count(&self) -> usize {
-        self.endpoints.len()
+        self.answering
+    }
+
+    /// This engine serving `revision` of its mock: state made under an older revision is
+    /// forgotten on first use, state of the same revision kept.
+    #[must_use]
+    pub fn with_revision(mut self, revision: u64) -> Self {
+        self.revision = revision;
+        self
+    }
+
+    /// The revision this engine serves.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    fn scope<'h>(&self, host: &'h str) -> StateScope<'h> {
+        StateScope {
+            host,
+            revision: self.revision,
+        }
     }
 
     /// The options the engine was built with.
@@ -320,8 +396,7 @@ impl Engine {
         };
         let mut response = match self.table.lookup(&host, method, path) {
             Lookup::Found { endpoint, params } => {
-                let endpoint = &self.endpoints[endpoint as usize];
-                self.answer(endpoint, parts, &params, body, remote, env)
+                self.dispatch(endpoint, parts, &params, body, remote, env)
                     .await
             }
             Lookup::MethodNotAllowed { allowed }
@@ -356,8 +431,8 @@ impl Engine {
             _ => None,
         };
         found
-            .and_then(|i| self.endpoints.get(i as usize))
-            .map(|e| e.at)
+            .and_then(|i| self.handlers.get(i as usize))
+            .map(Handler::at)
     }
 
     /// The client of a request from `remote` with `headers`: the socket's peer, or whom a
@@ -418,12 +493,50 @@ impl Engine {
         else {
             return empty_reply(StatusCode::NOT_FOUND);
         };
-        let endpoint = &self.endpoints[endpoint as usize];
         let mut full = self
-            .answer(endpoint, parts, &params, body, remote, env)
+            .dispatch(endpoint, parts, &params, body, remote, env)
             .await;
         *full.body_mut() = Bytes::new();
         full
+    }
+
+    /// Answers a request its route matched to handler `index`: a resource's, or an
+    /// endpoint's — the first of the route's endpoints whose scenario is in its state.
+    async fn dispatch(
+        &self,
+        mut index: u32,
+        parts: &http::request::Parts,
+        params: &[&str],
+        body: Bytes,
+        remote: SocketAddr,
+        env: &(dyn Env + Sync),
+    ) -> Reply {
+        loop {
+            let endpoint = match self.handlers.get(index as usize) {
+                Some(Handler::Endpoint(endpoint)) => endpoint,
+                Some(Handler::Resource(resource, route)) => {
+                    let answer = self.answer_resource(resource, *route, parts, params, body);
+                    return Box::pin(answer).await;
+                }
+                None => return empty_reply(StatusCode::NOT_FOUND),
+            };
+            if let Some(scenario) = &endpoint.scenario {
+                match Box::pin(self.enter(&endpoint.state_host, scenario)).await {
+                    Ok(true) => {}
+                    Ok(false) => match endpoint.next {
+                        Some(next) => {
+                            index = next;
+                            continue;
+                        }
+                        None => return not_in_state(&scenario.name),
+                    },
+                    Err(refused) => return refused,
+                }
+            }
+            return self
+                .answer(endpoint, parts, params, body, remote, env)
+                .await;
+        }
     }
 
     /// The answer when no endpoint has this request's host and path: a websocket's
@@ -470,28 +583,112 @@ impl Engine {
     }
 }
 
-/// Compiles the endpoints of `spec` into the routing table; a route defined again is
-/// shadowed, and not compiled: the first definition wins (validate warned).
-fn compile_endpoints(
-    spec: &Spec,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> (RouteTable, Vec<CompiledEndpoint>) {
-    let mut table = RouteTable::default();
-    let mut endpoints = Vec::with_capacity(spec.endpoints.len());
-    for endpoint in &spec.endpoints {
-        let index = u32::try_from(endpoints.len()).unwrap_or(u32::MAX);
-        let segments = route_segments(&endpoint.path);
-        if !table.insert(
-            endpoint.host.as_deref(),
-            &segments,
-            method_index(endpoint.method),
-            index,
-        ) {
-            continue;
+/// The routing table of a spec's endpoints and resources, and what each route leads to.
+struct Routes {
+    table: RouteTable,
+    handlers: Vec<Handler>,
+}
+
+/// A route's identity: host, method, shape.
+type RouteKey = (Option<String>, usize, Vec<Option<String>>);
+
+fn route_key(host: Option<&str>, method: usize, segments: &[PatternSegment]) -> RouteKey {
+    let shape = segments
+        .iter()
+        .map(|s| match s {
+            PatternSegment::Static(text) => Some(text.clone()),
+            PatternSegment::Param => None,
+        })
+        .collect();
+    (host.map(str::to_owned), method, shape)
+}
+
+/// Compiles the endpoints and resources of `spec` into the routing table, in item order.
+/// The first item on a route answers it; a later endpoint on the same route is shadowed
+/// (validate warned), unless every endpoint before it on the route names a scenario: it
+/// is then tried when their scenarios are not in their states.
+fn compile_routes(spec: &Spec, diagnostics: &mut Vec<Diagnostic>) -> Routes {
+    let mut routes = Routes {
+        table: RouteTable::default(),
+        handlers: Vec::with_capacity(spec.endpoints.len() + 6 * spec.resources.len()),
+    };
+    let mut heads: std::collections::HashMap<RouteKey, u32> = std::collections::HashMap::new();
+    for item in spec.routed_items() {
+        match item {
+            RoutedItem::Endpoint(endpoint) => {
+                let segments = route_segments(&endpoint.path);
+                let method = method_index(endpoint.method);
+                let key = route_key(endpoint.host.as_deref(), method, &segments);
+                let index = u32::try_from(routes.handlers.len()).unwrap_or(u32::MAX);
+                if routes
+                    .table
+                    .insert(endpoint.host.as_deref(), &segments, method, index)
+                {
+                    heads.insert(key, index);
+                } else if let Some(last) = heads.get(&key).and_then(|h| routes.open_end(*h)) {
+                    if let Some(Handler::Endpoint(last)) = routes.handlers.get_mut(last as usize) {
+                        last.next = Some(index);
+                    }
+                } else {
+                    continue;
+                }
+                let compiled = CompiledEndpoint::compile(endpoint, diagnostics);
+                routes.handlers.push(Handler::Endpoint(Box::new(compiled)));
+            }
+            RoutedItem::Resource(resource) => routes.add_resource(resource, &mut heads),
         }
-        endpoints.push(CompiledEndpoint::compile(endpoint, diagnostics));
     }
-    (table, endpoints)
+    routes
+}
+
+impl Routes {
+    /// The last endpoint of the route whose first is `head`, when every endpoint on it
+    /// names a scenario (so one more may follow).
+    fn open_end(&self, head: u32) -> Option<u32> {
+        let mut at = head;
+        loop {
+            let Some(Handler::Endpoint(endpoint)) = self.handlers.get(at as usize) else {
+                return None;
+            };
+            endpoint.scenario.as_ref()?;
+            match endpoint.next {
+                Some(next) => at = next,
+                None => return Some(at),
+            }
+        }
+    }
+
+    /// Routes a resource's six routes, each unless an earlier item has it.
+    fn add_resource(
+        &mut self,
+        resource: &spec::Resource,
+        heads: &mut std::collections::HashMap<RouteKey, u32>,
+    ) {
+        let compiled = Arc::new(CompiledResource::compile(resource));
+        for (method, record) in spec::Resource::ROUTES {
+            let mut segments = route_segments(&resource.path);
+            if record {
+                segments.push(PatternSegment::Param);
+            }
+            let method_at = method_index(method);
+            let index = u32::try_from(self.handlers.len()).unwrap_or(u32::MAX);
+            let host = resource.host.as_deref();
+            if self.table.insert(host, &segments, method_at, index) {
+                heads.insert(route_key(host, method_at, &segments), index);
+                let route = ResourceRoute { method, record };
+                self.handlers
+                    .push(Handler::Resource(Arc::clone(&compiled), route));
+            }
+        }
+    }
+}
+
+/// 404 when no endpoint of a route answers in its scenario's state.
+fn not_in_state(scenario: &str) -> Reply {
+    error_reply(
+        StatusCode::NOT_FOUND,
+        &format!("no endpoint answers in the current state of scenario `{scenario}`"),
+    )
 }
 
 /// Compiles the websockets of `spec` into their routing table; the first definition of a

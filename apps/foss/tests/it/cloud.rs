@@ -1154,3 +1154,54 @@ async fn an_unpublished_host_is_answered_as_unknown() {
     assert_eq!((back.status, back.body.as_str()), (200, r#"{"word":"a2"}"#));
     server.stop().await;
 }
+
+/// `host`'s object with a sequence at `/seq` (`{"n": 0}`, `{"n": 1}`, …, `count` of them)
+/// and a resource at `/notes`.
+fn stateful_object(host: &str, count: usize) -> Vec<u8> {
+    let sequence: Vec<Value> = (0..count)
+        .map(|n| json!({"body": json!({"n": n}).to_string()}))
+        .collect();
+    layout(&[
+        json!({"endpoint": {"host": host, "path": "/seq", "sequence": sequence}}),
+        json!({"resource": {"host": host, "path": "/notes"}}),
+    ])
+}
+
+/// What `host`'s `/seq` answers now.
+async fn position(hosts: &HostEngines, host: &str) -> Value {
+    let engine = hosts.get(host).expect("served");
+    send(&engine, Req::get("/seq").host(host)).await.json()["n"].clone()
+}
+
+#[tokio::test]
+async fn a_published_mock_keeps_its_state_across_generations_until_a_new_revision() {
+    let store = Arc::new(InMemoryObjectStore::new());
+    let publisher = Publisher::new(store.clone());
+    let mut source = cloud_source(store);
+    let hosts = Arc::clone(source.hosts());
+    publisher
+        .publish(ALICE, 4, &stateful_object(ALICE, 5))
+        .await;
+    publisher.publish(BOB, 1, &object(BOB, "b1")).await;
+    loaded(&mut source).await;
+    assert_eq!(position(&hosts, ALICE).await, 0);
+    assert_eq!(position(&hosts, ALICE).await, 1);
+    let engine = hosts.get(ALICE).expect("alice");
+    let note = Req::get("/notes").host(ALICE).json(r#"{"text": "kept"}"#);
+    assert_eq!(send(&engine, note.method("POST")).await.status, 201);
+
+    // Another host's publication is a new generation; alice's revision is the same.
+    publisher.publish(BOB, 2, &object(BOB, "b2")).await;
+    loaded(&mut source).await;
+    assert_eq!(position(&hosts, ALICE).await, 2, "alice's state is kept");
+
+    publisher
+        .publish(ALICE, 5, &stateful_object(ALICE, 5))
+        .await;
+    let five = loaded(&mut source).await;
+    assert_eq!(five.changed, set(&[ALICE]));
+    assert_eq!(position(&hosts, ALICE).await, 0, "revision 5 starts afresh");
+    let engine = hosts.get(ALICE).expect("alice");
+    let notes = send(&engine, Req::get("/notes").host(ALICE)).await;
+    assert_eq!(notes.json(), json!([]), "the records went with revision 4");
+}

@@ -10,5 +10,6 @@ mod journal;
 mod limits;
 mod reload;
 mod server;
+mod state;
 mod webhooks;
 mod websocket;
