@@ -100,6 +100,22 @@ pub enum WorkspaceError {
 }
 
 impl Workspace {
+    /// Whether `other` is this workspace as it stood: the same kind and name, and the same
+    /// members with the same roles (in any order). A change decided on `other` may be saved
+    /// over this one only then; else someone changed it meanwhile.
+    pub fn is_as_read(&self, other: &Workspace) -> bool {
+        let roles = |w: &Workspace| {
+            let mut members: Vec<(String, Role)> = w
+                .members
+                .iter()
+                .map(|m| (m.user_id.to_string(), m.role))
+                .collect();
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            members
+        };
+        self.id == other.id && self.kind == other.kind && roles(self) == roles(other)
+    }
+
     /// The longest org display name, in characters.
     pub const MAX_NAME_LEN: usize = 100;
 

@@ -83,13 +83,24 @@ pub trait AccountRepository: Debug + Send + Sync + 'static {
     /// Every workspace `scope` sees, the personal one first, then by handle.
     async fn list_workspaces(&self, scope: &Scope) -> PortResult<Vec<Workspace>>;
 
-    /// Stores an org's new name and member list (decided by the domain's rules).
+    /// Stores an org's new name and member list (decided by the domain's rules on
+    /// `read`, the org as the caller read it), only if the stored org is still `read`
+    /// ([`Workspace::is_as_read`]): a change decided on a stale read (an owner demoted
+    /// meanwhile writing their role back) is refused.
     ///
     /// # Errors
     /// `NotFound` when the workspace does not exist or `scope` is not a member;
+    /// `Conflict` when the stored org is no longer `read` (nothing is written);
     /// `Invalid` when it is personal, or the members have no owner, or its handle differs
     /// from the stored one; `NotFound` when a new member is not a user.
-    async fn save_workspace(&self, scope: &Scope, workspace: &Workspace) -> PortResult<()>;
+    ///
+    /// [`Workspace::is_as_read`]: moclojer_domain::Workspace::is_as_read
+    async fn save_workspace(
+        &self,
+        scope: &Scope,
+        workspace: &Workspace,
+        read: &Workspace,
+    ) -> PortResult<()>;
 
     /// Deletes an org together with its mocks, their history and publications, and records
     /// `events` (normally one `mock.deleted` per mock), all in one step.

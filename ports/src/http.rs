@@ -66,6 +66,11 @@ pub trait HttpClient: Debug + Send + Sync + 'static {
 /// routes are.
 pub const PROBE_HEADER: &str = "x-moclojer-probe";
 
+/// The header of a mock server's 204 to a [`PROBE_HEADER`] request: the revision of the
+/// mock it serves on that host, so a client that published revision N can wait until the
+/// host serves N, not merely something.
+pub const REVISION_HEADER: &str = "x-moclojer-revision";
+
 /// The `Host` the proxy's health check asks foss for: a reserved name (`.invalid` never
 /// resolves, RFC 6761) that no mock can have, so the answer is about the server itself.
 pub const HEALTH_CHECK_HOST: &str = "proxy-health-check.invalid";

@@ -42,7 +42,7 @@ pub use dns::{DnsProvider, DnsRecord, PaasProvider, RecordKind, StoredRecord, ch
 pub use error::{PortError, PortErrorKind, PortResult};
 pub use http::{
     HEALTH_CHECK_HOST, HttpClient, HttpRequest, HttpResponse, MAX_URI_BYTES, PROBE_HEADER,
-    REAL_IP_HEADER,
+    REAL_IP_HEADER, REVISION_HEADER,
 };
 pub use identity::{
     Caller, Identity, IssuedToken, LocalTokens, MAX_TOKEN_NAME_LEN, TOKEN_PREFIX, TokenDigest,
@@ -53,7 +53,10 @@ pub use journal::{
     RequestJournal, entry_json, page_json, take_page,
 };
 pub use lease::{Lease, LeaseStore, MAX_LEASE_NAME_LEN, check_lease_name, lease_ttl_millis};
-pub use mocks::MockRepository;
+pub use mocks::{
+    DEFAULT_REVISION_PAGE, KeepRevisions, MAX_REVISION_PAGE, MockRepository, RevisionPage,
+    RevisionQuery, RevisionSummary,
+};
 pub use object_store::{ETag, Object, ObjectKey, ObjectKeyError, ObjectMeta, ObjectStore};
 pub use outbox::{Outbox, OutboxEntry};
 pub use publications::{

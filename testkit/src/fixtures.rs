@@ -113,6 +113,20 @@ pub fn expect_kind<T: Debug>(result: PortResult<T>, kind: PortErrorKind, what: &
     }
 }
 
+/// Saves `org` as `scope` over the org as it is stored now (read with the system's
+/// scope): for a test whose change is not about a concurrent one.
+///
+/// # Errors
+/// As [`AccountRepository::save_workspace`].
+pub async fn save_org(
+    accounts: &dyn AccountRepository,
+    scope: &Scope,
+    org: &Workspace,
+) -> PortResult<()> {
+    let read = accounts.get_workspace(&Scope::System, org.id).await?;
+    accounts.save_workspace(scope, org, &read).await
+}
+
 /// Builders for users, workspaces, mocks and events, with a fixed clock and fresh ids.
 #[derive(Debug, Clone)]
 pub struct Fixture {

@@ -12,10 +12,12 @@
 //! This crate is for tests only; no app depends on it outside `[dev-dependencies]`.
 
 pub mod contracts;
+pub mod documents;
 pub mod fakes;
 mod fixtures;
 pub mod services;
 
 pub use fixtures::{
-    Fixture, ManualClock, Repos, expect_kind, past_this_millisecond, request_record, unique_suffix,
+    Fixture, ManualClock, Repos, expect_kind, past_this_millisecond, request_record, save_org,
+    unique_suffix,
 };

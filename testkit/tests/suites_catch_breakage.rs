@@ -11,9 +11,9 @@ use moclojer_domain::{
 };
 use moclojer_memory::{InMemoryDatabase, InMemoryEventQueue, InMemoryObjectStore};
 use moclojer_ports::{
-    DeadLetter, Delivery, ETag, EventQueue, MessageId, MockRepository, Object, ObjectKey,
-    ObjectMeta, ObjectStore, PortErrorKind, PortResult, Scope, TokenDigest, TokenId, TokenKind,
-    TokenRecord, TokenStore,
+    DeadLetter, Delivery, ETag, EventQueue, KeepRevisions, MessageId, MockRepository, Object,
+    ObjectKey, ObjectMeta, ObjectStore, PortErrorKind, PortResult, Scope, TokenDigest, TokenId,
+    TokenKind, TokenRecord, TokenStore,
 };
 use moclojer_testkit::{Fixture, ManualClock, Repos, contracts};
 
@@ -132,6 +132,92 @@ async fn a_duplicate_host_accepted_is_caught() {
     let database = InMemoryDatabase::new();
     let mut repos = Repos::from_database(database.clone());
     repos.mocks = Arc::new(LaxHosts(database));
+    assert!(panics(contracts::mock_repository_contract(repos)).await);
+}
+
+/// Keeps every revision: an edit never cuts the history.
+#[derive(Debug)]
+struct KeepsEverything(InMemoryDatabase);
+
+impl KeepsEverything {
+    const ALL: KeepRevisions = match KeepRevisions::new(KeepRevisions::MAX) {
+        Some(keep) => keep,
+        None => KeepRevisions::DEFAULT,
+    };
+}
+
+#[async_trait]
+impl MockRepository for KeepsEverything {
+    async fn create(&self, scope: &Scope, mock: &Mock, events: &[Event]) -> PortResult<()> {
+        self.0.create(scope, mock, events).await
+    }
+    async fn get(&self, scope: &Scope, id: MockId) -> PortResult<Mock> {
+        MockRepository::get(&self.0, scope, id).await
+    }
+    async fn find_by_host(&self, scope: &Scope, host: &Host) -> PortResult<Mock> {
+        self.0.find_by_host(scope, host).await
+    }
+    async fn list(&self, scope: &Scope) -> PortResult<Vec<Mock>> {
+        MockRepository::list(&self.0, scope).await
+    }
+    async fn list_in_workspace(
+        &self,
+        scope: &Scope,
+        workspace: WorkspaceId,
+    ) -> PortResult<Vec<Mock>> {
+        self.0.list_in_workspace(scope, workspace).await
+    }
+    async fn update(
+        &self,
+        scope: &Scope,
+        mock: &Mock,
+        expected: Revision,
+        events: &[Event],
+    ) -> PortResult<()> {
+        self.0
+            .update_keeping(scope, mock, expected, events, Self::ALL)
+            .await
+    }
+    async fn update_keeping(
+        &self,
+        scope: &Scope,
+        mock: &Mock,
+        expected: Revision,
+        events: &[Event],
+        _keep: KeepRevisions,
+    ) -> PortResult<()> {
+        self.0
+            .update_keeping(scope, mock, expected, events, Self::ALL)
+            .await
+    }
+    async fn delete(&self, scope: &Scope, id: MockId, events: &[Event]) -> PortResult<Mock> {
+        self.0.delete(scope, id, events).await
+    }
+    async fn revisions(&self, scope: &Scope, id: MockId) -> PortResult<Vec<MockRevision>> {
+        self.0.revisions(scope, id).await
+    }
+    async fn revision(
+        &self,
+        scope: &Scope,
+        id: MockId,
+        revision: Revision,
+    ) -> PortResult<MockRevision> {
+        self.0.revision(scope, id, revision).await
+    }
+    async fn revisions_at(
+        &self,
+        scope: &Scope,
+        wanted: &[(MockId, Revision)],
+    ) -> PortResult<Vec<MockRevision>> {
+        self.0.revisions_at(scope, wanted).await
+    }
+}
+
+#[tokio::test]
+async fn a_history_never_cut_is_caught() {
+    let database = InMemoryDatabase::new();
+    let mut repos = Repos::from_database(database.clone());
+    repos.mocks = Arc::new(KeepsEverything(database));
     assert!(panics(contracts::mock_repository_contract(repos)).await);
 }
 

@@ -3,6 +3,7 @@
 // headless through playwright-core, and walks the main flow (with revision history and
 // file upload, the Requests and State panels), then orgs (two users, two browser contexts), personal API tokens, the
 // starters (each published and called), keyboard shortcuts, duplicate, search and filters,
+// importing an OpenAPI document into a new mock,
 // a 390 px phone viewport, and a list of 1,000 mocks (render and filter timed); axe-core
 // checks the list, the new-mock form and the editor. Prints each step with its
 // time; exits non-zero on the first failure. Screenshots go to e2e/screenshots/.
@@ -716,6 +717,7 @@ async function main() {
   const made = await startersFlow({ page, base, mocksPort, handle });
   await filterFlow({ page, base, handle });
   await narrowFlow({ page, base, made });
+  await importFlow({ page, base, mocksPort, handle });
   await scaleFlow({ browser, base, apiCall, watch });
 
   await supabaseFlows(binary, pageErrors, watch);
@@ -944,6 +946,90 @@ async function accessibility(page, what, include) {
 async function noSideScroll(page, what) {
   const [width, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
   assert.ok(width <= inner, `${what}: the page is ${width} px wide in a ${inner} px window`);
+}
+
+// A small OpenAPI document to import: one operation with an example, one answered from its
+// schema.
+const IMPORT_DOCUMENT = [
+  "openapi: 3.0.3",
+  "info: {title: Library, version: '1'}",
+  "paths:",
+  "  /books/{id}:",
+  "    get:",
+  "      operationId: showBook",
+  "      parameters:",
+  "        - {name: id, in: path, required: true, schema: {type: integer}}",
+  "      responses:",
+  "        '200':",
+  "          description: A book",
+  "          content:",
+  "            application/json:",
+  "              example: {id: 7, title: Dom Casmurro, tags: [novel]}",
+  "  /books:",
+  "    post:",
+  "      responses:",
+  "        '201':",
+  "          description: Shelved",
+  "          content:",
+  "            application/json:",
+  "              schema: {type: object, properties: {id: {type: integer, minimum: 1}, status: {type: string, enum: [shelved, lent]}}}",
+  "",
+].join("\n");
+
+// Import from the new-mock form: a broken document is refused with its line and column; the
+// document picked as a file becomes the new mock's YAML in the editor; saved and published,
+// each operation answers its example.
+async function importFlow({ page, base, mocksPort, handle }) {
+  const name = "library";
+  const host = `${name}-${handle}.localhost`;
+  await step("import: a broken OpenAPI document is refused, with its line and column", async () => {
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.goto(`${base}/`);
+    await page.getByTestId("create-form").waitFor();
+    await fillNewMock(page, name);
+    await page.getByTestId("import-box").locator("summary").click();
+    const broken = IMPORT_DOCUMENT.replace(/schema: \{type: object.*\n/, "schema: {$ref: '#/components/schemas/Book'}\n");
+    await page.getByTestId("import-text").fill(broken);
+    assert.ok(await page.getByTestId("new-starter").isDisabled(), "the import replaces the starter");
+    await page.getByTestId("create").click();
+    const error = page.getByTestId("create-error");
+    await until("the refusal", async () => (await error.textContent()).startsWith("Not imported"));
+    assert.match(await error.textContent(), /line 22, column 30: `#\/components\/schemas\/Book` points to nothing/);
+    await accessibility(page, "the new-mock form with its import", "[data-testid=create-form]");
+    await page.getByTestId("create-form").screenshot({ path: join(shots, "new-mock-import.png") });
+  });
+
+  await step("import: the document, picked as a file, opens in the editor as the new mock's YAML", async () => {
+    await page.getByTestId("import-file").setInputFiles({ name: "library.yaml", mimeType: "application/yaml", buffer: Buffer.from(IMPORT_DOCUMENT) });
+    await until("the file's text", async () => (await page.getByTestId("import-text").inputValue()) === IMPORT_DOCUMENT);
+    await page.getByTestId("create").click();
+    await page.getByTestId("editor").waitFor();
+    await page.locator(".cm-content").waitFor();
+    const text = await editorTextOf(page);
+    assert.ok(text.startsWith("# Imported from OpenAPI 3.0.3: Library (1)\n# showBook\n- endpoint:\n"), text);
+    assert.ok(text.includes("    path: /books/:id|int\n"), text);
+    assert.ok(text.includes(`      body: '{"id":7,"title":"Dom Casmurro","tags":["novel"]}'\n`), text);
+    assert.match(await page.getByTestId("editor-message").textContent(), /^Imported from OpenAPI/);
+    assert.equal(await page.getByTestId("revision").textContent(), "revision 1");
+  });
+
+  await step("import: save and publish (Ctrl+Enter); each operation answers its example", async () => {
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("# reviewed\n");
+    await page.keyboard.press("Control+Enter");
+    await until("saved", async () => (await page.getByTestId("revision").textContent()) === "revision 2");
+    await until("live", async () => (await page.getByTestId("publication-banner").textContent()) === "Live: revision 2 answers.", 30000);
+    const book = await until("GET /books/7", async () => {
+      const r = await callMock(mocksPort, host, "/books/7");
+      return r.status === 200 && r;
+    }, 10000);
+    assert.deepEqual(JSON.parse(book.body), { id: 7, title: "Dom Casmurro", tags: ["novel"] });
+    const shelved = await callMock(mocksPort, host, "/books", { method: "POST" });
+    assert.equal(shelved.status, 201);
+    assert.deepEqual(JSON.parse(shelved.body), { id: 1, status: "shelved" });
+    assert.equal((await callMock(mocksPort, host, "/books/seven")).status, 400, "the id is an integer");
+  });
 }
 
 // Fills the new-mock form (the list page) and waits for the api's word on the name.

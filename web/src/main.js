@@ -12,6 +12,7 @@ import { statePanel } from "./state.js";
 import { mockUrl, mockLink, statusOf, settling, problems, banner, badge, setBadge, badges, STATUSES, diagnosticLine, errorsOf } from "./status.js";
 import { readFilter, filterQuery, filtering, searchText, matcher } from "./filter.js";
 import { STARTERS, starterById } from "./starters.js";
+import { importBox } from "./import.js";
 import { listenShortcuts, shortcutLabel, ariaShortcut, typingIn } from "./keys.js";
 
 const TOKEN_KEY = "moclojer.token";
@@ -56,7 +57,8 @@ function forgetSession() {
 
 // A call to the api with the session's token, answering the response as it came. A 401
 // (outside /auth/) renews a Supabase token once and tries again, else ends the session.
-async function apiFetch(method, path, { body, headers = {}, signal } = {}, retried = false) {
+// `raw` is sent as it is (with the caller's Content-Type) instead of `body` as JSON.
+async function apiFetch(method, path, { body, raw, headers = {}, signal } = {}, retried = false) {
   const sent = { Accept: "application/json", ...headers };
   let token;
   try {
@@ -72,7 +74,7 @@ async function apiFetch(method, path, { body, headers = {}, signal } = {}, retri
       method,
       headers: sent,
       signal,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, { error: { code: "network", message: `the api cannot be reached (${e.message})` } });
@@ -80,7 +82,7 @@ async function apiFetch(method, path, { body, headers = {}, signal } = {}, retri
   if (response.status === 401 && !path.startsWith("/auth/")) {
     // A Supabase access token may have expired meanwhile: renew it once and try again.
     if (supabase && !retried && (await currentToken(true).catch(() => null))) {
-      return apiFetch(method, path, { body, headers, signal }, true);
+      return apiFetch(method, path, { body, raw, headers, signal }, true);
     }
     forgetSession();
     go("/signin");
@@ -459,7 +461,18 @@ function mockForm({ testid, title, submitLabel, name: firstName = "", workspace:
   };
 }
 
-// "New mock": a name, a workspace and a starter to begin from.
+// Turns an OpenAPI document or an EDN spec into moclojer YAML (nothing is stored); a
+// refusal lists every error, with its line and column in the document.
+async function importDocument(text) {
+  const response = await apiFetch("POST", "/mocks/import", { raw: text, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+  const data = await readJson(response);
+  if (response.ok) return data;
+  const error = new ApiError(response.status, data);
+  if (error.code === "invalid_spec") error.message = `Not imported: ${error.message}\n${describe(error.details?.diagnostics ?? [])}`;
+  throw error;
+}
+
+// "New mock": a name, a workspace and a starter to begin from, or a document to import.
 function newMockForm() {
   const starter = h("select", { name: "starter", "data-testid": "new-starter" },
     STARTERS.map((s) => h("option", { value: s.id }, s.label)));
@@ -467,14 +480,29 @@ function newMockForm() {
   const describeStarter = () => { about.textContent = starterById(starter.value).description; };
   starter.addEventListener("change", describeStarter);
   describeStarter();
+  const imported = importBox({
+    onChange: (given) => {
+      starter.disabled = given;
+      if (given) about.textContent = "The imported document replaces the starter.";
+      else describeStarter();
+    },
+  });
   return mockForm({
     testid: "create-form",
     title: "New mock",
     submitLabel: "Create mock",
     fields: [field("Start from", starter)],
-    notes: [about],
+    notes: [about, imported.element],
     onSubmit: async ({ workspace, name }) => {
-      const { content } = starterById(starter.value);
+      let { content } = starterById(starter.value);
+      const source = imported.value();
+      if (source.trim()) {
+        const reply = await importDocument(source);
+        content = reply.content;
+        const warnings = reply.diagnostics.map(diagnosticLine);
+        flash = `Imported from ${reply.format === "edn" ? "EDN" : "OpenAPI"}: check the endpoints, then publish.`
+          + (warnings.length ? ` ${warnings.length} warning(s): ${warnings.join("; ")}` : "");
+      }
       const mock = await api("POST", "/mocks", { workspace, name, ...(content ? { content } : {}) });
       go(`/mocks/${encodeURIComponent(mock.id)}`);
     },
@@ -985,16 +1013,25 @@ async function renderEditor(id) {
     }
     return contents.get(n);
   };
-  const loadHistory = async () => {
-    let revisions;
+  // The history comes a page at a time, newest first: the first page, then older ones on
+  // demand ("Older revisions", from the page's `next` cursor).
+  const historyMore = h("button", { type: "button", class: "secondary", "data-testid": "history-more", hidden: true }, "Older revisions");
+  let revisions = [];
+  let olderThan = null;
+  const loadHistory = async (older = false) => {
+    let page;
     try {
-      revisions = await api("GET", `/mocks/${encodeURIComponent(id)}/revisions`);
+      const cursor = older && olderThan !== null ? `&before=${olderThan}` : "";
+      page = await api("GET", `/mocks/${encodeURIComponent(id)}/revisions?limit=100${cursor}`);
       showError(historyError, null);
     } catch (e) {
       showError(historyError, e);
       return;
     }
     if (!alive) return;
+    revisions = older ? revisions.concat(page.revisions) : page.revisions;
+    olderThan = page.next;
+    historyMore.hidden = olderThan === null;
     const options = (select, fallback) => {
       const chosen = select.value;
       select.replaceChildren(...revisions.map((r) => h("option", { value: String(r.revision) }, `revision ${r.revision} · ${when(r.created_at)}`)));
@@ -1040,10 +1077,19 @@ async function renderEditor(id) {
       diffShow.disabled = false;
     }
   });
+  historyMore.addEventListener("click", async () => {
+    historyMore.disabled = true;
+    try {
+      await loadHistory(true);
+    } finally {
+      historyMore.disabled = false;
+    }
+  });
   historyPanel.append(
     h("h2", {}, "History"),
     historyError,
     historyList,
+    historyMore,
     h("div", { class: "row" },
       field("From (old)", diffFrom, { class: "grow" }),
       field("To (new)", diffTo, { class: "grow" }),

@@ -9,18 +9,34 @@ use serde_json::{Value, json};
 
 use crate::client::Api;
 use crate::config::DigitalOceanConfig;
+use crate::locks::lock_app;
 
 /// One App Platform app's domains as a `PaasProvider`. Cheap to clone.
 ///
 /// Every change reads the app's spec, changes only its `domains` array and writes the
 /// whole spec back (`PUT /apps/{id}` with `{"spec": ...}`); every other field, known or
-/// not, is sent back exactly as read. Two writers changing the spec at the same moment
-/// can lose one change (the API has no conditional update); ops is the only writer of
-/// the domains, and a lost change is redone at its next pass.
+/// not, is sent back exactly as read. The API has no conditional update, so two writers
+/// changing the spec at the same moment can lose one change. Hence:
+///
+/// - **Changes to one app run one at a time in this process.** Each holds the app's lock
+///   (one async mutex per app, in a process-wide map whose entries go when idle) from its
+///   read to its verification; changes to other apps run in parallel. The lock is here
+///   rather than in ops because this is the one place every spec write passes (ops only
+///   sees the `PaasProvider` port, which names no app, and its events, reconcile and any
+///   other caller all end here), and because two values of this type for the same app
+///   share it.
+/// - **Every write is verified.** After the write the spec is read again; when a writer
+///   outside this process undid the change meanwhile, the change is made again after a
+///   jittered back-off, up to [`RetryPolicy::max_attempts`] times, and then fails as
+///   `Conflict` (so the event that asked for it is handed out again).
+///
+/// [`RetryPolicy::max_attempts`]: crate::RetryPolicy::max_attempts
 #[derive(Debug, Clone)]
 pub struct DigitalOceanApps {
     api: Api,
     app_id: String,
+    /// The app's key in the lock map: the base URL and the app id.
+    lock_key: String,
 }
 
 impl DigitalOceanApps {
@@ -41,8 +57,10 @@ impl DigitalOceanApps {
         if !fine {
             return Err(PortError::invalid(format!("{app_id:?} is not an app id")));
         }
+        let api = Api::new(http, config)?;
         Ok(Self {
-            api: Api::new(http, config)?,
+            lock_key: format!("{}/apps/{app_id}", api.base()),
+            api,
             app_id: app_id.to_owned(),
         })
     }
@@ -82,45 +100,85 @@ impl DigitalOceanApps {
             .await
     }
 
-    /// Changes the spec's `domains` with `change` (which says whether it changed anything)
-    /// and writes the spec back when it did. `present` is what the domain list must say
-    /// afterwards, to accept a refusal that says it already is so.
+    /// Makes the spec's `domains` hold the change `change` makes to them (`change` says
+    /// whether it changed anything; applied again to its own result, it changes nothing).
+    ///
+    /// Each attempt holds this app's lock ([`lock_app`]) for a read-modify-write of the
+    /// spec and a fresh read that verifies it. The API has no conditional update: a writer
+    /// outside this process may read the spec before our write and write it back after,
+    /// undoing our change. The re-read sees that (the change would still change
+    /// something), and the attempt is made again after a jittered back-off, up to the retry
+    /// policy's attempts. The lock is not held while waiting.
+    ///
+    /// # Errors
+    /// `Conflict` when the change was undone at every attempt; the API's errors otherwise.
     async fn change(
         &self,
         domain: &str,
-        present: bool,
-        change: impl Fn(&mut Vec<Value>) -> bool + Send,
+        change: impl Fn(&mut Vec<Value>) -> bool + Send + Sync,
     ) -> PortResult<()> {
+        let retry = *self.api.retry();
+        for attempt in 1..=retry.max_attempts {
+            let in_place = {
+                let _app = lock_app(&self.lock_key).await;
+                self.change_once(&change).await?
+            };
+            if in_place {
+                return Ok(());
+            }
+            if attempt < retry.max_attempts {
+                let wait = retry.backoff(attempt);
+                tracing::warn!(app = %self.app_id, domain, attempt, ?wait, "the app spec lost our change to another writer; changing it again");
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Err(PortError::conflict(format!(
+            "the spec of app {} lost the change to domain {domain} {} times in a row: another \
+             writer keeps changing it",
+            self.app_id, retry.max_attempts
+        )))
+    }
+
+    /// One read-modify-write of the spec, under the app's lock: whether the spec holds the
+    /// change afterwards, as a fresh read shows it.
+    async fn change_once(
+        &self,
+        change: &(impl Fn(&mut Vec<Value>) -> bool + Send + Sync),
+    ) -> PortResult<bool> {
         let mut spec = self.spec().await?;
-        let Some(object) = spec.as_object_mut() else {
-            return Err(PortError::internal(
-                "digitalocean returned a spec that is not an object",
-            ));
-        };
-        let domains = object
-            .entry("domains")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        let Some(list) = domains.as_array_mut() else {
-            return Err(PortError::internal(
-                "the app spec's domains is not an array",
-            ));
-        };
-        if !change(list) {
-            return Ok(());
+        if !change(domains_of(&mut spec)?) {
+            return Ok(true);
         }
         let reply = self.put_spec(spec).await?;
         if (200..300).contains(&reply.status) {
-            return Ok(());
+            return self.holds(change).await;
         }
-        if matches!(reply.status, 400 | 409 | 422) {
-            // A concurrent change may have done our work: then it is done.
-            let now = self.list_domains().await?;
-            if now.iter().any(|d| same(d, domain)) == present {
-                return Ok(());
-            }
+        // A concurrent change may have done our work: then it is done.
+        if matches!(reply.status, 400 | 409 | 422) && self.holds(change).await? {
+            return Ok(true);
         }
-        reply.ok().map(drop)
+        reply.ok().map(|_| true)
     }
+
+    /// Whether the spec, read afresh, holds the change (it would change nothing).
+    async fn holds(&self, change: &(impl Fn(&mut Vec<Value>) -> bool + Sync)) -> PortResult<bool> {
+        let mut spec = self.spec().await?;
+        Ok(!change(domains_of(&mut spec)?))
+    }
+}
+
+/// The spec's `domains` array, made empty when absent.
+fn domains_of(spec: &mut Value) -> PortResult<&mut Vec<Value>> {
+    let Some(object) = spec.as_object_mut() else {
+        return Err(PortError::internal(
+            "digitalocean returned a spec that is not an object",
+        ));
+    };
+    object
+        .entry("domains")
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()
+        .ok_or_else(|| PortError::internal("the app spec's domains is not an array"))
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -173,7 +231,7 @@ impl PaasProvider for DigitalOceanApps {
 
     async fn add_domain(&self, domain: &str) -> PortResult<()> {
         check_domain_name(domain)?;
-        self.change(domain, true, |list| {
+        self.change(domain, |list| {
             if list
                 .iter()
                 .flat_map(entry_domains)
@@ -200,7 +258,7 @@ impl PaasProvider for DigitalOceanApps {
 
     async fn remove_domain(&self, domain: &str) -> PortResult<()> {
         check_domain_name(domain)?;
-        self.change(domain, false, |list| {
+        self.change(domain, |list| {
             let named =
                 |entry: &Value, name: &str| entry["domain"].as_str().is_some_and(|d| same(d, name));
             match domain.strip_prefix("*.") {

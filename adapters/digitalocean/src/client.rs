@@ -59,6 +59,16 @@ impl Api {
         })
     }
 
+    /// The base URL, checked, without a trailing slash.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// How failed calls are retried (at least one attempt).
+    pub(crate) fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// Sends `method` to `path_and_query` (starting with `/`, under the base URL) with an
     /// optional JSON body; retries 429, 5xx and (for safe methods) failed connections.
     ///

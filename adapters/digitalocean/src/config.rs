@@ -34,10 +34,12 @@ impl fmt::Debug for ApiToken {
 
 /// How calls that failed for a passing reason are tried again: 429 (after the time the
 /// answer names), 5xx, and connections that failed or timed out (the latter only for
-/// `GET`, `PUT` and `DELETE`, which are safe to repeat).
+/// `GET`, `PUT` and `DELETE`, which are safe to repeat). The same bounds apply to an app
+/// spec change that a writer elsewhere undid between our write and its verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (at least 1). Default 5.
+    /// Attempts in all, the first included (at least 1). Default 5. Also the most
+    /// read-modify-writes of an app spec for one change.
     pub max_attempts: u32,
     /// The first back-off delay; each later one doubles, with random jitter (a delay is
     /// drawn between half and all of its value). Default 250 ms.

@@ -19,7 +19,9 @@
 //!   as JSON, never as a typed struct). A domain is added as `{"domain": "x", "type":
 //!   "ALIAS"}`, a wildcard as `{"domain": "*.zone", "type": "ALIAS", "wildcard": true}`;
 //!   no `zone` is set, so App Platform does not manage the DNS records itself (that is
-//!   [`DigitalOceanDns`]'s job).
+//!   [`DigitalOceanDns`]'s job). Changes to one app run one at a time in the process (an
+//!   async lock per app) and each is verified by reading the spec again; one that a
+//!   writer elsewhere undid is made again a few times, then fails as `Conflict`.
 //!
 //! # Ownership of DNS records
 //!
@@ -57,6 +59,7 @@ mod apps;
 mod client;
 mod config;
 mod dns;
+mod locks;
 
 pub use apps::DigitalOceanApps;
 pub use config::{ApiToken, DEFAULT_BASE_URL, DigitalOceanConfig, RetryPolicy};

@@ -10,9 +10,10 @@ use moclojer_domain::{
     ServerStatus, Timestamp, User, UserId, Workspace, WorkspaceId, WorkspaceKind,
 };
 use moclojer_ports::{
-    AccountRepository, Clock, Lease, LeaseStore, LiveMock, MockRepository, Outbox, OutboxEntry,
-    PortError, PortResult, PublicationRepository, Scope, SystemClock, TokenDigest, TokenId,
-    TokenKind, TokenRecord, TokenStore, UserRecord, check_lease_name, lease_ttl_millis,
+    AccountRepository, Clock, KeepRevisions, Lease, LeaseStore, LiveMock, MockRepository, Outbox,
+    OutboxEntry, PortError, PortResult, PublicationRepository, RevisionPage, RevisionQuery,
+    RevisionSummary, Scope, SystemClock, TokenDigest, TokenId, TokenKind, TokenRecord, TokenStore,
+    UserRecord, check_lease_name, lease_ttl_millis,
 };
 
 use crate::lock;
@@ -119,6 +120,31 @@ impl State {
         let record = self.tokens.remove(&id)?;
         self.token_ids.remove(&record.digest);
         Some(record)
+    }
+
+    /// Drops the revisions of mock `id` older than the newest `keep` (it is at `current`),
+    /// but its publication's live revision and the one being published.
+    fn prune_revisions(&mut self, id: MockId, current: Revision, keep: KeepRevisions) {
+        let Some(newest_dropped) = keep.newest_dropped(current) else {
+            return;
+        };
+        let kept: Vec<Revision> = self
+            .publications
+            .get(&id)
+            .map(|p| [p.live_revision, p.requested_revision])
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        let doomed: Vec<(MockId, Revision)> = self
+            .revisions
+            .range((id, Revision::FIRST)..=(id, newest_dropped))
+            .map(|(key, _)| *key)
+            .filter(|(_, revision)| !kept.contains(revision))
+            .collect();
+        for key in doomed {
+            self.revisions.remove(&key);
+        }
     }
 
     fn remove_mock(&mut self, id: MockId) -> Option<Mock> {
@@ -277,9 +303,19 @@ impl AccountRepository for InMemoryDatabase {
         Ok(found)
     }
 
-    async fn save_workspace(&self, scope: &Scope, workspace: &Workspace) -> PortResult<()> {
+    async fn save_workspace(
+        &self,
+        scope: &Scope,
+        workspace: &Workspace,
+        read: &Workspace,
+    ) -> PortResult<()> {
         let mut state = lock(&self.state);
         let stored = state.visible_workspace(scope, workspace.id)?;
+        if !stored.is_as_read(read) {
+            return Err(PortError::conflict(
+                "the org changed since it was read; load it again",
+            ));
+        }
         if !stored.is_org() || !workspace.is_org() {
             return Err(PortError::invalid("only an org's name and members change"));
         }
@@ -418,6 +454,24 @@ impl MockRepository for InMemoryDatabase {
         expected_revision: Revision,
         events: &[Event],
     ) -> PortResult<()> {
+        self.update_keeping(
+            scope,
+            mock,
+            expected_revision,
+            events,
+            KeepRevisions::DEFAULT,
+        )
+        .await
+    }
+
+    async fn update_keeping(
+        &self,
+        scope: &Scope,
+        mock: &Mock,
+        expected_revision: Revision,
+        events: &[Event],
+        keep: KeepRevisions,
+    ) -> PortResult<()> {
         let mut state = lock(&self.state);
         let stored = state.visible_mock(scope, mock.id)?;
         if stored.revision != expected_revision {
@@ -442,6 +496,7 @@ impl MockRepository for InMemoryDatabase {
             state
                 .revisions
                 .insert((mock.id, mock.revision), mock.current_revision());
+            state.prune_revisions(mock.id, mock.revision, keep);
         }
         state.mocks.insert(
             mock.id,
@@ -475,6 +530,23 @@ impl MockRepository for InMemoryDatabase {
             .collect();
         found.reverse();
         Ok(found)
+    }
+
+    async fn revision_page(
+        &self,
+        scope: &Scope,
+        id: MockId,
+        query: &RevisionQuery,
+    ) -> PortResult<RevisionPage> {
+        let state = lock(&self.state);
+        state.visible_mock(scope, id)?;
+        let last = Revision::new(u64::MAX).expect("u64::MAX is a revision");
+        let newest_first = state
+            .revisions
+            .range((id, Revision::FIRST)..=(id, last))
+            .rev()
+            .map(|(_, r)| RevisionSummary::from(r));
+        Ok(RevisionPage::of(newest_first, query))
     }
 
     async fn revision(

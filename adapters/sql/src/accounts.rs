@@ -396,11 +396,22 @@ impl<B: Backend> AccountRepository for SqlDatabase<B> {
             .collect()
     }
 
-    async fn save_workspace(&self, scope: &Scope, workspace: &Workspace) -> PortResult<()> {
+    async fn save_workspace(
+        &self,
+        scope: &Scope,
+        workspace: &Workspace,
+        read: &Workspace,
+    ) -> PortResult<()> {
         let mut tx = self.backend().write().await?;
         // Locked: concurrent saves and deletes of this org queue behind each other.
         let stored =
             Self::visible_workspace_row(&mut tx, scope, workspace.id, Lock::ForUpdate).await?;
+        let members = Self::load_members(&mut tx, &stored.id).await?;
+        if !stored.clone().into_domain(members)?.is_as_read(read) {
+            return Err(PortError::conflict(
+                "the org changed since it was read; load it again",
+            ));
+        }
         let WorkspaceKind::Org { name } = &workspace.kind else {
             return Err(PortError::invalid("only an org's name and members change"));
         };

@@ -5,18 +5,25 @@
 //! part of its `UPDATE`, so of two updates made on the same revision exactly one wins; a
 //! delete locks the mock's row first (where the database locks rows), so two deletes
 //! cannot both report the mock.
+//!
+//! An update that adds a revision cuts the mock's history in its own transaction: one
+//! `DELETE` of the revisions older than the newest [`KeepRevisions`], guarded by the
+//! publication's live and requested revisions. A history page reads no content.
 
 use async_trait::async_trait;
 use moclojer_domain::{
     Event, Host, Mock, MockId, MockRevision, MockSummary, Publication, Revision, WorkspaceId,
 };
-use moclojer_ports::{MockRepository, PortError, PortResult, Scope};
+use moclojer_ports::{
+    KeepRevisions, MockRepository, PortError, PortResult, RevisionPage, RevisionQuery, Scope,
+};
 
 use crate::database::{Backend, Conn, SqlDatabase, commit, record, scope_param};
 use crate::dialect::Lock;
 use crate::error::db;
 use crate::model::{
-    MockRow, PublicationColumns, RevisionRow, Value, revision_to_sql, version_to_sql,
+    MockRow, PublicationColumns, RevisionRow, RevisionSummaryRow, Value, revision_to_sql,
+    version_to_sql,
 };
 use crate::query::Query;
 
@@ -74,6 +81,35 @@ impl<B: Backend> SqlDatabase<B> {
         .execute(conn)
         .await
         .map_err(db::<B>("store a revision"))
+    }
+
+    /// Drops the revisions of mock `id` older than the newest `keep` (it is at `current`),
+    /// but its publication's live revision and the one being published. The publication
+    /// is read by the same statement, so a revision it names as the statement runs stays
+    /// (`NOT EXISTS`, not `NOT IN`: a NULL revision there must not protect everything).
+    async fn prune_revisions(
+        conn: &mut Conn<B>,
+        id: MockId,
+        current: Revision,
+        keep: KeepRevisions,
+    ) -> PortResult<()> {
+        let Some(newest_dropped) = keep.newest_dropped(current) else {
+            return Ok(());
+        };
+        Query::new(
+            "DELETE FROM mock_revisions
+             WHERE mock_id = $1 AND revision <= $2
+               AND NOT EXISTS (
+                   SELECT 1 FROM publications p
+                   WHERE p.mock_id = $1
+                     AND (p.live_revision = mock_revisions.revision
+                          OR p.requested_revision = mock_revisions.revision))",
+        )
+        .bind(id.to_string())
+        .bind(revision_to_sql(newest_dropped)?)
+        .execute(conn)
+        .await
+        .map_err(db::<B>("drop old revisions"))
     }
 
     async fn insert_publication(conn: &mut Conn<B>, publication: &Publication) -> PortResult<()> {
@@ -280,12 +316,31 @@ impl<B: Backend> MockRepository for SqlDatabase<B> {
         expected_revision: Revision,
         events: &[Event],
     ) -> PortResult<()> {
+        self.update_keeping(
+            scope,
+            mock,
+            expected_revision,
+            events,
+            KeepRevisions::DEFAULT,
+        )
+        .await
+    }
+
+    async fn update_keeping(
+        &self,
+        scope: &Scope,
+        mock: &Mock,
+        expected_revision: Revision,
+        events: &[Event],
+        keep: KeepRevisions,
+    ) -> PortResult<()> {
         let mut tx = self.backend().write().await?;
         let stored = Self::visible_mock(&mut tx, scope, mock.id, Lock::None).await?;
         check_update(&stored, mock, expected_revision)?;
         Self::store_update(&mut tx, mock, expected_revision).await?;
         if mock.revision != expected_revision {
             Self::insert_revision(&mut tx, &mock.current_revision()).await?;
+            Self::prune_revisions(&mut tx, mock.id, mock.revision, keep).await?;
         }
         record::<B>(&mut tx, events).await?;
         commit::<B>(tx).await
@@ -324,6 +379,41 @@ impl<B: Backend> MockRepository for SqlDatabase<B> {
         .map_err(db::<B>("list a mock's revisions"))?;
         commit::<B>(tx).await?;
         rows.into_iter().map(RevisionRow::into_domain).collect()
+    }
+
+    async fn revision_page(
+        &self,
+        scope: &Scope,
+        id: MockId,
+        query: &RevisionQuery,
+    ) -> PortResult<RevisionPage> {
+        let limit = query.capped_limit();
+        // A cursor beyond what the schema stores is past every stored revision.
+        let before = match query.before {
+            Some(before) => revision_to_sql(before).unwrap_or(i64::MAX),
+            None => i64::MAX,
+        };
+        let mut tx = self.backend().read().await?;
+        Self::visible_mock(&mut tx, scope, id, Lock::None).await?;
+        // One row more than the page tells whether there is a next one.
+        let rows: Vec<RevisionSummaryRow> = Query::new(
+            "SELECT mock_id, revision, created_at FROM mock_revisions
+             WHERE mock_id = $1 AND revision < $2
+             ORDER BY revision DESC
+             LIMIT $3",
+        )
+        .bind(id.to_string())
+        .bind(before)
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db::<B>("list a mock's revisions"))?;
+        commit::<B>(tx).await?;
+        let summaries = rows
+            .into_iter()
+            .map(RevisionSummaryRow::into_summary)
+            .collect::<PortResult<Vec<_>>>()?;
+        Ok(RevisionPage::of(summaries, query))
     }
 
     async fn revision(

@@ -16,8 +16,8 @@ use moclojer_domain::{
     WorkspaceKind,
 };
 use moclojer_ports::{
-    Lease, LiveMock, PortError, PortResult, TokenDigest, TokenId, TokenKind, TokenRecord,
-    UserRecord,
+    Lease, LiveMock, PortError, PortResult, RevisionSummary, TokenDigest, TokenId, TokenKind,
+    TokenRecord, UserRecord,
 };
 use sqlx::{FromRow, Row};
 use uuid::Uuid;
@@ -110,7 +110,7 @@ impl UserRow {
 }
 
 /// A `workspaces` row, without its members.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct WorkspaceRow {
     /// The id as stored, to find the members.
     pub(crate) id: String,
@@ -287,6 +287,35 @@ impl RevisionRow {
             mock_id: MockId::parse(&self.mock_id).map_err(corrupt("mock id"))?,
             revision: revision_from_sql(self.revision)?,
             content: SpecSource::new(self.content).map_err(corrupt("spec"))?,
+            created_at: Timestamp::from_unix_millis(self.created_at),
+        })
+    }
+}
+
+/// A `mock_revisions` row without its content.
+#[derive(Debug)]
+pub(crate) struct RevisionSummaryRow {
+    mock_id: String,
+    revision: i64,
+    created_at: i64,
+}
+
+impl<R: Row + Columns> FromRow<'_, R> for RevisionSummaryRow {
+    fn from_row(row: &R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            mock_id: row.text("mock_id")?,
+            revision: row.int("revision")?,
+            created_at: row.int("created_at")?,
+        })
+    }
+}
+
+impl RevisionSummaryRow {
+    /// The revision's summary.
+    pub(crate) fn into_summary(self) -> PortResult<RevisionSummary> {
+        Ok(RevisionSummary {
+            mock_id: MockId::parse(&self.mock_id).map_err(corrupt("mock id"))?,
+            revision: revision_from_sql(self.revision)?,
             created_at: Timestamp::from_unix_millis(self.created_at),
         })
     }

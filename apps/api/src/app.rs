@@ -11,7 +11,8 @@ use moclojer_domain::spec::Limits;
 use moclojer_domain::{TrustedProxies, Zone};
 use moclojer_egress::{Egress, EgressConfig};
 use moclojer_ports::{
-    Clock, DatabasePorts, IdGenerator, LocalTokens, RandomIds, Relay, RelaySettings, SystemClock,
+    Clock, DatabasePorts, IdGenerator, KeepRevisions, LocalTokens, RandomIds, Relay, RelaySettings,
+    SystemClock,
 };
 use moclojer_supabase::SupabaseIdentity;
 use moclojer_wiring::{DatabaseUrl, JournalSettings, QueueUrl, Resolver, StateSettings};
@@ -54,6 +55,10 @@ pub struct Config {
     /// Proxies in front whose `X-Real-IP` names the client (for the sign-in throttle);
     /// none by default: the socket's peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// How many revisions of each mock an edit keeps, besides the live one.
+    pub keep_revisions: KeepRevisions,
+    /// What one account may hold.
+    pub quotas: crate::Quotas,
 }
 
 impl Config {
@@ -79,6 +84,8 @@ impl Config {
             journal: None,
             state: None,
             trusted_proxies: TrustedProxies::none(),
+            keep_revisions: KeepRevisions::DEFAULT,
+            quotas: crate::Quotas::DEFAULT,
         }
     }
 }
@@ -114,6 +121,8 @@ impl State {
             supabase_browser: None,
             journal: None,
             mock_state: None,
+            keep_revisions: KeepRevisions::DEFAULT,
+            quotas: crate::Quotas::DEFAULT,
         }
     }
 }
@@ -174,6 +183,8 @@ impl moclojer_wiring::App for App {
         state.session_ttl = config.session_ttl;
         state.throttle.trusted_proxies = config.trusted_proxies;
         state.web_dir = config.web_dir;
+        state.keep_revisions = config.keep_revisions;
+        state.quotas = config.quotas;
         state.supabase_browser = config.supabase.and_then(|s| s.browser);
         if let Some(journal) = &config.journal {
             state.journal = Some(resolver.journal(&journal.url, journal.retention).await?);

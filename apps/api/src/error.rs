@@ -117,6 +117,23 @@ impl ApiError {
         Self::Forbidden(body("forbidden", message, None))
     }
 
+    /// 403 `quota_exceeded`: one more would pass the account's `quota` (`details.quota`,
+    /// `details.limit`).
+    pub fn quota_exceeded(quota: &str, limit: usize, message: impl Into<String>) -> Self {
+        let details = crate::quotas::details(quota, limit);
+        Self::Forbidden(body("quota_exceeded", message, Some(details)))
+    }
+
+    /// 422 `quota_exceeded`: the content itself is over a quota (endpoints per mock).
+    pub fn quota_exceeded_in_content(
+        quota: &str,
+        limit: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let details = crate::quotas::details(quota, limit);
+        Self::InvalidSpec(body("quota_exceeded", message, Some(details)))
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::NotFound(body("not_found", message, None))

@@ -21,6 +21,7 @@ pub mod error;
 pub mod housekeeping;
 mod middleware;
 pub mod passwords;
+pub mod quotas;
 pub mod routes;
 pub mod signin;
 pub mod state;
@@ -40,6 +41,7 @@ pub use app::{App, Config};
 pub use error::{ApiError, ApiResult};
 pub use middleware::MAX_BODY_BYTES;
 pub use passwords::Passwords;
+pub use quotas::Quotas;
 pub use routes::mocks::STARTER_SPEC;
 pub use signin::{Supabase, SupabaseArgs, SupabaseBrowser};
 pub use state::{AuthMode, MocksUrl, State};
@@ -50,12 +52,14 @@ use routes::mock_state::MockStateApi;
 use routes::mocks::MocksApi;
 use routes::orgs::OrgsApi;
 use routes::requests::RequestsApi;
+use routes::transfer::TransferApi;
 
 /// Every group of operations, in the order the OpenAPI document lists them.
 type Operations = (
     AccountsApi,
     OrgsApi,
     MocksApi,
+    TransferApi,
     RequestsApi,
     MockStateApi,
     HealthApi,
@@ -68,6 +72,7 @@ fn service(state: &Arc<State>) -> OpenApiService<Operations, ()> {
             AccountsApi(Arc::clone(state)),
             OrgsApi(Arc::clone(state)),
             MocksApi(Arc::clone(state)),
+            TransferApi(Arc::clone(state)),
             RequestsApi(Arc::clone(state)),
             MockStateApi(Arc::clone(state)),
             HealthApi(Arc::clone(state)),

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use moclojer_api::{App, Config, MocksUrl, SupabaseArgs};
+use moclojer_api::{App, Config, MocksUrl, Quotas, SupabaseArgs};
 use moclojer_domain::Zone;
+use moclojer_ports::KeepRevisions;
 use moclojer_wiring::{DatabaseArgs, JournalArgs, LogArgs, QueueArgs, StateArgs};
 
 /// The moclojer cloud REST api (`/api/v1`), its OpenAPI document and docs UI.
@@ -51,6 +52,42 @@ struct Args {
     /// the client.
     #[arg(long, env = "MOCLOJER_TRUSTED_PROXIES", default_value = "")]
     trusted_proxies: moclojer_domain::TrustedProxies,
+    /// How many revisions of each mock an edit keeps (1 to 10000); older ones go, but the
+    /// live one stays.
+    #[arg(long, env = "MOCLOJER_KEEP_REVISIONS", default_value_t = KeepRevisions::DEFAULT)]
+    keep_revisions: KeepRevisions,
+    /// What one account may hold.
+    #[command(flatten)]
+    quotas: QuotaArgs,
+}
+
+/// The quotas of every account (a 403 or 422 `quota_exceeded` past them).
+#[derive(Debug, Clone, clap::Args)]
+struct QuotaArgs {
+    /// Most mocks in one workspace.
+    #[arg(long, env = "MOCLOJER_MAX_MOCKS_PER_WORKSPACE", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_mocks_per_workspace: u32,
+    /// Most endpoints (items) in one mock, at most 1,000 (what a spec may hold).
+    #[arg(long, env = "MOCLOJER_MAX_ENDPOINTS_PER_MOCK", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    max_endpoints_per_mock: u32,
+    /// Most orgs one user owns.
+    #[arg(long, env = "MOCLOJER_MAX_ORGS_PER_USER", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    max_orgs_per_user: u32,
+    /// Most personal API tokens one user holds.
+    #[arg(long, env = "MOCLOJER_MAX_TOKENS_PER_USER", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    max_tokens_per_user: u32,
+}
+
+impl QuotaArgs {
+    fn quotas(&self) -> Quotas {
+        let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        Quotas {
+            mocks_per_workspace: size(self.max_mocks_per_workspace),
+            endpoints_per_mock: size(self.max_endpoints_per_mock),
+            orgs_per_user: size(self.max_orgs_per_user),
+            tokens_per_user: size(self.max_tokens_per_user),
+        }
+    }
 }
 
 /// Reads `scheme://[host][:port]`; only the scheme and port matter.
@@ -86,6 +123,8 @@ async fn main() -> anyhow::Result<()> {
         journal: args.journal.settings_or(args.queue.queue().as_ref()),
         state: args.state.shared_or(args.queue.queue().as_ref()),
         trusted_proxies: args.trusted_proxies,
+        keep_revisions: args.keep_revisions,
+        quotas: args.quotas.quotas(),
         ..Config::new(args.database.database_url)
     };
     moclojer_wiring::run_until_signalled::<App>(config).await

@@ -10,8 +10,8 @@ use moclojer_domain::{
 };
 use moclojer_egress::Egress;
 use moclojer_ports::{
-    AccountRepository, Caller, Clock, IdGenerator, Identity, LocalTokens, MockRepository,
-    MockState, PortErrorKind, PublicationRepository, RequestJournal, Scope,
+    AccountRepository, Caller, Clock, IdGenerator, Identity, KeepRevisions, LocalTokens,
+    MockRepository, MockState, PortErrorKind, PublicationRepository, RequestJournal, Scope,
 };
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -92,6 +92,10 @@ pub struct State {
     /// What stateful mocks remember, as the mock servers keep it; `None` when not
     /// configured (the state routes answer 503).
     pub mock_state: Option<Arc<dyn MockState>>,
+    /// How many revisions of each mock an edit keeps (besides the live one).
+    pub keep_revisions: KeepRevisions,
+    /// What one account may hold.
+    pub quotas: crate::Quotas,
 }
 
 /// `Authorization: Bearer <token>`: a session token, a personal API token (`mcj_…`), or
@@ -210,11 +214,22 @@ impl State {
     /// # Errors
     /// Every finding, when at least one is an error.
     pub fn check(&self, content: &str) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        self.check_spec(content).map(|(_, warnings)| warnings)
+    }
+
+    /// [`State::check`], with the spec read.
+    ///
+    /// # Errors
+    /// Every finding, when at least one is an error.
+    pub fn check_spec(
+        &self,
+        content: &str,
+    ) -> Result<(moclojer_domain::spec::Spec, Vec<Diagnostic>), Vec<Diagnostic>> {
         let cloud = CloudCheck {
             limits: &self.limits,
             destinations: &self.egress,
         };
-        cloud.check(content).map(|(_, warnings)| warnings)
+        cloud.check(content)
     }
 
     /// Reads an e-mail address from a request.

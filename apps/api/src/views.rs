@@ -7,7 +7,7 @@ use moclojer_domain::{
     DnsState, Mock, MockRevision, MockSummary, Publication, Role, ServerState, User, Workspace,
     WorkspaceKind,
 };
-use moclojer_ports::{StateSnapshot, TokenRecord};
+use moclojer_ports::{RevisionPage, RevisionSummary, StateSnapshot, TokenRecord};
 use poem_openapi::payload::Json;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Object};
@@ -470,6 +470,48 @@ impl RevisionView {
             revision: r.revision.get(),
             created_at: r.created_at.to_rfc3339(),
             content: with_content.then(|| r.content.as_str().to_owned()),
+        }
+    }
+}
+
+/// One revision of a mock in a history page: no content.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct RevisionSummaryView {
+    /// Its number.
+    pub revision: u64,
+    /// When it was saved.
+    pub created_at: String,
+}
+
+impl From<&RevisionSummary> for RevisionSummaryView {
+    fn from(r: &RevisionSummary) -> Self {
+        Self {
+            revision: r.revision.get(),
+            created_at: r.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// One page of a mock's history.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct RevisionPageView {
+    /// The revisions, newest first, without content.
+    pub revisions: Vec<RevisionSummaryView>,
+    /// The `before` that lists the next (older) page; `null` on the last page.
+    pub next: Option<u64>,
+}
+
+impl From<&RevisionPage> for RevisionPageView {
+    fn from(page: &RevisionPage) -> Self {
+        Self {
+            revisions: page
+                .revisions
+                .iter()
+                .map(RevisionSummaryView::from)
+                .collect(),
+            next: page.next.map(|r| r.get()),
         }
     }
 }

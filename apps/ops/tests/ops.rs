@@ -488,3 +488,229 @@ async fn over_cloudflare_a_rate_limit_is_waited_out_and_one_record_is_made() {
     assert_eq!(records[0].comment.as_deref(), Some("managed-by:moclojer"));
     assert_eq!(w.publication(&mock).await.dns, DnsState::Published);
 }
+
+/// ops over App Platform: the DigitalOcean adapter against the fake DigitalOcean API, with
+/// quick retries.
+mod app_platform {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use moclojer_digitalocean::{ApiToken, DigitalOceanApps, DigitalOceanConfig, RetryPolicy};
+    use moclojer_domain::{DnsState, DnsStatus};
+    use moclojer_egress::{Egress, EgressConfig};
+    use moclojer_memory::InMemoryEventQueue;
+    use moclojer_ops::{GROUP, Mode, RECONCILE_LEASE, handle, run};
+    use moclojer_ports::{EventQueue, QueueSettings};
+    use moclojer_testkit::fakes::digitalocean::FakeDigitalOcean;
+    use tokio::task::JoinSet;
+
+    use super::{World, world};
+
+    const APP_ID: &str = "6a3c1f2e-1b2c-4d5e-8f90-123456789abc";
+    const TOKEN: &str = "dop_v1_ops_test_token";
+    /// Attempts of one spec change (the retry policy's).
+    const ATTEMPTS: u32 = 4;
+
+    async fn on_app_platform() -> (World, FakeDigitalOcean) {
+        let mut w = world(Mode::PerHost);
+        let fake = FakeDigitalOcean::start(w.fx.zone.as_str(), APP_ID, TOKEN).await;
+        let config = DigitalOceanConfig {
+            base_url: fake.base_url(),
+            token: ApiToken::new(TOKEN),
+            retry: RetryPolicy {
+                max_attempts: ATTEMPTS,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(100),
+            },
+        };
+        let http = Arc::new(Egress::new(EgressConfig::open()).expect("egress"));
+        let apps = DigitalOceanApps::new(http, &config, APP_ID).expect("app platform");
+        w.deps.paas = Some(Arc::new(apps));
+        (w, fake)
+    }
+
+    /// The domains of the fake app's spec, as written there.
+    fn spec_domains(fake: &FakeDigitalOcean) -> Vec<String> {
+        fake.app_spec()["domains"]
+            .as_array()
+            .expect("domains")
+            .iter()
+            .map(|d| d["domain"].as_str().expect("domain").to_owned())
+            .collect()
+    }
+
+    fn app_puts(fake: &FakeDigitalOcean) -> usize {
+        fake.requests()
+            .iter()
+            .filter(|r| r.starts_with("PUT /v2/apps/"))
+            .count()
+    }
+
+    /// Makes the fake's next `times` app writes (every one when `None`) undone by a writer
+    /// elsewhere that read the spec before the write and wrote it back after, with a change
+    /// of its own.
+    fn undo_writes(fake: &FakeDigitalOcean, times: Option<usize>) -> Arc<AtomicUsize> {
+        let undone = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&undone);
+        fake.on_app_put(move |_, before, stored| {
+            if times.is_some_and(|times| count.load(Ordering::SeqCst) >= times) {
+                return;
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            *stored = before.clone();
+            let domains = stored["domains"].as_array_mut().expect("domains");
+            let theirs = DigitalOceanApps::domain_entry("elsewhere.example.com");
+            if !domains.contains(&theirs) {
+                domains.push(theirs);
+            }
+        });
+        undone
+    }
+
+    /// Waits until `done` holds, for 30 s at most.
+    async fn until<F, Fut>(what: &str, mut done: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !done().await {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Up to 32 events are handled at once (the worker's batch), each reading the app spec,
+    /// adding its domain and writing the spec back. Every write lands 20 ms late, as a real
+    /// one takes its time: without serialization the events read the same spec and
+    /// overwrite each other's domains.
+    #[tokio::test]
+    async fn thirty_two_domain_events_for_one_app_all_end_in_its_spec() {
+        let (w, fake) = on_app_platform().await;
+        fake.delay_app_puts(Duration::from_millis(20));
+        let mut mocks = Vec::new();
+        for i in 0..32 {
+            mocks.push(w.published(&format!("many{i}")).await);
+        }
+        let mut tasks = JoinSet::new();
+        for mock in &mocks {
+            let deps = w.deps.clone();
+            let event = w.requested(mock);
+            tasks.spawn(async move { handle(&deps, &event).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let done = done.expect("task").expect("every event is handled");
+            assert_eq!(done.published, 1);
+        }
+        let domains = spec_domains(&fake);
+        for mock in &mocks {
+            assert!(
+                domains.iter().any(|d| d == mock.host.as_str()),
+                "{} is in the spec: {domains:?}",
+                mock.host
+            );
+            assert_eq!(w.publication(mock).await.dns, DnsState::Published);
+        }
+        assert_eq!(domains.len(), 33, "the primary and the 32: {domains:?}");
+        assert_eq!(fake.most_app_puts_in_flight(), 1, "one write at a time");
+        assert_eq!(app_puts(&fake), 32, "no write was lost and made again");
+    }
+
+    /// A writer elsewhere undoes ops's domain twice between its write and its re-read: the
+    /// re-read notices, and the change is made again until it holds.
+    #[tokio::test]
+    async fn a_domain_undone_by_a_writer_elsewhere_is_added_again() {
+        let (w, fake) = on_app_platform().await;
+        let undone = undo_writes(&fake, Some(2));
+        let mock = w.published("raced").await;
+        let done = handle(&w.deps, &w.requested(&mock))
+            .await
+            .expect("handled once the change holds");
+        assert_eq!(done.published, 1);
+        assert_eq!(undone.load(Ordering::SeqCst), 2);
+        assert_eq!(app_puts(&fake), 3, "two writes undone, the third held");
+        assert_eq!(
+            spec_domains(&fake),
+            ["moclojer.com", "elsewhere.example.com", mock.host.as_str()],
+            "ops's domain is there, and the other writer's change is kept"
+        );
+        assert_eq!(w.publication(&mock).await.dns, DnsState::Published);
+    }
+
+    /// A writer elsewhere that keeps undoing the domain fails the event with a clear error:
+    /// the worker does not ack it, the queue hands it out again, and once the writer stops
+    /// the redelivery succeeds; an event undone at every delivery ends in the dead letters.
+    #[tokio::test]
+    async fn an_event_whose_domain_keeps_being_undone_is_retried_then_dead_lettered() {
+        let (w, fake) = on_app_platform().await;
+        let queue = InMemoryEventQueue::new(QueueSettings {
+            redeliver_after: Duration::from_millis(50),
+            max_deliveries: 3,
+        });
+        queue.ensure_group(GROUP).await.expect("group");
+        // Another instance holds the reconcile: only events do the work here.
+        w.deps
+            .leases
+            .acquire_lease(RECONCILE_LEASE, "someone-else", Duration::from_secs(3600))
+            .await
+            .expect("lease")
+            .expect("free");
+
+        // Undone at every attempt: the event fails, with the reason.
+        undo_writes(&fake, None);
+        let mock = w.published("outlasted").await;
+        let failed = handle(&w.deps, &w.requested(&mock))
+            .await
+            .expect_err("undone at every attempt");
+        let message = format!("{failed:#}");
+        assert!(
+            message.contains(&format!("add the domain {}", mock.host))
+                && message.contains("another writer keeps changing it"),
+            "{message}"
+        );
+        assert_eq!(
+            w.publication(&mock).await.dns.status(),
+            DnsStatus::Provisioning
+        );
+
+        // Through the worker: one delivery's worth of attempts undone, then the redelivery
+        // holds.
+        let undone = undo_writes(&fake, Some(usize::try_from(ATTEMPTS).expect("small")));
+        let stuck = w.published("stuck").await;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let worker = {
+            let deps = w.deps.clone();
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let stop = async {
+                    stop_rx.await.ok();
+                };
+                run(&deps, &queue, "ops-test", Duration::from_secs(3600), stop).await;
+            })
+        };
+        queue.publish(&w.requested(&mock)).await.expect("publish");
+        until("the redelivered event publishes the host", || async {
+            w.publication(&mock).await.dns.status() == DnsStatus::Published
+        })
+        .await;
+        assert_eq!(undone.load(Ordering::SeqCst), 4, "the first delivery lost");
+        assert!(spec_domains(&fake).contains(&mock.host.as_str().to_owned()));
+
+        undo_writes(&fake, None);
+        queue.publish(&w.requested(&stuck)).await.expect("publish");
+        until("the event is dead-lettered", || async {
+            !queue.dead_letters(GROUP).await.expect("dead").is_empty()
+        })
+        .await;
+        stop_tx.send(()).ok();
+        worker.await.expect("worker");
+        let dead = queue.dead_letters(GROUP).await.expect("dead");
+        assert_eq!(dead.len(), 1, "{dead:?}");
+        assert!(!spec_domains(&fake).contains(&stuck.host.as_str().to_owned()));
+        assert_ne!(
+            w.publication(&stuck).await.dns.status(),
+            DnsStatus::Published
+        );
+    }
+}

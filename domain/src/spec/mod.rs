@@ -24,6 +24,8 @@
 
 mod cloud;
 mod edn;
+mod export;
+mod import;
 mod openapi;
 mod path;
 mod read;
@@ -40,6 +42,11 @@ mod tests;
 use std::fmt;
 
 pub use cloud::{AnyDestination, CloudCheck, DestinationPolicy};
+pub use export::{ExportInfo, export_openapi};
+pub use import::{
+    ImportFormat, Imported, MAX_EXAMPLE_DEPTH, MAX_EXAMPLE_VALUES, import, import_edn,
+    import_openapi,
+};
 pub use path::{ParamType, PathError, PathPattern, Segment};
 pub use rules::{MAX_RULES, compile_matches};
 

@@ -7,7 +7,7 @@ use super::{Endpoint, Format, Limits, Method, PathPattern, Response, Spec, yaml}
 use crate::Diagnostic;
 
 /// The operation keys of an OpenAPI path item.
-const OPERATIONS: [Method; 8] = [
+pub(super) const OPERATIONS: [Method; 8] = [
     Method::Get,
     Method::Put,
     Method::Post,

@@ -3,7 +3,7 @@
 use moclojer_domain::{Email, EventKind, Handle, Role, User, Workspace, WorkspaceKind};
 use moclojer_ports::{IdGenerator, PortErrorKind::*, RandomIds, Scope};
 
-use crate::{Fixture, Repos, expect_kind};
+use crate::{Fixture, Repos, expect_kind, save_org};
 
 /// Runs every rule of `AccountRepository` against `repos` (fresh).
 ///
@@ -15,6 +15,7 @@ pub async fn account_repository_contract(repos: Repos) {
     handles(&fx, &repos).await;
     orgs(&fx, &repos).await;
     saving_orgs(&fx, &repos).await;
+    stale_saves(&fx, &repos).await;
     member_order(&fx, &repos).await;
     deleting_orgs(&fx, &repos).await;
 }
@@ -474,6 +475,65 @@ async fn org_refusals(
     );
 }
 
+/// A change decided on a stale read of an org is refused whole: an owner demoted (or a
+/// member removed) while their request was under way cannot write the old list back.
+async fn stale_saves(fx: &Fixture, repos: &Repos) {
+    let accounts = &repos.accounts;
+    let (owner, _) = fx.signed_up(repos).await;
+    let (second, _) = fx.signed_up(repos).await;
+    let (third, _) = fx.signed_up(repos).await;
+    let mut org = fx.org(repos, &owner).await;
+    org.add_member(owner.id, second.id, Role::Owner)
+        .expect("domain allows");
+    save_org(&**accounts, &Scope::User(owner.id), &org)
+        .await
+        .expect("two owners");
+    let read_by_second = accounts
+        .get_workspace(&Scope::User(second.id), org.id)
+        .await
+        .expect("read");
+
+    // The first owner demotes the second.
+    let mut demoted = read_by_second.clone();
+    demoted
+        .set_role(owner.id, second.id, Role::Member)
+        .expect("domain allows");
+    accounts
+        .save_workspace(&Scope::User(owner.id), &demoted, &read_by_second)
+        .await
+        .expect("a save on a current read");
+
+    // The second, on the read made while still an owner, adds a member.
+    let mut stale = read_by_second.clone();
+    stale
+        .add_member(second.id, third.id, Role::Owner)
+        .expect("the domain allows it on the stale read");
+    expect_kind(
+        accounts
+            .save_workspace(&Scope::User(second.id), &stale, &read_by_second)
+            .await,
+        Conflict,
+        "a save decided on a stale read",
+    );
+    let stored = accounts
+        .get_workspace(&Scope::System, org.id)
+        .await
+        .expect("get");
+    assert_eq!(stored, demoted, "the refused save changed nothing");
+    assert_eq!(stored.role_of(second.id), Some(Role::Member));
+    assert_eq!(stored.role_of(third.id), None);
+
+    // The same members in another order are the same org.
+    let mut reordered = stored.clone();
+    reordered.members.reverse();
+    let mut renamed = stored.clone();
+    renamed.rename(owner.id, "Renamed").expect("domain allows");
+    accounts
+        .save_workspace(&Scope::User(owner.id), &renamed, &reordered)
+        .await
+        .expect("members in another order are the same read");
+}
+
 async fn saving_orgs(fx: &Fixture, repos: &Repos) {
     let accounts = &repos.accounts;
     let (owner, personal) = fx.signed_up(repos).await;
@@ -485,8 +545,7 @@ async fn saving_orgs(fx: &Fixture, repos: &Repos) {
     org.add_member(owner.id, member.id, Role::Member)
         .expect("domain allows");
     org.rename(owner.id, "Renamed").expect("domain allows");
-    accounts
-        .save_workspace(&as_owner, &org)
+    save_org(&**accounts, &as_owner, &org)
         .await
         .expect("save members and name");
     let stored = accounts
@@ -498,28 +557,26 @@ async fn saving_orgs(fx: &Fixture, repos: &Repos) {
     assert_eq!(stored.members.len(), 2);
 
     expect_kind(
-        accounts
-            .save_workspace(&Scope::User(stranger.id), &org)
-            .await,
+        save_org(&**accounts, &Scope::User(stranger.id), &org).await,
         NotFound,
         "a stranger saves the org",
     );
     expect_kind(
-        accounts.save_workspace(&as_owner, &personal).await,
+        save_org(&**accounts, &as_owner, &personal).await,
         Invalid,
         "saving a personal workspace",
     );
     let mut rehandled = org.clone();
     rehandled.handle = fx.handle();
     expect_kind(
-        accounts.save_workspace(&as_owner, &rehandled).await,
+        save_org(&**accounts, &as_owner, &rehandled).await,
         Invalid,
         "changing an org's handle",
     );
     let mut ownerless = org.clone();
     ownerless.members.retain(|m| m.role != Role::Owner);
     expect_kind(
-        accounts.save_workspace(&as_owner, &ownerless).await,
+        save_org(&**accounts, &as_owner, &ownerless).await,
         Invalid,
         "an org without an owner",
     );
@@ -528,7 +585,7 @@ async fn saving_orgs(fx: &Fixture, repos: &Repos) {
         .add_member(owner.id, RandomIds.user_id(), Role::Member)
         .expect("domain allows");
     expect_kind(
-        accounts.save_workspace(&as_owner, &ghost_member).await,
+        save_org(&**accounts, &as_owner, &ghost_member).await,
         NotFound,
         "an unknown user as a member",
     );
@@ -546,8 +603,7 @@ async fn saving_orgs(fx: &Fixture, repos: &Repos) {
     without
         .remove_member(owner.id, member.id)
         .expect("domain allows");
-    accounts
-        .save_workspace(&as_owner, &without)
+    save_org(&**accounts, &as_owner, &without)
         .await
         .expect("save");
     expect_kind(
@@ -611,11 +667,7 @@ async fn member_order(fx: &Fixture, repos: &Repos) {
 
 /// Saves `org` as `scope` and checks that it reads back exactly, members in order.
 async fn saved_as_given(repos: &Repos, scope: &Scope, org: &Workspace, what: &str) {
-    repos
-        .accounts
-        .save_workspace(scope, org)
-        .await
-        .expect("save");
+    save_org(&*repos.accounts, scope, org).await.expect("save");
     let stored = repos
         .accounts
         .get_workspace(&Scope::System, org.id)

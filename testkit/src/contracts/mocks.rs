@@ -1,9 +1,12 @@
 //! The `MockRepository` contract.
 
 use moclojer_domain::{EventKind, Host, Mock, MockId, Revision, Role, SpecSource, User, Workspace};
-use moclojer_ports::{IdGenerator, PortErrorKind::*, RandomIds, Scope};
+use moclojer_ports::{
+    IdGenerator, KeepRevisions, MAX_REVISION_PAGE, PortErrorKind::*, RandomIds, RevisionQuery,
+    RevisionSummary, Scope,
+};
 
-use crate::{Fixture, Repos, expect_kind};
+use crate::{Fixture, Repos, expect_kind, save_org};
 
 /// Runs every rule of `MockRepository` against `repos` (fresh).
 ///
@@ -18,6 +21,9 @@ pub async fn mock_repository_contract(repos: Repos) {
     scoping(&fx, &repos).await;
     orderings(&fx, &repos).await;
     revisions_together(&fx, &repos).await;
+    history_pages(&fx, &repos).await;
+    history_retention(&fx, &repos).await;
+    history_retention_by_default(&fx, &repos).await;
 }
 
 async fn creating_and_reading(fx: &Fixture, repos: &Repos) {
@@ -424,9 +430,7 @@ async fn org_members(fx: &Fixture, repos: &Repos) {
     let mut org = fx.org(repos, &owner).await;
     org.add_member(owner.id, member.id, Role::Member)
         .expect("domain allows");
-    repos
-        .accounts
-        .save_workspace(&Scope::User(owner.id), &org)
+    save_org(&*repos.accounts, &Scope::User(owner.id), &org)
         .await
         .expect("save");
 
@@ -442,9 +446,7 @@ async fn org_members(fx: &Fixture, repos: &Repos) {
 
     org.remove_member(owner.id, member.id)
         .expect("domain allows");
-    repos
-        .accounts
-        .save_workspace(&Scope::User(owner.id), &org)
+    save_org(&*repos.accounts, &Scope::User(owner.id), &org)
         .await
         .expect("save");
     expect_kind(
@@ -469,9 +471,7 @@ async fn scoping(fx: &Fixture, repos: &Repos) {
     let mut acme = fx.org(repos, &alice).await;
     acme.add_member(alice.id, bob.id, Role::Member)
         .expect("domain allows");
-    repos
-        .accounts
-        .save_workspace(&as_alice, &acme)
+    save_org(&*repos.accounts, &as_alice, &acme)
         .await
         .expect("save");
     let private = fx.stored_mock(repos, &as_alice, &alices, "private").await;
@@ -707,4 +707,258 @@ async fn revisions_at(
         .collect();
     found.sort();
     found
+}
+
+/// `mock` edited `times` times through `update_keeping` with `keep`, each edit one
+/// revision; returns it as stored.
+async fn edited(
+    fx: &Fixture,
+    repos: &Repos,
+    scope: &Scope,
+    mock: &Mock,
+    times: u64,
+    keep: KeepRevisions,
+) -> Mock {
+    let mut mock = mock.clone();
+    for _ in 0..times {
+        let before = mock.revision;
+        let text = format!("- endpoint:\n    path: /r{}\n", before.next());
+        let content = SpecSource::new(text).expect("spec");
+        assert!(mock.edit(content, None, fx.now).expect("edit"));
+        repos
+            .mocks
+            .update_keeping(scope, &mock, before, &[], keep)
+            .await
+            .expect("store an edit");
+    }
+    mock
+}
+
+/// The numbers of the revisions of `mock` that are kept, newest first, read through
+/// `revisions` (with their content).
+async fn kept(repos: &Repos, scope: &Scope, mock: &Mock) -> Vec<u64> {
+    repos
+        .mocks
+        .revisions(scope, mock.id)
+        .await
+        .expect("revisions")
+        .iter()
+        .map(|r| r.revision.get())
+        .collect()
+}
+
+/// Every page of `mock`'s history of `limit` revisions, walked by the cursor.
+async fn walk(repos: &Repos, scope: &Scope, mock: &Mock, limit: u32) -> Vec<Vec<u64>> {
+    let mut pages = Vec::new();
+    let mut query = RevisionQuery::newest(limit);
+    loop {
+        let page = repos
+            .mocks
+            .revision_page(scope, mock.id, &query)
+            .await
+            .expect("a page");
+        pages.push(page.revisions.iter().map(|r| r.revision.get()).collect());
+        match page.next {
+            Some(next) => query.before = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() <= 10_000, "the cursor never ends");
+    }
+}
+
+/// A history page is the revisions without content, newest first, `limit` at most, with
+/// a cursor that walks every revision once; scoped like the mock.
+async fn history_pages(fx: &Fixture, repos: &Repos) {
+    let mocks = &repos.mocks;
+    let (alice, alices) = fx.signed_up(repos).await;
+    let (bob, _) = fx.signed_up(repos).await;
+    let as_alice = Scope::User(alice.id);
+    let mock = fx.stored_mock(repos, &as_alice, &alices, "paged").await;
+    let mock = edited(fx, repos, &as_alice, &mock, 6, KeepRevisions::DEFAULT).await;
+    let whole: Vec<RevisionSummary> = mocks
+        .revisions(&as_alice, mock.id)
+        .await
+        .expect("revisions")
+        .iter()
+        .map(RevisionSummary::from)
+        .collect();
+    let page = mocks
+        .revision_page(&as_alice, mock.id, &RevisionQuery::default())
+        .await
+        .expect("the first page");
+    assert_eq!(
+        (page.revisions, page.next),
+        (whole, None),
+        "a page is the history without content, newest first"
+    );
+    assert_eq!(
+        walk(repos, &as_alice, &mock, 3).await,
+        [vec![7, 6, 5], vec![4, 3, 2], vec![1]],
+        "pages of 3, each older than the previous one's cursor"
+    );
+    assert_eq!(
+        walk(repos, &as_alice, &mock, 7).await,
+        [vec![7, 6, 5, 4, 3, 2, 1]],
+        "a page that holds the rest has no cursor"
+    );
+    for (before, expected) in [(1, vec![]), (3, vec![2, 1]), (u64::MAX, vec![7, 6, 5])] {
+        let query = RevisionQuery {
+            before: Revision::new(before),
+            limit: 3,
+        };
+        let page = mocks
+            .revision_page(&as_alice, mock.id, &query)
+            .await
+            .expect("a page");
+        let numbers: Vec<u64> = page.revisions.iter().map(|r| r.revision.get()).collect();
+        assert_eq!(numbers, expected, "the page before {before}");
+    }
+    let many = RevisionQuery::newest(MAX_REVISION_PAGE + 1);
+    assert_eq!(
+        mocks
+            .revision_page(&as_alice, mock.id, &many)
+            .await
+            .expect("a page")
+            .revisions
+            .len(),
+        7
+    );
+    expect_kind(
+        mocks
+            .revision_page(&Scope::User(bob.id), mock.id, &RevisionQuery::default())
+            .await,
+        NotFound,
+        "another user pages the history",
+    );
+    expect_kind(
+        mocks
+            .revision_page(&as_alice, RandomIds.mock_id(), &RevisionQuery::default())
+            .await,
+        NotFound,
+        "the history of an unknown mock",
+    );
+}
+
+/// An edit keeps the newest `keep` revisions of its mock, and the live one and the one
+/// being published however old; other mocks keep theirs; a change that adds no revision
+/// drops none.
+async fn history_retention(fx: &Fixture, repos: &Repos) {
+    let (alice, alices) = fx.signed_up(repos).await;
+    let as_alice = Scope::User(alice.id);
+    let three = KeepRevisions::new(3).expect("3");
+    let live = fx.stored_mock(repos, &as_alice, &alices, "kept-live").await;
+    let other = fx
+        .stored_mock(repos, &as_alice, &alices, "kept-other")
+        .await;
+    let other = edited(fx, repos, &as_alice, &other, 4, KeepRevisions::DEFAULT).await;
+
+    // Revision 1 goes live; revision 2 is being published.
+    let mut publication = repos
+        .publications
+        .get(&as_alice, live.id)
+        .await
+        .expect("publication");
+    publication
+        .request_publish(Revision::FIRST, fx.now)
+        .expect("domain allows");
+    publication
+        .mark_published(Revision::FIRST, fx.now)
+        .expect("domain allows");
+    let live = edited(fx, repos, &as_alice, &live, 1, three).await;
+    publication
+        .request_publish(live.revision, fx.now)
+        .expect("domain allows");
+    let publication = repos
+        .publications
+        .save(&Scope::System, &publication, &[])
+        .await
+        .expect("save");
+
+    let live = edited(fx, repos, &as_alice, &live, 6, three).await;
+    assert_eq!(
+        kept(repos, &as_alice, &live).await,
+        [8, 7, 6, 2, 1],
+        "the newest 3, the one being published and the live one"
+    );
+    expect_kind(
+        repos
+            .mocks
+            .revision(&as_alice, live.id, Revision::new(3).expect("3"))
+            .await,
+        NotFound,
+        "a dropped revision",
+    );
+    assert_eq!(
+        walk(repos, &as_alice, &live, 2).await,
+        [vec![8, 7], vec![6, 2], vec![1]],
+        "pages skip what was dropped"
+    );
+    assert_eq!(
+        kept(repos, &as_alice, &other).await,
+        [5, 4, 3, 2, 1],
+        "another mock keeps its history"
+    );
+
+    // Revision 2 goes live: revision 1 is neither live nor the newest any more.
+    let mut publication = publication;
+    publication
+        .mark_published(Revision::new(2).expect("2"), fx.now)
+        .expect("domain allows");
+    repos
+        .publications
+        .save(&Scope::System, &publication, &[])
+        .await
+        .expect("save");
+    let live = edited(fx, repos, &as_alice, &live, 1, three).await;
+    assert_eq!(kept(repos, &as_alice, &live).await, [9, 8, 7, 2]);
+
+    // A change that adds no revision drops none, whatever it keeps.
+    let mut enabled = live.clone();
+    enabled.set_enabled(true, fx.now);
+    repos
+        .mocks
+        .update_keeping(
+            &as_alice,
+            &enabled,
+            live.revision,
+            &[],
+            KeepRevisions::new(1).expect("1"),
+        )
+        .await
+        .expect("enable");
+    assert_eq!(kept(repos, &as_alice, &live).await, [9, 8, 7, 2]);
+
+    // The other mock's edit cuts its own history only.
+    let other = edited(fx, repos, &as_alice, &other, 1, three).await;
+    assert_eq!(kept(repos, &as_alice, &other).await, [6, 5, 4]);
+    assert_eq!(kept(repos, &as_alice, &live).await, [9, 8, 7, 2]);
+}
+
+/// `update` keeps the newest [`KeepRevisions::DEFAULT`] revisions.
+async fn history_retention_by_default(fx: &Fixture, repos: &Repos) {
+    let (alice, alices) = fx.signed_up(repos).await;
+    let as_alice = Scope::User(alice.id);
+    let default = u64::from(KeepRevisions::DEFAULT.get());
+    let mut mock = fx.stored_mock(repos, &as_alice, &alices, "long").await;
+    for _ in 0..=default {
+        let before = mock.revision;
+        let text = format!("- endpoint:\n    path: /r{}\n", before.next());
+        assert!(
+            mock.edit(SpecSource::new(text).expect("spec"), None, fx.now)
+                .expect("edit")
+        );
+        repos
+            .mocks
+            .update(&as_alice, &mock, before, &[])
+            .await
+            .expect("store an edit");
+    }
+    let expected: Vec<u64> = (3..=default + 2).rev().collect();
+    assert_eq!(
+        kept(repos, &as_alice, &mock).await,
+        expected,
+        "{default} revisions by default"
+    );
+    let pages = walk(repos, &as_alice, &mock, MAX_REVISION_PAGE).await;
+    assert_eq!(pages.concat(), expected, "the pages hold each once");
 }

@@ -6,7 +6,7 @@ use moclojer_domain::{
 };
 use moclojer_ports::{IdGenerator, LiveMock, PortErrorKind::*, RandomIds, Scope};
 
-use crate::{Fixture, Repos, expect_kind};
+use crate::{Fixture, Repos, expect_kind, save_org};
 
 /// Runs every rule of `PublicationRepository` against `repos` (fresh).
 ///
@@ -390,9 +390,7 @@ async fn live_and_publishing_scoped_and_ordered(fx: &Fixture, repos: &Repos) {
     let mut acme = fx.org(repos, &alice).await;
     acme.add_member(alice.id, bob.id, Role::Member)
         .expect("domain allows");
-    repos
-        .accounts
-        .save_workspace(&as_alice, &acme)
+    save_org(&*repos.accounts, &as_alice, &acme)
         .await
         .expect("save");
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use moclojer_domain::{EventKind, Mock, Revision, SpecSource};
 use moclojer_ports::{
-    AccountRepository, Identity, LocalTokens, MockRepository, Outbox, PortErrorKind::*,
-    PublicationRepository, RandomIds, Scope, TokenStore,
+    AccountRepository, Identity, KeepRevisions, LocalTokens, MockRepository, Outbox,
+    PortErrorKind::*, PublicationRepository, RandomIds, RevisionQuery, Scope, TokenStore,
 };
 
 use crate::{Fixture, ManualClock, Repos, expect_kind};
@@ -39,6 +39,9 @@ pub trait SqlHarness: Send + Sync {
 
     /// Runs `sql` with `$1` bound to `arg`.
     async fn execute(&self, sql: &'static str, arg: &str);
+
+    /// Runs `sql`, which takes no parameters (a schema change, say).
+    async fn script(&self, sql: &'static str);
 
     /// Makes every insert of a `mock.deleted` event into the outbox fail, until
     /// [`Self::accept_all_events`].
@@ -358,6 +361,111 @@ pub async fn data_survives_reconnecting(harness: &impl SqlHarness) {
     assert!(db.claim("r2", 10, lease).await.expect("claim").is_empty());
     assert_eq!(db.claim("r1", 10, lease).await.expect("claim"), claimed);
     harness.close(&db).await;
+}
+
+/// A history page reads no content: with the `content` column renamed away, pages still
+/// list, and a read of a revision fails.
+pub async fn a_history_page_reads_no_content(harness: &impl SqlHarness) {
+    let fx = Fixture::new();
+    let repos = Repos::from_database(harness.connect().await);
+    let (alice, personal) = fx.signed_up(&repos).await;
+    let scope = Scope::User(alice.id);
+    let mut hello = fx.mock(&personal, "hello");
+    create(&fx, &repos, &scope, &hello).await;
+    for n in 2..=3 {
+        let before = hello.revision;
+        hello
+            .edit(spec(&format!("- v{n}")), None, fx.now.plus_millis(n))
+            .expect("edit");
+        repos
+            .mocks
+            .update(&scope, &hello, before, &[])
+            .await
+            .expect("update");
+    }
+
+    harness
+        .script("ALTER TABLE mock_revisions RENAME COLUMN content TO content_hidden")
+        .await;
+    let fresh = harness.connect().await;
+    let page = fresh
+        .revision_page(&scope, hello.id, &RevisionQuery::newest(2))
+        .await
+        .expect("a page without the content column");
+    let numbers: Vec<u64> = page.revisions.iter().map(|r| r.revision.get()).collect();
+    assert_eq!((numbers, page.next), (vec![3, 2], Revision::new(2)));
+    assert!(
+        fresh
+            .revision(&scope, hello.id, Revision::FIRST)
+            .await
+            .is_err(),
+        "a read of the content fails without the column"
+    );
+    harness.close(&fresh).await;
+    harness
+        .script("ALTER TABLE mock_revisions RENAME COLUMN content_hidden TO content")
+        .await;
+}
+
+/// Cutting the history is part of the update that adds the revision: when the update
+/// fails after the cut (its event is refused), every revision is still there.
+pub async fn a_history_cut_is_part_of_its_update(harness: &impl SqlHarness) {
+    let fx = Fixture::new();
+    let repos = Repos::from_database(harness.connect().await);
+    let (alice, personal) = fx.signed_up(&repos).await;
+    let scope = Scope::User(alice.id);
+    let one = KeepRevisions::new(1).expect("1");
+    let mut hello = fx.mock(&personal, "hello");
+    create(&fx, &repos, &scope, &hello).await;
+    hello
+        .edit(spec("- v2"), None, fx.now.plus_millis(2))
+        .expect("edit");
+    repos
+        .mocks
+        .update_keeping(&scope, &hello, Revision::FIRST, &[], KeepRevisions::DEFAULT)
+        .await
+        .expect("update");
+    let before = TableCounts::of(harness).await;
+
+    harness.refuse_mock_deleted_events().await;
+    let stored = hello.clone();
+    hello
+        .edit(spec("- v3"), None, fx.now.plus_millis(3))
+        .expect("edit");
+    let refused = fx.event(EventKind::MockDeleted {
+        mock_id: hello.id,
+        host: hello.host.clone(),
+    });
+    expect_kind(
+        repos
+            .mocks
+            .update_keeping(&scope, &hello, stored.revision, &[refused], one)
+            .await,
+        Internal,
+        "an update whose event is refused",
+    );
+    harness.accept_all_events().await;
+    assert_eq!(TableCounts::of(harness).await, before, "nothing was cut");
+    assert_eq!(
+        repos.mocks.get(&scope, hello.id).await.expect("get"),
+        stored
+    );
+
+    repos
+        .mocks
+        .update_keeping(&scope, &hello, stored.revision, &[], one)
+        .await
+        .expect("update");
+    let revisions = repos
+        .mocks
+        .revisions(&scope, hello.id)
+        .await
+        .expect("revisions");
+    assert_eq!(
+        revisions,
+        [hello.current_revision()],
+        "the newest one is kept"
+    );
 }
 
 /// A user's tokens go with the user (no port deletes users yet; the schema already drops

@@ -1,8 +1,8 @@
 //! A fake of the DigitalOcean API v2 (Domain Records and App Platform), served on
 //! loopback for the `moclojer-digitalocean` adapter's tests.
 //!
-//! [`FakeDigitalOcean::start`] serves one domain and one app, and behaves as the real API
-//! documents:
+//! [`FakeDigitalOcean::start`] serves one domain and one app (more with
+//! [`FakeDigitalOcean::add_app`]), and behaves as the real API documents:
 //!
 //! - every request needs `Authorization: Bearer <token>`; otherwise 401
 //!   `{"id": "unauthorized", "message": "Unable to authenticate you"}`;
@@ -29,12 +29,20 @@
 //!
 //! Faults are injected with [`FakeDigitalOcean::fail_next_with`] (429 with `retry-after`
 //! and `ratelimit-*` headers, or a 5xx) and [`FakeDigitalOcean::fail_all_with`].
+//!
+//! Races on app specs (the API has no conditional update) are staged with
+//! [`FakeDigitalOcean::delay_app_puts`] (a write lands late, as a real one does, which
+//! widens every client's read-to-write window), [`FakeDigitalOcean::on_app_put`] (a writer
+//! elsewhere changes the spec right after a write, before the client reads it again) and
+//! [`FakeDigitalOcean::hold_app_puts`] (writes wait for one another, so that writes that
+//! may overlap provably do); [`FakeDigitalOcean::most_app_puts_in_flight`] tells how many
+//! writes ever overlapped.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -42,6 +50,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Record types the real API accepts.
@@ -52,21 +61,104 @@ const DOMAIN_TYPES: &[&str] = &["UNSPECIFIED", "DEFAULT", "PRIMARY", "ALIAS"];
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 200;
 
+/// The longest an app write is held by [`FakeDigitalOcean::hold_app_puts`]: well under
+/// the clients' timeouts (the egress guard's is 10 s), so a write held in vain is answered,
+/// late, rather than timed out and sent again.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(3);
+
 /// One answer of the fake: status, extra headers, JSON body (`None`: empty).
 type Answer = (StatusCode, Vec<(&'static str, String)>, Option<Value>);
 
-#[derive(Debug)]
+/// What [`FakeDigitalOcean::on_app_put`] calls: app id, the spec before the write, the
+/// spec stored (changeable).
+type PutHook = Box<dyn FnMut(&str, &Value, &mut Value) + Send>;
+
 struct State {
     domain: String,
-    app_id: String,
     token: String,
     records: BTreeMap<u64, Value>,
     next_id: u64,
-    spec: Value,
+    /// The app `start` made.
+    app_id: String,
+    /// Every app's spec, by id.
+    apps: BTreeMap<String, Value>,
+    put_hook: Option<PutHook>,
     max_per_page: usize,
     failures: VecDeque<(u16, Option<u64>)>,
     fail_all: Option<u16>,
     requests: Vec<String>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("domain", &self.domain)
+            .field("records", &self.records.len())
+            .field("apps", &self.apps.keys().collect::<Vec<_>>())
+            .field("put_hook", &self.put_hook.is_some())
+            .field("requests", &self.requests.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How app writes (`PUT /v2/apps/{id}`) are let through: late, held for one another, and
+/// counted while in flight.
+#[derive(Debug)]
+struct PutGate {
+    latency: Mutex<Duration>,
+    hold: Mutex<usize>,
+    in_flight: Mutex<usize>,
+    /// The most app writes ever in flight at once.
+    most: watch::Sender<usize>,
+}
+
+/// One app write in flight; counted out when dropped.
+#[derive(Debug)]
+struct InFlight<'g>(&'g PutGate);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.in_flight) -= 1;
+    }
+}
+
+impl PutGate {
+    fn new() -> Self {
+        Self {
+            latency: Mutex::new(Duration::ZERO),
+            hold: Mutex::new(0),
+            in_flight: Mutex::new(0),
+            most: watch::Sender::new(0),
+        }
+    }
+
+    /// Counts a write in, then lets it through once the hold is met (or after
+    /// [`HOLD_LIMIT`]) and the latency has passed.
+    async fn enter(&self) -> InFlight<'_> {
+        let now = {
+            let mut in_flight = lock(&self.in_flight);
+            *in_flight += 1;
+            *in_flight
+        };
+        self.most.send_if_modified(|most| {
+            let more = now > *most;
+            *most = (*most).max(now);
+            more
+        });
+        let in_flight = InFlight(self);
+        let hold = *lock(&self.hold);
+        if hold > 1 {
+            let mut most = self.most.subscribe();
+            tokio::time::timeout(HOLD_LIMIT, most.wait_for(|m| *m >= hold))
+                .await
+                .ok();
+        }
+        let latency = *lock(&self.latency);
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        in_flight
+    }
 }
 
 /// A fake DigitalOcean API on `127.0.0.1` (see the module docs). Stops when dropped.
@@ -74,6 +166,7 @@ struct State {
 pub struct FakeDigitalOcean {
     base_url: String,
     state: Arc<Mutex<State>>,
+    gate: Arc<PutGate>,
     task: JoinHandle<()>,
 }
 
@@ -83,8 +176,8 @@ impl Drop for FakeDigitalOcean {
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -104,11 +197,12 @@ impl FakeDigitalOcean {
         let base_url = format!("http://{address}/v2");
         let mut state = State {
             domain: domain.to_ascii_lowercase(),
-            app_id: app_id.to_owned(),
             token: token.to_owned(),
             records: BTreeMap::new(),
             next_id: 1000,
-            spec: Self::initial_spec(),
+            app_id: app_id.to_owned(),
+            apps: BTreeMap::from([(app_id.to_owned(), Self::initial_spec())]),
+            put_hook: None,
             max_per_page: MAX_PER_PAGE,
             failures: VecDeque::new(),
             fail_all: None,
@@ -123,7 +217,9 @@ impl FakeDigitalOcean {
             state.insert(kind, "@", data, 1800);
         }
         let state = Arc::new(Mutex::new(state));
+        let gate = Arc::new(PutGate::new());
         let shared = Arc::clone(&state);
+        let shared_gate = Arc::clone(&gate);
         let base = base_url.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -131,12 +227,14 @@ impl FakeDigitalOcean {
                     continue;
                 };
                 let state = Arc::clone(&shared);
+                let gate = Arc::clone(&shared_gate);
                 let base = base.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                         let state = Arc::clone(&state);
+                        let gate = Arc::clone(&gate);
                         let base = base.clone();
-                        async move { Ok::<_, Infallible>(serve(&state, &base, request).await) }
+                        async move { Ok::<_, Infallible>(serve(&state, &gate, &base, request).await) }
                     });
                     hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -148,6 +246,7 @@ impl FakeDigitalOcean {
         Self {
             base_url,
             state,
+            gate,
             task,
         }
     }
@@ -190,14 +289,67 @@ impl FakeDigitalOcean {
         lock(&self.state).records.values().cloned().collect()
     }
 
-    /// The app's current spec.
+    /// The current spec of the app `start` made.
     pub fn app_spec(&self) -> Value {
-        lock(&self.state).spec.clone()
+        let state = lock(&self.state);
+        state.apps[&state.app_id].clone()
     }
 
-    /// Replaces the app's spec, as a deploy from elsewhere would, without any checks.
+    /// Replaces the spec of the app `start` made, as a deploy from elsewhere would,
+    /// without any checks.
     pub fn set_app_spec(&self, spec: Value) {
-        lock(&self.state).spec = spec;
+        let mut state = lock(&self.state);
+        let id = state.app_id.clone();
+        state.apps.insert(id, spec);
+    }
+
+    /// Adds the app `app_id` with [`FakeDigitalOcean::initial_spec`] (or resets it to that
+    /// spec).
+    pub fn add_app(&self, app_id: &str) {
+        lock(&self.state)
+            .apps
+            .insert(app_id.to_owned(), Self::initial_spec());
+    }
+
+    /// The current spec of the app `app_id`.
+    ///
+    /// # Panics
+    /// When there is no such app.
+    pub fn app_spec_of(&self, app_id: &str) -> Value {
+        lock(&self.state).apps[app_id].clone()
+    }
+
+    /// Lands every app write (`PUT /v2/apps/{id}`) only `latency` after it arrived, as the
+    /// real API, which validates a spec before it stores it, takes its time: every client's
+    /// window between reading a spec and its write landing widens by as much.
+    pub fn delay_app_puts(&self, latency: Duration) {
+        *lock(&self.gate.latency) = latency;
+    }
+
+    /// Holds every app write until `writes` app writes have been in flight at once, or
+    /// for [`HOLD_LIMIT`] at most: writes that may overlap then provably do, and
+    /// [`FakeDigitalOcean::most_app_puts_in_flight`] tells whether they did, without any
+    /// timing. 0 or 1 holds nothing.
+    pub fn hold_app_puts(&self, writes: usize) {
+        *lock(&self.gate.hold) = writes;
+    }
+
+    /// The most app writes that were ever in flight at once.
+    pub fn most_app_puts_in_flight(&self) -> usize {
+        *self.gate.most.borrow()
+    }
+
+    /// Calls `hook(app_id, before, stored)` after each app write the fake accepts, before
+    /// it answers: `before` is the spec the write replaced, and `stored` the spec now kept,
+    /// which the hook may change, as a writer elsewhere would between the client's write
+    /// and its next read. Replaces any hook set before.
+    pub fn on_app_put(&self, hook: impl FnMut(&str, &Value, &mut Value) + Send + 'static) {
+        lock(&self.state).put_hook = Some(Box::new(hook));
+    }
+
+    /// Removes the hook of [`FakeDigitalOcean::on_app_put`].
+    pub fn clear_app_put_hook(&self) {
+        lock(&self.state).put_hook = None;
     }
 
     /// Caps the page size whatever `per_page` asks (at least 1), to force pagination.
@@ -291,10 +443,17 @@ fn bad_spec(message: impl Into<String>) -> Answer {
 
 async fn serve(
     state: &Mutex<State>,
+    gate: &PutGate,
     base: &str,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
+    let app_write = parts.method == Method::PUT && parts.uri.path().starts_with("/v2/apps/");
+    let _in_flight = if app_write {
+        Some(gate.enter().await)
+    } else {
+        None
+    };
     let body = body
         .collect()
         .await
@@ -404,8 +563,12 @@ fn answer(
                 _ => not_found(),
             }
         }
-        (&Method::GET, ["v2", "apps", id]) if *id == state.app_id => ok(app_json(state)),
-        (&Method::PUT, ["v2", "apps", id]) if *id == state.app_id => update_app(state, json),
+        (&Method::GET, ["v2", "apps", id]) if state.apps.contains_key(*id) => {
+            ok(app_json(state, id))
+        }
+        (&Method::PUT, ["v2", "apps", id]) if state.apps.contains_key(*id) => {
+            update_app(state, id, json)
+        }
         _ => not_found(),
     }
 }
@@ -668,11 +831,11 @@ fn update_record(state: &mut State, id: u64, json: Option<&Value>) -> Answer {
     ok(json!({"domain_record": record}))
 }
 
-fn app_json(state: &State) -> Value {
+fn app_json(state: &State, id: &str) -> Value {
     json!({"app": {
-        "id": state.app_id,
+        "id": id,
         "owner_uuid": "a4e16f25-cdd1-4483-b246-d77f283c9209",
-        "spec": state.spec,
+        "spec": state.apps[id],
         "default_ingress": "https://moclojer-abc12.ondigitalocean.app",
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": "2024-01-01T00:00:00Z",
@@ -702,7 +865,7 @@ fn valid_app_domain(domain: &str) -> bool {
     (4..=253).contains(&domain.len()) && alnum(top) && top.len() >= 2 && names.split('.').all(label)
 }
 
-fn update_app(state: &mut State, json: Option<Value>) -> Answer {
+fn update_app(state: &mut State, id: &str, json: Option<Value>) -> Answer {
     let Some(Value::Object(mut body)) = json else {
         return bad_spec("the request body must be a JSON object");
     };
@@ -747,6 +910,12 @@ fn update_app(state: &mut State, json: Option<Value>) -> Answer {
             return bad_spec("only one domain may be PRIMARY");
         }
     }
-    state.spec = spec;
-    ok(app_json(state))
+    let before = state.apps.insert(id.to_owned(), spec).unwrap_or_default();
+    let answer = ok(app_json(state, id));
+    if let Some(hook) = state.put_hook.as_mut()
+        && let Some(stored) = state.apps.get_mut(id)
+    {
+        hook(id, &before, stored);
+    }
+    answer
 }

@@ -100,6 +100,20 @@ async fn data_survives_closing_and_reconnecting() {
 }
 
 #[tokio::test]
+async fn a_history_page_reads_no_content() {
+    if let Some(pg) = TestDb::create().await {
+        sql::a_history_page_reads_no_content(&pg).await;
+    }
+}
+
+#[tokio::test]
+async fn a_history_cut_is_part_of_its_update() {
+    if let Some(pg) = TestDb::create().await {
+        sql::a_history_cut_is_part_of_its_update(&pg).await;
+    }
+}
+
+#[tokio::test]
 async fn tokens_go_with_their_user() {
     if let Some(pg) = TestDb::create().await {
         sql::tokens_go_with_their_user(&pg).await;

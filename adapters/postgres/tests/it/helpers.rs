@@ -97,6 +97,12 @@ impl SqlHarness for TestDb {
         pool.close().await;
     }
 
+    async fn script(&self, sql: &'static str) {
+        let pool = self.raw().await;
+        sqlx::raw_sql(sql).execute(&pool).await.expect("script");
+        pool.close().await;
+    }
+
     async fn refuse_mock_deleted_events(&self) {
         let pool = self.raw().await;
         sqlx::raw_sql(

@@ -102,6 +102,16 @@ async fn data_survives_closing_and_reopening_the_file() {
 }
 
 #[tokio::test]
+async fn a_history_page_reads_no_content() {
+    sql::a_history_page_reads_no_content(&TempDb::new()).await;
+}
+
+#[tokio::test]
+async fn a_history_cut_is_part_of_its_update() {
+    sql::a_history_cut_is_part_of_its_update(&TempDb::new()).await;
+}
+
+#[tokio::test]
 async fn tokens_go_with_their_user() {
     sql::tokens_go_with_their_user(&TempDb::new()).await;
 }

@@ -11,7 +11,7 @@ use moclojer_ports::{
     Scope, TOKEN_PREFIX, TokenIssuer, TokenKind, TokenStore,
 };
 use moclojer_sqlite::{SqliteConfig, SqliteDatabase};
-use moclojer_testkit::{Fixture, ManualClock, Repos, expect_kind};
+use moclojer_testkit::{Fixture, ManualClock, Repos, expect_kind, save_org};
 
 use crate::helpers::{TempDb, raw};
 
@@ -226,9 +226,7 @@ async fn in_memory_databases_are_separate_and_work_across_calls() {
     let (bob, _) = fx.signed_up(&repos).await;
     let mut acme = fx.org(&repos, &alice).await;
     acme.add_member(alice.id, bob.id, Role::Member).unwrap();
-    one.save_workspace(&Scope::User(alice.id), &acme)
-        .await
-        .unwrap();
+    save_org(&one, &Scope::User(alice.id), &acme).await.unwrap();
     fx.stored_mock(&repos, &Scope::User(alice.id), &acme, "hello")
         .await;
     // concurrent calls queue on the single connection instead of failing

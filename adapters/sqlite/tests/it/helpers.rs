@@ -76,6 +76,12 @@ impl SqlHarness for TempDb {
         sqlx::query(sql).bind(arg).execute(&pool).await.unwrap();
     }
 
+    async fn script(&self, sql: &'static str) {
+        let pool = raw(&self.path()).await;
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
     async fn connect(&self) -> SqliteDatabase {
         TempDb::connect(self).await
     }

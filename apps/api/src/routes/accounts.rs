@@ -12,6 +12,7 @@ use poem_openapi::payload::Json;
 use super::Tag;
 use crate::error::{ApiError, ApiResult};
 use crate::passwords::Passwords;
+use crate::quotas;
 use crate::state::{AuthMode, BearerToken, State};
 use crate::views::{
     ChooseHandle, Created, Credentials, HandleAvailability, NewToken, NoContent, Session,
@@ -232,6 +233,19 @@ impl AccountsApi {
                 ));
             }
         };
+        let held = state
+            .tokens
+            .list_personal(user.id)
+            .await
+            .map_err(|e| ApiError::from_port(e, "tokens"))?
+            .len();
+        let limit = state.quotas.tokens_per_user;
+        quotas::check_count(
+            "tokens_per_user",
+            held,
+            limit,
+            "you hold as many tokens as allowed",
+        )?;
         let issued = state
             .tokens
             .issue_personal(user.id, &body.name, ttl)

@@ -12,18 +12,22 @@ use moclojer_domain::{
     CorrelationId, EventKind, Host, Mock, MockError, MockId, MockName, Publication, Revision,
     SpecSource, SpecSourceError, User,
 };
-use moclojer_ports::{PortErrorKind, PublicationChangeError, Scope, change_publication};
+use moclojer_ports::{
+    MAX_REVISION_PAGE, PortErrorKind, PublicationChangeError, RevisionQuery, Scope,
+    change_publication,
+};
 use poem::web::Data;
 use poem_openapi::OpenApi;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 
 use super::Tag;
 use crate::error::{ApiError, ApiResult, diagnostics_json};
+use crate::quotas;
 use crate::state::{BearerToken, State};
 use crate::views::{
     Created, EditMock, HostAvailability, MockList, MockView, NewMock, NoContent, PublicationView,
-    RevisionView, ValidateReply, ValidateRequest, WorkspaceMocks, WorkspaceView,
+    RevisionPageView, RevisionView, ValidateReply, ValidateRequest, WorkspaceMocks, WorkspaceView,
 };
 
 /// What a mock holds when it is made without content: one endpoint that says hello.
@@ -38,6 +42,34 @@ pub const STARTER_SPEC: &str = r#"- endpoint:
         {"hello": "world"}
 "#;
 
+/// The history page the `limit` and `before` parameters ask for (an empty value is no
+/// value), or 400 naming the parameter.
+fn revision_query(limit: Option<&str>, before: Option<&str>) -> ApiResult<RevisionQuery> {
+    let mut query = RevisionQuery::default();
+    if let Some(raw) = limit.filter(|raw| !raw.is_empty()) {
+        query.limit = raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_REVISION_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_field(
+                    "limit",
+                    format!("limit must be a number from 1 to {MAX_REVISION_PAGE}"),
+                )
+            })?;
+    }
+    if let Some(raw) = before.filter(|raw| !raw.is_empty()) {
+        let revision = raw.parse::<u64>().ok().and_then(Revision::new);
+        query.before = Some(revision.ok_or_else(|| {
+            ApiError::bad_field(
+                "before",
+                "before must be a revision number (1 or more), such as a page's next",
+            )
+        })?);
+    }
+    Ok(query)
+}
+
 /// Mocks and their publication.
 #[derive(Debug, Clone)]
 pub struct MocksApi(pub Arc<State>);
@@ -50,11 +82,15 @@ fn spec_source(content: String) -> ApiResult<SpecSource> {
 }
 
 impl MocksApi {
+    /// `content` as a spec that validates and holds no more endpoints than a mock may.
     fn checked(&self, content: String) -> ApiResult<SpecSource> {
         let source = spec_source(content)?;
-        self.0
-            .check(source.as_str())
+        let (spec, _) = self
+            .0
+            .check_spec(source.as_str())
             .map_err(|diagnostics| ApiError::invalid_spec(&diagnostics))?;
+        let items = spec.endpoints.len() + spec.websockets.len() + spec.resources.len();
+        quotas::check_items(items, self.0.quotas.endpoints_per_mock)?;
         Ok(source)
     }
 
@@ -191,6 +227,14 @@ impl MocksApi {
         let name = MockName::parse(body.name.trim())
             .map_err(|e| ApiError::bad_field("name", e.to_string()))?;
         let content = self.checked(body.0.content.unwrap_or_else(|| STARTER_SPEC.to_owned()))?;
+        let held = state
+            .mocks
+            .list_in_workspace(&Scope::User(user.id), workspace.id)
+            .await
+            .map_err(|e| ApiError::from_port(e, "workspace"))?
+            .len();
+        let limit = state.quotas.mocks_per_workspace;
+        quotas::check_count("mocks_per_workspace", held, limit, "this workspace is full")?;
         let now = state.clock.now();
         let mock = Mock::create(
             state.ids.mock_id(),
@@ -364,7 +408,7 @@ impl MocksApi {
             );
             state
                 .mocks
-                .update(&scope, &mock, before, &[event])
+                .update_keeping(&scope, &mock, before, &[event], state.keep_revisions)
                 .await
                 .map_err(|e| match e.kind() {
                     PortErrorKind::Conflict => ApiError::conflict(
@@ -469,27 +513,28 @@ impl MocksApi {
         Ok(Json(PublicationView::from(&publication)))
     }
 
-    /// The mock's revisions, newest first, without content.
+    /// The mock's history, newest first, without content, a page at a time:
+    /// `{"revisions": [{"revision", "created_at"}], "next": n | null}`. `limit` (1 to 100,
+    /// default 20) and `before` (the previous page's `next`) choose the page. A mock keeps
+    /// its newest revisions (100 unless the api is told otherwise) and its live one.
     #[oai(path = "/mocks/:id/revisions", method = "get", tag = "Tag::Mocks")]
     async fn revisions(
         &self,
         auth: BearerToken,
         id: Path<String>,
-    ) -> ApiResult<Json<Vec<RevisionView>>> {
+        limit: Query<Option<String>>,
+        before: Query<Option<String>>,
+    ) -> ApiResult<Json<RevisionPageView>> {
+        let query = revision_query(limit.0.as_deref(), before.0.as_deref())?;
         let state = &self.0;
         let user = state.caller(&auth).await?;
         let mock = state.mock(&user, &id.0).await?;
-        let revisions = state
+        let page = state
             .mocks
-            .revisions(&Scope::User(user.id), mock.id)
+            .revision_page(&Scope::User(user.id), mock.id, &query)
             .await
             .map_err(|e| ApiError::from_port(e, "mock"))?;
-        Ok(Json(
-            revisions
-                .iter()
-                .map(|r| RevisionView::new(r, false))
-                .collect(),
-        ))
+        Ok(Json(RevisionPageView::from(&page)))
     }
 
     /// One revision of the mock, with its content.

@@ -5,6 +5,7 @@ pub mod mock_state;
 pub mod mocks;
 pub mod orgs;
 pub mod requests;
+pub mod transfer;
 
 use std::sync::Arc;
 

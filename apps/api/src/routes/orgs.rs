@@ -14,6 +14,7 @@ use poem_openapi::payload::Json;
 
 use super::Tag;
 use crate::error::{ApiError, ApiResult};
+use crate::quotas;
 use crate::state::{BearerToken, State};
 use crate::views::{
     Created, MemberRole, MemberView, NewMember, NewOrg, NoContent, RenameOrg, WorkspaceView,
@@ -92,12 +93,20 @@ impl OrgsApi {
         Ok(view)
     }
 
-    async fn save(&self, user: &User, workspace: &Workspace) -> ApiResult<()> {
+    /// Saves `workspace`, decided on `read`: a 409 `org_changed` when the org changed
+    /// since (a role or member list decided on a stale read is never written back).
+    async fn save(&self, user: &User, workspace: &Workspace, read: &Workspace) -> ApiResult<()> {
         self.0
             .accounts
-            .save_workspace(&Scope::User(user.id), workspace)
+            .save_workspace(&Scope::User(user.id), workspace, read)
             .await
-            .map_err(|e| ApiError::from_port(e, "org"))
+            .map_err(|e| match e.kind() {
+                PortErrorKind::Conflict => ApiError::conflict(
+                    "org_changed",
+                    "the org changed while this request was made; load it again and retry",
+                ),
+                _ => ApiError::from_port(e, "org"),
+            })
     }
 }
 
@@ -114,6 +123,21 @@ impl OrgsApi {
         let user = state.caller(&auth).await?;
         let handle = Handle::parse(body.handle.trim())
             .map_err(|e| ApiError::bad_field("handle", e.to_string()))?;
+        let owned = state
+            .accounts
+            .list_workspaces(&Scope::User(user.id))
+            .await
+            .map_err(|e| ApiError::from_port(e, "orgs"))?
+            .iter()
+            .filter(|w| w.is_org() && w.role_of(user.id) == Some(Role::Owner))
+            .count();
+        let limit = state.quotas.orgs_per_user;
+        quotas::check_count(
+            "orgs_per_user",
+            owned,
+            limit,
+            "you own as many orgs as allowed",
+        )?;
         let org = Workspace::org(
             state.ids.workspace_id(),
             handle,
@@ -176,9 +200,10 @@ impl OrgsApi {
     ) -> ApiResult<Json<WorkspaceView>> {
         let user = self.0.caller(&auth).await?;
         let mut org = self.org(&user, &handle.0).await?;
+        let read = org.clone();
         org.rename(user.id, &body.name)
             .map_err(|e| workspace_error(&e))?;
-        self.save(&user, &org).await?;
+        self.save(&user, &org, &read).await?;
         Ok(Json(self.view(&org, &user).await?))
     }
 
@@ -255,6 +280,7 @@ impl OrgsApi {
         let state = &self.0;
         let user = state.caller(&auth).await?;
         let mut org = self.org(&user, &handle.0).await?;
+        let read = org.clone();
         org.ensure_owner(user.id).map_err(|e| workspace_error(&e))?;
         let role = match body.role.as_deref() {
             None => Role::Member,
@@ -288,7 +314,7 @@ impl OrgsApi {
         })?;
         org.add_member(user.id, new.id, role)
             .map_err(|e| workspace_error(&e))?;
-        self.save(&user, &org).await?;
+        self.save(&user, &org, &read).await?;
         Ok(Created::Created(Json(MemberView::of(&new, role))))
     }
 
@@ -307,10 +333,11 @@ impl OrgsApi {
         let state = &self.0;
         let user = state.caller(&auth).await?;
         let mut org = self.org(&user, &handle.0).await?;
+        let read = org.clone();
         let gone = self.member(&org, &member.0).await?;
         org.remove_member(user.id, gone.id)
             .map_err(|e| workspace_error(&e))?;
-        self.save(&user, &org).await?;
+        self.save(&user, &org, &read).await?;
         Ok(NoContent::Done)
     }
 
@@ -331,13 +358,14 @@ impl OrgsApi {
         let state = &self.0;
         let user = state.caller(&auth).await?;
         let mut org = self.org(&user, &handle.0).await?;
+        let read = org.clone();
         org.ensure_owner(user.id).map_err(|e| workspace_error(&e))?;
         let role = Role::parse(&body.role)
             .ok_or_else(|| ApiError::bad_field("role", "a role is `member` or `owner`"))?;
         let changed = self.member(&org, &member.0).await?;
         org.set_role(user.id, changed.id, role)
             .map_err(|e| workspace_error(&e))?;
-        self.save(&user, &org).await?;
+        self.save(&user, &org, &read).await?;
         Ok(Json(MemberView::of(&changed, role)))
     }
 }

@@ -1,9 +1,11 @@
 //! Mocks: create, read, edit, publish, history, delete, validate.
 
-use moclojer_ports::{Outbox, Scope};
-use serde_json::json;
+use moclojer_domain::{MockId, Revision};
+use moclojer_ports::{KeepRevisions, MockRepository, Outbox, PublicationRepository, Scope};
+use moclojer_sqlite::SqliteDatabase;
+use serde_json::{Value, json};
 
-use crate::support::{Api, HELLO, assert_error};
+use crate::support::{Account, Api, HELLO, assert_error};
 
 #[tokio::test]
 async fn create_read_list_and_conflicts() {
@@ -165,15 +167,10 @@ async fn edits_history_publish_and_delete() {
     assert_eq!(status, 200);
     assert_eq!(edited["publication"]["requested_revision"], 3, "{edited}");
 
-    let (status, revisions) = api.get(&format!("{path}/revisions"), token).await;
+    let (status, history) = api.get(&format!("{path}/revisions"), token).await;
     assert_eq!(status, 200);
-    let numbers: Vec<u64> = revisions
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|r| r["revision"].as_u64().expect("n"))
-        .collect();
-    assert_eq!(numbers, [3, 2, 1], "newest first");
+    assert_eq!(numbers(&history), [3, 2, 1], "newest first");
+    assert_eq!(history["next"], json!(null), "{history}");
     let (status, second) = api.get(&format!("{path}/revisions/2"), token).await;
     assert_eq!((status, &second["content"]), (200, &json!(HELLO)));
     assert_error(
@@ -327,4 +324,184 @@ async fn host_availability_names_the_host_and_says_why_not() {
         401,
         "unauthenticated",
     );
+}
+
+/// The revision numbers of a history page, checking that no entry carries content.
+fn numbers(page: &Value) -> Vec<u64> {
+    page["revisions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page: {page}"))
+        .iter()
+        .map(|r| {
+            assert!(r.get("content").is_none(), "a page carries no content: {r}");
+            assert!(r["created_at"].is_string(), "{r}");
+            r["revision"].as_u64().expect("a number")
+        })
+        .collect()
+}
+
+/// A mock of `owner` edited `edits` times (one revision each); returns its path.
+async fn edited_mock(api: &Api, owner: &Account, name: &str, edits: usize) -> String {
+    let made = api.mock(owner, "alice", name).await;
+    let path = format!("/api/v1/mocks/{}", made["id"].as_str().expect("id"));
+    for n in 0..edits {
+        let content = HELLO.replace("world", &format!("edit {n}"));
+        let (status, body) = api
+            .put(&path, Some(&owner.token), json!({"content": content}))
+            .await;
+        assert_eq!(status, 200, "edit: {body}");
+    }
+    path
+}
+
+#[tokio::test]
+async fn history_pages_walk_every_revision_once() {
+    let api = Api::start().await;
+    let alice = api.account("alice").await;
+    let token = Some(alice.token.as_str());
+    let path = edited_mock(&api, &alice, "paged", 6).await;
+
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<u64> = None;
+    loop {
+        let url = match cursor {
+            Some(before) => format!("{path}/revisions?limit=3&before={before}"),
+            None => format!("{path}/revisions?limit=3"),
+        };
+        let (status, page) = api.get(&url, token).await;
+        assert_eq!(status, 200, "{page}");
+        let got = numbers(&page);
+        sizes.push(got.len());
+        seen.extend(got);
+        match page["next"].as_u64() {
+            Some(next) => cursor = Some(next),
+            None => {
+                assert_eq!(page["next"], json!(null), "{page}");
+                break;
+            }
+        }
+        assert!(sizes.len() < 10, "the cursor never ends");
+    }
+    assert_eq!(
+        seen,
+        [7, 6, 5, 4, 3, 2, 1],
+        "each revision once, newest first"
+    );
+    assert_eq!(sizes, [3, 3, 1]);
+
+    let (status, whole) = api
+        .get(&format!("{path}/revisions?limit=&before="), token)
+        .await;
+    assert_eq!(status, 200, "an empty value is no value");
+    assert_eq!(numbers(&whole), [7, 6, 5, 4, 3, 2, 1], "20 by default");
+    let (_, none) = api.get(&format!("{path}/revisions?before=1"), token).await;
+    assert_eq!(none, json!({"revisions": [], "next": null}));
+}
+
+#[tokio::test]
+async fn history_parameters_are_checked_and_scoped() {
+    let api = Api::start().await;
+    let alice = api.account("alice").await;
+    let bob = api.account("bob").await;
+    let token = Some(alice.token.as_str());
+    let path = edited_mock(&api, &alice, "checked", 1).await;
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=-1", "limit"),
+        ("before=0", "before"),
+        ("before=two", "before"),
+        ("before=-3", "before"),
+        ("limit=5&before=1.5", "before"),
+    ] {
+        let got = api.get(&format!("{path}/revisions?{query}"), token).await;
+        assert_error(&got, 400, "bad_request");
+        assert_eq!(
+            got.1["error"]["details"]["field"], field,
+            "{query}: {}",
+            got.1
+        );
+        let message = got.1["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(field), "{query}: {message}");
+    }
+    let (status, page) = api.get(&format!("{path}/revisions?limit=100"), token).await;
+    assert_eq!((status, numbers(&page)), (200, vec![2, 1]));
+
+    assert_error(
+        &api.get(&format!("{path}/revisions"), Some(&bob.token))
+            .await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &api.get(&format!("{path}/revisions?limit=1"), Some(&bob.token))
+            .await,
+        404,
+        "not_found",
+    );
+    let unknown = "/api/v1/mocks/00000000-0000-7000-8000-000000000000/revisions";
+    assert_error(&api.get(unknown, token).await, 404, "not_found");
+    assert_error(
+        &api.get(&format!("{path}/revisions"), None).await,
+        401,
+        "unauthenticated",
+    );
+}
+
+/// Marks revision 1 of the mock at `path` live, behind the api's back.
+async fn first_revision_live(database: &SqliteDatabase, path: &str) {
+    let id = MockId::parse(path.rsplit('/').next().expect("an id")).expect("a mock id");
+    let mock = MockRepository::get(database, &Scope::System, id)
+        .await
+        .expect("the mock");
+    let mut publication = PublicationRepository::get(database, &Scope::System, mock.id)
+        .await
+        .expect("publication");
+    publication
+        .request_publish(Revision::FIRST, mock.updated_at)
+        .expect("domain allows");
+    publication
+        .mark_published(Revision::FIRST, mock.updated_at)
+        .expect("domain allows");
+    database
+        .save(&Scope::System, &publication, &[])
+        .await
+        .expect("save");
+}
+
+#[tokio::test]
+async fn edits_keep_the_configured_number_of_revisions_and_the_live_one() {
+    let api = Api::start_full(moclojer_api::AuthMode::Local, |state| {
+        state.keep_revisions = KeepRevisions::new(3).expect("3");
+    })
+    .await;
+    let alice = api.account("alice").await;
+    let token = Some(alice.token.as_str());
+    let path = edited_mock(&api, &alice, "short", 0).await;
+    first_revision_live(&api.database, &path).await;
+    let other = edited_mock(&api, &alice, "other", 2).await;
+    for n in 0..5 {
+        let content = HELLO.replace("world", &format!("again {n}"));
+        let (status, body) = api.put(&path, token, json!({"content": content})).await;
+        assert_eq!(status, 200, "edit: {body}");
+    }
+    let (_, page) = api.get(&format!("{path}/revisions"), token).await;
+    assert_eq!(
+        numbers(&page),
+        [6, 5, 4, 1],
+        "the newest 3 and the live one"
+    );
+    assert_error(
+        &api.get(&format!("{path}/revisions/2"), token).await,
+        404,
+        "not_found",
+    );
+    let (status, live) = api.get(&format!("{path}/revisions/1"), token).await;
+    assert_eq!(status, 200);
+    assert!(live["content"].is_string(), "{live}");
+    let (_, others) = api.get(&format!("{other}/revisions"), token).await;
+    assert_eq!(numbers(&others), [3, 2, 1], "another mock keeps its own");
 }

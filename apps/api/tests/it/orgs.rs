@@ -1,6 +1,7 @@
 //! Orgs: owners manage, members work on mocks, outsiders see nothing.
 
-use moclojer_ports::{MockRepository, Scope};
+use moclojer_domain::{Email, Event, Handle, MockId, Role, User, UserId, Workspace, WorkspaceId};
+use moclojer_ports::{AccountRepository, MockRepository, PortResult, Scope, UserRecord};
 use serde_json::json;
 
 use crate::support::{Api, assert_error};
@@ -265,4 +266,149 @@ async fn owners_change_roles_and_an_org_keeps_an_owner() {
         403,
         "forbidden",
     );
+}
+
+/// Accounts whose next org save first lets another request land: `interleave` runs on
+/// the inner repository between this request's read and its write.
+#[derive(Debug)]
+struct Interleaved {
+    inner: std::sync::Arc<dyn AccountRepository>,
+    pending: std::sync::Mutex<Option<Workspace>>,
+}
+
+#[async_trait::async_trait]
+impl AccountRepository for Interleaved {
+    async fn create_user(&self, user: &User, hash: Option<&str>) -> PortResult<()> {
+        self.inner.create_user(user, hash).await
+    }
+    async fn get_user(&self, id: UserId) -> PortResult<User> {
+        self.inner.get_user(id).await
+    }
+    async fn find_user_by_email(&self, email: &Email) -> PortResult<UserRecord> {
+        self.inner.find_user_by_email(email).await
+    }
+    async fn find_user_by_handle(&self, handle: &Handle) -> PortResult<User> {
+        self.inner.find_user_by_handle(handle).await
+    }
+    async fn handle_available(&self, handle: &Handle) -> PortResult<bool> {
+        self.inner.handle_available(handle).await
+    }
+    async fn create_personal_workspace(&self, user: &User, ws: &Workspace) -> PortResult<()> {
+        self.inner.create_personal_workspace(user, ws).await
+    }
+    async fn create_org(&self, ws: &Workspace, events: &[Event]) -> PortResult<()> {
+        self.inner.create_org(ws, events).await
+    }
+    async fn get_workspace(&self, scope: &Scope, id: WorkspaceId) -> PortResult<Workspace> {
+        self.inner.get_workspace(scope, id).await
+    }
+    async fn find_workspace(&self, scope: &Scope, handle: &Handle) -> PortResult<Workspace> {
+        self.inner.find_workspace(scope, handle).await
+    }
+    async fn list_workspaces(&self, scope: &Scope) -> PortResult<Vec<Workspace>> {
+        self.inner.list_workspaces(scope).await
+    }
+    async fn save_workspace(
+        &self,
+        scope: &Scope,
+        ws: &Workspace,
+        read: &Workspace,
+    ) -> PortResult<()> {
+        let landed = self.pending.lock().expect("lock").take();
+        if let Some(other) = landed {
+            let current = self.inner.get_workspace(&Scope::System, other.id).await?;
+            self.inner
+                .save_workspace(&Scope::System, &other, &current)
+                .await?;
+        }
+        self.inner.save_workspace(scope, ws, read).await
+    }
+    async fn delete_org(
+        &self,
+        scope: &Scope,
+        id: WorkspaceId,
+        mocks: &[MockId],
+        events: &[Event],
+    ) -> PortResult<()> {
+        self.inner.delete_org(scope, id, mocks, events).await
+    }
+}
+
+#[tokio::test]
+async fn an_owner_demoted_while_their_request_runs_cannot_write_their_role_back() {
+    let interleaved =
+        std::sync::Arc::new(std::sync::OnceLock::<std::sync::Arc<Interleaved>>::new());
+    let hook = std::sync::Arc::clone(&interleaved);
+    let api = Api::start_full(moclojer_api::AuthMode::Local, move |state| {
+        let wrapper = std::sync::Arc::new(Interleaved {
+            inner: std::sync::Arc::clone(&state.accounts),
+            pending: std::sync::Mutex::new(None),
+        });
+        hook.set(std::sync::Arc::clone(&wrapper)).expect("once");
+        state.accounts = wrapper;
+    })
+    .await;
+    let alice = api.account("alice").await;
+    let bob = api.account("bob").await;
+    api.account("carol").await;
+    let (alices, bobs) = (Some(alice.token.as_str()), Some(bob.token.as_str()));
+    assert_eq!(
+        api.post("/api/v1/orgs", alices, json!({"handle": "acme"}))
+            .await
+            .0,
+        201
+    );
+    let added = api
+        .post(
+            "/api/v1/orgs/acme/members",
+            alices,
+            json!({"handle": "bob", "role": "owner"}),
+        )
+        .await;
+    assert_eq!(added.0, 201, "{}", added.1);
+
+    // While bob's request to add carol as an owner runs, alice demotes bob.
+    let wrapper = interleaved.get().expect("the wrapper");
+    let mut demoted = wrapper
+        .inner
+        .find_workspace(&Scope::System, &Handle::parse("acme").expect("handle"))
+        .await
+        .expect("acme");
+    let alice_id = UserId::parse(&alice.id).expect("id");
+    let bob_id = UserId::parse(&bob.id).expect("id");
+    demoted
+        .set_role(alice_id, bob_id, Role::Member)
+        .expect("domain allows");
+    *wrapper.pending.lock().expect("lock") = Some(demoted);
+    let stale = api
+        .post(
+            "/api/v1/orgs/acme/members",
+            bobs,
+            json!({"handle": "carol", "role": "owner"}),
+        )
+        .await;
+    assert_error(&stale, 409, "org_changed");
+
+    let (_, org) = api.get("/api/v1/orgs/acme", alices).await;
+    let role_of = |handle: &str| {
+        org["members"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["handle"] == handle))
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(
+        role_of("bob"),
+        Some(json!("member")),
+        "bob stays demoted: {org}"
+    );
+    assert_eq!(role_of("carol"), None, "carol was not added: {org}");
+    // Retried on a fresh read, bob is no owner any more.
+    let retried = api
+        .post(
+            "/api/v1/orgs/acme/members",
+            bobs,
+            json!({"handle": "carol"}),
+        )
+        .await;
+    assert_error(&retried, 403, "forbidden");
 }

@@ -23,7 +23,7 @@ use moclojer_domain::spec::{self, Method, Mode, RoutedItem, Spec};
 use moclojer_domain::template::{Env, RenderLimits};
 use moclojer_domain::{Diagnostic, TrustedProxies};
 use moclojer_egress::Egress;
-use moclojer_ports::{MockState, PROBE_HEADER, StateScope};
+use moclojer_ports::{MockState, PROBE_HEADER, REVISION_HEADER, StateScope};
 use serde_json::{Map, Value};
 
 use self::answer::template_error;
@@ -378,12 +378,18 @@ impl Engine {
             Err(_) => return empty_reply(StatusCode::BAD_REQUEST),
         };
         if self.options.mode == Mode::Cloud && parts.headers.contains_key(PROBE_HEADER) {
-            // ops asks whether this host is served, without touching the tenant's routes.
-            return empty_reply(if self.table.serves_host(&host) {
-                StatusCode::NO_CONTENT
-            } else {
-                StatusCode::NOT_FOUND
-            });
+            // ops asks whether this host is served, without touching the tenant's routes;
+            // the answer names the revision served, for a client waiting on a publish.
+            if !self.table.serves_host(&host) {
+                return empty_reply(StatusCode::NOT_FOUND);
+            }
+            let mut served = empty_reply(StatusCode::NO_CONTENT);
+            if self.revision > 0 {
+                served
+                    .headers_mut()
+                    .insert(REVISION_HEADER, HeaderValue::from(self.revision));
+            }
+            return served;
         }
         let path = parts.uri.path();
         let origin = parts

@@ -23,7 +23,7 @@ use moclojer_fs::FsObjectStore;
 use moclojer_memory::{InMemoryEventQueue, InMemoryObjectStore};
 use moclojer_ports::{
     ETag, EventQueue, HEALTH_CHECK_HOST, HOSTS_PREFIX, HostEntry, MANIFEST_KEY, Object, ObjectKey,
-    ObjectMeta, ObjectStore, PROBE_HEADER, PortError, PortResult,
+    ObjectMeta, ObjectStore, PROBE_HEADER, PortError, PortResult, REVISION_HEADER,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1173,6 +1173,15 @@ async fn position(hosts: &HostEngines, host: &str) -> Value {
     send(&engine, Req::get("/seq").host(host)).await.json()["n"].clone()
 }
 
+/// The revision `host`'s engine names in its 204 to a probe.
+async fn probed_revision(hosts: &HostEngines, host: &str) -> Option<String> {
+    let engine = hosts.get(host)?;
+    let probe = Req::get("/").host(host).header(PROBE_HEADER, "1");
+    let answer = send(&engine, probe).await;
+    assert_eq!(answer.status, 204, "a served host answers the probe");
+    answer.header(REVISION_HEADER).map(str::to_owned)
+}
+
 #[tokio::test]
 async fn a_published_mock_keeps_its_state_across_generations_until_a_new_revision() {
     let store = Arc::new(InMemoryObjectStore::new());
@@ -1186,6 +1195,7 @@ async fn a_published_mock_keeps_its_state_across_generations_until_a_new_revisio
     loaded(&mut source).await;
     assert_eq!(position(&hosts, ALICE).await, 0);
     assert_eq!(position(&hosts, ALICE).await, 1);
+    assert_eq!(probed_revision(&hosts, ALICE).await.as_deref(), Some("4"));
     let engine = hosts.get(ALICE).expect("alice");
     let note = Req::get("/notes").host(ALICE).json(r#"{"text": "kept"}"#);
     assert_eq!(send(&engine, note.method("POST")).await.status, 201);
@@ -1201,6 +1211,7 @@ async fn a_published_mock_keeps_its_state_across_generations_until_a_new_revisio
     let five = loaded(&mut source).await;
     assert_eq!(five.changed, set(&[ALICE]));
     assert_eq!(position(&hosts, ALICE).await, 0, "revision 5 starts afresh");
+    assert_eq!(probed_revision(&hosts, ALICE).await.as_deref(), Some("5"));
     let engine = hosts.get(ALICE).expect("alice");
     let notes = send(&engine, Req::get("/notes").host(ALICE)).await;
     assert_eq!(notes.json(), json!([]), "the records went with revision 4");

@@ -6,6 +6,7 @@ mod cloud;
 mod external;
 mod helpers;
 mod hosts;
+mod import;
 mod journal;
 mod limits;
 mod reload;
