@@ -19,6 +19,7 @@
 mod app;
 pub mod error;
 pub mod housekeeping;
+pub mod metrics;
 mod middleware;
 pub mod passwords;
 pub mod quotas;
@@ -105,8 +106,18 @@ pub fn endpoint(state: Arc<State>) -> impl Endpoint + 'static {
     let service = service(&state);
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
+    let metrics = Arc::new(metrics::ApiMetrics::from_openapi(&service.spec()));
+    let scraped = Arc::clone(&metrics);
     Route::new()
         .nest("/", service)
+        .at(
+            "/metrics",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("text/plain; version=0.0.4")
+                    .body(scraped.render())
+            })),
+        )
         .at("/api/v1/openapi.json", spec)
         .nest("/api/v1/docs", docs)
         .catch_all_error(|error: poem::Error| async move {
@@ -126,6 +137,22 @@ pub fn endpoint(state: Arc<State>) -> impl Endpoint + 'static {
         })
         .with(middleware::BodyLimit::new(MAX_BODY_BYTES))
         .around(middleware::correlate)
+        .around(move |api, request| {
+            let metrics = Arc::clone(&metrics);
+            async move {
+                let started = std::time::Instant::now();
+                let method = request.method().to_string();
+                let path = request.uri().path().to_owned();
+                let answered = api.call(request).await;
+                let status = match &answered {
+                    Ok(response) => response.status(),
+                    Err(error) => error.status(),
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                metrics.record(&method, &path, status.as_u16(), seconds);
+                answered
+            }
+        })
 }
 
 /// Serves `endpoint` on `listener` until `stop` completes; requests in flight get up to 10

@@ -23,7 +23,11 @@ The api is at /api/v1 (docs at /api/v1/docs).\n";
 
 /// Whether `path` belongs to the api rather than to the web interface.
 fn is_api_path(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/") || path == "/livez" || path == "/readyz"
+    path == "/api"
+        || path.starts_with("/api/")
+        || path == "/livez"
+        || path == "/readyz"
+        || path == "/metrics"
 }
 
 /// The content security policy of the web interface: `mocks` is where mock hosts answer

@@ -118,3 +118,35 @@ fn the_policy_lets_the_page_reach_supabase_when_configured() {
         "{policy}"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_operation_and_time_them() {
+    // With the web interface built, `/metrics` is still the api's.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<!doctype html>").expect("write");
+    let api = Api::start_with_web(Some(dir.path().to_path_buf())).await;
+    let alice = api.account("alice").await;
+    let token = Some(alice.token.as_str());
+    let made = api.mock(&alice, "alice", "hello").await;
+    let id = made["id"].as_str().expect("id");
+    for _ in 0..2 {
+        assert_eq!(api.get(&format!("/api/v1/mocks/{id}"), token).await.0, 200);
+    }
+    assert_eq!(api.get("/api/v1/mocks/not-a-mock", token).await.0, 404);
+    let scraped = reqwest::get(format!("{}/metrics", api.base))
+        .await
+        .expect("scrape");
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.expect("text");
+    let route = r#"route="/api/v1/mocks/{id}",method="GET""#;
+    for line in [
+        format!(r#"moclojer_api_requests_total{{{route},status="200"}} 2"#),
+        format!(r#"moclojer_api_requests_total{{{route},status="404"}} 1"#),
+        format!(r#"moclojer_api_request_duration_seconds_count{{{route}}} 3"#),
+        r#"moclojer_api_requests_total{route="/api/v1/mocks",method="POST",status="201"} 1"#
+            .to_owned(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+    assert!(!text.contains(id), "an id is never a label");
+}
