@@ -424,12 +424,9 @@ impl From<&QueueUrl> for JournalUrl {
     /// when the deployment names its stream, so deployments sharing a server stay apart),
     /// this process for memory.
     fn from(queue: &QueueUrl) -> Self {
-        match queue {
-            QueueUrl::Memory => Self::Memory,
-            QueueUrl::Redis { url, stream } => Self::Redis {
-                url: url.clone(),
-                prefix: stream.as_ref().map(|s| format!("{s}:")),
-            },
+        match on_queue_server(queue) {
+            None => Self::Memory,
+            Some((url, prefix)) => Self::Redis { url, prefix },
         }
     }
 }
@@ -439,13 +436,7 @@ impl fmt::Display for JournalUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Memory => f.write_str("memory"),
-            Self::Redis { url, prefix } => {
-                write!(f, "redis {}", without_password(url))?;
-                match prefix {
-                    Some(prefix) => write!(f, " (keys {prefix}journal:*)"),
-                    None => Ok(()),
-                }
-            }
+            Self::Redis { url, prefix } => redis_keys(f, url, prefix.as_deref(), "journal"),
             Self::Sqlite(database) => database.fmt(f),
         }
     }
@@ -454,6 +445,32 @@ impl fmt::Display for JournalUrl {
 impl fmt::Debug for JournalUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "JournalUrl({self})")
+    }
+}
+
+/// The Redis server of `queue` and the key prefix a store kept there uses (its stream's
+/// name, so deployments sharing a server stay apart); `None` for a queue in memory.
+fn on_queue_server(queue: &QueueUrl) -> Option<(String, Option<String>)> {
+    match queue {
+        QueueUrl::Memory => None,
+        QueueUrl::Redis { url, stream } => {
+            Some((url.clone(), stream.as_ref().map(|s| format!("{s}:"))))
+        }
+    }
+}
+
+/// A Redis store in a form safe to log: the server without its password, and its `kind`
+/// of keys under `prefix` when there is one.
+fn redis_keys(
+    f: &mut fmt::Formatter<'_>,
+    url: &str,
+    prefix: Option<&str>,
+    kind: &str,
+) -> fmt::Result {
+    write!(f, "redis {}", without_password(url))?;
+    match prefix {
+        Some(prefix) => write!(f, " (keys {prefix}{kind}:*)"),
+        None => Ok(()),
     }
 }
 
@@ -519,12 +536,9 @@ impl From<&QueueUrl> for StateUrl {
     /// deployment names its stream, so deployments sharing a server stay apart), this
     /// process for memory.
     fn from(queue: &QueueUrl) -> Self {
-        match queue {
-            QueueUrl::Memory => Self::Memory,
-            QueueUrl::Redis { url, stream } => Self::Redis {
-                url: url.clone(),
-                prefix: stream.as_ref().map(|s| format!("{s}:")),
-            },
+        match on_queue_server(queue) {
+            None => Self::Memory,
+            Some((url, prefix)) => Self::Redis { url, prefix },
         }
     }
 }
@@ -534,13 +548,7 @@ impl fmt::Display for StateUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Memory => f.write_str("memory"),
-            Self::Redis { url, prefix } => {
-                write!(f, "redis {}", without_password(url))?;
-                match prefix {
-                    Some(prefix) => write!(f, " (keys {prefix}state:*)"),
-                    None => Ok(()),
-                }
-            }
+            Self::Redis { url, prefix } => redis_keys(f, url, prefix.as_deref(), "state"),
         }
     }
 }

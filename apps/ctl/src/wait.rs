@@ -12,6 +12,7 @@
 //! plain lines otherwise (one per mock that arrives, and a "still waiting" line every
 //! few seconds), so CI logs stay readable.
 
+use moclojer_ports::{PROBE_HEADER, REVISION_HEADER};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,6 @@ const STILL_WAITING_EVERY: Duration = Duration::from_secs(5);
 
 /// How long one probe of a host may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The header a mock server answers itself: 204 when it serves the host, else 404.
-const PROBE_HEADER: &str = "x-moclojer-probe";
 
 /// What to wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,9 +198,6 @@ struct Probe {
     /// The revision it serves, when the mock server names it (`x-moclojer-revision`).
     revision: Option<u64>,
 }
-
-/// The header naming the revision a host serves, in a mock server's 204 to a probe.
-const REVISION_HEADER: &str = "x-moclojer-revision";
 
 /// The answer to `GET <url>/` with the probe header, or `None` without one.
 async fn probe_host(http: &reqwest::Client, url: &str) -> Option<Probe> {
